@@ -1,0 +1,163 @@
+//! [`CacheBuilder`]: the only way to make a [`TtlCache`], so that a cache without a TTL or with
+//! room for nothing cannot exist.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::cache::TtlCache;
+
+/// The capacity a cache gets when none is given.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Configures and builds a [`TtlCache`].
+///
+/// ```
+/// use cache_core::TtlCache;
+/// use std::time::Duration;
+///
+/// let cache: TtlCache<String, String, u64> = TtlCache::builder()
+///     .ttl(Duration::from_secs(60))
+///     .capacity(1_000)
+///     .name("folder_listings")
+///     .build()
+///     .expect("a non-zero ttl and capacity");
+/// assert_eq!(cache.capacity(), 1_000);
+/// assert_eq!(cache.name(), "folder_listings");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct CacheBuilder<G, K, V> {
+    ttl: Option<Duration>,
+    capacity: usize,
+    name: Cow<'static, str>,
+    _types: PhantomData<fn() -> (G, K, V)>,
+}
+
+impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("ttl", &self.ttl)
+            .field("capacity", &self.capacity)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<G, K, V> Default for CacheBuilder<G, K, V> {
+    fn default() -> Self {
+        Self {
+            ttl: None,
+            capacity: DEFAULT_CAPACITY,
+            name: Cow::Borrowed("ttl_cache"),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<G, K, V> CacheBuilder<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// How long a value stays fresh after it was stored. Required; must not be zero.
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_millis(250)).build().unwrap();
+    /// assert_eq!(cache.ttl(), Duration::from_millis(250));
+    /// ```
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The most entries the cache holds at once (default [`DEFAULT_CAPACITY`]); must not be zero.
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(1)).capacity(8).build().unwrap();
+    /// assert_eq!(cache.capacity(), 8);
+    /// ```
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// A name for stats, logs and `Debug` output (default `"ttl_cache"`).
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(1)).name("users").build().unwrap();
+    /// assert_eq!(cache.name(), "users");
+    /// ```
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Builds the cache.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::MissingTtl`] if no TTL was set, [`BuildError::ZeroTtl`] for a zero TTL and
+    /// [`BuildError::ZeroCapacity`] for a zero capacity: each would make a cache that silently
+    /// stores nothing.
+    ///
+    /// ```
+    /// use cache_core::{BuildError, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// let zero = TtlCache::<u32, u32, u32>::builder().ttl(Duration::ZERO).build();
+    /// assert_eq!(zero.unwrap_err(), BuildError::ZeroTtl);
+    /// let missing = TtlCache::<u32, u32, u32>::builder().build();
+    /// assert_eq!(missing.unwrap_err(), BuildError::MissingTtl);
+    /// ```
+    pub fn build(self) -> Result<TtlCache<G, K, V>, BuildError> {
+        let ttl = self.ttl.ok_or(BuildError::MissingTtl)?;
+        if ttl.is_zero() {
+            return Err(BuildError::ZeroTtl);
+        }
+        if self.capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        Ok(TtlCache::from_parts(ttl, self.capacity, self.name))
+    }
+}
+
+/// Why [`CacheBuilder::build`] refused a configuration.
+///
+/// ```
+/// use cache_core::BuildError;
+/// assert_eq!(BuildError::ZeroCapacity.to_string(), "cache capacity must be at least 1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No TTL was given.
+    MissingTtl,
+    /// The TTL was zero.
+    ZeroTtl,
+    /// The capacity was zero.
+    ZeroCapacity,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MissingTtl => "cache ttl is required: call `.ttl(duration)` on the builder",
+            Self::ZeroTtl => "cache ttl must be greater than zero",
+            Self::ZeroCapacity => "cache capacity must be at least 1",
+        })
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -1,0 +1,102 @@
+//! A stored value: what the index holds and what a hit reads.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Acquire, Relaxed},
+};
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::group::Group;
+use crate::probe::{Stored, StoredKey};
+
+/// The generation a value was fetched under: the group's generation and the cache's epoch when
+/// its fetch began. Invalidating the group (or clearing the cache) moves the current stamp on,
+/// which makes every value fetched before it unreadable at once, stored or still in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) gen: u64,
+    pub(crate) epoch: u64,
+}
+
+/// Marks a node that is in no group's member list.
+pub(crate) const NO_SLOT: usize = usize::MAX;
+
+pub(crate) struct Node<G, K, V> {
+    /// The group this key belongs to; it also holds the group key, so a node stores it once per
+    /// group rather than once per entry.
+    pub(crate) group: Arc<Group<G, K, V>>,
+    pub(crate) rest: K,
+    pub(crate) value: V,
+    pub(crate) expires_at: Instant,
+    pub(crate) stamp: Stamp,
+    /// Set by a hit, cleared by the eviction scan: the "recently used" bit of a CLOCK.
+    pub(crate) accessed: AtomicBool,
+    /// Set once, by whoever removed the node from the index.
+    pub(crate) removed: AtomicBool,
+    /// Position in `group.members`, or [`NO_SLOT`]; only written under the members lock.
+    pub(crate) slot: AtomicUsize,
+}
+
+impl<G, K, V> Node<G, K, V> {
+    /// Whether a call starting now may be served this node's value.
+    #[inline]
+    pub(crate) fn is_live(&self, now: Instant, epoch: u64) -> bool {
+        now < self.expires_at
+            && self.stamp.epoch == epoch
+            && self.stamp.gen == self.group.gen.load(Acquire)
+    }
+
+    /// Whether the node was made unreadable by an invalidation (as opposed to ageing out).
+    pub(crate) fn is_stale(&self, epoch: u64) -> bool {
+        self.stamp.epoch != epoch || self.stamp.gen != self.group.gen.load(Acquire)
+    }
+
+    /// Records a hit for the eviction scan. The load first keeps a hot entry's cache line
+    /// shared between readers instead of written on every hit.
+    #[inline]
+    pub(crate) fn touch(&self) {
+        if !self.accessed.load(Relaxed) {
+            self.accessed.store(true, Relaxed);
+        }
+    }
+
+    pub(crate) fn stored(&self) -> Stored<'_, G, K> {
+        Stored {
+            group: &self.group.key,
+            rest: &self.rest,
+        }
+    }
+}
+
+/// The index key: the node itself, hashed and compared by its `(group, rest)` content.
+pub(crate) struct NodeKey<G, K, V>(pub(crate) Arc<Node<G, K, V>>);
+
+impl<G: Hash, K: Hash, V> Hash for NodeKey<G, K, V> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.group.key.hash(state);
+        self.0.rest.hash(state);
+    }
+}
+
+impl<G: Eq, K: Eq, V> PartialEq for NodeKey<G, K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.rest == other.0.rest && self.0.group.key == other.0.group.key)
+    }
+}
+
+impl<G: Eq, K: Eq, V> Eq for NodeKey<G, K, V> {}
+
+impl<G, K, V> StoredKey<G, K> for NodeKey<G, K, V> {
+    #[inline]
+    fn group(&self) -> &G {
+        &self.0.group.key
+    }
+    #[inline]
+    fn rest(&self) -> &K {
+        &self.0.rest
+    }
+}

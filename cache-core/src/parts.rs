@@ -1,0 +1,235 @@
+//! Key parts for `#[ttl_cached]`: borrowed on a hit, owned only on a miss.
+//!
+//! For each placeholder the macro writes `(&&&PartTag(&expr)).__ttl_cached_part()`. Method
+//! resolution tries the receiver `&&&PartTag` first, then derefs one `&` at a time, so the
+//! first matching impl below wins (autoref-based specialization):
+//!
+//! 1. `Option<&T>` and `&Option<&T>` → [`OptionPart`], owned as `Option<T::Owned>`;
+//! 2. `&T` → [`Part`] of `T`, owned as `T::Owned` (`&str` → `String`, `&User` → `User`);
+//! 3. `T` → [`Part`] of `T`, owned as `T::Owned` (`String` → `String`, `u32` → `u32`).
+//!
+//! A part hashes and compares exactly like its owned form (the [`Borrow`] contract), so the
+//! borrowed key `(Part<str>, (Part<str>, ()))` finds the entry stored as `(String, (String, ()))`.
+
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+
+use crate::probe::{GroupProbe, KeyProbe};
+
+/// A type usable as (the borrowed form of) one part of a cache key.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key",
+    label = "this key part is `{Self}`",
+    note = "a key part must be `Hash + Eq` and have an owned form (`ToOwned`, e.g. via `Clone`) \
+            that is `Hash + Eq + Clone + Send + Sync + 'static`",
+    note = "to leave a parameter out of the key on purpose, add it to `ignore = [...]`"
+)]
+pub trait CacheKeyPart: Hash + Eq + ToOwned {}
+
+impl<T: ?Sized + Hash + Eq + ToOwned> CacheKeyPart for T {}
+
+/// One part of a key as the macro builds it: hashes and compares like its owned form.
+pub trait KeyPart {
+    /// The owned form stored in the cache.
+    type Owned: Hash + Eq + Clone + Send + Sync + 'static;
+    /// Hashes exactly as `Self::Owned` hashes.
+    fn hash_part<H: Hasher>(&self, state: &mut H);
+    /// Whether `owned` is this part's owned form.
+    fn matches(&self, owned: &Self::Owned) -> bool;
+    /// The owned form.
+    fn to_owned_part(&self) -> Self::Owned;
+}
+
+/// A borrowed key part.
+#[derive(Debug)]
+pub struct Part<'a, T: ?Sized>(pub &'a T);
+
+impl<T> KeyPart for Part<'_, T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    type Owned = T::Owned;
+    #[inline]
+    fn hash_part<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+    #[inline]
+    fn matches(&self, owned: &Self::Owned) -> bool {
+        owned.borrow() == self.0
+    }
+    fn to_owned_part(&self) -> Self::Owned {
+        self.0.to_owned()
+    }
+}
+
+/// A borrowed optional key part (`Option<&str>` and the like).
+#[derive(Debug)]
+pub struct OptionPart<'a, T: ?Sized>(pub Option<&'a T>);
+
+impl<T> KeyPart for OptionPart<'_, T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    type Owned = Option<T::Owned>;
+    #[inline]
+    fn hash_part<H: Hasher>(&self, state: &mut H) {
+        // `Option<&T>` and `Option<T::Owned>` hash alike: discriminant, then the value.
+        self.0.hash(state);
+    }
+    #[inline]
+    fn matches(&self, owned: &Self::Owned) -> bool {
+        match (self.0, owned) {
+            (Some(part), Some(owned)) => owned.borrow() == part,
+            (None, None) => true,
+            _ => false,
+        }
+    }
+    fn to_owned_part(&self) -> Self::Owned {
+        self.0.map(ToOwned::to_owned)
+    }
+}
+
+/// A list of key parts, built as nested pairs ending in `()`: `(a, (b, (c, ())))`.
+pub trait PartList {
+    /// The owned list, stored in the cache.
+    type Owned: Hash + Eq + Clone + Send + Sync + 'static;
+    /// Hashes exactly as `Self::Owned` hashes.
+    fn hash_parts<H: Hasher>(&self, state: &mut H);
+    /// Whether `owned` is this list's owned form.
+    fn matches(&self, owned: &Self::Owned) -> bool;
+    /// The owned form.
+    fn to_owned_parts(&self) -> Self::Owned;
+}
+
+impl PartList for () {
+    type Owned = ();
+    #[inline]
+    fn hash_parts<H: Hasher>(&self, _: &mut H) {}
+    #[inline]
+    fn matches(&self, (): &()) -> bool {
+        true
+    }
+    fn to_owned_parts(&self) {}
+}
+
+impl<P: KeyPart, Rest: PartList> PartList for (P, Rest) {
+    type Owned = (P::Owned, Rest::Owned);
+    #[inline]
+    fn hash_parts<H: Hasher>(&self, state: &mut H) {
+        self.0.hash_part(state);
+        self.1.hash_parts(state);
+    }
+    #[inline]
+    fn matches(&self, owned: &Self::Owned) -> bool {
+        self.0.matches(&owned.0) && self.1.matches(&owned.1)
+    }
+    fn to_owned_parts(&self) -> Self::Owned {
+        (self.0.to_owned_part(), self.1.to_owned_parts())
+    }
+}
+
+/// A full key as the macro builds it: the group's parts and the remaining parts.
+#[derive(Debug)]
+pub struct Key<GP, RP> {
+    /// The parts named by `group`.
+    pub group: GP,
+    /// The parts of `key` after the group's.
+    pub rest: RP,
+}
+
+impl<GP: PartList, RP> GroupProbe<GP::Owned> for Key<GP, RP> {
+    #[inline]
+    fn hash_group<H: Hasher>(&self, state: &mut H) {
+        self.group.hash_parts(state);
+    }
+    #[inline]
+    fn group_matches(&self, group: &GP::Owned) -> bool {
+        self.group.matches(group)
+    }
+    fn owned_group(&self) -> GP::Owned {
+        self.group.to_owned_parts()
+    }
+}
+
+impl<GP: PartList, RP: PartList> KeyProbe<GP::Owned, RP::Owned> for Key<GP, RP> {
+    #[inline]
+    fn hash_rest<H: Hasher>(&self, state: &mut H) {
+        self.rest.hash_parts(state);
+    }
+    #[inline]
+    fn rest_matches(&self, rest: &RP::Owned) -> bool {
+        self.rest.matches(rest)
+    }
+    fn owned_rest(&self) -> RP::Owned {
+        self.rest.to_owned_parts()
+    }
+}
+
+/// The receiver of the part dispatch: a reference to the placeholder's value.
+#[derive(Debug)]
+pub struct PartTag<'a, T: ?Sized>(pub &'a T);
+
+/// Dispatch level 1: optional references.
+pub trait OptionRefPart<'a> {
+    /// The part type.
+    type Part;
+    /// The part.
+    fn __ttl_cached_part(&self) -> Self::Part;
+}
+
+impl<'a, T: ?Sized> OptionRefPart<'a> for &&PartTag<'a, Option<&'a T>> {
+    type Part = OptionPart<'a, T>;
+    #[inline]
+    fn __ttl_cached_part(&self) -> OptionPart<'a, T> {
+        OptionPart(*self.0)
+    }
+}
+
+impl<'a, T: ?Sized> OptionRefPart<'a> for &&PartTag<'a, &'a Option<&'a T>> {
+    type Part = OptionPart<'a, T>;
+    #[inline]
+    fn __ttl_cached_part(&self) -> OptionPart<'a, T> {
+        OptionPart(**self.0)
+    }
+}
+
+/// Dispatch level 2: references, dereferenced once.
+pub trait RefPart<'a> {
+    /// The part type.
+    type Part;
+    /// The part.
+    fn __ttl_cached_part(&self) -> Self::Part;
+}
+
+impl<'a, T: ?Sized> RefPart<'a> for &PartTag<'a, &'a T> {
+    type Part = Part<'a, T>;
+    #[inline]
+    fn __ttl_cached_part(&self) -> Part<'a, T> {
+        Part(*self.0)
+    }
+}
+
+/// Dispatch level 3: values.
+pub trait ValuePart<'a> {
+    /// The part type.
+    type Part;
+    /// The part.
+    fn __ttl_cached_part(&self) -> Self::Part;
+}
+
+impl<'a, T: ?Sized> ValuePart<'a> for PartTag<'a, T> {
+    type Part = Part<'a, T>;
+    #[inline]
+    fn __ttl_cached_part(&self) -> Part<'a, T> {
+        Part(self.0)
+    }
+}
+
+/// Checks one part; the macro spans this call on the placeholder's parameter so that a key
+/// part that is not `Hash + Eq` is reported there.
+#[inline(always)]
+pub fn part<P: KeyPart>(part: P) -> P {
+    part
+}

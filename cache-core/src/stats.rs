@@ -1,0 +1,158 @@
+//! Counters behind [`CacheStats`].
+//!
+//! Every counter but `hits` sits on a slow path (a fetch, an eviction, an invalidation) and is a
+//! plain relaxed atomic. `hits` is bumped on every hit, from every thread: one shared atomic there
+//! would make the hottest path of the cache bounce a cache line between cores, so it is striped
+//! over cache-line-padded cells chosen by a per-thread index and summed when read.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+/// A point-in-time snapshot of a cache's counters.
+///
+/// Counters only grow; take two snapshots and subtract to measure an interval. Under concurrent
+/// use the fields are read one after another, so a snapshot is not atomic as a whole.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use cache_core::{CacheStats, TtlCache};
+/// use std::time::Duration;
+///
+/// let cache: TtlCache<String, u32, u64> =
+///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+/// cache.get_with("user-1", &7, || async { 42 }).await; // miss: runs the fetch
+/// cache.get_with("user-1", &7, || async { 0 }).await; // hit
+///
+/// let stats: CacheStats = cache.stats();
+/// assert_eq!((stats.hits, stats.misses, stats.inserts), (1, 1, 1));
+/// assert_eq!(stats.hit_ratio(), 0.5);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CacheStats {
+    /// Calls answered from a live cached entry.
+    pub hits: u64,
+    /// Calls that ran the fetch themselves (the leader of a flight).
+    pub misses: u64,
+    /// Calls that waited for another caller's fetch and received its value.
+    pub coalesced: u64,
+    /// Values stored in the cache.
+    pub inserts: u64,
+    /// Entries removed because their TTL had passed.
+    pub evicted_expired: u64,
+    /// Live entries removed to stay within the capacity.
+    pub evicted_capacity: u64,
+    /// Entries removed by `invalidate`, `invalidate_group` or `clear`.
+    pub invalidated: u64,
+}
+
+impl CacheStats {
+    /// `hits / (hits + misses + coalesced)`, or `0.0` before the first call.
+    ///
+    /// ```
+    /// let stats = cache_core::CacheStats { hits: 3, misses: 1, ..Default::default() };
+    /// assert_eq!(stats.hit_ratio(), 0.75);
+    /// ```
+    #[must_use]
+    pub fn hit_ratio(&self) -> f64 {
+        let calls = self.hits + self.misses + self.coalesced;
+        if calls == 0 {
+            0.0
+        } else {
+            // Precision loss only past 2^53 calls, far beyond any snapshot worth a ratio.
+            #[allow(clippy::cast_precision_loss)]
+            let ratio = self.hits as f64 / calls as f64;
+            ratio
+        }
+    }
+}
+
+const STRIPES: usize = 16;
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded(AtomicU64);
+
+/// A counter bumped from many threads at once, striped so the bumps do not contend.
+pub(crate) struct StripedCounter {
+    cells: [Padded; STRIPES],
+}
+
+impl StripedCounter {
+    pub(crate) fn new() -> Self {
+        Self {
+            cells: std::array::from_fn(|_| Padded::default()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn incr(&self) {
+        self.cells[stripe()].0.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn sum(&self) -> u64 {
+        self.cells.iter().map(|c| c.0.load(Relaxed)).sum()
+    }
+}
+
+#[inline]
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        let mut i = s.get();
+        if i == usize::MAX {
+            i = NEXT.fetch_add(1, Relaxed) % STRIPES;
+            s.set(i);
+        }
+        i
+    })
+}
+
+/// All counters of one cache.
+pub(crate) struct Counters {
+    pub(crate) hits: StripedCounter,
+    pub(crate) misses: AtomicU64,
+    pub(crate) coalesced: AtomicU64,
+    pub(crate) inserts: AtomicU64,
+    pub(crate) evicted_expired: AtomicU64,
+    pub(crate) evicted_capacity: AtomicU64,
+    pub(crate) invalidated: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn new() -> Self {
+        Self {
+            hits: StripedCounter::new(),
+            misses: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            inserts: AtomicU64::new(0),
+            evicted_expired: AtomicU64::new(0),
+            evicted_capacity: AtomicU64::new(0),
+            invalidated: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.sum(),
+            misses: self.misses.load(Relaxed),
+            coalesced: self.coalesced.load(Relaxed),
+            inserts: self.inserts.load(Relaxed),
+            evicted_expired: self.evicted_expired.load(Relaxed),
+            evicted_capacity: self.evicted_capacity.load(Relaxed),
+            invalidated: self.invalidated.load(Relaxed),
+        }
+    }
+}
+
+/// Bumps a slow-path counter.
+#[inline]
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+    if by > 0 {
+        counter.fetch_add(by, Relaxed);
+    }
+}

@@ -1,0 +1,37 @@
+//! Debug events, behind the `tracing` feature. Events carry the cache name and counts, never key
+//! contents: keys are often user ids. Without the feature these are empty and inlined away.
+
+#[cfg(feature = "tracing")]
+mod imp {
+    pub(crate) fn fetch(cache: &str) {
+        tracing::debug!(target: "cache_core", cache, "miss: fetching");
+    }
+    pub(crate) fn fetched(cache: &str, stored: bool) {
+        tracing::debug!(target: "cache_core", cache, stored, "fetch finished");
+    }
+    pub(crate) fn invalidated_group(cache: &str, removed: usize) {
+        tracing::debug!(target: "cache_core", cache, removed, "group invalidated");
+    }
+    pub(crate) fn invalidated_key(cache: &str, removed: bool) {
+        tracing::debug!(target: "cache_core", cache, removed, "key invalidated");
+    }
+    pub(crate) fn cleared(cache: &str, removed: usize) {
+        tracing::debug!(target: "cache_core", cache, removed, "cache cleared");
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+mod imp {
+    #[inline(always)]
+    pub(crate) fn fetch(_: &str) {}
+    #[inline(always)]
+    pub(crate) fn fetched(_: &str, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn invalidated_group(_: &str, _: usize) {}
+    #[inline(always)]
+    pub(crate) fn invalidated_key(_: &str, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn cleared(_: &str, _: usize) {}
+}
+
+pub(crate) use imp::*;

@@ -1,0 +1,227 @@
+//! The key template scanner: `"<user_id>:<provider>:<req.folder.id>"`.
+//!
+//! Text between placeholders is for display only: the key is the list of placeholder values,
+//! compared part by part, so the template's separators can never make two keys collide.
+
+use proc_macro2::Span;
+use syn::{Ident, LitStr, Member};
+
+use crate::errors::Errors;
+
+/// One `<root.field.field>` placeholder.
+pub(crate) struct Placeholder {
+    /// The parameter (or `self`) the path starts from, spanned on the template literal.
+    pub(crate) root: Ident,
+    /// Field accesses after the root (`.0` tuple fields included).
+    pub(crate) fields: Vec<Member>,
+    /// The path as written, normalized (`req.folder.id`), for messages and comparisons.
+    pub(crate) text: String,
+}
+
+impl Placeholder {
+    pub(crate) fn root_name(&self) -> String {
+        self.root.to_string()
+    }
+}
+
+/// A parsed template: the literal (for spans) and its placeholders in order.
+pub(crate) struct KeyTemplate {
+    pub(crate) lit: LitStr,
+    pub(crate) placeholders: Vec<Placeholder>,
+}
+
+impl KeyTemplate {
+    /// Scans `lit`, the value of the argument `which` (`key` or `group`). Reports every problem
+    /// found; returns `None` if there was any.
+    pub(crate) fn parse(lit: &LitStr, which: &str, errors: &mut Errors) -> Option<Self> {
+        let text = lit.value();
+        let span = lit.span();
+        let mut placeholders = Vec::new();
+        let mut ok = true;
+        let mut rest = text.as_str();
+        loop {
+            let open = rest.find('<');
+            let close = rest.find('>');
+            match (open, close) {
+                (None, None) => break,
+                (_, Some(c)) if open.is_none_or(|o| c < o) => {
+                    errors.error_at(
+                        span,
+                        format!(
+                            "stray `>` in `{which}` template \"{text}\"; placeholders are written \
+                             `<name>`"
+                        ),
+                    );
+                    ok = false;
+                    rest = &rest[c + 1..];
+                }
+                (Some(o), _) => {
+                    let after = &rest[o + 1..];
+                    let next_open = after.find('<');
+                    let next_close = after.find('>');
+                    match next_close {
+                        Some(c) if next_open.is_none_or(|n| c < n) => {
+                            match parse_path(after[..c].trim(), span) {
+                                Ok(placeholder) => placeholders.push(placeholder),
+                                Err(message) => {
+                                    errors.error_at(
+                                        span,
+                                        format!("{message} in `{which}` template \"{text}\""),
+                                    );
+                                    ok = false;
+                                }
+                            }
+                            rest = &after[c + 1..];
+                        }
+                        _ => {
+                            errors.error_at(
+                                span,
+                                format!(
+                                    "unclosed `<` in `{which}` template \"{text}\"; close the \
+                                     placeholder with `>`"
+                                ),
+                            );
+                            ok = false;
+                            rest = next_open.map_or("", |n| &after[n..]);
+                        }
+                    }
+                }
+                (None, Some(_)) => unreachable!("handled by the stray `>` arm"),
+            }
+        }
+        ok.then(|| Self {
+            lit: lit.clone(),
+            placeholders,
+        })
+    }
+
+    /// The default key: every non-ignored, named, non-receiver parameter, in order.
+    pub(crate) fn from_params(names: &[Ident], span: Span) -> Self {
+        let text = names
+            .iter()
+            .map(|n| format!("<{n}>"))
+            .collect::<Vec<_>>()
+            .join(":");
+        Self {
+            lit: LitStr::new(&text, span),
+            placeholders: names
+                .iter()
+                .map(|n| Placeholder {
+                    root: n.clone(),
+                    fields: Vec::new(),
+                    text: n.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn parse_path(path: &str, span: Span) -> Result<Placeholder, String> {
+    if path.is_empty() {
+        return Err("empty placeholder `<>`: name a parameter, such as `<user_id>`,".to_string());
+    }
+    let mut segments = path.split('.').map(str::trim);
+    let first = segments.next().unwrap_or_default();
+    let root = if first == "self" {
+        Ident::new("self", span)
+    } else {
+        parse_ident(first, span).map_err(|()| {
+            format!("invalid placeholder `<{path}>`: `{first}` is not a parameter name")
+        })?
+    };
+    let mut fields = Vec::new();
+    let mut text = root.to_string();
+    for segment in segments {
+        let member = if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            let index = segment.parse::<u32>().map_err(|_| {
+                format!("invalid placeholder `<{path}>`: tuple index `{segment}` is too large")
+            })?;
+            Member::Unnamed(syn::Index { index, span })
+        } else {
+            Member::Named(parse_ident(segment, span).map_err(|()| {
+                format!(
+                    "invalid placeholder `<{path}>`: `{segment}` is not a field name; \
+                     placeholders are parameter names or field paths such as `<req.user.id>`"
+                )
+            })?)
+        };
+        text.push('.');
+        text.push_str(segment);
+        fields.push(member);
+    }
+    Ok(Placeholder { root, fields, text })
+}
+
+fn parse_ident(text: &str, span: Span) -> Result<Ident, ()> {
+    let mut ident: Ident = syn::parse_str(text).map_err(|_| ())?;
+    if ident == "_" {
+        return Err(());
+    }
+    ident.set_span(span);
+    Ok(ident)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(text: &str) -> (Option<Vec<String>>, Vec<String>) {
+        let mut errors = Errors::default();
+        let lit = LitStr::new(text, Span::call_site());
+        let template = KeyTemplate::parse(&lit, "key", &mut errors);
+        (
+            template.map(|t| t.placeholders.iter().map(|p| p.text.clone()).collect()),
+            errors.messages(),
+        )
+    }
+
+    #[test]
+    fn scans_placeholders_and_ignores_separators() {
+        let (found, errors) = scan("<user_id>:<provider> / <req.folder.id>-<pair.0>");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            found.unwrap(),
+            ["user_id", "provider", "req.folder.id", "pair.0"]
+        );
+        let (found, _) = scan("<self.account_id>");
+        assert_eq!(found.unwrap(), ["self.account_id"]);
+        let (found, _) = scan("no placeholders");
+        assert!(found.unwrap().is_empty());
+    }
+
+    #[test]
+    fn reports_each_syntax_error() {
+        let (found, errors) = scan("<a>:<>:b>:<c");
+        assert!(found.is_none());
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("empty placeholder `<>`"));
+        assert!(errors[1].starts_with("stray `>`"));
+        assert!(errors[2].starts_with("unclosed `<`"));
+    }
+
+    #[test]
+    fn rejects_bad_paths() {
+        for bad in [
+            "<user id>",
+            "<1a>",
+            "<a.>",
+            "<a..b>",
+            "<a.b-c>",
+            "<_>",
+            "<fn>",
+        ] {
+            let (found, errors) = scan(bad);
+            assert!(found.is_none(), "{bad}");
+            assert!(
+                errors[0].starts_with("invalid placeholder"),
+                "{bad}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn nested_open_is_unclosed() {
+        let (_, errors) = scan("<a<b>");
+        assert!(errors[0].starts_with("unclosed `<`"), "{errors:?}");
+    }
+}

@@ -1,0 +1,420 @@
+//! The compile-time rules of `#[ttl_cached]`, checked against the signature. Pure: reads the
+//! parsed arguments and parameters, reports every violation, and produces the key [`Plan`].
+
+use proc_macro2::Span;
+use syn::{Ident, ReturnType, Signature};
+
+use crate::args::{missing_ttl, Args, Ttl};
+use crate::errors::Errors;
+use crate::signature::{ParamName, Params};
+use crate::template::{KeyTemplate, Placeholder};
+
+/// What a placeholder's path starts from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Root {
+    SelfValue,
+    /// Index into [`Params::params`].
+    Param(usize),
+}
+
+/// A validated key: its placeholders, how many of them form the group, and the rest of the
+/// attribute.
+pub(crate) struct Plan {
+    pub(crate) key: KeyTemplate,
+    /// The root of each placeholder of `key`.
+    pub(crate) roots: Vec<Root>,
+    /// The first `group_len` placeholders of `key` are the group.
+    pub(crate) group_len: usize,
+    pub(crate) ttl: Ttl,
+    pub(crate) capacity: usize,
+}
+
+impl Plan {
+    /// The roots of the group's placeholders, each once, in declaration order (`self` first):
+    /// the parameters of `invalidate_<fn>`.
+    pub(crate) fn group_roots(&self) -> Vec<Root> {
+        let mut roots: Vec<Root> = self.roots[..self.group_len].to_vec();
+        roots.sort_by_key(|r| match r {
+            Root::SelfValue => 0,
+            Root::Param(i) => i + 1,
+        });
+        roots.dedup();
+        roots
+    }
+}
+
+/// Checks everything the attribute requires of the function; `None` if anything is wrong (the
+/// reasons are in `errors`).
+pub(crate) fn plan(
+    args: &mut Args,
+    sig: &Signature,
+    params: &Params<'_>,
+    attr_span: Span,
+    errors: &mut Errors,
+) -> Option<Plan> {
+    errors.extend(std::mem::take(&mut args.errors));
+    check_signature(sig, errors);
+    if !args.ttl_given {
+        errors.push(missing_ttl(attr_span));
+    }
+    let names = params.names();
+    let listing = list(&names);
+    let fn_name = &sig.ident;
+
+    // `ignore`: names that exist, each once.
+    let mut ignored: Vec<String> = Vec::new();
+    for name in &args.ignore {
+        let text = name.to_string();
+        if ignored.contains(&text) {
+            errors.error(name, format!("`{text}` is listed twice in `ignore`"));
+        } else if text == "self" && params.receiver.is_none() {
+            errors.error(
+                name,
+                format!("`ignore` names `self`, but `{fn_name}` has no `self` parameter"),
+            );
+        } else if !names.contains(&text) && !binds_in_pattern(params, &text) {
+            errors.error(name, unknown("`ignore` names", &text, &names, &listing));
+        }
+        ignored.push(text);
+    }
+
+    // The key: given, or every named parameter not ignored.
+    let key = match &args.key {
+        Some(lit) => KeyTemplate::parse(lit, "key", errors),
+        None => {
+            let defaults: Vec<Ident> = params
+                .params
+                .iter()
+                .filter_map(|p| p.ident())
+                .filter(|i| !ignored.contains(&i.to_string()))
+                .cloned()
+                .collect();
+            Some(KeyTemplate::from_params(&defaults, attr_span))
+        }
+    };
+    let group = args
+        .group
+        .as_ref()
+        .and_then(|lit| KeyTemplate::parse(lit, "group", errors));
+    let key = key?;
+
+    let roots = resolve(&key, "key", params, &names, &listing, fn_name, errors);
+    if let Some(group) = &group {
+        resolve(group, "group", params, &names, &listing, fn_name, errors);
+    }
+    duplicates(&key, "key", errors);
+    if let Some(group) = &group {
+        duplicates(group, "group", errors);
+    }
+
+    // Coverage: everything that could change the result is in the key or ignored on purpose.
+    let in_key = |root: Root| roots.iter().any(|r| *r == Some(root));
+    if let Some(receiver) = params.receiver {
+        let is_ignored = ignored.iter().any(|i| i == "self");
+        if is_ignored && in_key(Root::SelfValue) {
+            errors.error(
+                receiver,
+                "`self` is both in `key` and in `ignore`; remove it from one",
+            );
+        } else if !is_ignored && !in_key(Root::SelfValue) {
+            errors.error(
+                receiver,
+                "the receiver `self` is not part of the key, but one cache serves every instance: \
+                 add the fields that select the data to `key` (such as `<self.account_id>`), or \
+                 add `ignore = [self]` if the result does not depend on `self`",
+            );
+        }
+    }
+    for (index, param) in params.params.iter().enumerate() {
+        match &param.name {
+            ParamName::Wildcard => {}
+            ParamName::Named(ident) => {
+                let is_ignored = ignored.contains(&ident.to_string());
+                let keyed = in_key(Root::Param(index));
+                if is_ignored && keyed {
+                    errors.error(
+                        ident,
+                        format!("parameter `{ident}` is both in `key` and in `ignore`; remove it from one"),
+                    );
+                } else if !is_ignored && !keyed {
+                    errors.error(
+                        ident,
+                        format!(
+                            "parameter `{ident}` is not part of the key: add `<{ident}>` to `key`, or \
+                             add `ignore = [{ident}]` if the result does not depend on it"
+                        ),
+                    );
+                } else if keyed && param.impl_trait {
+                    errors.error(
+                        param.ty,
+                        format!(
+                            "parameter `{ident}` has an `impl Trait` type, which differs per call site, \
+                             so it cannot be part of the key; give it a concrete type, or add it to \
+                             `ignore`"
+                        ),
+                    );
+                }
+            }
+            ParamName::Pattern(bindings) => {
+                if !bindings.iter().any(|b| ignored.contains(&b.to_string())) {
+                    errors.error(
+                        &param.arg.pat,
+                        "a destructured parameter cannot be part of the key: bind it to a name \
+                         (`arg: Type`), use `<arg>` or `<arg.field>` in `key` and destructure in \
+                         the body, or add its bindings to `ignore`",
+                    );
+                }
+            }
+        }
+    }
+
+    // The group: a prefix of the key's placeholders.
+    let group_len = match &group {
+        None => key.placeholders.len(),
+        Some(group) => {
+            let mismatch = group
+                .placeholders
+                .iter()
+                .zip(&key.placeholders)
+                .position(|(g, k)| g.text != k.text);
+            if group.placeholders.len() > key.placeholders.len() || mismatch.is_some() {
+                let expected = key
+                    .placeholders
+                    .iter()
+                    .map(|p| format!("<{}>", p.text))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                errors.error(
+                    &group.lit,
+                    format!(
+                        "`group` must list the first placeholders of `key`, in the same order \
+                         (the unit of invalidation is a key prefix); `key` has {expected}"
+                    ),
+                );
+            }
+            group.placeholders.len()
+        }
+    };
+
+    if !errors.is_empty() {
+        return None;
+    }
+    Some(Plan {
+        key,
+        roots: roots
+            .into_iter()
+            .map(|r| r.expect("checked above"))
+            .collect(),
+        group_len,
+        ttl: args.ttl?,
+        capacity: args.capacity.unwrap_or(10_000),
+    })
+}
+
+fn check_signature(sig: &Signature, errors: &mut Errors) {
+    if sig.asyncness.is_none() {
+        if returns_boxed_future(&sig.output) {
+            errors.error(
+                &sig.fn_token,
+                "`#[ttl_cached]` sees a function that `#[async_trait]` has already rewritten: put \
+                 `#[ttl_cached]` (no arguments) on the impl block, above `#[async_trait]`",
+            );
+        } else {
+            errors.error(
+                &sig.fn_token,
+                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch",
+            );
+        }
+    }
+    for param in &sig.generics.params {
+        match param {
+            syn::GenericParam::Lifetime(_) => {}
+            syn::GenericParam::Type(_) => errors.error(
+                param,
+                "`#[ttl_cached]` does not support generic type parameters: one cache serves every \
+                 call, so values of different types would share it; cache a concrete function and \
+                 call it from the generic one",
+            ),
+            syn::GenericParam::Const(_) => errors.error(
+                param,
+                "`#[ttl_cached]` does not support const generic parameters: one cache serves every \
+                 call; pass the value as a parameter instead",
+            ),
+        }
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.error(
+            variadic,
+            "`#[ttl_cached]` does not support variadic functions",
+        );
+    }
+    if sig.constness.is_some() {
+        errors.error(
+            &sig.constness,
+            "`#[ttl_cached]` does not support `const fn`",
+        );
+    }
+}
+
+/// `Pin<Box<dyn Future<Output = ..> + Send + 'async_trait>>`, as `#[async_trait]` writes it.
+fn returns_boxed_future(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let text = quote::quote!(#ty).to_string().replace(' ', "");
+    text.contains("Pin<") && text.contains("Future<")
+}
+
+/// The root of each placeholder, `None` where unknown (reported).
+fn resolve(
+    template: &KeyTemplate,
+    which: &str,
+    params: &Params<'_>,
+    names: &[String],
+    listing: &str,
+    fn_name: &Ident,
+    errors: &mut Errors,
+) -> Vec<Option<Root>> {
+    template
+        .placeholders
+        .iter()
+        .map(|p| {
+            let root = p.root_name();
+            if root == "self" {
+                if params.receiver.is_none() {
+                    errors.error_at(
+                        template.lit.span(),
+                        format!(
+                            "placeholder `<{}>` in `{which}` uses `self`, but `{fn_name}` has no \
+                             `self` parameter",
+                            p.text
+                        ),
+                    );
+                    return None;
+                }
+                if p.fields.is_empty() {
+                    errors.error_at(
+                        template.lit.span(),
+                        format!(
+                            "placeholder `<self>` in `{which}`: name the fields that identify the \
+                             data, such as `<self.account_id>`, or `ignore = [self]`"
+                        ),
+                    );
+                    return None;
+                }
+                return Some(Root::SelfValue);
+            }
+            match params.named(&root) {
+                Some((index, _)) => Some(Root::Param(index)),
+                None => {
+                    errors.error_at(
+                        template.lit.span(),
+                        unknown(
+                            &format!("unknown placeholder `<{}>` in `{which}`:", p.text),
+                            &root,
+                            names,
+                            listing,
+                        ),
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+fn duplicates(template: &KeyTemplate, which: &str, errors: &mut Errors) {
+    let mut seen: Vec<&Placeholder> = Vec::new();
+    for p in &template.placeholders {
+        if seen.iter().any(|s| s.text == p.text) {
+            errors.error_at(
+                template.lit.span(),
+                format!(
+                    "placeholder `<{}>` appears twice in `{which}`; a key part is listed once",
+                    p.text
+                ),
+            );
+        } else {
+            seen.push(p);
+        }
+    }
+}
+
+fn binds_in_pattern(params: &Params<'_>, name: &str) -> bool {
+    params.params.iter().any(|p| match &p.name {
+        ParamName::Pattern(bindings) => bindings.iter().any(|b| b == name),
+        _ => false,
+    })
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "the function has no parameters".to_string()
+    } else {
+        format!(
+            "parameters are {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+fn unknown(prefix: &str, name: &str, names: &[String], listing: &str) -> String {
+    let prefix = if prefix.ends_with(':') {
+        prefix.trim_end_matches(':').to_string()
+    } else {
+        format!("{prefix} `{name}`, which is not a parameter")
+    };
+    match nearest(name, names.iter().map(String::as_str)) {
+        Some(near) => format!("{prefix}; did you mean `{near}`? {listing}"),
+        None => format!("{prefix}; {listing}"),
+    }
+}
+
+/// The closest candidate by edit distance, if close enough to be a likely typo.
+pub(crate) fn nearest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_typos_only() {
+        let names = ["user_id", "provider", "folder_id"];
+        assert_eq!(nearest("folder", names), Some("folder_id"));
+        assert_eq!(nearest("provder", names), Some("provider"));
+        assert_eq!(nearest("usr_id", names), Some("user_id"));
+        assert_eq!(nearest("zzz", names), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}
