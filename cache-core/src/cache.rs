@@ -506,6 +506,13 @@ where
         self.capacity
     }
 
+    /// Sizes of the internal maps `(entries, groups, flights)`, for tests that check memory is
+    /// reclaimed. Not part of the API.
+    #[doc(hidden)]
+    pub fn __internal_sizes(&self) -> (usize, usize, usize) {
+        (self.index.len(), self.groups.len(), self.flights.len())
+    }
+
     // ---- the machinery shared by the public verbs and the macro's entry points ----
 
     pub(crate) async fn run<P, Pol, F, Fut>(&self, probe: &P, policy: &Pol, fetch: F) -> Pol::Output

@@ -1,0 +1,214 @@
+//! Invalidation is race-free: a call that begins after `invalidate_group`, `invalidate` or
+//! `clear` returned never receives a value whose fetch began before that return. Each test
+//! pins a fetch in flight behind a gate, invalidates, and then lets the fetches finish in every
+//! order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cache_core::TtlCache;
+use tokio::sync::Notify;
+use tokio::time::sleep;
+
+type Cache = TtlCache<String, String, u64>;
+
+fn cache() -> Arc<Cache> {
+    Arc::new(TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap())
+}
+
+async fn settle() {
+    sleep(Duration::from_millis(1)).await;
+}
+
+/// The upstream: a version per user (bumped when credentials rotate), and one gate per fetch so
+/// the test decides when each fetch returns.
+#[derive(Default)]
+struct Upstream {
+    version: AtomicU64,
+    started: AtomicUsize,
+    gates: Mutex<HashMap<usize, Arc<Notify>>>,
+}
+
+impl Upstream {
+    fn gate(&self, run: usize) -> Arc<Notify> {
+        self.gates.lock().unwrap().entry(run).or_default().clone()
+    }
+
+    /// Reads the version when the fetch starts, then waits for its gate.
+    async fn fetch(self: Arc<Self>) -> u64 {
+        let version = self.version.load(SeqCst);
+        let run = self.started.fetch_add(1, SeqCst);
+        self.gate(run).notified().await;
+        version
+    }
+
+    fn release(&self, run: usize) {
+        self.gate(run).notify_one();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Group,
+    Key,
+    Clear,
+}
+
+async fn invalidate(cache: &Cache, op: Op) {
+    match op {
+        Op::Group => {
+            cache.invalidate_group("u1").await;
+        }
+        Op::Key => {
+            cache.invalidate("u1", "root").await;
+        }
+        Op::Clear => {
+            cache.clear().await;
+        }
+    }
+}
+
+fn spawn_get(cache: &Arc<Cache>, upstream: &Arc<Upstream>) -> tokio::task::JoinHandle<u64> {
+    let (cache, upstream) = (cache.clone(), upstream.clone());
+    tokio::spawn(async move { cache.get_with("u1", "root", || upstream.fetch()).await })
+}
+
+/// Old fetch in flight, invalidation, new call; then the two fetches finish in either order.
+#[tokio::test(start_paused = true)]
+async fn a_fetch_from_before_an_invalidation_is_not_joined_nor_stored() {
+    for op in [Op::Group, Op::Key, Op::Clear] {
+        for old_finishes_first in [true, false] {
+            let (cache, upstream) = (cache(), Arc::new(Upstream::default()));
+            let old = spawn_get(&cache, &upstream);
+            settle().await;
+            // Credentials rotate: the upstream now answers version 1, and the cache is told.
+            upstream.version.store(1, SeqCst);
+            invalidate(&cache, op).await;
+
+            let new = spawn_get(&cache, &upstream);
+            settle().await;
+            assert_eq!(
+                upstream.started.load(SeqCst),
+                2,
+                "{op:?}: the new call did not join the fetch that began before the invalidation"
+            );
+            let order = if old_finishes_first { [0, 1] } else { [1, 0] };
+            for run in order {
+                upstream.release(run);
+                settle().await;
+                assert_ne!(
+                    cache.get("u1", "root"),
+                    Some(0),
+                    "{op:?}: the old value was stored after the invalidation"
+                );
+            }
+            assert_eq!(old.await.unwrap(), 0, "the old call itself began before: it gets the old value");
+            assert_eq!(new.await.unwrap(), 1, "{op:?}");
+            assert_eq!(cache.get("u1", "root"), Some(1), "{op:?}: the new value is cached");
+        }
+    }
+}
+
+/// The old fetch finishes after the invalidation with nobody else waiting: the next call must
+/// fetch again rather than read the late value.
+#[tokio::test(start_paused = true)]
+async fn a_late_result_from_before_an_invalidation_is_not_served_later() {
+    for op in [Op::Group, Op::Key, Op::Clear] {
+        let (cache, upstream) = (cache(), Arc::new(Upstream::default()));
+        let old = spawn_get(&cache, &upstream);
+        settle().await;
+        upstream.version.store(1, SeqCst);
+        invalidate(&cache, op).await;
+        upstream.release(0);
+        assert_eq!(old.await.unwrap(), 0);
+        assert!(cache.is_empty(), "{op:?}: the late result was not stored");
+
+        let next = spawn_get(&cache, &upstream);
+        settle().await;
+        upstream.release(1);
+        assert_eq!(next.await.unwrap(), 1, "{op:?}: the next call fetched anew");
+    }
+}
+
+/// Waiters that joined before the invalidation may share the old fetch; callers after it may not.
+#[tokio::test(start_paused = true)]
+async fn waiters_from_before_share_the_old_fetch_callers_after_do_not() {
+    let (cache, upstream) = (cache(), Arc::new(Upstream::default()));
+    let before: Vec<_> = (0..5).map(|_| spawn_get(&cache, &upstream)).collect();
+    settle().await;
+    upstream.version.store(1, SeqCst);
+    cache.invalidate_group("u1").await;
+    let after: Vec<_> = (0..5).map(|_| spawn_get(&cache, &upstream)).collect();
+    settle().await;
+    assert_eq!(upstream.started.load(SeqCst), 2);
+    upstream.release(0);
+    upstream.release(1);
+    for call in before {
+        assert_eq!(call.await.unwrap(), 0);
+    }
+    for call in after {
+        assert_eq!(call.await.unwrap(), 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalidation_removes_entries_and_counts_them() {
+    let cache = cache();
+    for folder in ["a", "b", "c"] {
+        cache.get_with("u1", folder, || async { 1 }).await;
+    }
+    cache.get_with("u2", "a", || async { 2 }).await;
+    assert_eq!(cache.invalidate_group("u1").await, 3);
+    assert_eq!(cache.len(), 1);
+    assert!(cache.invalidate("u2", "a").await);
+    assert!(!cache.invalidate("u2", "a").await);
+    cache.get_with("u3", "a", || async { 3 }).await;
+    assert_eq!(cache.clear().await, 1);
+    assert_eq!(cache.stats().invalidated, 5);
+    assert_eq!(cache.__internal_sizes(), (0, 0, 0), "emptied groups left the group index");
+}
+
+/// Many threads mixing reads and credential rotations on a few users. A rotation bumps the
+/// user's upstream version and then invalidates the group; a read that starts after a rotation
+/// returned must see at least that version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_read_after_an_invalidation_sees_an_older_version() {
+    const USERS: usize = 4;
+    let cache = cache();
+    let versions: Arc<Vec<AtomicU64>> = Arc::new((0..USERS).map(|_| AtomicU64::new(0)).collect());
+    let floors: Arc<Vec<AtomicU64>> = Arc::new((0..USERS).map(|_| AtomicU64::new(0)).collect());
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..8u64 {
+        let (cache, versions, floors) = (cache.clone(), versions.clone(), floors.clone());
+        workers.spawn(async move {
+            let mut rng = worker.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for _ in 0..1500 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let user = (rng % USERS as u64) as usize;
+                let name = format!("user-{user}");
+                if rng % 10 == 0 {
+                    let v = versions[user].fetch_add(1, SeqCst) + 1;
+                    cache.invalidate_group(&name).await;
+                    floors[user].fetch_max(v, SeqCst);
+                } else {
+                    let floor = floors[user].load(SeqCst);
+                    let versions = versions.clone();
+                    let got = cache
+                        .get_with(&name, &format!("folder-{}", rng % 3), || async move {
+                            let v = versions[user].load(SeqCst);
+                            tokio::task::yield_now().await;
+                            v
+                        })
+                        .await;
+                    assert!(got >= floor, "read version {got} after an invalidation at version {floor}");
+                }
+            }
+        });
+    }
+    workers.join_all().await;
+    assert!(cache.stats().invalidated > 0);
+}
