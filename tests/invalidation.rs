@@ -212,3 +212,65 @@ async fn no_read_after_an_invalidation_sees_an_older_version() {
     workers.join_all().await;
     assert!(cache.stats().invalidated > 0);
 }
+
+/// Stores racing invalidations of the same group on several threads: every read is of a cold
+/// key (so each one stores), and each checks that it saw no version older than the last
+/// invalidation that returned before it began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_racing_invalidations_never_resurface_old_versions() {
+    let cache = cache();
+    let version = Arc::new(AtomicU64::new(0));
+    let floor = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let invalidator = {
+        let (cache, version, floor, stop) = (cache.clone(), version.clone(), floor.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(SeqCst) {
+                let v = version.fetch_add(1, SeqCst) + 1;
+                cache.invalidate_group("u1").await;
+                floor.fetch_max(v, SeqCst);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut readers = tokio::task::JoinSet::new();
+    for reader in 0..3u64 {
+        let (cache, version, floor) = (cache.clone(), version.clone(), floor.clone());
+        readers.spawn(async move {
+            for i in 0..20_000u64 {
+                let key = format!("{}", i % 64 + 64 * reader);
+                let before = floor.load(SeqCst);
+                let version = version.clone();
+                let got = cache
+                    .get_with("u1", &key, || async move { version.load(SeqCst) })
+                    .await;
+                assert!(got >= before, "read version {got} after an invalidation at {before}");
+            }
+        });
+    }
+    readers.join_all().await;
+    stop.store(true, SeqCst);
+    invalidator.await.unwrap();
+}
+
+/// The window the hit-time generation check closes: a leader has made its value visible, an
+/// invalidation of the group completes, and only then does the leader check for staleness. A
+/// read in that window must not see the value.
+#[tokio::test(start_paused = true)]
+async fn a_value_invalidated_while_being_stored_is_never_served() {
+    let (pause, hook) = ttl_cached_tests::Interleave::at(cache_core::HookPoint::AfterInsert, 0);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder().ttl(Duration::from_secs(60)).__hook(hook).build().unwrap(),
+    );
+    let leader = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get_with("u1", "root", || async { 0 }).await })
+    };
+    pause.reached().await;
+    cache.invalidate_group("u1").await;
+    assert_eq!(cache.get("u1", "root"), None, "a value fetched before the invalidation was served");
+    pause.resume();
+    assert_eq!(leader.await.unwrap(), 0);
+    assert_eq!(cache.get("u1", "root"), None);
+    assert!(cache.is_empty(), "the leader removed its stale entry");
+}

@@ -261,3 +261,62 @@ async fn abandoned_flights_and_empty_groups_are_reclaimed() {
     cache.invalidate_group("other").await;
     assert_eq!(cache.__internal_sizes(), (0, 0, 0));
 }
+
+/// Callers arriving while the leader finishes: a caller that missed just before the value was
+/// stored must find it (or the flight), not start a second fetch. Instant fetches on several
+/// threads make that window as wide as it gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callers_racing_a_finishing_leader_do_not_fetch_twice() {
+    let cache = cache();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let rounds = 2000;
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let mut callers = JoinSet::new();
+    for _ in 0..8 {
+        let (cache, fetches, barrier) = (cache.clone(), fetches.clone(), barrier.clone());
+        callers.spawn(async move {
+            for round in 0..rounds {
+                barrier.wait().await;
+                let fetches = fetches.clone();
+                cache
+                    .get_with("u1", &round.to_string(), || async move {
+                        fetches.fetch_add(1, SeqCst);
+                        Arc::new(String::new())
+                    })
+                    .await;
+            }
+        });
+    }
+    callers.join_all().await;
+    assert_eq!(fetches.load(SeqCst), rounds, "one fetch per key");
+}
+
+/// The window the re-check under the flight entry closes: a caller missed, then the leader
+/// stored its value and retired its flight, then the caller reaches the flight map. It must
+/// find the stored value, not start a second fetch.
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_missed_just_before_the_store_does_not_fetch_again() {
+    let (pause, hook) = ttl_cached_tests::Interleave::at(cache_core::HookPoint::BeforeFlightEntry, 1);
+    let cache: Arc<Cache> =
+        Arc::new(TtlCache::builder().ttl(Duration::from_secs(60)).__hook(hook).build().unwrap());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let call = |cache: Arc<Cache>, fetches: Arc<AtomicUsize>, gate: Arc<tokio::sync::Notify>| async move {
+        cache
+            .get_with("u1", "k", || async move {
+                fetches.fetch_add(1, SeqCst);
+                gate.notified().await;
+                Arc::new("listing".to_string())
+            })
+            .await
+    };
+    let leader = tokio::spawn(call(cache.clone(), fetches.clone(), gate.clone()));
+    settle().await;
+    let late = tokio::spawn(call(cache.clone(), fetches.clone(), gate.clone()));
+    pause.reached().await; // the late caller missed and stands before the flight map
+    gate.notify_one();
+    assert_eq!(*leader.await.unwrap(), "listing");
+    pause.resume();
+    assert_eq!(*late.await.unwrap(), "listing");
+    assert_eq!(fetches.load(SeqCst), 1);
+}

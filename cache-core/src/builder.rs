@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::cache::TtlCache;
+use crate::cache::{Hook, TtlCache};
 
 /// The capacity a cache gets when none is given.
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -32,6 +32,7 @@ pub struct CacheBuilder<G, K, V> {
     ttl: Option<Duration>,
     capacity: usize,
     name: Cow<'static, str>,
+    hook: Option<Hook>,
     _types: PhantomData<fn() -> (G, K, V)>,
 }
 
@@ -51,6 +52,7 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
             ttl: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
+            hook: None,
             _types: PhantomData,
         }
     }
@@ -104,6 +106,13 @@ where
         self
     }
 
+    /// Installs a test hook; see `HookPoint`. Not part of the API.
+    #[doc(hidden)]
+    pub fn __hook(mut self, hook: Hook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
     /// Builds the cache.
     ///
     /// # Errors
@@ -129,7 +138,7 @@ where
         if self.capacity == 0 {
             return Err(BuildError::ZeroCapacity);
         }
-        Ok(TtlCache::from_parts(ttl, self.capacity, self.name))
+        Ok(TtlCache::from_parts(ttl, self.capacity, self.name, self.hook))
     }
 }
 

@@ -55,6 +55,22 @@ const SWEEP_BUDGET: usize = 8;
 /// How many of the oldest entries the CLOCK scan looks at to choose a capacity victim.
 const EVICTION_WINDOW: usize = 16;
 
+/// Points on the miss path where a test can take control, to force an interleaving that no
+/// public call can produce. Not part of the API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPoint {
+    /// A caller missed and is about to take the key's flight entry.
+    BeforeFlightEntry,
+    /// A leader has just made its value visible, before checking it did not go stale.
+    AfterInsert,
+}
+
+#[doc(hidden)]
+pub type Hook = Arc<
+    dyn Fn(HookPoint) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
+>;
+
 /// Why a node left the cache, for the stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
@@ -141,6 +157,7 @@ where
     capacity: usize,
     name: Cow<'static, str>,
     counters: Counters,
+    hook: Option<Hook>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -168,7 +185,12 @@ where
         CacheBuilder::default()
     }
 
-    pub(crate) fn from_parts(ttl: Duration, capacity: usize, name: Cow<'static, str>) -> Self {
+    pub(crate) fn from_parts(
+        ttl: Duration,
+        capacity: usize,
+        name: Cow<'static, str>,
+        hook: Option<Hook>,
+    ) -> Self {
         Self {
             index: HashIndex::with_hasher(RandomState::default()),
             groups: HashIndex::with_hasher(RandomState::default()),
@@ -183,6 +205,7 @@ where
             capacity,
             name,
             counters: Counters::new(),
+            hook,
         }
     }
 
@@ -561,6 +584,12 @@ where
             .flatten()
     }
 
+    async fn hook(&self, point: HookPoint) {
+        if let Some(hook) = &self.hook {
+            hook(point).await;
+        }
+    }
+
     fn stamp(&self, group: &Group<G, K, V>) -> Stamp {
         Stamp {
             gen: group.gen.load(Acquire),
@@ -583,6 +612,7 @@ where
             if let Some(value) = self.lookup(probe) {
                 return Start::Done(policy.from_value(value));
             }
+            self.hook(HookPoint::BeforeFlightEntry).await;
             let group = self.pin_group(probe).await;
             let stamp = self.stamp(&group);
             let key = FlightKey {
@@ -775,6 +805,7 @@ where
         }
         bump(&self.counters.inserts, 1);
         self.push_order(&node);
+        self.hook(HookPoint::AfterInsert).await;
         // An invalidation that bumped the group while we stored has already emptied the
         // member list; the node is unreadable, take it out now rather than at expiry.
         if node.is_stale(self.epoch.load(Acquire))

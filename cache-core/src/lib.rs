@@ -78,6 +78,8 @@ pub mod __private;
 
 pub use builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
 pub use cache::TtlCache;
+#[doc(hidden)]
+pub use cache::{Hook, HookPoint};
 pub use handle::CacheHandle;
 pub use scc::Equivalent;
 pub use stats::CacheStats;
