@@ -253,12 +253,13 @@ async fn stores_racing_invalidations_never_resurface_old_versions() {
     invalidator.await.unwrap();
 }
 
-/// The window the hit-time generation check closes: a leader has made its value visible, an
-/// invalidation of the group completes, and only then does the leader check for staleness. A
-/// read in that window must not see the value.
+/// The window the hit-time generation check closes: a leader found its flight current, then an
+/// invalidation of the group completed (finding nothing stored yet), then the leader stored
+/// its value. Until the leader notices, only the generation check keeps the value unread.
 #[tokio::test(start_paused = true)]
 async fn a_value_invalidated_while_being_stored_is_never_served() {
-    let (pause, hook) = ttl_cached_tests::Interleave::at(cache_core::HookPoint::AfterInsert, 0);
+    use cache_core::HookPoint::{AfterInsert, BeforeStore};
+    let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(BeforeStore, 0), (AfterInsert, 0)]);
     let cache: Arc<Cache> = Arc::new(
         TtlCache::builder().ttl(Duration::from_secs(60)).__hook(hook).build().unwrap(),
     );
@@ -266,11 +267,13 @@ async fn a_value_invalidated_while_being_stored_is_never_served() {
         let cache = cache.clone();
         tokio::spawn(async move { cache.get_with("u1", "root", || async { 0 }).await })
     };
-    pause.reached().await;
-    cache.invalidate_group("u1").await;
+    pauses.reached(0).await;
+    assert_eq!(cache.invalidate_group("u1").await, 0, "nothing stored yet");
+    pauses.resume(0);
+    pauses.reached(1).await;
+    assert_eq!(cache.len(), 1, "the stale value is in the index");
     assert_eq!(cache.get("u1", "root"), None, "a value fetched before the invalidation was served");
-    pause.resume();
+    pauses.resume(1);
     assert_eq!(leader.await.unwrap(), 0);
-    assert_eq!(cache.get("u1", "root"), None);
     assert!(cache.is_empty(), "the leader removed its stale entry");
 }

@@ -296,7 +296,7 @@ async fn callers_racing_a_finishing_leader_do_not_fetch_twice() {
 /// find the stored value, not start a second fetch.
 #[tokio::test(start_paused = true)]
 async fn a_caller_that_missed_just_before_the_store_does_not_fetch_again() {
-    let (pause, hook) = ttl_cached_tests::Interleave::at(cache_core::HookPoint::BeforeFlightEntry, 1);
+    let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(cache_core::HookPoint::BeforeFlightEntry, 1)]);
     let cache: Arc<Cache> =
         Arc::new(TtlCache::builder().ttl(Duration::from_secs(60)).__hook(hook).build().unwrap());
     let fetches = Arc::new(AtomicUsize::new(0));
@@ -304,8 +304,9 @@ async fn a_caller_that_missed_just_before_the_store_does_not_fetch_again() {
     let call = |cache: Arc<Cache>, fetches: Arc<AtomicUsize>, gate: Arc<tokio::sync::Notify>| async move {
         cache
             .get_with("u1", "k", || async move {
-                fetches.fetch_add(1, SeqCst);
-                gate.notified().await;
+                if fetches.fetch_add(1, SeqCst) == 0 {
+                    gate.notified().await;
+                }
                 Arc::new("listing".to_string())
             })
             .await
@@ -313,10 +314,11 @@ async fn a_caller_that_missed_just_before_the_store_does_not_fetch_again() {
     let leader = tokio::spawn(call(cache.clone(), fetches.clone(), gate.clone()));
     settle().await;
     let late = tokio::spawn(call(cache.clone(), fetches.clone(), gate.clone()));
-    pause.reached().await; // the late caller missed and stands before the flight map
+    pauses.reached(0).await; // the late caller missed and stands before the flight map
     gate.notify_one();
     assert_eq!(*leader.await.unwrap(), "listing");
-    pause.resume();
+    pauses.resume(0);
     assert_eq!(*late.await.unwrap(), "listing");
     assert_eq!(fetches.load(SeqCst), 1);
+    assert_eq!(cache.stats().hits, 1);
 }

@@ -62,6 +62,8 @@ const EVICTION_WINDOW: usize = 16;
 pub enum HookPoint {
     /// A caller missed and is about to take the key's flight entry.
     BeforeFlightEntry,
+    /// A leader found its flight current and is about to store its value.
+    BeforeStore,
     /// A leader has just made its value visible, before checking it did not go stale.
     AfterInsert,
 }
@@ -740,6 +742,7 @@ where
             let fresh =
                 ours && !flight.is_key_invalidated() && flight.stamp == self.stamp(&flight.group);
             if fresh {
+                self.hook(HookPoint::BeforeStore).await;
                 self.store(node, &mut graveyard).await;
             }
             trace::fetched(&self.name, fresh);
