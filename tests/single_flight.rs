@@ -186,7 +186,12 @@ async fn a_panic_caught_by_the_caller_leaves_the_key_usable() {
         .catch_unwind()
         .await;
     assert!(caught.is_err());
-    let value = cache.get_with("u1", "k", || panics_then_ok(fetches.clone())).await;
+    let value = timeout(
+        Duration::from_secs(60),
+        cache.get_with("u1", "k", || panics_then_ok(fetches.clone())),
+    )
+    .await
+    .expect("the next call does not wait on the panicked fetch");
     assert_eq!(*value, "value from fetch 1");
 }
 
