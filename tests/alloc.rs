@@ -40,36 +40,67 @@ fn allocations() -> u64 {
     ALLOCATIONS.with(Cell::get)
 }
 
-#[ttl_cached(ttl = 600, key = "<user_id>:<provider>:<folder_id>", group = "<user_id>:<provider>")]
-async fn list_folders(user_id: &str, provider: &str, folder_id: &str) -> Result<Arc<Vec<u64>>, String> {
-    Ok(Arc::new(vec![user_id.len() as u64, provider.len() as u64, folder_id.len() as u64]))
+#[ttl_cached(
+    ttl = 600,
+    key = "<user_id>:<provider>:<folder_id>",
+    group = "<user_id>:<provider>"
+)]
+async fn list_folders(
+    user_id: &str,
+    provider: &str,
+    folder_id: &str,
+) -> Result<Arc<Vec<u64>>, String> {
+    Ok(Arc::new(vec![
+        user_id.len() as u64,
+        provider.len() as u64,
+        folder_id.len() as u64,
+    ]))
 }
 
 #[test]
 fn hits_allocate_nothing() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     runtime.block_on(async {
-        let cache: TtlCache<(String, String), String, Arc<Vec<u64>>> =
-            TtlCache::builder().ttl(Duration::from_secs(600)).build().unwrap();
+        let cache: TtlCache<(String, String), String, Arc<Vec<u64>>> = TtlCache::builder()
+            .ttl(Duration::from_secs(600))
+            .build()
+            .unwrap();
         let group = ("user-0123456789".to_string(), "google-drive".to_string());
-        cache.get_with(&group, "folder-abcdef", || async { Arc::new(vec![1, 2, 3]) }).await;
-        list_folders("user-0123456789", "google-drive", "folder-abcdef").await.unwrap();
+        cache
+            .get_with(&group, "folder-abcdef", || async {
+                Arc::new(vec![1, 2, 3])
+            })
+            .await;
+        list_folders("user-0123456789", "google-drive", "folder-abcdef")
+            .await
+            .unwrap();
         // Warm-up hits: the first ones set up thread-local state (epoch-based reclamation).
         for _ in 0..10 {
-            cache.get_with(&group, "folder-abcdef", || async { unreachable!() }).await;
-            list_folders("user-0123456789", "google-drive", "folder-abcdef").await.unwrap();
+            cache
+                .get_with(&group, "folder-abcdef", || async { unreachable!() })
+                .await;
+            list_folders("user-0123456789", "google-drive", "folder-abcdef")
+                .await
+                .unwrap();
         }
 
         let before = allocations();
         for _ in 0..10_000 {
-            let value = cache.get_with(&group, "folder-abcdef", || async { unreachable!() }).await;
+            let value = cache
+                .get_with(&group, "folder-abcdef", || async { unreachable!() })
+                .await;
             assert_eq!(value.len(), 3);
         }
         assert_eq!(allocations() - before, 0, "runtime hits allocated");
 
         let before = allocations();
         for _ in 0..10_000 {
-            let value = list_folders("user-0123456789", "google-drive", "folder-abcdef").await.unwrap();
+            let value = list_folders("user-0123456789", "google-drive", "folder-abcdef")
+                .await
+                .unwrap();
             assert_eq!(value.len(), 3);
         }
         assert_eq!(allocations() - before, 0, "#[ttl_cached] hits allocated");
@@ -77,7 +108,9 @@ fn hits_allocate_nothing() {
 
         // The counter does count: a miss allocates.
         let before = allocations();
-        list_folders("someone-else", "dropbox", "root").await.unwrap();
+        list_folders("someone-else", "dropbox", "root")
+            .await
+            .unwrap();
         assert!(allocations() > before);
     });
 }

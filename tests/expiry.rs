@@ -35,7 +35,11 @@ async fn an_entry_is_fresh_at_59s_and_expired_at_61s() {
     assert_eq!(cache.get("u", &1), None);
     cache.get_with("u", &1, fetch).await;
     assert_eq!(fetches.load(SeqCst), 2, "expired at 61 s");
-    assert_eq!(cache.stats().evicted_expired, 1, "the expired entry was replaced");
+    assert_eq!(
+        cache.stats().evicted_expired,
+        1,
+        "the expired entry was replaced"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -55,7 +59,10 @@ async fn an_entry_lives_ttl_after_it_was_stored_not_after_its_fetch_began() {
 
 #[tokio::test(start_paused = true)]
 async fn sub_second_ttls_follow_the_clock_too() {
-    let cache: Cache = TtlCache::builder().ttl(Duration::from_millis(250)).build().unwrap();
+    let cache: Cache = TtlCache::builder()
+        .ttl(Duration::from_millis(250))
+        .build()
+        .unwrap();
     cache.get_with("u", &1, || async { 1 }).await;
     advance(Duration::from_millis(249)).await;
     assert_eq!(cache.get("u", &1), Some(1));
@@ -67,12 +74,18 @@ async fn sub_second_ttls_follow_the_clock_too() {
 async fn when_full_the_least_recently_used_entry_goes() {
     let cache = cache(60, 3);
     for k in 1..=3 {
-        cache.get_with("u", &k, || async move { u64::from(k) }).await;
+        cache
+            .get_with("u", &k, || async move { u64::from(k) })
+            .await;
     }
     assert_eq!(cache.get("u", &1), Some(1)); // 1 is used; 2 is now the least recently used
     cache.get_with("u", &4, || async { 4 }).await;
     assert_eq!(cache.len(), 3);
-    assert_eq!(cache.get("u", &2), None, "the least recently used entry was evicted");
+    assert_eq!(
+        cache.get("u", &2),
+        None,
+        "the least recently used entry was evicted"
+    );
     for k in [1, 3, 4] {
         assert!(cache.get("u", &k).is_some(), "{k} stayed");
     }
@@ -104,7 +117,13 @@ async fn live_entries_never_exceed_capacity_under_concurrent_inserts() {
         let (cache, over) = (cache.clone(), over.clone());
         writers.spawn(async move {
             for i in 0..2_000u32 {
-                cache.get_with(&format!("user-{}", i % 7), &(writer * 10_000 + i), || async { 1 }).await;
+                cache
+                    .get_with(
+                        &format!("user-{}", i % 7),
+                        &(writer * 10_000 + i),
+                        || async { 1 },
+                    )
+                    .await;
                 if cache.len() > 50 {
                     over.fetch_add(1, SeqCst);
                 }
@@ -123,7 +142,9 @@ async fn live_entries_never_exceed_capacity_under_concurrent_inserts() {
 async fn expired_entries_are_reclaimed_without_being_read() {
     let cache = cache(60, 10_000);
     for k in 0..500 {
-        cache.get_with(&format!("user-{k}"), &k, || async { 1 }).await;
+        cache
+            .get_with(&format!("user-{k}"), &k, || async { 1 })
+            .await;
     }
     advance(Duration::from_secs(61)).await;
     // Unrelated traffic only: the 500 expired keys are never read again.
@@ -133,7 +154,11 @@ async fn expired_entries_are_reclaimed_without_being_read() {
     assert_eq!(cache.len(), 100);
     assert_eq!(cache.stats().evicted_expired, 500);
     let (entries, groups, flights) = cache.__internal_sizes();
-    assert_eq!((entries, groups, flights), (100, 1, 0), "entries, groups and flights all came back");
+    assert_eq!(
+        (entries, groups, flights),
+        (100, 1, 0),
+        "entries, groups and flights all came back"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -141,7 +166,9 @@ async fn a_churn_of_ten_times_capacity_stays_within_capacity() {
     let cache = cache(60, 1_000);
     let mut peak = 0;
     for k in 0..10_000u32 {
-        cache.get_with(&format!("user-{}", k % 97), &k, || async { 1 }).await;
+        cache
+            .get_with(&format!("user-{}", k % 97), &k, || async { 1 })
+            .await;
         peak = peak.max(cache.len());
         if k % 1_000 == 999 {
             advance(Duration::from_secs(20)).await;
@@ -153,7 +180,10 @@ async fn a_churn_of_ten_times_capacity_stays_within_capacity() {
     assert!(groups <= 97);
     let stats = cache.stats();
     assert_eq!(stats.inserts, 10_000);
-    assert_eq!(stats.evicted_expired + stats.evicted_capacity + cache.len() as u64, 10_000);
+    assert_eq!(
+        stats.evicted_expired + stats.evicted_capacity + cache.len() as u64,
+        10_000
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -169,7 +199,9 @@ async fn purge_expired_empties_a_quiet_cache() {
 
 #[test]
 fn a_cache_that_would_store_nothing_is_refused() {
-    let zero_ttl = TtlCache::<String, u32, u64>::builder().ttl(Duration::ZERO).build();
+    let zero_ttl = TtlCache::<String, u32, u64>::builder()
+        .ttl(Duration::ZERO)
+        .build();
     assert_eq!(zero_ttl.unwrap_err(), BuildError::ZeroTtl);
     let zero_capacity = TtlCache::<String, u32, u64>::builder()
         .ttl(Duration::from_secs(1))
@@ -178,7 +210,9 @@ fn a_cache_that_would_store_nothing_is_refused() {
     assert_eq!(zero_capacity.unwrap_err(), BuildError::ZeroCapacity);
     let no_ttl = TtlCache::<String, u32, u64>::builder().build();
     assert_eq!(no_ttl.unwrap_err(), BuildError::MissingTtl);
-    assert!(BuildError::ZeroTtl.to_string().contains("greater than zero"));
+    assert!(BuildError::ZeroTtl
+        .to_string()
+        .contains("greater than zero"));
 }
 
 #[tokio::test]

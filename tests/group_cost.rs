@@ -33,10 +33,14 @@ async fn hashes_to_invalidate_a_group_of_20(other_entries: u64) -> u64 {
         .build()
         .unwrap();
     for i in 0..other_entries {
-        cache.get_with(&Counted(1 + i / 20), &Counted(i), || async { 0 }).await;
+        cache
+            .get_with(&Counted(1 + i / 20), &Counted(i), || async { 0 })
+            .await;
     }
     for i in 0..20 {
-        cache.get_with(&Counted(0), &Counted(i), || async { 0 }).await;
+        cache
+            .get_with(&Counted(0), &Counted(i), || async { 0 })
+            .await;
     }
     let before = hashes();
     assert_eq!(cache.invalidate_group(&Counted(0)).await, 20);

@@ -15,7 +15,12 @@ use tokio::time::sleep;
 type Cache = TtlCache<String, String, u64>;
 
 fn cache() -> Arc<Cache> {
-    Arc::new(TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap())
+    Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+    )
 }
 
 async fn settle() {
@@ -104,9 +109,17 @@ async fn a_fetch_from_before_an_invalidation_is_not_joined_nor_stored() {
                     "{op:?}: the old value was stored after the invalidation"
                 );
             }
-            assert_eq!(old.await.unwrap(), 0, "the old call itself began before: it gets the old value");
+            assert_eq!(
+                old.await.unwrap(),
+                0,
+                "the old call itself began before: it gets the old value"
+            );
             assert_eq!(new.await.unwrap(), 1, "{op:?}");
-            assert_eq!(cache.get("u1", "root"), Some(1), "{op:?}: the new value is cached");
+            assert_eq!(
+                cache.get("u1", "root"),
+                Some(1),
+                "{op:?}: the new value is cached"
+            );
         }
     }
 }
@@ -167,7 +180,11 @@ async fn invalidation_removes_entries_and_counts_them() {
     cache.get_with("u3", "a", || async { 3 }).await;
     assert_eq!(cache.clear().await, 1);
     assert_eq!(cache.stats().invalidated, 5);
-    assert_eq!(cache.__internal_sizes(), (0, 0, 0), "emptied groups left the group index");
+    assert_eq!(
+        cache.__internal_sizes(),
+        (0, 0, 0),
+        "emptied groups left the group index"
+    );
 }
 
 /// Many threads mixing reads and credential rotations on a few users. A rotation bumps the
@@ -204,7 +221,10 @@ async fn no_read_after_an_invalidation_sees_an_older_version() {
                             v
                         })
                         .await;
-                    assert!(got >= floor, "read version {got} after an invalidation at version {floor}");
+                    assert!(
+                        got >= floor,
+                        "read version {got} after an invalidation at version {floor}"
+                    );
                 }
             }
         });
@@ -223,7 +243,8 @@ async fn stores_racing_invalidations_never_resurface_old_versions() {
     let floor = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let invalidator = {
-        let (cache, version, floor, stop) = (cache.clone(), version.clone(), floor.clone(), stop.clone());
+        let (cache, version, floor, stop) =
+            (cache.clone(), version.clone(), floor.clone(), stop.clone());
         tokio::spawn(async move {
             while !stop.load(SeqCst) {
                 let v = version.fetch_add(1, SeqCst) + 1;
@@ -244,7 +265,10 @@ async fn stores_racing_invalidations_never_resurface_old_versions() {
                 let got = cache
                     .get_with("u1", &key, || async move { version.load(SeqCst) })
                     .await;
-                assert!(got >= before, "read version {got} after an invalidation at {before}");
+                assert!(
+                    got >= before,
+                    "read version {got} after an invalidation at {before}"
+                );
             }
         });
     }
@@ -261,7 +285,11 @@ async fn a_value_invalidated_while_being_stored_is_never_served() {
     use cache_core::HookPoint::{AfterInsert, BeforeStore};
     let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(BeforeStore, 0), (AfterInsert, 0)]);
     let cache: Arc<Cache> = Arc::new(
-        TtlCache::builder().ttl(Duration::from_secs(60)).__hook(hook).build().unwrap(),
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .__hook(hook)
+            .build()
+            .unwrap(),
     );
     let leader = {
         let cache = cache.clone();
@@ -272,7 +300,11 @@ async fn a_value_invalidated_while_being_stored_is_never_served() {
     pauses.resume(0);
     pauses.reached(1).await;
     assert_eq!(cache.len(), 1, "the stale value is in the index");
-    assert_eq!(cache.get("u1", "root"), None, "a value fetched before the invalidation was served");
+    assert_eq!(
+        cache.get("u1", "root"),
+        None,
+        "a value fetched before the invalidation was served"
+    );
     pauses.resume(1);
     assert_eq!(leader.await.unwrap(), 0);
     assert!(cache.is_empty(), "the leader removed its stale entry");

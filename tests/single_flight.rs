@@ -113,7 +113,11 @@ async fn a_cancelled_leader_hands_over_to_one_waiter() {
         waiters.spawn(async move { cache.get_with("u1", "k", || stuck_then_ok(fetches)).await });
     }
     settle().await;
-    assert_eq!(fetches.load(SeqCst), 1, "the waiters joined the leader's flight");
+    assert_eq!(
+        fetches.load(SeqCst),
+        1,
+        "the waiters joined the leader's flight"
+    );
 
     leader.abort();
     assert!(leader.await.unwrap_err().is_cancelled());
@@ -124,7 +128,10 @@ async fn a_cancelled_leader_hands_over_to_one_waiter() {
     assert!(results.iter().all(|v| **v == "value from fetch 1"));
     let stats = cache.stats();
     assert_eq!((stats.misses, stats.coalesced), (2, 9));
-    assert_eq!(cache.get("u1", "k").as_deref().map(String::as_str), Some("value from fetch 1"));
+    assert_eq!(
+        cache.get("u1", "k").as_deref().map(String::as_str),
+        Some("value from fetch 1")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -132,14 +139,19 @@ async fn dropping_the_leading_future_hands_over_too() {
     let cache = cache();
     let fetches = Arc::new(AtomicUsize::new(0));
     let mut leading = Box::pin(cache.get_with("u1", "k", || stuck_then_ok(fetches.clone())));
-    assert!(timeout(Duration::from_millis(1), &mut leading).await.is_err());
+    assert!(timeout(Duration::from_millis(1), &mut leading)
+        .await
+        .is_err());
     let waiter = {
         let (cache, fetches) = (cache.clone(), fetches.clone());
         tokio::spawn(async move { cache.get_with("u1", "k", || stuck_then_ok(fetches)).await })
     };
     settle().await;
     drop(leading);
-    let value = timeout(Duration::from_secs(60), waiter).await.unwrap().unwrap();
+    let value = timeout(Duration::from_secs(60), waiter)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(*value, "value from fetch 1");
     assert_eq!(fetches.load(SeqCst), 2);
 }
@@ -173,7 +185,10 @@ async fn a_panicking_fetch_panics_its_own_caller_only() {
     let results = timeout(Duration::from_secs(60), waiters.join_all())
         .await
         .expect("no waiter hangs after the leader panicked");
-    assert!(results.iter().all(|v| **v == "value from fetch 1"), "waiters retried");
+    assert!(
+        results.iter().all(|v| **v == "value from fetch 1"),
+        "waiters retried"
+    );
     assert_eq!(fetches.load(SeqCst), 2);
     assert_eq!(cache.len(), 1, "the cache is still usable");
 }
@@ -214,9 +229,20 @@ async fn waiters_on_a_failed_fetch_retry_and_errors_are_not_stored() {
         callers.spawn(async move { cache.try_get_with("u1", "k", || fetch(fetches)).await });
     }
     let results = callers.join_all().await;
-    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1, "the leader got its error");
-    assert_eq!(fetches.load(SeqCst), 2, "one waiter retried, the rest joined it");
-    assert!(results.iter().flatten().all(|v| **v == "value from fetch 1"));
+    assert_eq!(
+        results.iter().filter(|r| r.is_err()).count(),
+        1,
+        "the leader got its error"
+    );
+    assert_eq!(
+        fetches.load(SeqCst),
+        2,
+        "one waiter retried, the rest joined it"
+    );
+    assert!(results
+        .iter()
+        .flatten()
+        .all(|v| **v == "value from fetch 1"));
     assert_eq!(cache.stats().inserts, 1);
 }
 
@@ -238,12 +264,20 @@ async fn waiters_on_a_failed_fetch_share_a_clonable_error() {
         });
     }
     let results = callers.join_all().await;
-    assert_eq!(fetches.load(SeqCst), 1, "one upstream call for the whole stampede");
-    assert!(results.iter().all(|r| r.as_ref().unwrap_err() == "429 too many requests"));
+    assert_eq!(
+        fetches.load(SeqCst),
+        1,
+        "one upstream call for the whole stampede"
+    );
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().unwrap_err() == "429 too many requests"));
     assert!(cache.is_empty(), "the error was not stored");
     assert_eq!(cache.stats().coalesced, 49);
     let ok = cache
-        .try_get_with_shared("u1", "k", || async { Ok::<_, String>(Arc::new("ok".to_string())) })
+        .try_get_with_shared("u1", "k", || async {
+            Ok::<_, String>(Arc::new("ok".to_string()))
+        })
         .await;
     assert_eq!(ok.unwrap().as_str(), "ok", "the next call fetches again");
 }
@@ -253,16 +287,23 @@ async fn abandoned_flights_and_empty_groups_are_reclaimed() {
     let cache = cache();
     for i in 0..50 {
         let user = format!("user-{i}");
-        let mut leading = Box::pin(cache.get_with(&user, "k", || {
-            stuck_then_ok(Arc::new(AtomicUsize::new(0)))
-        }));
-        assert!(timeout(Duration::from_millis(1), &mut leading).await.is_err());
+        let mut leading =
+            Box::pin(cache.get_with(&user, "k", || stuck_then_ok(Arc::new(AtomicUsize::new(0)))));
+        assert!(timeout(Duration::from_millis(1), &mut leading)
+            .await
+            .is_err());
     }
     let (_, groups, flights) = cache.__internal_sizes();
-    assert_eq!((groups, flights), (50, 50), "each cancelled leader left an abandoned flight");
+    assert_eq!(
+        (groups, flights),
+        (50, 50),
+        "each cancelled leader left an abandoned flight"
+    );
     // Any later miss runs the bounded maintenance that clears them.
     let not_stuck = Arc::new(AtomicUsize::new(1));
-    cache.get_with("other", "k", || stuck_then_ok(not_stuck)).await;
+    cache
+        .get_with("other", "k", || stuck_then_ok(not_stuck))
+        .await;
     cache.invalidate_group("other").await;
     assert_eq!(cache.__internal_sizes(), (0, 0, 0));
 }
@@ -301,9 +342,15 @@ async fn callers_racing_a_finishing_leader_do_not_fetch_twice() {
 /// find the stored value, not start a second fetch.
 #[tokio::test(start_paused = true)]
 async fn a_caller_that_missed_just_before_the_store_does_not_fetch_again() {
-    let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(cache_core::HookPoint::BeforeFlightEntry, 1)]);
-    let cache: Arc<Cache> =
-        Arc::new(TtlCache::builder().ttl(Duration::from_secs(60)).__hook(hook).build().unwrap());
+    let (pauses, hook) =
+        ttl_cached_tests::Pauses::at(&[(cache_core::HookPoint::BeforeFlightEntry, 1)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .__hook(hook)
+            .build()
+            .unwrap(),
+    );
     let fetches = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(tokio::sync::Notify::new());
     let call = |cache: Arc<Cache>, fetches: Arc<AtomicUsize>, gate: Arc<tokio::sync::Notify>| async move {

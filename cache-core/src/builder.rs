@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::cache::{Hook, TtlCache};
 
+type Types<G, K, V> = PhantomData<fn() -> (G, K, V)>;
+
 /// The capacity a cache gets when none is given.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
@@ -33,7 +35,7 @@ pub struct CacheBuilder<G, K, V> {
     capacity: usize,
     name: Cow<'static, str>,
     hook: Option<Hook>,
-    _types: PhantomData<fn() -> (G, K, V)>,
+    _types: Types<G, K, V>,
 }
 
 impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
@@ -138,7 +140,12 @@ where
         if self.capacity == 0 {
             return Err(BuildError::ZeroCapacity);
         }
-        Ok(TtlCache::from_parts(ttl, self.capacity, self.name, self.hook))
+        Ok(TtlCache::from_parts(
+            ttl,
+            self.capacity,
+            self.name,
+            self.hook,
+        ))
     }
 }
 

@@ -69,9 +69,8 @@ pub enum HookPoint {
 }
 
 #[doc(hidden)]
-pub type Hook = Arc<
-    dyn Fn(HookPoint) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
->;
+pub type Hook =
+    Arc<dyn Fn(HookPoint) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Why a node left the cache, for the stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +97,11 @@ impl<G, K, V> Default for Deferred<G, K, V> {
 /// Nodes taken out of the cache while a flight entry was locked, dropped after it is released
 /// (dropping the last reference runs the value's destructor, which is user code).
 type Graveyard<G, K, V> = Vec<Arc<Node<G, K, V>>>;
+
+type FlightMap<G, K, V> = HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, RandomState>;
+
+/// A node chosen for removal, and why.
+type Victim<G, K, V> = (Arc<Node<G, K, V>>, Reason);
 
 /// A concurrent, async, TTL-bounded cache keyed by a *group* part `G` and a *rest* part `K`,
 /// with single-flight fetches and O(group) invalidation.
@@ -148,7 +152,7 @@ where
 {
     index: HashIndex<NodeKey<G, K, V>, (), RandomState>,
     groups: HashIndex<GroupKey<G, K, V>, (), RandomState>,
-    flights: HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, RandomState>,
+    flights: FlightMap<G, K, V>,
     order: Mutex<VecDeque<Weak<Node<G, K, V>>>>,
     order_limit: usize,
     deferred: Mutex<Deferred<G, K, V>>,
@@ -612,7 +616,7 @@ where
     {
         loop {
             if let Some(value) = self.lookup(probe) {
-                return Start::Done(policy.from_value(value));
+                return Start::Done(policy.answer(value));
             }
             self.hook(HookPoint::BeforeFlightEntry).await;
             let group = self.pin_group(probe).await;
@@ -637,7 +641,7 @@ where
                     drop(entry);
                     self.unpin(&group);
                     self.counters.hits.incr();
-                    return Start::Done(policy.from_value(node.value.clone()));
+                    return Start::Done(policy.answer(node.value.clone()));
                 }
                 let rest = match &entry {
                     MapEntry::Occupied(o) => o.key().rest.clone(),
@@ -668,11 +672,11 @@ where
                 Ending::Ready => {
                     if let Some(value) = flight.value() {
                         bump(&self.counters.coalesced, 1);
-                        return Start::Done(policy.from_value(value.clone()));
+                        return Start::Done(policy.answer(value.clone()));
                     }
                 }
                 Ending::Failed => {
-                    if let Some(outcome) = flight.failure().and_then(|s| policy.from_shared(s)) {
+                    if let Some(outcome) = flight.failure().and_then(|s| policy.answer_shared(s)) {
                         bump(&self.counters.coalesced, 1);
                         return Start::Done(outcome);
                     }
@@ -864,7 +868,7 @@ where
 
     /// Pops the front of the store order while it is dead, and returns it if it is expired or
     /// stale. Expired entries are all at the front: one TTL, queued in store order.
-    fn pop_dead_front(&self, now: Instant, epoch: u64) -> Option<(Arc<Node<G, K, V>>, Reason)> {
+    fn pop_dead_front(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
         let mut order = lock(&self.order);
         while let Some(front) = order.front() {
             match front.upgrade() {
@@ -887,7 +891,7 @@ where
     /// Chooses a node to evict: an expired (or invalidated) one if there is any, else the first
     /// of the oldest [`EVICTION_WINDOW`] live entries that was not read since the last scan
     /// (CLOCK's second chance), else the oldest.
-    fn pick_victim(&self, now: Instant, epoch: u64) -> Option<(Arc<Node<G, K, V>>, Reason)> {
+    fn pick_victim(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
         if let Some(found) = self.pop_dead_front(now, epoch) {
             return Some(found);
         }

@@ -20,9 +20,9 @@ pub trait Policy {
     /// A copy of a non-storable outcome for the waiters, or `None` to make them retry.
     fn share(&self, outcome: &Self::Output) -> Option<Box<dyn Any + Send + Sync>>;
     /// The caller's answer for a stored or shared value.
-    fn from_value(&self, value: Self::Value) -> Self::Output;
+    fn answer(&self, value: Self::Value) -> Self::Output;
     /// The caller's answer for a shared non-storable outcome, if it has this policy's type.
-    fn from_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Self::Output>;
+    fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Self::Output>;
 }
 
 /// Every outcome is a value and is stored.
@@ -46,10 +46,10 @@ impl<V: Clone> Policy for Plain<V> {
         None
     }
     #[inline]
-    fn from_value(&self, value: V) -> V {
+    fn answer(&self, value: V) -> V {
         value
     }
-    fn from_shared(&self, _: &(dyn Any + Send + Sync)) -> Option<V> {
+    fn answer_shared(&self, _: &(dyn Any + Send + Sync)) -> Option<V> {
         None
     }
 }
@@ -75,10 +75,10 @@ impl<V: Clone, E> Policy for TryRetry<V, E> {
         None
     }
     #[inline]
-    fn from_value(&self, value: V) -> Result<V, E> {
+    fn answer(&self, value: V) -> Result<V, E> {
         Ok(value)
     }
-    fn from_shared(&self, _: &(dyn Any + Send + Sync)) -> Option<Result<V, E>> {
+    fn answer_shared(&self, _: &(dyn Any + Send + Sync)) -> Option<Result<V, E>> {
         None
     }
 }
@@ -108,10 +108,10 @@ impl<V: Clone, E: Clone + Send + Sync + 'static> Policy for TryShared<V, E> {
         }
     }
     #[inline]
-    fn from_value(&self, value: V) -> Result<V, E> {
+    fn answer(&self, value: V) -> Result<V, E> {
         Ok(value)
     }
-    fn from_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Result<V, E>> {
+    fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Result<V, E>> {
         shared.downcast_ref::<E>().map(|e| Err(e.clone()))
     }
 }

@@ -119,7 +119,7 @@ where
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     // Hits never leave this function: answer without entering the miss path's state machine.
     if let Some(value) = cache.lookup(key) {
-        return Start::Done(policy.from_value(value));
+        return Start::Done(policy.answer(value));
     }
     cache.start(key, policy).await
 }

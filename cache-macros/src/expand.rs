@@ -226,11 +226,16 @@ fn part(placeholder: &Placeholder, root: Root, params: &Params<'_>, lit_span: Sp
     quote_spanned!(check_span=> ::cache_core::__private::part(#dispatch))
 }
 
-/// `#[cfg]` attributes of the function, repeated on its companions.
+/// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
+/// does, and `#[allow]`, since `invalidate_<fn>` mirrors its parameters (and their lints).
 pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
     attrs
         .iter()
-        .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+        .filter(|a| {
+            ["cfg", "cfg_attr", "allow"]
+                .iter()
+                .any(|name| a.path().is_ident(name))
+        })
         .collect()
 }
 
@@ -310,7 +315,7 @@ fn companions(
 
         #(#cfgs)*
         #[doc = #invalidate_doc]
-        #vis async fn #invalidate #generics (#receiver #(#inputs),*) -> usize #where_clause {
+        #vis async fn #invalidate #generics (#receiver #(#inputs),*) -> ::core::primitive::usize #where_clause {
             #imports
             let #group_local = #group;
             ::cache_core::__private::invalidate_group(#handle, &#group_local).await

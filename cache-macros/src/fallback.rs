@@ -73,7 +73,7 @@ pub(crate) fn companions(
 
         #(#cfgs)*
         #[allow(unused_variables, clippy::all)]
-        #vis async fn #invalidate #generics (#receiver #(#inputs),*) -> usize #where_clause {
+        #vis async fn #invalidate #generics (#receiver #(#inputs),*) -> ::core::primitive::usize #where_clause {
             ::core::unreachable!()
         }
     }

@@ -108,7 +108,7 @@ pub(crate) fn plan(
     }
 
     // Coverage: everything that could change the result is in the key or ignored on purpose.
-    let in_key = |root: Root| roots.iter().any(|r| *r == Some(root));
+    let in_key = |root: Root| roots.contains(&Some(root));
     if let Some(receiver) = params.receiver {
         let is_ignored = ignored.iter().any(|i| i == "self");
         if is_ignored && in_key(Root::SelfValue) {
@@ -215,13 +215,13 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
     if sig.asyncness.is_none() {
         if returns_boxed_future(&sig.output) {
             errors.error(
-                &sig.fn_token,
+                sig.fn_token,
                 "`#[ttl_cached]` sees a function that `#[async_trait]` has already rewritten: put \
                  `#[ttl_cached]` (no arguments) on the impl block, above `#[async_trait]`",
             );
         } else {
             errors.error(
-                &sig.fn_token,
+                sig.fn_token,
                 "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch",
             );
         }
@@ -249,10 +249,7 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
         );
     }
     if sig.constness.is_some() {
-        errors.error(
-            &sig.constness,
-            "`#[ttl_cached]` does not support `const fn`",
-        );
+        errors.error(sig.constness, "`#[ttl_cached]` does not support `const fn`");
     }
 }
 

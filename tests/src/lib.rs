@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cache_core::{Hook, HookPoint};
 use tokio::sync::Notify;
 
+#[derive(Debug)]
 struct Pause {
     point: HookPoint,
     arrival: usize,
@@ -16,6 +17,7 @@ struct Pause {
 
 /// Stops chosen callers at chosen points of the miss path until the test resumes them, so a
 /// test can act in the middle of another caller's operation.
+#[derive(Debug)]
 pub struct Pauses {
     pauses: Vec<Pause>,
 }
