@@ -87,15 +87,13 @@ async fn concurrent_misses_on_threads_run_one_fetch_per_key() {
 }
 
 /// A fetch whose first run never finishes, and whose later runs answer after 10 ms.
-fn stuck_then_ok(fetches: Arc<AtomicUsize>) -> impl std::future::Future<Output = Arc<String>> {
-    async move {
-        let run = fetches.fetch_add(1, SeqCst);
-        if run == 0 {
-            std::future::pending::<()>().await;
-        }
-        sleep(Duration::from_millis(10)).await;
-        Arc::new(format!("value from fetch {run}"))
+async fn stuck_then_ok(fetches: Arc<AtomicUsize>) -> Arc<String> {
+    let run = fetches.fetch_add(1, SeqCst);
+    if run == 0 {
+        std::future::pending::<()>().await;
     }
+    sleep(Duration::from_millis(10)).await;
+    Arc::new(format!("value from fetch {run}"))
 }
 
 #[tokio::test(start_paused = true)]
@@ -157,13 +155,11 @@ async fn dropping_the_leading_future_hands_over_too() {
 }
 
 /// A fetch whose first run panics after 10 ms, and whose later runs answer.
-fn panics_then_ok(fetches: Arc<AtomicUsize>) -> impl std::future::Future<Output = Arc<String>> {
-    async move {
-        let run = fetches.fetch_add(1, SeqCst);
-        sleep(Duration::from_millis(10)).await;
-        assert!(run != 0, "upstream exploded");
-        Arc::new(format!("value from fetch {run}"))
-    }
+async fn panics_then_ok(fetches: Arc<AtomicUsize>) -> Arc<String> {
+    let run = fetches.fetch_add(1, SeqCst);
+    sleep(Duration::from_millis(10)).await;
+    assert!(run != 0, "upstream exploded");
+    Arc::new(format!("value from fetch {run}"))
 }
 
 #[tokio::test(start_paused = true)]
