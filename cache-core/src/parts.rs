@@ -179,7 +179,11 @@ pub trait OptionRefPart<'a> {
     fn __ttl_cached_part(&self) -> Self::Part;
 }
 
-impl<'a, T: ?Sized> OptionRefPart<'a> for &&PartTag<'a, Option<&'a T>> {
+impl<'a, T> OptionRefPart<'a> for &&PartTag<'a, Option<&'a T>>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync,
+{
     type Part = OptionPart<'a, T>;
     #[inline]
     fn __ttl_cached_part(&self) -> OptionPart<'a, T> {
@@ -187,7 +191,11 @@ impl<'a, T: ?Sized> OptionRefPart<'a> for &&PartTag<'a, Option<&'a T>> {
     }
 }
 
-impl<'a, T: ?Sized> OptionRefPart<'a> for &&PartTag<'a, &'a Option<&'a T>> {
+impl<'a, T> OptionRefPart<'a> for &&PartTag<'a, &'a Option<&'a T>>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync,
+{
     type Part = OptionPart<'a, T>;
     #[inline]
     fn __ttl_cached_part(&self) -> OptionPart<'a, T> {
@@ -203,7 +211,11 @@ pub trait RefPart<'a> {
     fn __ttl_cached_part(&self) -> Self::Part;
 }
 
-impl<'a, T: ?Sized> RefPart<'a> for &PartTag<'a, &'a T> {
+impl<'a, T> RefPart<'a> for &PartTag<'a, &'a T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync,
+{
     type Part = Part<'a, T>;
     #[inline]
     fn __ttl_cached_part(&self) -> Part<'a, T> {
@@ -219,7 +231,11 @@ pub trait ValuePart<'a> {
     fn __ttl_cached_part(&self) -> Self::Part;
 }
 
-impl<'a, T: ?Sized> ValuePart<'a> for PartTag<'a, T> {
+impl<'a, T> ValuePart<'a> for PartTag<'a, T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync,
+{
     type Part = Part<'a, T>;
     #[inline]
     fn __ttl_cached_part(&self) -> Part<'a, T> {
@@ -227,9 +243,66 @@ impl<'a, T: ?Sized> ValuePart<'a> for PartTag<'a, T> {
     }
 }
 
+/// Dispatch level 4, for a type that cannot be a key part: a stand-in that satisfies every
+/// later bound, so that the one failing check is [`part`]'s, on the user's parameter, instead
+/// of a cascade of errors through the expansion.
+pub trait InvalidPart<'a> {
+    /// The part type.
+    type Part;
+    /// The part.
+    fn __ttl_cached_part(self) -> Self::Part;
+}
+
+impl<'a, T: ?Sized> InvalidPart<'a> for PartTag<'a, T> {
+    type Part = NotAKeyPart<'a, T>;
+    #[inline]
+    fn __ttl_cached_part(self) -> NotAKeyPart<'a, T> {
+        NotAKeyPart(self.0)
+    }
+}
+
+/// The stand-in for a value that cannot be a key part; never survives type checking.
+#[derive(Debug)]
+pub struct NotAKeyPart<'a, T: ?Sized>(pub &'a T);
+
+impl<T: ?Sized> KeyPart for NotAKeyPart<'_, T> {
+    type Owned = ();
+    fn hash_part<H: Hasher>(&self, _: &mut H) {}
+    fn matches(&self, (): &()) -> bool {
+        false
+    }
+    fn to_owned_part(&self) {}
+}
+
+/// A key part that passed the checks: implemented for the real parts, and for the stand-in
+/// only under the bounds whose absence made the dispatch choose it, so using the stand-in is
+/// always reported, here.
+pub trait CheckedPart {}
+
+impl<T> CheckedPart for Part<'_, T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
+{
+}
+
+impl<T> CheckedPart for OptionPart<'_, T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
+{
+}
+
+impl<T> CheckedPart for NotAKeyPart<'_, T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
+{
+}
+
 /// Checks one part; the macro spans this call on the placeholder's parameter so that a key
 /// part that is not `Hash + Eq` is reported there.
 #[inline(always)]
-pub fn part<P: KeyPart>(part: P) -> P {
+pub fn part<P: KeyPart + CheckedPart>(part: P) -> P {
     part
 }

@@ -7,19 +7,22 @@ use std::marker::PhantomData;
 pub use crate::flight::{Lead, Start};
 pub use crate::handle::CacheHandle;
 pub use crate::parts::{
-    part, CacheKeyPart, Key, KeyPart, OptionPart, OptionRefPart, Part, PartList, PartTag, RefPart,
-    ValuePart,
+    part, CacheKeyPart, CheckedPart, InvalidPart, Key, KeyPart, NotAKeyPart, OptionPart,
+    OptionRefPart, Part, PartList, PartTag, RefPart, ValuePart,
 };
 pub use crate::policy::{Plain, Policy, TryRetry, TryShared};
 
 /// The receiver of the return-type dispatch.
 ///
-/// `(&&&ReturnTag::<R>::NEW).__ttl_cached_policy()` picks, by autoref-based specialization on
-/// the concrete return type (aliases such as `anyhow::Result<T>` included):
-/// 1. `Result<T, E>` with `E: Clone + Send + Sync + 'static` → [`TryShared`]: `Ok` stored, the
-///    error handed to coalesced waiters;
-/// 2. any other `Result<T, E>` → [`TryRetry`]: `Ok` stored, waiters retry;
-/// 3. anything else → [`Plain`]: every value stored.
+/// `(&&&&&ReturnTag::<R>::NEW).__ttl_cached_policy()` picks, by autoref-based specialization on
+/// the concrete return type (aliases such as `anyhow::Result<T>` included), the first that
+/// applies of:
+/// 1. `Result<T, E>` with a storable `T` and `E: Clone + Send + Sync` → [`TryShared`]: `Ok`
+///    stored, the error handed to coalesced waiters;
+/// 2. `Result<T, E>` with a storable `T` → [`TryRetry`]: `Ok` stored, waiters retry;
+/// 3. a storable `R` → [`Plain`]: every value stored;
+/// 4. and 5. `Result<T, E>`, or any `R`, that cannot be stored → [`Unstorable`], whose only
+///    use is to fail [`value_check`] once, on the return type, naming what is missing.
 #[derive(Debug)]
 pub struct ReturnTag<R>(PhantomData<fn() -> R>);
 
@@ -28,53 +31,87 @@ impl<R> ReturnTag<R> {
     pub const NEW: Self = Self(PhantomData);
 }
 
-/// Dispatch level 1.
-pub trait SharedErrKind {
-    /// The policy.
-    type Policy;
-    /// The policy.
-    fn __ttl_cached_policy(&self) -> Self::Policy;
+macro_rules! dispatch_level {
+    ($(#[$doc:meta])* $trait:ident, $receiver:ty, [$($params:tt)*], $policy:ty, $($bounds:tt)*) => {
+        $(#[$doc])*
+        pub trait $trait {
+            /// The policy.
+            type Policy;
+            /// The policy.
+            fn __ttl_cached_policy(&self) -> Self::Policy;
+        }
+
+        impl<$($params)*> $trait for $receiver where $($bounds)* {
+            type Policy = $policy;
+            #[inline]
+            fn __ttl_cached_policy(&self) -> $policy {
+                <$policy>::NEW
+            }
+        }
+    };
 }
 
-impl<T, E: Clone + Send + Sync + 'static> SharedErrKind for &&ReturnTag<Result<T, E>> {
-    type Policy = TryShared<T, E>;
-    #[inline]
-    fn __ttl_cached_policy(&self) -> TryShared<T, E> {
-        TryShared::NEW
+dispatch_level!(
+    /// Dispatch level 1.
+    SharedErrKind, &&&&ReturnTag<Result<T, E>>, [T, E], TryShared<T, E>,
+    T: Clone + Send + Sync, E: Clone + Send + Sync
+);
+dispatch_level!(
+    /// Dispatch level 2.
+    RetryErrKind, &&&ReturnTag<Result<T, E>>, [T, E], TryRetry<T, E>,
+    T: Clone + Send + Sync
+);
+dispatch_level!(
+    /// Dispatch level 3.
+    PlainKind, &&ReturnTag<R>, [R], Plain<R>,
+    R: Clone + Send + Sync
+);
+dispatch_level!(
+    /// Dispatch level 4: a `Result` whose `Ok` type cannot be stored.
+    UnstorableOkKind, &ReturnTag<Result<T, E>>, [T, E], Unstorable<Result<T, E>, T>,
+);
+dispatch_level!(
+    /// Dispatch level 5: a return type that cannot be stored.
+    UnstorableKind, ReturnTag<R>, [R], Unstorable<R, R>,
+);
+
+/// The stand-in policy for a return type whose stored part `S` is not
+/// `Clone + Send + Sync + 'static`: it satisfies the expansion's other bounds so that
+/// [`value_check`] reports the problem once, on the return type.
+#[derive(Debug)]
+pub struct Unstorable<R, S>(PhantomData<fn() -> (R, S)>);
+
+impl<R, S> Unstorable<R, S> {
+    /// The policy.
+    pub const NEW: Self = Self(PhantomData);
+}
+
+impl<R, S> Policy for Unstorable<R, S> {
+    type Value = ();
+    type Output = R;
+    fn storable(&self, _: &R) -> Option<()> {
+        None
+    }
+    fn share(&self, _: &R) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+        None
+    }
+    fn answer(&self, (): ()) -> R {
+        unreachable!("an unstorable return type never compiles: value_check rejects it")
+    }
+    fn answer_shared(&self, _: &(dyn std::any::Any + Send + Sync)) -> Option<R> {
+        None
     }
 }
 
-/// Dispatch level 2.
-pub trait RetryErrKind {
-    /// The policy.
-    type Policy;
-    /// The policy.
-    fn __ttl_cached_policy(&self) -> Self::Policy;
-}
+/// A policy whose stored type passed the checks. The stand-in [`Unstorable`] has it only under
+/// the bounds whose absence made the dispatch choose it, so choosing it is always reported here.
+pub trait CheckedPolicy {}
 
-impl<T, E> RetryErrKind for &ReturnTag<Result<T, E>> {
-    type Policy = TryRetry<T, E>;
-    #[inline]
-    fn __ttl_cached_policy(&self) -> TryRetry<T, E> {
-        TryRetry::NEW
-    }
-}
-
-/// Dispatch level 3.
-pub trait PlainKind {
-    /// The policy.
-    type Policy;
-    /// The policy.
-    fn __ttl_cached_policy(&self) -> Self::Policy;
-}
-
-impl<R> PlainKind for ReturnTag<R> {
-    type Policy = Plain<R>;
-    #[inline]
-    fn __ttl_cached_policy(&self) -> Plain<R> {
-        Plain::NEW
-    }
-}
+impl<V: CacheValue> CheckedPolicy for Plain<V> {}
+impl<V: CacheValue, E> CheckedPolicy for TryRetry<V, E> {}
+impl<V: CacheValue, E> CheckedPolicy for TryShared<V, E> {}
+// Bounds spelled out (not `CacheValue`) so the error names the missing trait, e.g. `Clone`.
+impl<R, S: Clone + Send + Sync + 'static> CheckedPolicy for Unstorable<R, S> {}
 
 /// A type the cache can store.
 #[diagnostic::on_unimplemented(
@@ -89,10 +126,7 @@ impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
 
 /// Checks the stored type; spanned on the return type.
 #[inline(always)]
-pub fn value_check<P: Policy>(policy: P) -> P
-where
-    P::Value: CacheValue,
-{
+pub fn value_check<P: Policy + CheckedPolicy>(policy: P) -> P {
     policy
 }
 

@@ -91,8 +91,9 @@ fn dispatch_imports() -> TokenStream {
     quote! {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
-            OptionRefPart as _, PlainKind as _, RefPart as _, RetryErrKind as _,
-            SharedErrKind as _, ValuePart as _,
+            InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
+            RetryErrKind as _, SharedErrKind as _, UnstorableKind as _, UnstorableOkKind as _,
+            ValuePart as _,
         };
     }
 }
@@ -139,11 +140,12 @@ fn body(
     let lead = local("__ttl_cached_lead");
     let done = local("__ttl_cached_done");
     let outcome = local("__ttl_cached_outcome");
-    let cs = Span::call_site();
-    let dispatch = quote_spanned! {cs=>
-        (&&&::cache_core::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
+    // Spanned on the return type, so that a type that cannot be stored is reported there.
+    let policy_expr = quote_spanned! {ret_span=>
+        ::cache_core::__private::value_check(
+            (&&&&&::cache_core::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
+        )
     };
-    let policy_expr = quote_spanned! {ret_span=> ::cache_core::__private::value_check(#dispatch) };
     let lit_span = plan.key.lit.span();
     let group = part_list(
         &plan.key.placeholders[..plan.group_len],
@@ -219,11 +221,11 @@ fn part(placeholder: &Placeholder, root: Root, params: &Params<'_>, lit_span: Sp
     };
     let fields = &placeholder.fields;
     let value = quote_spanned!(lit_span=> #base #(.#fields)*);
-    let cs = Span::call_site();
-    let dispatch = quote_spanned! {cs=>
-        (&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
-    };
-    quote_spanned!(check_span=> ::cache_core::__private::part(#dispatch))
+    quote_spanned! {check_span=>
+        ::cache_core::__private::part(
+            (&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
+        )
+    }
 }
 
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it

@@ -31,7 +31,7 @@ pub(crate) fn companions(
         .group
         .as_ref()
         .or(args.key.as_ref())
-        .and_then(|lit| KeyTemplate::parse(lit, "group", &mut Errors::default()));
+        .map(|lit| KeyTemplate::parse(lit, "group", &mut Errors::default()));
     let mut uses_self = false;
     let mut inputs = Vec::new();
     match template {

@@ -28,12 +28,15 @@ impl Placeholder {
 pub(crate) struct KeyTemplate {
     pub(crate) lit: LitStr,
     pub(crate) placeholders: Vec<Placeholder>,
+    /// Whether the template had syntax errors (reported); `placeholders` then holds the
+    /// placeholders that could be read, which are still checked against the parameters.
+    pub(crate) malformed: bool,
 }
 
 impl KeyTemplate {
-    /// Scans `lit`, the value of the argument `which` (`key` or `group`). Reports every problem
-    /// found; returns `None` if there was any.
-    pub(crate) fn parse(lit: &LitStr, which: &str, errors: &mut Errors) -> Option<Self> {
+    /// Scans `lit`, the value of the argument `which` (`key` or `group`), reporting every
+    /// syntax error found.
+    pub(crate) fn parse(lit: &LitStr, which: &str, errors: &mut Errors) -> Self {
         let text = lit.value();
         let span = lit.span();
         let mut placeholders = Vec::new();
@@ -63,10 +66,12 @@ impl KeyTemplate {
                         Some(c) if next_open.is_none_or(|n| c < n) => {
                             match parse_path(after[..c].trim(), span) {
                                 Ok(placeholder) => placeholders.push(placeholder),
-                                Err(message) => {
+                                Err((problem, fix)) => {
                                     errors.error_at(
                                         span,
-                                        format!("{message} in `{which}` template \"{text}\""),
+                                        format!(
+                                            "{problem} in `{which}` template \"{text}\": {fix}"
+                                        ),
                                     );
                                     ok = false;
                                 }
@@ -89,10 +94,11 @@ impl KeyTemplate {
                 (None, Some(_)) => unreachable!("handled by the stray `>` arm"),
             }
         }
-        ok.then(|| Self {
+        Self {
             lit: lit.clone(),
             placeholders,
-        })
+            malformed: !ok,
+        }
     }
 
     /// The default key: every non-ignored, named, non-receiver parameter, in order.
@@ -112,13 +118,18 @@ impl KeyTemplate {
                     text: n.to_string(),
                 })
                 .collect(),
+            malformed: false,
         }
     }
 }
 
-fn parse_path(path: &str, span: Span) -> Result<Placeholder, String> {
+/// A placeholder, or what is wrong with it and how to fix it.
+fn parse_path(path: &str, span: Span) -> Result<Placeholder, (String, String)> {
     if path.is_empty() {
-        return Err("empty placeholder `<>`: name a parameter, such as `<user_id>`,".to_string());
+        return Err((
+            "empty placeholder `<>`".to_string(),
+            "name a parameter or a field path, such as `<user_id>` or `<req.user.id>`".to_string(),
+        ));
     }
     let mut segments = path.split('.').map(str::trim);
     let first = segments.next().unwrap_or_default();
@@ -126,7 +137,10 @@ fn parse_path(path: &str, span: Span) -> Result<Placeholder, String> {
         Ident::new("self", span)
     } else {
         parse_ident(first, span).map_err(|()| {
-            format!("invalid placeholder `<{path}>`: `{first}` is not a parameter name")
+            (
+                format!("invalid placeholder `<{path}>`"),
+                format!("`{first}` is not a parameter name"),
+            )
         })?
     };
     let mut fields = Vec::new();
@@ -134,14 +148,20 @@ fn parse_path(path: &str, span: Span) -> Result<Placeholder, String> {
     for segment in segments {
         let member = if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
             let index = segment.parse::<u32>().map_err(|_| {
-                format!("invalid placeholder `<{path}>`: tuple index `{segment}` is too large")
+                (
+                    format!("invalid placeholder `<{path}>`"),
+                    format!("tuple index `{segment}` is too large"),
+                )
             })?;
             Member::Unnamed(syn::Index { index, span })
         } else {
             Member::Named(parse_ident(segment, span).map_err(|()| {
-                format!(
-                    "invalid placeholder `<{path}>`: `{segment}` is not a field name; \
-                     placeholders are parameter names or field paths such as `<req.user.id>`"
+                (
+                    format!("invalid placeholder `<{path}>`"),
+                    format!(
+                        "`{segment}` is not a field name; placeholders are parameter names or \
+                         field paths such as `<req.user.id>`"
+                    ),
                 )
             })?)
         };
@@ -169,10 +189,14 @@ mod tests {
         let mut errors = Errors::default();
         let lit = LitStr::new(text, Span::call_site());
         let template = KeyTemplate::parse(&lit, "key", &mut errors);
-        (
-            template.map(|t| t.placeholders.iter().map(|p| p.text.clone()).collect()),
-            errors.messages(),
-        )
+        let found = (!template.malformed).then(|| {
+            template
+                .placeholders
+                .iter()
+                .map(|p| p.text.clone())
+                .collect()
+        });
+        (found, errors.messages())
     }
 
     #[test]

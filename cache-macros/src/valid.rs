@@ -89,18 +89,43 @@ pub(crate) fn plan(
                 .filter(|i| !ignored.contains(&i.to_string()))
                 .cloned()
                 .collect();
-            Some(KeyTemplate::from_params(&defaults, attr_span))
+            KeyTemplate::from_params(&defaults, attr_span)
         }
     };
     let group = args
         .group
         .as_ref()
-        .and_then(|lit| KeyTemplate::parse(lit, "group", errors));
-    let key = key?;
+        .map(|lit| KeyTemplate::parse(lit, "group", errors));
 
-    let roots = resolve(&key, "key", params, &names, &listing, fn_name, errors);
-    if let Some(group) = &group {
-        resolve(group, "group", params, &names, &listing, fn_name, errors);
+    // Parameters named by a likely typo: not reported again as missing from the key.
+    let mut suggested: Vec<String> = Vec::new();
+    let roots = resolve(
+        &key,
+        "key",
+        params,
+        &names,
+        &listing,
+        fn_name,
+        errors,
+        &mut suggested,
+    );
+    let group_resolved = group.as_ref().is_none_or(|group| {
+        resolve(
+            group,
+            "group",
+            params,
+            &names,
+            &listing,
+            fn_name,
+            errors,
+            &mut suggested,
+        )
+        .iter()
+        .all(Option::is_some)
+    });
+    if key.malformed {
+        // Coverage and prefix checks against a half-read key would only add noise.
+        return None;
     }
     duplicates(&key, "key", errors);
     if let Some(group) = &group {
@@ -136,7 +161,7 @@ pub(crate) fn plan(
                         ident,
                         format!("parameter `{ident}` is both in `key` and in `ignore`; remove it from one"),
                     );
-                } else if !is_ignored && !keyed {
+                } else if !is_ignored && !keyed && !suggested.contains(&ident.to_string()) {
                     errors.error(
                         ident,
                         format!(
@@ -171,6 +196,7 @@ pub(crate) fn plan(
     // The group: a prefix of the key's placeholders.
     let group_len = match &group {
         None => key.placeholders.len(),
+        Some(group) if group.malformed || !group_resolved => 0,
         Some(group) => {
             let mismatch = group
                 .placeholders
@@ -178,17 +204,22 @@ pub(crate) fn plan(
                 .zip(&key.placeholders)
                 .position(|(g, k)| g.text != k.text);
             if group.placeholders.len() > key.placeholders.len() || mismatch.is_some() {
-                let expected = key
-                    .placeholders
-                    .iter()
-                    .map(|p| format!("<{}>", p.text))
+                // The valid groups: every prefix of the key, shortest first.
+                let prefixes = (1..=key.placeholders.len())
+                    .map(|n| {
+                        let prefix: Vec<String> = key.placeholders[..n]
+                            .iter()
+                            .map(|p| format!("<{}>", p.text))
+                            .collect();
+                        format!("`group = \"{}\"`", prefix.join(":"))
+                    })
                     .collect::<Vec<_>>()
                     .join(", ");
                 errors.error(
                     &group.lit,
                     format!(
-                        "`group` must list the first placeholders of `key`, in the same order \
-                         (the unit of invalidation is a key prefix); `key` has {expected}"
+                        "`group` must be a prefix of `key`: its placeholders are the first \
+                         placeholders of `key`, in the same order; valid groups here are {prefixes}"
                     ),
                 );
             }
@@ -216,8 +247,8 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
         if returns_boxed_future(&sig.output) {
             errors.error(
                 sig.fn_token,
-                "`#[ttl_cached]` sees a function that `#[async_trait]` has already rewritten: put \
-                 `#[ttl_cached]` (no arguments) on the impl block, above `#[async_trait]`",
+                "`#[async_trait]` has already rewritten this method: on the impl block, write \
+                 `#[ttl_cached]` above `#[async_trait]`, not below it",
             );
         } else {
             errors.error(
@@ -262,7 +293,9 @@ fn returns_boxed_future(output: &ReturnType) -> bool {
     text.contains("Pin<") && text.contains("Future<")
 }
 
-/// The root of each placeholder, `None` where unknown (reported).
+/// The root of each placeholder, `None` where unknown (reported; the parameter suggested
+/// instead, if any, is added to `suggested`).
+#[allow(clippy::too_many_arguments)]
 fn resolve(
     template: &KeyTemplate,
     which: &str,
@@ -271,6 +304,7 @@ fn resolve(
     listing: &str,
     fn_name: &Ident,
     errors: &mut Errors,
+    suggested: &mut Vec<String>,
 ) -> Vec<Option<Root>> {
     template
         .placeholders
@@ -304,6 +338,9 @@ fn resolve(
             match params.named(&root) {
                 Some((index, _)) => Some(Root::Param(index)),
                 None => {
+                    if let Some(near) = nearest(&root, names.iter().map(String::as_str)) {
+                        suggested.push(near.to_string());
+                    }
                     errors.error_at(
                         template.lit.span(),
                         unknown(
