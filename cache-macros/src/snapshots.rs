@@ -35,7 +35,11 @@ fn check(name: &str, input: &TokenStream, expanded: &str) {
 
 #[test]
 fn free_function() {
-    let args = quote!(ttl = 60, key = "<user_id>:<provider>:<folder_id>", group = "<user_id>:<provider>");
+    let args = quote!(
+        ttl = 60,
+        key = "<user_id>:<provider>:<folder_id>",
+        group = "<user_id>:<provider>"
+    );
     let item = quote! {
         pub async fn list_folders(user_id: &str, provider: &str, folder_id: &str)
             -> Result<Arc<Vec<Folder>>, ApiError>
@@ -49,7 +53,11 @@ fn free_function() {
 
 #[test]
 fn method() {
-    let args = quote!(ttl = "90s", key = "<self.account_id>:<folder_id>", group = "<self.account_id>");
+    let args = quote!(
+        ttl = "90s",
+        key = "<self.account_id>:<folder_id>",
+        group = "<self.account_id>"
+    );
     let item = quote! {
         pub(crate) async fn list_folder(&self, folder_id: &str) -> Result<Vec<Folder>, Error> {
             self.http.get(folder_id).await
