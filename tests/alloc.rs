@@ -114,3 +114,33 @@ fn hits_allocate_nothing() {
         assert!(allocations() > before);
     });
 }
+
+#[test]
+fn borrowed_tuple_hits_allocate_nothing() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let cache: TtlCache<(String, String), String, Arc<Vec<u64>>> = TtlCache::builder()
+            .ttl(Duration::from_secs(600))
+            .build()
+            .unwrap();
+        let group = cache_core::Borrowed(("user-0123456789", "google-drive"));
+        cache
+            .get_with(&group, "folder-abcdef", || async { Arc::new(vec![1]) })
+            .await;
+        for _ in 0..10 {
+            cache
+                .get_with(&group, "folder-abcdef", || async { unreachable!() })
+                .await;
+        }
+        let before = allocations();
+        for _ in 0..10_000 {
+            cache
+                .get_with(&group, "folder-abcdef", || async { unreachable!() })
+                .await;
+        }
+        assert_eq!(allocations() - before, 0);
+    });
+}

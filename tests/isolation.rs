@@ -69,3 +69,29 @@ async fn the_rest_part_is_structured_too() {
     assert_eq!(cache.get("u", &pair("x:y", "z")), Some(1));
     assert_eq!(cache.get("u", &pair("x", "y:z")), Some(2));
 }
+
+#[tokio::test]
+async fn borrowed_tuples_find_owned_tuple_keys_without_mixing_them_up() {
+    use cache_core::Borrowed;
+    let cache = tuple_cache();
+    cache
+        .get_with(&Borrowed(("a:b", "c")), "f", || async {
+            "ab-c".to_string()
+        })
+        .await;
+    cache
+        .get_with(&Borrowed(("a", "b:c")), "f", || async {
+            "a-bc".to_string()
+        })
+        .await;
+    assert_eq!(cache.get(&pair("a:b", "c"), "f").as_deref(), Some("ab-c"));
+    assert_eq!(
+        cache.get(&Borrowed(("a", "b:c")), "f").as_deref(),
+        Some("a-bc")
+    );
+    assert_eq!(cache.invalidate_group(&Borrowed(("a", "b:c"))).await, 1);
+    assert_eq!(
+        cache.get(&Borrowed(("a:b", "c")), "f").as_deref(),
+        Some("ab-c")
+    );
+}

@@ -41,6 +41,7 @@ use scc::hash_map::Entry as MapEntry;
 use scc::{Equivalent, HashIndex, HashMap};
 use tokio::time::Instant;
 
+use crate::borrowed::ToKey;
 use crate::builder::CacheBuilder;
 use crate::flight::{Ending, Flight, FlightKey, Lead, Start};
 use crate::group::{Group, GroupKey};
@@ -234,8 +235,8 @@ where
     /// ```
     pub async fn get_with<QG, QK, F, Fut>(&self, group: &QG, key: &QK, fetch: F) -> V
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
-        QK: ?Sized + Hash + Equivalent<K> + ToOwned<Owned = K>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
@@ -271,8 +272,8 @@ where
         fetch: F,
     ) -> Result<V, E>
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
-        QK: ?Sized + Hash + Equivalent<K> + ToOwned<Owned = K>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
@@ -306,8 +307,8 @@ where
         fetch: F,
     ) -> Result<V, E>
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
-        QK: ?Sized + Hash + Equivalent<K> + ToOwned<Owned = K>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
         E: Clone + Send + Sync + 'static,
@@ -332,8 +333,8 @@ where
     /// ```
     pub fn get<QG, QK>(&self, group: &QG, key: &QK) -> Option<V>
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
-        QK: ?Sized + Hash + Equivalent<K> + ToOwned<Owned = K>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
         self.lookup(&Pair { group, rest: key })
     }
@@ -360,7 +361,7 @@ where
     /// ```
     pub async fn invalidate_group<QG>(&self, group: &QG) -> usize
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
     {
         self.invalidate_group_by(&GroupOnly(group)).await
     }
@@ -382,8 +383,8 @@ where
     /// ```
     pub async fn invalidate<QG, QK>(&self, group: &QG, key: &QK) -> bool
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
-        QK: ?Sized + Hash + Equivalent<K> + ToOwned<Owned = K>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
         self.invalidate_key_by(&Pair { group, rest: key }).await
     }

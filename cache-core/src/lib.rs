@@ -60,6 +60,7 @@
 //!   with the cache's name and counts. Key contents are never logged: they are often user ids.
 #![warn(missing_docs, unreachable_pub)]
 
+mod borrowed;
 mod builder;
 mod cache;
 mod flight;
@@ -76,6 +77,7 @@ mod trace;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use borrowed::{Borrowed, ToKey};
 pub use builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
 pub use cache::TtlCache;
 #[doc(hidden)]

@@ -12,13 +12,15 @@ use std::marker::PhantomData;
 
 use scc::Equivalent;
 
+use crate::borrowed::ToKey;
+
 /// A borrowed view of a group key `G`.
 ///
 /// Implementations must hash exactly as `G` would (`Hash` of the owned form), compare like `G`'s
 /// `Eq`, and produce the owned form on demand (only on a miss). This is the contract of
 /// [`Borrow`](std::borrow::Borrow), spelled out for multi-part keys.
 ///
-/// It is implemented for any `Q: Hash + Equivalent<G> + ToOwned<Owned = G>` (so `&str` for
+/// It is implemented for any `Q: Hash + Equivalent<G> + ToKey<G>` (so `&str` for
 /// `String`, `&(String, u32)` for `(String, u32)`), and by the key types that `#[ttl_cached]`
 /// generates.
 pub(crate) trait GroupProbe<G> {
@@ -48,7 +50,7 @@ pub(crate) struct Pair<'a, QG: ?Sized, QK: ?Sized> {
 
 impl<G, QG, QK> GroupProbe<G> for Pair<'_, QG, QK>
 where
-    QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
+    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
     QK: ?Sized,
 {
     #[inline]
@@ -60,14 +62,14 @@ where
         self.group.equivalent(group)
     }
     fn owned_group(&self) -> G {
-        self.group.to_owned()
+        self.group.to_key()
     }
 }
 
 impl<G, K, QG, QK> KeyProbe<G, K> for Pair<'_, QG, QK>
 where
-    QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
-    QK: ?Sized + Hash + Equivalent<K> + ToOwned<Owned = K>,
+    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+    QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
 {
     #[inline]
     fn hash_rest<H: Hasher>(&self, state: &mut H) {
@@ -78,7 +80,7 @@ where
         self.rest.equivalent(rest)
     }
     fn owned_rest(&self) -> K {
-        self.rest.to_owned()
+        self.rest.to_key()
     }
 }
 
@@ -87,7 +89,7 @@ pub(crate) struct GroupOnly<'a, QG: ?Sized>(pub(crate) &'a QG);
 
 impl<G, QG> GroupProbe<G> for GroupOnly<'_, QG>
 where
-    QG: ?Sized + Hash + Equivalent<G> + ToOwned<Owned = G>,
+    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
 {
     #[inline]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
@@ -98,7 +100,7 @@ where
         self.0.equivalent(group)
     }
     fn owned_group(&self) -> G {
-        self.0.to_owned()
+        self.0.to_key()
     }
 }
 
