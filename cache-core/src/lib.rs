@@ -86,6 +86,125 @@ pub use handle::CacheHandle;
 pub use scc::Equivalent;
 pub use stats::CacheStats;
 
-/// Turns an `async fn` into a TTL-cached one. See the [crate documentation](crate) and the
-/// README for the arguments, the generated companions and the guarantees.
+/// Turns an `async fn` (free function, method, or trait method) into a TTL-cached one.
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// # use std::sync::Arc;
+/// # #[derive(Clone)] struct Folder;
+/// # #[derive(Clone)] struct ApiError;
+/// #[ttl_cached(ttl = 60, key = "<user_id>:<provider>:<folder_id>", group = "<user_id>:<provider>")]
+/// async fn list_folders(user_id: &str, provider: &str, folder_id: &str)
+///     -> Result<Arc<Vec<Folder>>, ApiError>
+/// {
+///     Ok(Arc::new(vec![Folder])) // the real fetch
+/// }
+/// // Generated beside it, with the same visibility:
+/// //   async fn invalidate_list_folders(user_id: &str, provider: &str) -> usize
+/// //   fn list_folders_cache() -> &'static cache_core::CacheHandle
+/// ```
+///
+/// # Arguments
+///
+/// | argument | meaning |
+/// |---|---|
+/// | `ttl` | Required. Whole seconds (`ttl = 60`) or a duration string (`"250ms"`, `"90s"`, `"5m"`, `"1h30m"`). Zero or unparsable is a compile error. |
+/// | `key` | The key template. `<name>` is a parameter, `<name.field.field>` a field path from a parameter or from `self` (`<self.account_id>`), `<pair.0>` a tuple field. Text between placeholders is for display only: the key is the list of placeholder values, compared part by part. Default: every parameter except `self` and those in `ignore`, in order. |
+/// | `group` | A template whose placeholders are the first placeholders of `key`: the unit of invalidation. Default: the whole key. |
+/// | `capacity` | Most entries held at once. Default 10 000. |
+/// | `ignore` | Parameters deliberately left out of the key: `ignore = [self, http]`. |
+///
+/// Every parameter, the receiver `self` included, must appear in `key` or in `ignore`: nothing
+/// that could change the result is silently left out of the key. A typo, a group that is not a
+/// prefix of the key, a non-`async` or generic function, a key part that is not `Hash + Eq`, a
+/// return type that cannot be stored: each is a compile error on your code, saying the fix.
+///
+/// ```compile_fail
+/// # use cache_core::ttl_cached;
+/// // error: parameter `folder_id` is not part of the key: add `<folder_id>` to `key`, or add
+/// //        `ignore = [folder_id]` if the result does not depend on it
+/// #[ttl_cached(ttl = 60, key = "<user_id>")]
+/// async fn list(user_id: &str, folder_id: &str) -> Vec<String> { vec![] }
+/// ```
+///
+/// # Generated companions
+///
+/// For `fn list_folders`, beside it and with its visibility:
+/// - `invalidate_list_folders(<group parameters>) -> usize`, async: evicts every entry of the
+///   group and returns how many there were. It takes the parameters the group's placeholders
+///   are rooted in, with their declared types, in order; when the group uses `<self...>` it is
+///   a method taking `&self`. It costs O(entries in the group).
+/// - `list_folders_cache() -> &'static CacheHandle`: `len()`, `stats()`, `clear()` and the
+///   configuration; see [`CacheHandle`].
+///
+/// # Behaviour
+///
+/// - A hit returns a clone of the cached value (make it an `Arc` to make that cheap) without
+///   allocating: the key is looked up by its borrowed parts.
+/// - A miss runs the body; concurrent callers for the same key share that one run. If the
+///   running caller is cancelled, a waiting caller takes over; if the body panics, the panic
+///   reaches that caller only and the waiters retry.
+/// - `Err` results are returned and never stored, for any `Result`, aliases such as
+///   `anyhow::Result<T>` included. If the error type is `Clone`, callers waiting on the failed
+///   run receive a clone of the error instead of retrying one after another.
+/// - Entries expire `ttl` after they were stored, on tokio's clock (`tokio::time::pause` works).
+/// - A call that begins after `invalidate_*` (or `clear`) returned never receives a value whose
+///   fetch began before that return.
+///
+/// # Methods and trait impls
+///
+/// One cache serves every instance of the type, which is why `self` must be in the key (through
+/// its fields) or ignored on purpose:
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// struct DriveClient { account_id: String }
+///
+/// impl DriveClient {
+///     #[ttl_cached(ttl = 60, key = "<self.account_id>:<folder_id>", group = "<self.account_id>")]
+///     async fn list_folder(&self, folder_id: &str) -> Vec<String> {
+///         vec![format!("{}/{folder_id}", self.account_id)]
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = DriveClient { account_id: "acct-1".into() };
+/// client.list_folder("root").await;
+/// assert_eq!(client.invalidate_list_folder().await, 1); // a `<self...>` group: a method
+/// assert_eq!(DriveClient::list_folder_cache().len(), 0);
+/// # }
+/// ```
+///
+/// A trait impl cannot hold extra items, so mark the impl block too (no arguments), above
+/// `#[async_trait]` if you use it; the companions go into an inherent impl of the type:
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// use async_trait::async_trait;
+///
+/// #[async_trait]
+/// trait CloudProvider {
+///     async fn list_folders(&self, user_id: &str, folder_id: &str) -> Result<Vec<String>, String>;
+/// }
+///
+/// struct GoogleDrive;
+///
+/// #[ttl_cached]
+/// #[async_trait]
+/// impl CloudProvider for GoogleDrive {
+///     #[ttl_cached(ttl = 60, key = "<user_id>:<folder_id>", group = "<user_id>", ignore = [self])]
+///     async fn list_folders(&self, user_id: &str, folder_id: &str) -> Result<Vec<String>, String> {
+///         Ok(vec![format!("{user_id}/{folder_id}")])
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// GoogleDrive.list_folders("u1", "root").await.unwrap();
+/// assert_eq!(GoogleDrive::invalidate_list_folders("u1").await, 1);
+/// # }
+/// ```
+///
+/// A receiver-less associated function whose signature does not mention `Self` needs the
+/// impl-level `#[ttl_cached]` as well, so that the expansion knows it is inside an impl.
+#[doc(inline)]
 pub use cache_macros::ttl_cached;
