@@ -221,3 +221,66 @@ async fn a_huge_ttl_does_not_overflow_the_clock() {
     cache.get_with("u", &1, || async { 1 }).await;
     assert_eq!(cache.get("u", &1), Some(1));
 }
+
+/// A leader cancelled while it holds a slot of capacity for a value not yet in the index must
+/// give the slot back: otherwise each such cancellation shrinks the cache for good.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_store_gives_its_capacity_back() {
+    let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(cache_core::HookPoint::AfterReserve, 0)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .capacity(2)
+            .__hook(hook)
+            .build()
+            .unwrap(),
+    );
+    let leader = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get_with("u", &1, || async { 1 }).await })
+    };
+    pauses.reached(0).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    cache.get_with("u", &2, || async { 2 }).await;
+    cache.get_with("u", &3, || async { 3 }).await;
+    assert_eq!(cache.len(), 2);
+    assert_eq!(
+        cache.get("u", &2),
+        Some(2),
+        "both new entries fit: no slot was leaked"
+    );
+    assert_eq!(cache.get("u", &3), Some(3));
+    assert_eq!(cache.stats().evicted_capacity, 0);
+}
+
+/// An eviction cancelled after its victim left the store order must put it back, or the entry
+/// could never be evicted (nor swept at expiry) again.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_eviction_leaves_its_victim_evictable() {
+    let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(cache_core::HookPoint::BeforeEvict, 0)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .capacity(1)
+            .__hook(hook)
+            .build()
+            .unwrap(),
+    );
+    cache.get_with("u", &1, || async { 1 }).await;
+    let leader = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get_with("u", &2, || async { 2 }).await })
+    };
+    pauses.reached(0).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    cache.get_with("u", &3, || async { 3 }).await;
+    assert_eq!(
+        cache.get("u", &3),
+        Some(3),
+        "the full cache could still make room"
+    );
+    assert_eq!(cache.get("u", &1), None);
+    assert_eq!(cache.len(), 1);
+}

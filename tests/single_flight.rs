@@ -370,3 +370,41 @@ async fn a_caller_that_missed_just_before_the_store_does_not_fetch_again() {
     assert_eq!(fetches.load(SeqCst), 1);
     assert_eq!(cache.stats().hits, 1);
 }
+
+/// A leader cancelled while it was storing leaves no flight behind: waiters are woken, and the
+/// flight map is cleaned by the next operation.
+#[tokio::test(start_paused = true)]
+async fn a_leader_cancelled_while_storing_leaves_nothing_behind() {
+    let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(cache_core::HookPoint::BeforeStore, 0)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .__hook(hook)
+            .build()
+            .unwrap(),
+    );
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let call = |cache: Arc<Cache>, fetches: Arc<AtomicUsize>| async move {
+        cache
+            .get_with("u1", "k", || async move {
+                let run = fetches.fetch_add(1, SeqCst);
+                sleep(Duration::from_millis(10)).await;
+                Arc::new(format!("value from fetch {run}"))
+            })
+            .await
+    };
+    let leader = tokio::spawn(call(cache.clone(), fetches.clone()));
+    settle().await;
+    let waiter = tokio::spawn(call(cache.clone(), fetches.clone()));
+    pauses.reached(0).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    let value = timeout(Duration::from_secs(60), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(*value, "value from fetch 1", "the waiter took over");
+    cache.invalidate_group("nobody").await; // any operation runs the deferred clean-up
+    let (entries, groups, flights) = cache.__internal_sizes();
+    assert_eq!((entries, groups, flights), (1, 1, 0));
+}

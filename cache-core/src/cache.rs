@@ -65,6 +65,10 @@ pub enum HookPoint {
     BeforeFlightEntry,
     /// A leader found its flight current and is about to store its value.
     BeforeStore,
+    /// A leader holds a slot of capacity for its value, which is not in the index yet.
+    AfterReserve,
+    /// A full cache took a victim off the store order and is about to remove it.
+    BeforeEvict,
     /// A leader has just made its value visible, before checking it did not go stale.
     AfterInsert,
 }
@@ -81,16 +85,78 @@ pub(crate) enum Reason {
     Invalidated,
 }
 
-struct Deferred<G, K, V> {
-    abandoned: Vec<Arc<Flight<G, K, V>>>,
-    empty_groups: Vec<Arc<Group<G, K, V>>>,
+type Deferred<G, K, V> = Vec<Chore<G, K, V>>;
+
+/// One piece of deferred housekeeping.
+enum Chore<G, K, V> {
+    /// A flight that ended without being taken out of the flight map.
+    Flight(Arc<Flight<G, K, V>>),
+    /// A group whose pin count reached zero.
+    Group(Arc<Group<G, K, V>>),
 }
 
-impl<G, K, V> Default for Deferred<G, K, V> {
-    fn default() -> Self {
-        Self {
-            abandoned: Vec::new(),
-            empty_groups: Vec::new(),
+/// A victim taken off the store order: put back at its front unless its removal finished, so a
+/// cancelled eviction leaves the entry evictable.
+struct Evicting<'c, G, K, V> {
+    order: &'c Mutex<VecDeque<Weak<Node<G, K, V>>>>,
+    node: Arc<Node<G, K, V>>,
+    done: bool,
+}
+
+impl<G, K, V> Drop for Evicting<'_, G, K, V> {
+    fn drop(&mut self) {
+        if !self.done {
+            lock(self.order).push_front(Arc::downgrade(&self.node));
+        }
+    }
+}
+
+/// A chore taken off the deferred list: put back unless it was done.
+struct Pending<'c, G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    cache: &'c TtlCache<G, K, V>,
+    chore: Option<Chore<G, K, V>>,
+}
+
+impl<G, K, V> Drop for Pending<'_, G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if let Some(chore) = self.chore.take() {
+            self.cache.defer(chore);
+        }
+    }
+}
+
+/// A slot of capacity reserved for a node not in the index yet: given back, with the node's
+/// group pin and member entry, unless the insert finished.
+struct Reserved<'c, G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    cache: &'c TtlCache<G, K, V>,
+    node: Arc<Node<G, K, V>>,
+    inserted: bool,
+}
+
+impl<G, K, V> Drop for Reserved<'_, G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if !self.inserted {
+            self.cache.release(&self.node, None);
         }
     }
 }
@@ -204,7 +270,7 @@ where
             flights: HashMap::with_hasher(RandomState::default()),
             order: Mutex::new(VecDeque::new()),
             order_limit: capacity.saturating_mul(2).saturating_add(64),
-            deferred: Mutex::new(Deferred::default()),
+            deferred: Mutex::new(Vec::new()),
             has_deferred: AtomicBool::new(false),
             live: AtomicUsize::new(0),
             epoch: AtomicU64::new(0),
@@ -450,9 +516,15 @@ where
         let epoch = self.epoch.load(Acquire);
         let mut removed = 0;
         while let Some((node, reason)) = self.pop_dead_front(now, epoch) {
-            if self.remove_node(&node, reason).await {
+            let mut evicting = Evicting {
+                order: &self.order,
+                node,
+                done: false,
+            };
+            if self.remove_node(&evicting.node, reason).await {
                 removed += 1;
             }
+            evicting.done = true;
         }
         self.run_deferred().await;
         removed
@@ -710,15 +782,17 @@ where
 
     pub(crate) fn unpin(&self, group: &Arc<Group<G, K, V>>) {
         if group.pins.fetch_sub(1, AcqRel) == 1 {
-            let mut deferred = lock(&self.deferred);
-            deferred.empty_groups.push(Arc::clone(group));
-            self.has_deferred.store(true, Release);
+            self.defer(Chore::Group(Arc::clone(group)));
         }
     }
 
-    pub(crate) fn defer_abandoned(&self, flight: Arc<Flight<G, K, V>>) {
-        let mut deferred = lock(&self.deferred);
-        deferred.abandoned.push(flight);
+    /// Queues a flight that ended (or was abandoned) without leaving the flight map.
+    pub(crate) fn defer_flight(&self, flight: Arc<Flight<G, K, V>>) {
+        self.defer(Chore::Flight(flight));
+    }
+
+    fn defer(&self, chore: Chore<G, K, V>) {
+        lock(&self.deferred).push(chore);
         self.has_deferred.store(true, Release);
     }
 
@@ -801,16 +875,23 @@ where
         // Listed in the group before it becomes visible, so an invalidation that can see it
         // can also find it.
         node.group.add_member(&node);
-        if self
+        let mut reserved = Reserved {
+            cache: self,
+            node: Arc::clone(&node),
+            inserted: false,
+        };
+        self.hook(HookPoint::AfterReserve).await;
+        // The flight entry serializes stores of a key, so the key cannot be present; if it
+        // were, `reserved` gives everything back.
+        reserved.inserted = self
             .index
             .insert_async(NodeKey(Arc::clone(&node)), ())
             .await
-            .is_err()
-        {
-            // The flight entry serializes stores of a key, so the key cannot be present.
-            self.release(&node, None);
+            .is_ok();
+        if !reserved.inserted {
             return;
         }
+        drop(reserved);
         bump(&self.counters.inserts, 1);
         self.push_order(&node);
         self.hook(HookPoint::AfterInsert).await;
@@ -841,9 +922,16 @@ where
             let Some((victim, reason)) = self.pick_victim(now, epoch) else {
                 return false;
             };
-            if self.remove_node(&victim, reason).await {
-                graveyard.push(victim);
+            let mut evicting = Evicting {
+                order: &self.order,
+                node: victim,
+                done: false,
+            };
+            self.hook(HookPoint::BeforeEvict).await;
+            if self.remove_node(&evicting.node, reason).await {
+                graveyard.push(Arc::clone(&evicting.node));
             }
+            evicting.done = true;
         }
     }
 
@@ -954,7 +1042,13 @@ where
             let Some((node, reason)) = self.pop_dead_front(now, epoch) else {
                 break;
             };
-            self.remove_node(&node, reason).await;
+            let mut evicting = Evicting {
+                order: &self.order,
+                node,
+                done: false,
+            };
+            self.remove_node(&evicting.node, reason).await;
+            evicting.done = true;
         }
         if self.has_deferred.load(Acquire) {
             self.run_deferred().await;
@@ -962,39 +1056,56 @@ where
     }
 
     async fn run_deferred(&self) {
-        let Deferred {
-            abandoned,
-            empty_groups,
-        } = {
-            let mut deferred = lock(&self.deferred);
-            self.has_deferred.store(false, Release);
-            std::mem::take(&mut *deferred)
-        };
-        for flight in abandoned {
-            let stored = flight.stored();
-            let removed = self
-                .flights
-                .remove_if_async(&ByKey::new(&stored), |f| {
-                    Arc::ptr_eq(f, &flight) && f.is_abandoned()
-                })
-                .await;
-            if removed.is_some() {
-                self.unpin(&flight.group);
-            }
-        }
-        for group in empty_groups {
-            if group.pins.load(Acquire) != 0 {
-                continue;
-            }
-            let probe = crate::probe::Stored::<G, ()> {
-                group: &group.key,
-                rest: &(),
+        loop {
+            let chore = {
+                let mut deferred = lock(&self.deferred);
+                let Some(chore) = deferred.pop() else {
+                    self.has_deferred.store(false, Release);
+                    return;
+                };
+                chore
             };
-            if let Some(entry) = self.groups.get_async(&ByGroup::new(&probe)).await {
-                // Pins only grow under this lock, so zero here is final.
-                if Arc::ptr_eq(&entry.key().0, &group) && group.pins.load(Acquire) == 0 {
-                    entry.remove_entry();
-                }
+            // Requeued if this future is dropped before the chore is done.
+            let mut pending = Pending {
+                cache: self,
+                chore: Some(chore),
+            };
+            match pending.chore.as_ref() {
+                Some(Chore::Flight(flight)) => self.retire_flight(flight).await,
+                Some(Chore::Group(group)) => self.retire_group(group).await,
+                None => {}
+            }
+            pending.chore = None;
+        }
+    }
+
+    /// Takes an ended flight out of the flight map, if it is still there.
+    async fn retire_flight(&self, flight: &Arc<Flight<G, K, V>>) {
+        let stored = flight.stored();
+        let removed = self
+            .flights
+            .remove_if_async(&ByKey::new(&stored), |f| {
+                Arc::ptr_eq(f, flight) && !f.is_running()
+            })
+            .await;
+        if removed.is_some() {
+            self.unpin(&flight.group);
+        }
+    }
+
+    /// Takes a group nothing points at any more out of the group index.
+    async fn retire_group(&self, group: &Arc<Group<G, K, V>>) {
+        if group.pins.load(Acquire) != 0 {
+            return;
+        }
+        let probe = crate::probe::Stored::<G, ()> {
+            group: &group.key,
+            rest: &(),
+        };
+        if let Some(entry) = self.groups.get_async(&ByGroup::new(&probe)).await {
+            // Pins only grow under this lock, so zero here is final.
+            if Arc::ptr_eq(&entry.key().0, group) && group.pins.load(Acquire) == 0 {
+                entry.remove_entry();
             }
         }
     }

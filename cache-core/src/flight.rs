@@ -77,8 +77,8 @@ impl<G, K, V> Flight<G, K, V> {
         self.key_invalidated.load(Acquire)
     }
 
-    pub(crate) fn is_abandoned(&self) -> bool {
-        self.state.load(Acquire) == ABANDONED
+    pub(crate) fn is_running(&self) -> bool {
+        self.state.load(Acquire) == RUNNING
     }
 
     pub(crate) fn stored(&self) -> Stored<'_, G, K> {
@@ -241,10 +241,13 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
-        if self.armed && self.flight.abandon() {
-            // Drop cannot await, so the flight stays in the map (marked abandoned, so nobody
-            // joins it) until the next caller for the key replaces it or maintenance removes it.
-            self.cache.defer_abandoned(Arc::clone(&self.flight));
+        if self.armed {
+            // Cancelled or unwinding, possibly halfway through storing: wake the waiters (one
+            // takes over) unless the outcome was already published. Drop cannot await, so the
+            // flight stays in the map, unjoinable, until the next caller for the key replaces
+            // it or maintenance removes it.
+            self.flight.abandon();
+            self.cache.defer_flight(Arc::clone(&self.flight));
         }
     }
 }
