@@ -48,7 +48,55 @@ pub struct CacheStats {
 }
 
 impl CacheStats {
-    /// `hits / (hits + misses + coalesced)`, or `0.0` before the first call.
+    /// The counts between an earlier snapshot and this one (`self - earlier`); see also the
+    /// `-` operator.
+    ///
+    /// ```
+    /// use cache_core::CacheStats;
+    /// let before = CacheStats { hits: 10, misses: 2, ..Default::default() };
+    /// let after = CacheStats { hits: 15, misses: 3, ..Default::default() };
+    /// assert_eq!(after.since(&before), CacheStats { hits: 5, misses: 1, ..Default::default() });
+    /// assert_eq!(after - before, after.since(&before));
+    /// ```
+    #[must_use]
+    pub fn since(&self, earlier: &CacheStats) -> CacheStats {
+        CacheStats {
+            hits: self.hits.saturating_sub(earlier.hits),
+            misses: self.misses.saturating_sub(earlier.misses),
+            coalesced: self.coalesced.saturating_sub(earlier.coalesced),
+            inserts: self.inserts.saturating_sub(earlier.inserts),
+            evicted_expired: self.evicted_expired.saturating_sub(earlier.evicted_expired),
+            evicted_capacity: self
+                .evicted_capacity
+                .saturating_sub(earlier.evicted_capacity),
+            invalidated: self.invalidated.saturating_sub(earlier.invalidated),
+        }
+    }
+
+    /// Calls answered without a fetch of their own, `(hits + coalesced) / calls`: the share of
+    /// calls that did not reach the upstream. `0.0` before the first call.
+    ///
+    /// ```
+    /// let stats = cache_core::CacheStats { hits: 2, coalesced: 1, misses: 1, ..Default::default() };
+    /// assert_eq!(stats.served_without_fetch_ratio(), 0.75);
+    /// ```
+    #[must_use]
+    pub fn served_without_fetch_ratio(&self) -> f64 {
+        let calls = self.hits + self.misses + self.coalesced;
+        if calls == 0 {
+            0.0
+        } else {
+            // Precision loss only past 2^53 calls, far beyond any snapshot worth a ratio.
+            #[allow(clippy::cast_precision_loss)]
+            let ratio = (self.hits + self.coalesced) as f64 / calls as f64;
+            ratio
+        }
+    }
+
+    /// `hits / (hits + misses + coalesced)`: calls answered from a stored entry. Coalesced calls
+    /// (answered by another caller's fetch) count as calls but not as hits; see
+    /// [`served_without_fetch_ratio`](Self::served_without_fetch_ratio) for the share of calls
+    /// that did not reach the upstream. `0.0` before the first call.
     ///
     /// ```
     /// let stats = cache_core::CacheStats { hits: 3, misses: 1, ..Default::default() };
@@ -65,6 +113,20 @@ impl CacheStats {
             let ratio = self.hits as f64 / calls as f64;
             ratio
         }
+    }
+}
+
+/// `later - earlier`, counter by counter (saturating); the same as [`CacheStats::since`].
+///
+/// ```
+/// use cache_core::CacheStats;
+/// let delta = CacheStats { hits: 5, ..Default::default() } - CacheStats { hits: 2, ..Default::default() };
+/// assert_eq!(delta.hits, 3);
+/// ```
+impl std::ops::Sub for CacheStats {
+    type Output = CacheStats;
+    fn sub(self, earlier: CacheStats) -> CacheStats {
+        self.since(&earlier)
     }
 }
 

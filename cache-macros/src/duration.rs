@@ -20,7 +20,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             return Err(invalid());
         }
         let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
+        rest = rest[digits..].trim_start();
         let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = match &rest[..letters] {
             "ms" => Duration::from_millis(number),
@@ -57,6 +57,7 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5 m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
     }
 

@@ -46,11 +46,18 @@ pub(crate) fn rewrite(
     let mut errors = Errors::default();
     let plan = valid::plan(&mut parsed, sig, &params, ctx.attr_span, &mut errors);
     let Some(plan) = plan else {
+        // A method `#[async_trait]` already rewrote sits in a trait impl, where stand-in
+        // companions would only add "not a member of trait" errors.
+        let in_trait_impl = sig.asyncness.is_none() && valid::returns_boxed_future(&sig.output);
         return Err(Failure {
             error: errors
                 .combine()
                 .unwrap_or_else(|| syn::Error::new(ctx.attr_span, "invalid `#[ttl_cached]`")),
-            stubs: fallback::companions(&parsed, attrs, sig, &params, ctx),
+            stubs: if in_trait_impl {
+                TokenStream::new()
+            } else {
+                fallback::companions(&parsed, attrs, sig, &params, ctx)
+            },
         });
     };
     let names = Names::of(sig);

@@ -247,8 +247,8 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
         if returns_boxed_future(&sig.output) {
             errors.error(
                 sig.fn_token,
-                "`#[async_trait]` has already rewritten this method: on the impl block, write \
-                 `#[ttl_cached]` above `#[async_trait]`, not below it",
+                "`#[async_trait]` has already rewritten this method: put `#[ttl_cached]` (no \
+                 arguments) on the impl block, above `#[async_trait]`",
             );
         } else {
             errors.error(
@@ -285,7 +285,7 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
 }
 
 /// `Pin<Box<dyn Future<Output = ..> + Send + 'async_trait>>`, as `#[async_trait]` writes it.
-fn returns_boxed_future(output: &ReturnType) -> bool {
+pub(crate) fn returns_boxed_future(output: &ReturnType) -> bool {
     let ReturnType::Type(_, ty) = output else {
         return false;
     };
