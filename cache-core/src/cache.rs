@@ -87,6 +87,9 @@ pub(crate) enum Reason {
 
 type Deferred<G, K, V> = Vec<Chore<G, K, V>>;
 
+/// Stored nodes in store order (= expiry order), for sweeping and eviction.
+type StoreOrder<G, K, V> = Mutex<VecDeque<Weak<Node<G, K, V>>>>;
+
 /// One piece of deferred housekeeping.
 enum Chore<G, K, V> {
     /// A flight that ended without being taken out of the flight map.
@@ -98,7 +101,7 @@ enum Chore<G, K, V> {
 /// A victim taken off the store order: put back at its front unless its removal finished, so a
 /// cancelled eviction leaves the entry evictable.
 struct Evicting<'c, G, K, V> {
-    order: &'c Mutex<VecDeque<Weak<Node<G, K, V>>>>,
+    order: &'c StoreOrder<G, K, V>,
     node: Arc<Node<G, K, V>>,
     done: bool,
 }
@@ -220,7 +223,7 @@ where
     index: HashIndex<NodeKey<G, K, V>, (), RandomState>,
     groups: HashIndex<GroupKey<G, K, V>, (), RandomState>,
     flights: FlightMap<G, K, V>,
-    order: Mutex<VecDeque<Weak<Node<G, K, V>>>>,
+    order: StoreOrder<G, K, V>,
     order_limit: usize,
     deferred: Mutex<Deferred<G, K, V>>,
     has_deferred: AtomicBool,
