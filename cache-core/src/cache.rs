@@ -24,7 +24,6 @@
 //! user code (the fetch, a value's `Clone` or `Drop`) runs.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
@@ -32,7 +31,7 @@ use std::sync::atomic::{
     AtomicBool, AtomicU64, AtomicUsize,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use foldhash::fast::RandomState;
@@ -45,9 +44,10 @@ use crate::borrowed::ToKey;
 use crate::builder::CacheBuilder;
 use crate::flight::{Ending, Flight, FlightKey, Lead, Start};
 use crate::group::{Group, GroupKey};
-use crate::node::{Node, NodeKey, Stamp, NO_SLOT};
+use crate::node::{Node, NodeKey, Stamp};
+use crate::order::StoreOrder;
 use crate::policy::{Plain, Policy, TryRetry, TryShared};
-use crate::probe::{ByGroup, ByKey, GroupOnly, GroupProbe, KeyProbe, Pair};
+use crate::probe::{ByGroup, ByKey, GroupLookup, GroupOnly, GroupProbe, KeyLookup, KeyProbe, Pair};
 use crate::stats::{bump, CacheStats, Counters};
 use crate::trace;
 
@@ -87,9 +87,6 @@ pub(crate) enum Reason {
 
 type Deferred<G, K, V> = Vec<Chore<G, K, V>>;
 
-/// Stored nodes in store order (= expiry order), for sweeping and eviction.
-type StoreOrder<G, K, V> = Mutex<VecDeque<Weak<Node<G, K, V>>>>;
-
 /// One piece of deferred housekeeping.
 enum Chore<G, K, V> {
     /// A flight that ended without being taken out of the flight map.
@@ -109,7 +106,7 @@ struct Evicting<'c, G, K, V> {
 impl<G, K, V> Drop for Evicting<'_, G, K, V> {
     fn drop(&mut self) {
         if !self.done {
-            lock(self.order).push_front(Arc::downgrade(&self.node));
+            self.order.lock().push_front(Arc::clone(&self.node));
         }
     }
 }
@@ -224,7 +221,6 @@ where
     groups: HashIndex<GroupKey<G, K, V>, (), RandomState>,
     flights: FlightMap<G, K, V>,
     order: StoreOrder<G, K, V>,
-    order_limit: usize,
     deferred: Mutex<Deferred<G, K, V>>,
     has_deferred: AtomicBool,
     live: AtomicUsize,
@@ -271,8 +267,7 @@ where
             index: HashIndex::with_hasher(RandomState::default()),
             groups: HashIndex::with_hasher(RandomState::default()),
             flights: HashMap::with_hasher(RandomState::default()),
-            order: Mutex::new(VecDeque::new()),
-            order_limit: capacity.saturating_mul(2).saturating_add(64),
+            order: StoreOrder::new(),
             deferred: Mutex::new(Vec::new()),
             has_deferred: AtomicBool::new(false),
             live: AtomicUsize::new(0),
@@ -402,8 +397,8 @@ where
     /// ```
     pub fn get<QG, QK>(&self, group: &QG, key: &QK) -> Option<V>
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
-        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        QG: ?Sized + Hash + Equivalent<G>,
+        QK: ?Sized + Hash + Equivalent<K>,
     {
         self.lookup(&Pair { group, rest: key })
     }
@@ -430,7 +425,7 @@ where
     /// ```
     pub async fn invalidate_group<QG>(&self, group: &QG) -> usize
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QG: ?Sized + Hash + Equivalent<G>,
     {
         self.invalidate_group_by(&GroupOnly(group)).await
     }
@@ -452,8 +447,8 @@ where
     /// ```
     pub async fn invalidate<QG, QK>(&self, group: &QG, key: &QK) -> bool
     where
-        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
-        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        QG: ?Sized + Hash + Equivalent<G>,
+        QK: ?Sized + Hash + Equivalent<K>,
     {
         self.invalidate_key_by(&Pair { group, rest: key }).await
     }
@@ -491,6 +486,7 @@ where
             }
         }
         trace::cleared(&self.name, removed);
+        Self::hasten_reclamation();
         self.maintain().await;
         removed
     }
@@ -530,6 +526,7 @@ where
             evicting.done = true;
         }
         self.run_deferred().await;
+        Self::hasten_reclamation();
         removed
     }
 
@@ -627,7 +624,11 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Pol::Output>,
     {
-        let lead = match self.start(probe, policy).await {
+        if let Some(value) = self.lookup(probe) {
+            return policy.answer(value);
+        }
+        // Boxed: only misses pay for the miss path's state machine.
+        let lead = match Box::pin(self.start(probe, policy)).await {
             Start::Done(outcome) => return outcome,
             Start::Lead(lead) => lead,
         };
@@ -637,7 +638,7 @@ where
 
     /// The hit path: a lock-free read by borrowed key.
     #[inline]
-    pub(crate) fn lookup<P: ?Sized + KeyProbe<G, K>>(&self, probe: &P) -> Option<V> {
+    pub(crate) fn lookup<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> Option<V> {
         let now = Instant::now();
         let epoch = self.epoch.load(Acquire);
         let value = self
@@ -646,7 +647,7 @@ where
                 let node = &key.0;
                 if node.is_live(now, epoch) {
                     node.touch();
-                    Some(node.value.clone())
+                    node.value()
                 } else {
                     None
                 }
@@ -656,7 +657,7 @@ where
         Some(value)
     }
 
-    fn peek_live<P: ?Sized + KeyProbe<G, K>>(&self, probe: &P) -> Option<Arc<Node<G, K, V>>> {
+    fn peek_live<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> Option<Arc<Node<G, K, V>>> {
         let now = Instant::now();
         let epoch = self.epoch.load(Acquire);
         self.index
@@ -716,8 +717,12 @@ where
                 if let Some(node) = self.peek_live(probe) {
                     drop(entry);
                     self.unpin(&group);
-                    self.counters.hits.incr();
-                    return Start::Done(policy.answer(node.value.clone()));
+                    if let Some(value) = node.value() {
+                        self.counters.hits.incr();
+                        return Start::Done(policy.answer(value));
+                    }
+                    // Removed in the meantime: start over.
+                    continue;
                 }
                 let rest = match &entry {
                     MapEntry::Occupied(o) => o.key().rest.clone(),
@@ -804,18 +809,16 @@ where
     /// `invalidate(group, key)` is ordered either wholly before or wholly after the store.
     pub(crate) async fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V) {
         // Clones happen before any scc lock is taken: they are user code.
-        let node = Arc::new(Node {
-            group: Arc::clone(&flight.group),
-            rest: flight.rest.clone(),
-            value: value.clone(),
-            expires_at: Instant::now()
-                .checked_add(self.ttl)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
-            stamp: flight.stamp,
-            accessed: AtomicBool::new(false),
-            removed: AtomicBool::new(false),
-            slot: AtomicUsize::new(NO_SLOT),
-        });
+        let expires_at = Instant::now()
+            .checked_add(self.ttl)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
+        let node = Arc::new(Node::new(
+            Arc::clone(&flight.group),
+            flight.rest.clone(),
+            value.clone(),
+            expires_at,
+            flight.stamp,
+        ));
         let mut graveyard = Graveyard::new();
         {
             let stored = flight.stored();
@@ -949,59 +952,41 @@ where
     }
 
     fn push_order(&self, node: &Arc<Node<G, K, V>>) {
-        let mut order = lock(&self.order);
-        order.push_back(Arc::downgrade(node));
-        if order.len() > self.order_limit {
-            // Removed nodes linger as dead weak references until they reach the front;
-            // compact once they could outnumber the live ones. Amortized O(1) per push.
-            order.retain(|w| w.upgrade().is_some_and(|n| !n.removed.load(Acquire)));
-        }
+        self.order.lock().push_back(node);
     }
 
-    /// Pops the front of the store order while it is dead, and returns it if it is expired or
-    /// stale. Expired entries are all at the front: one TTL, queued in store order.
+    /// Returns the oldest node if it is expired or stale, taken out of the store order. Expired
+    /// entries are all at the front: one TTL, in store order.
     fn pop_dead_front(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
-        let mut order = lock(&self.order);
-        while let Some(front) = order.front() {
-            match front.upgrade() {
-                Some(node) if !node.removed.load(Acquire) => {
-                    if node.is_live(now, epoch) {
-                        return None;
-                    }
-                    order.pop_front();
-                    let reason = self.reason(&node, now, epoch);
-                    return Some((node, reason));
-                }
-                _ => {
-                    order.pop_front();
-                }
-            }
+        let mut order = self.order.lock();
+        if order.front()?.is_live(now, epoch) {
+            return None;
         }
-        None
+        let node = order.pop_front()?;
+        drop(order);
+        let reason = self.reason(&node, now, epoch);
+        Some((node, reason))
     }
 
     /// Chooses a node to evict: an expired (or invalidated) one if there is any, else the first
-    /// of the oldest [`EVICTION_WINDOW`] live entries that was not read since the last scan
-    /// (CLOCK's second chance), else the oldest.
+    /// of the oldest [`EVICTION_WINDOW`] entries that was not read since the last scan (CLOCK's
+    /// second chance), else the oldest.
     fn pick_victim(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
         if let Some(found) = self.pop_dead_front(now, epoch) {
             return Some(found);
         }
-        let mut order = lock(&self.order);
+        let mut order = self.order.lock();
         let mut chosen = None;
-        let mut oldest_live = None;
-        for (i, weak) in order.iter().take(EVICTION_WINDOW).enumerate() {
-            let Some(node) = weak.upgrade() else { continue };
-            if node.removed.load(Acquire) {
-                continue;
-            }
+        let mut oldest = None;
+        for (slot, node) in order.oldest(EVICTION_WINDOW) {
             if !node.is_live(now, epoch) || !node.accessed.swap(false, Relaxed) {
-                chosen = Some(i);
+                chosen = Some(slot);
                 break;
             }
-            oldest_live.get_or_insert(i);
+            oldest.get_or_insert(slot);
         }
-        let node = order.remove(chosen.or(oldest_live)?)?.upgrade()?;
+        let node = order.remove(chosen.or(oldest)?)?;
+        drop(order);
         let reason = self.reason(&node, now, epoch);
         Some((node, reason))
     }
@@ -1025,7 +1010,9 @@ where
             return;
         }
         self.live.fetch_sub(1, AcqRel);
+        node.take_value();
         let member = node.group.remove_member(node);
+        let ordered = self.order.lock().unlink(node);
         self.unpin(&node.group);
         match reason {
             Some(Reason::Expired) => bump(&self.counters.evicted_expired, 1),
@@ -1033,11 +1020,17 @@ where
             Some(Reason::Invalidated) => bump(&self.counters.invalidated, 1),
             None => {}
         }
-        drop(member);
+        drop((member, ordered));
     }
 
     /// Bounded housekeeping after each miss and invalidation: a few expired entries off the
     /// front, abandoned flights out of the flight map, empty groups out of the group index.
+    /// After removing many entries at once, asks epoch-based reclamation to move on, so their
+    /// values are dropped soon rather than after the next few hundred operations.
+    fn hasten_reclamation() {
+        sdd::Guard::new().accelerate();
+    }
+
     async fn maintain(&self) {
         let now = Instant::now();
         let epoch = self.epoch.load(Acquire);
@@ -1113,7 +1106,7 @@ where
         }
     }
 
-    pub(crate) async fn invalidate_group_by<P: ?Sized + GroupProbe<G>>(&self, probe: &P) -> usize {
+    pub(crate) async fn invalidate_group_by<P: ?Sized + GroupLookup<G>>(&self, probe: &P) -> usize {
         let mut removed = 0;
         let mut done: Option<Arc<Group<G, K, V>>> = None;
         loop {
@@ -1137,11 +1130,12 @@ where
             done = Some(group);
         }
         trace::invalidated_group(&self.name, removed);
+        Self::hasten_reclamation();
         self.maintain().await;
         removed
     }
 
-    pub(crate) async fn invalidate_key_by<P: ?Sized + KeyProbe<G, K>>(&self, probe: &P) -> bool {
+    pub(crate) async fn invalidate_key_by<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> bool {
         let flight = self.flights.get_async(&ByKey::new(probe)).await;
         if let Some(entry) = &flight {
             entry.get().invalidate_key();
@@ -1194,5 +1188,6 @@ where
         for (key, ()) in self.groups.iter(&guard) {
             drop(key.0.take_members());
         }
+        drop(self.order.lock().drain());
     }
 }

@@ -222,11 +222,13 @@ where
         outcome: P::Output,
         policy: &P,
     ) -> P::Output {
+        // Boxed: the store path is a large state machine that callers' futures (the cached
+        // function's included) would otherwise carry on every call, hits too.
         match policy.storable(&outcome) {
-            Some(value) => self.cache.commit(&self.flight, value).await,
+            Some(value) => Box::pin(self.cache.commit(&self.flight, value)).await,
             None => {
                 let shared = policy.share(&outcome);
-                self.cache.fail(&self.flight, shared).await;
+                Box::pin(self.cache.fail(&self.flight, shared)).await;
             }
         }
         self.armed = false;

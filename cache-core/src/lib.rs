@@ -67,6 +67,7 @@ mod flight;
 mod group;
 mod handle;
 mod node;
+mod order;
 mod parts;
 mod policy;
 mod probe;

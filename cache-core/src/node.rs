@@ -2,11 +2,12 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{
-    AtomicBool, AtomicUsize,
-    Ordering::{Acquire, Relaxed},
+    AtomicBool, AtomicU32, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed},
 };
 use std::sync::Arc;
 
+use sdd::{AtomicOwned, Guard, Owned, Tag};
 use tokio::time::Instant;
 
 use crate::group::Group;
@@ -24,12 +25,18 @@ pub(crate) struct Stamp {
 /// Marks a node that is in no group's member list.
 pub(crate) const NO_SLOT: usize = usize::MAX;
 
+/// Marks a node that is not in the store order.
+pub(crate) const NO_ORDER: u32 = u32::MAX;
+
 pub(crate) struct Node<G, K, V> {
     /// The group this key belongs to; it also holds the group key, so a node stores it once per
     /// group rather than once per entry.
     pub(crate) group: Arc<Group<G, K, V>>,
     pub(crate) rest: K,
-    pub(crate) value: V,
+    /// The value, taken out (and handed to epoch-based reclamation) when the node leaves the
+    /// cache: scc's `HashIndex` keeps a removed entry's key, and so this node, until a later
+    /// insert reuses its slot, which can be never; the value must not live that long.
+    value: AtomicOwned<V>,
     pub(crate) expires_at: Instant,
     pub(crate) stamp: Stamp,
     /// Set by a hit, cleared by the eviction scan: the "recently used" bit of a CLOCK.
@@ -38,6 +45,45 @@ pub(crate) struct Node<G, K, V> {
     pub(crate) removed: AtomicBool,
     /// Position in `group.members`, or [`NO_SLOT`]; only written under the members lock.
     pub(crate) slot: AtomicUsize,
+    /// Position in the store order, or [`NO_ORDER`]; only written under the order lock.
+    pub(crate) order: AtomicU32,
+}
+
+impl<G, K, V: 'static> Node<G, K, V> {
+    pub(crate) fn new(
+        group: Arc<Group<G, K, V>>,
+        rest: K,
+        value: V,
+        expires_at: Instant,
+        stamp: Stamp,
+    ) -> Self {
+        Self {
+            group,
+            rest,
+            value: AtomicOwned::new(value),
+            expires_at,
+            stamp,
+            accessed: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
+            slot: AtomicUsize::new(NO_SLOT),
+            order: AtomicU32::new(NO_ORDER),
+        }
+    }
+
+    /// Hands the value to epoch-based reclamation: dropped once no reader can still see it.
+    pub(crate) fn take_value(&self) {
+        let (taken, _): (Option<Owned<V>>, Tag) = self.value.swap((None, Tag::None), AcqRel);
+        drop(taken);
+    }
+}
+
+impl<G, K, V: Clone> Node<G, K, V> {
+    /// A clone of the value, unless the node already left the cache.
+    #[inline]
+    pub(crate) fn value(&self) -> Option<V> {
+        let guard = Guard::new();
+        self.value.load(Acquire, &guard).as_ref().cloned()
+    }
 }
 
 impl<G, K, V> Node<G, K, V> {

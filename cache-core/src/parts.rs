@@ -14,7 +14,7 @@
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 
-use crate::probe::{GroupProbe, KeyProbe};
+use crate::probe::{GroupLookup, GroupProbe, KeyLookup, KeyProbe};
 
 /// A type usable as (the borrowed form of) one part of a cache key.
 #[diagnostic::on_unimplemented(
@@ -139,7 +139,7 @@ pub struct Key<GP, RP> {
     pub rest: RP,
 }
 
-impl<GP: PartList, RP> GroupProbe<GP::Owned> for Key<GP, RP> {
+impl<GP: PartList, RP> GroupLookup<GP::Owned> for Key<GP, RP> {
     #[inline]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
         self.group.hash_parts(state);
@@ -148,12 +148,15 @@ impl<GP: PartList, RP> GroupProbe<GP::Owned> for Key<GP, RP> {
     fn group_matches(&self, group: &GP::Owned) -> bool {
         self.group.matches(group)
     }
+}
+
+impl<GP: PartList, RP> GroupProbe<GP::Owned> for Key<GP, RP> {
     fn owned_group(&self) -> GP::Owned {
         self.group.to_owned_parts()
     }
 }
 
-impl<GP: PartList, RP: PartList> KeyProbe<GP::Owned, RP::Owned> for Key<GP, RP> {
+impl<GP: PartList, RP: PartList> KeyLookup<GP::Owned, RP::Owned> for Key<GP, RP> {
     #[inline]
     fn hash_rest<H: Hasher>(&self, state: &mut H) {
         self.rest.hash_parts(state);
@@ -162,6 +165,9 @@ impl<GP: PartList, RP: PartList> KeyProbe<GP::Owned, RP::Owned> for Key<GP, RP> 
     fn rest_matches(&self, rest: &RP::Owned) -> bool {
         self.rest.matches(rest)
     }
+}
+
+impl<GP: PartList, RP: PartList> KeyProbe<GP::Owned, RP::Owned> for Key<GP, RP> {
     fn owned_rest(&self) -> RP::Owned {
         self.rest.to_owned_parts()
     }

@@ -155,7 +155,8 @@ where
     if let Some(value) = cache.lookup(key) {
         return Start::Done(policy.answer(value));
     }
-    cache.start(key, policy).await
+    // Boxed: only misses pay for the miss path's state machine.
+    Box::pin(cache.start(key, policy)).await
 }
 
 /// `invalidate_<fn>(group parameters...)`.

@@ -14,7 +14,7 @@ use scc::Equivalent;
 
 use crate::borrowed::ToKey;
 
-/// A borrowed view of a group key `G`.
+/// A borrowed view of a group key `G`, for lookups.
 ///
 /// Implementations must hash exactly as `G` would (`Hash` of the owned form), compare like `G`'s
 /// `Eq`, and produce the owned form on demand (only on a miss). This is the contract of
@@ -23,21 +23,29 @@ use crate::borrowed::ToKey;
 /// It is implemented for any `Q: Hash + Equivalent<G> + ToKey<G>` (so `&str` for
 /// `String`, `&(String, u32)` for `(String, u32)`), and by the key types that `#[ttl_cached]`
 /// generates.
-pub(crate) trait GroupProbe<G> {
+pub(crate) trait GroupLookup<G> {
     /// Feeds the group part to `state` exactly as `G::hash` would.
     fn hash_group<H: Hasher>(&self, state: &mut H);
     /// Whether this probe denotes `group`.
     fn group_matches(&self, group: &G) -> bool;
+}
+
+/// A [`GroupLookup`] that can also build the owned group key (a miss needs it; lookups do not).
+pub(crate) trait GroupProbe<G>: GroupLookup<G> {
     /// The owned group key.
     fn owned_group(&self) -> G;
 }
 
-/// A borrowed view of a full `(group, rest)` key; see [`GroupProbe`] for the contract.
-pub(crate) trait KeyProbe<G, K>: GroupProbe<G> {
+/// A borrowed view of a full `(group, rest)` key, for lookups; see [`GroupLookup`].
+pub(crate) trait KeyLookup<G, K>: GroupLookup<G> {
     /// Feeds the rest part to `state` exactly as `K::hash` would.
     fn hash_rest<H: Hasher>(&self, state: &mut H);
     /// Whether this probe's rest part denotes `rest`.
     fn rest_matches(&self, rest: &K) -> bool;
+}
+
+/// A [`KeyLookup`] that can also build the owned key.
+pub(crate) trait KeyProbe<G, K>: KeyLookup<G, K> + GroupProbe<G> {
     /// The owned rest key.
     fn owned_rest(&self) -> K;
 }
@@ -48,9 +56,9 @@ pub(crate) struct Pair<'a, QG: ?Sized, QK: ?Sized> {
     pub(crate) rest: &'a QK,
 }
 
-impl<G, QG, QK> GroupProbe<G> for Pair<'_, QG, QK>
+impl<G, QG, QK> GroupLookup<G> for Pair<'_, QG, QK>
 where
-    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+    QG: ?Sized + Hash + Equivalent<G>,
     QK: ?Sized,
 {
     #[inline]
@@ -61,15 +69,22 @@ where
     fn group_matches(&self, group: &G) -> bool {
         self.group.equivalent(group)
     }
+}
+
+impl<G, QG, QK> GroupProbe<G> for Pair<'_, QG, QK>
+where
+    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+    QK: ?Sized,
+{
     fn owned_group(&self) -> G {
         self.group.to_key()
     }
 }
 
-impl<G, K, QG, QK> KeyProbe<G, K> for Pair<'_, QG, QK>
+impl<G, K, QG, QK> KeyLookup<G, K> for Pair<'_, QG, QK>
 where
-    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
-    QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+    QG: ?Sized + Hash + Equivalent<G>,
+    QK: ?Sized + Hash + Equivalent<K>,
 {
     #[inline]
     fn hash_rest<H: Hasher>(&self, state: &mut H) {
@@ -79,6 +94,13 @@ where
     fn rest_matches(&self, rest: &K) -> bool {
         self.rest.equivalent(rest)
     }
+}
+
+impl<G, K, QG, QK> KeyProbe<G, K> for Pair<'_, QG, QK>
+where
+    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+    QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+{
     fn owned_rest(&self) -> K {
         self.rest.to_key()
     }
@@ -87,9 +109,9 @@ where
 /// A group key alone, as `invalidate_group` takes it.
 pub(crate) struct GroupOnly<'a, QG: ?Sized>(pub(crate) &'a QG);
 
-impl<G, QG> GroupProbe<G> for GroupOnly<'_, QG>
+impl<G, QG> GroupLookup<G> for GroupOnly<'_, QG>
 where
-    QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+    QG: ?Sized + Hash + Equivalent<G>,
 {
     #[inline]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
@@ -99,9 +121,6 @@ where
     fn group_matches(&self, group: &G) -> bool {
         self.0.equivalent(group)
     }
-    fn owned_group(&self) -> G {
-        self.0.to_key()
-    }
 }
 
 /// The owned parts of something already stored (a node, a flight), used to find it again.
@@ -110,7 +129,7 @@ pub(crate) struct Stored<'a, G, K> {
     pub(crate) rest: &'a K,
 }
 
-impl<G: Hash + Eq + Clone, K> GroupProbe<G> for Stored<'_, G, K> {
+impl<G: Hash + Eq, K> GroupLookup<G> for Stored<'_, G, K> {
     #[inline]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
         self.group.hash(state);
@@ -119,12 +138,9 @@ impl<G: Hash + Eq + Clone, K> GroupProbe<G> for Stored<'_, G, K> {
     fn group_matches(&self, group: &G) -> bool {
         self.group == group
     }
-    fn owned_group(&self) -> G {
-        self.group.clone()
-    }
 }
 
-impl<G: Hash + Eq + Clone, K: Hash + Eq + Clone> KeyProbe<G, K> for Stored<'_, G, K> {
+impl<G: Hash + Eq, K: Hash + Eq> KeyLookup<G, K> for Stored<'_, G, K> {
     #[inline]
     fn hash_rest<H: Hasher>(&self, state: &mut H) {
         self.rest.hash(state);
@@ -132,9 +148,6 @@ impl<G: Hash + Eq + Clone, K: Hash + Eq + Clone> KeyProbe<G, K> for Stored<'_, G
     #[inline]
     fn rest_matches(&self, rest: &K) -> bool {
         self.rest == rest
-    }
-    fn owned_rest(&self) -> K {
-        self.rest.clone()
     }
 }
 
@@ -149,7 +162,7 @@ pub(crate) trait StoredGroup<G> {
     fn group(&self) -> &G;
 }
 
-/// Adapts a [`KeyProbe`] to scc's `Hash + Equivalent` lookup interface.
+/// Adapts a [`KeyLookup`] to scc's `Hash + Equivalent` lookup interface.
 pub(crate) struct ByKey<'a, P: ?Sized, G, K> {
     probe: &'a P,
     _key: PhantomData<fn(&G, &K)>,
@@ -165,7 +178,7 @@ impl<'a, P: ?Sized, G, K> ByKey<'a, P, G, K> {
     }
 }
 
-impl<P: ?Sized + KeyProbe<G, K>, G, K> Hash for ByKey<'_, P, G, K> {
+impl<P: ?Sized + KeyLookup<G, K>, G, K> Hash for ByKey<'_, P, G, K> {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.probe.hash_group(state);
@@ -173,14 +186,14 @@ impl<P: ?Sized + KeyProbe<G, K>, G, K> Hash for ByKey<'_, P, G, K> {
     }
 }
 
-impl<P: ?Sized + KeyProbe<G, K>, G, K, S: StoredKey<G, K>> Equivalent<S> for ByKey<'_, P, G, K> {
+impl<P: ?Sized + KeyLookup<G, K>, G, K, S: StoredKey<G, K>> Equivalent<S> for ByKey<'_, P, G, K> {
     #[inline]
     fn equivalent(&self, stored: &S) -> bool {
         self.probe.rest_matches(stored.rest()) && self.probe.group_matches(stored.group())
     }
 }
 
-/// Adapts a [`GroupProbe`] to scc's `Hash + Equivalent` lookup interface.
+/// Adapts a [`GroupLookup`] to scc's `Hash + Equivalent` lookup interface.
 pub(crate) struct ByGroup<'a, P: ?Sized, G> {
     probe: &'a P,
     _key: PhantomData<fn(&G)>,
@@ -196,14 +209,14 @@ impl<'a, P: ?Sized, G> ByGroup<'a, P, G> {
     }
 }
 
-impl<P: ?Sized + GroupProbe<G>, G> Hash for ByGroup<'_, P, G> {
+impl<P: ?Sized + GroupLookup<G>, G> Hash for ByGroup<'_, P, G> {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.probe.hash_group(state);
     }
 }
 
-impl<P: ?Sized + GroupProbe<G>, G, S: StoredGroup<G>> Equivalent<S> for ByGroup<'_, P, G> {
+impl<P: ?Sized + GroupLookup<G>, G, S: StoredGroup<G>> Equivalent<S> for ByGroup<'_, P, G> {
     #[inline]
     fn equivalent(&self, stored: &S) -> bool {
         self.probe.group_matches(stored.group())
