@@ -639,13 +639,16 @@ where
     /// The hit path: a lock-free read by borrowed key.
     #[inline]
     pub(crate) fn lookup<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> Option<V> {
-        let now = Instant::now();
         let epoch = self.epoch.load(Acquire);
         let value = self
             .index
             .peek_with(&ByKey::new(probe), |key, ()| {
                 let node = &key.0;
-                if node.is_live(now, epoch) {
+                // The clock is read after the lookup: it costs about as much as the rest of a
+                // hit, and reading it here lets its latency overlap the lookup's memory accesses
+                // (measured: 64 -> 59 ns a hit). Reading it after the value's clone instead was
+                // slower: the clone's atomic increment serializes.
+                if node.is_live(Instant::now(), epoch) {
                     node.touch();
                     node.value()
                 } else {

@@ -81,8 +81,13 @@ impl<G, K, V: Clone> Node<G, K, V> {
     /// A clone of the value, unless the node already left the cache.
     #[inline]
     pub(crate) fn value(&self) -> Option<V> {
-        let guard = Guard::new();
-        self.value.load(Acquire, &guard).as_ref().cloned()
+        self.value_in(&Guard::new())
+    }
+
+    /// [`value`](Self::value) under a guard the caller already holds.
+    #[inline]
+    pub(crate) fn value_in(&self, guard: &Guard) -> Option<V> {
+        self.value.load(Acquire, guard).as_ref().cloned()
     }
 }
 
@@ -90,9 +95,13 @@ impl<G, K, V> Node<G, K, V> {
     /// Whether a call starting now may be served this node's value.
     #[inline]
     pub(crate) fn is_live(&self, now: Instant, epoch: u64) -> bool {
-        now < self.expires_at
-            && self.stamp.epoch == epoch
-            && self.stamp.gen == self.group.gen.load(Acquire)
+        self.is_current(epoch) && now < self.expires_at
+    }
+
+    /// Whether no invalidation or clear happened since the value's fetch began.
+    #[inline]
+    pub(crate) fn is_current(&self, epoch: u64) -> bool {
+        self.stamp.epoch == epoch && self.stamp.gen == self.group.gen.load(Acquire)
     }
 
     /// Whether the node was made unreadable by an invalidation (as opposed to ageing out).

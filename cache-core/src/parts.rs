@@ -63,6 +63,57 @@ where
     }
 }
 
+/// A borrowed string key part (`&str`, `String`, `&String`), owned as `String`. Compared
+/// inline: key parts are short, and a call into the C library's `memcmp` per part costs more
+/// than the comparison itself.
+#[derive(Debug)]
+pub struct StrPart<'a>(pub &'a str);
+
+impl KeyPart for StrPart<'_> {
+    type Owned = String;
+    #[inline]
+    fn hash_part<H: Hasher>(&self, state: &mut H) {
+        // As `String::hash`, which hashes the `str`.
+        self.0.hash(state);
+    }
+    #[inline]
+    fn matches(&self, owned: &String) -> bool {
+        bytes_eq(self.0.as_bytes(), owned.as_bytes())
+    }
+    fn to_owned_part(&self) -> String {
+        self.0.to_owned()
+    }
+}
+
+/// `a == b`, with the common short lengths compared in registers.
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    // Two overlapping loads cover every length in each range below.
+    if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+        a.first_chunk::<16>(),
+        b.first_chunk::<16>(),
+        a.last_chunk::<16>(),
+        b.last_chunk::<16>(),
+    ) {
+        if a.len() <= 32 {
+            return u128::from_ne_bytes(*a0) == u128::from_ne_bytes(*b0)
+                && u128::from_ne_bytes(*a1) == u128::from_ne_bytes(*b1);
+        }
+    } else if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+        a.first_chunk::<8>(),
+        b.first_chunk::<8>(),
+        a.last_chunk::<8>(),
+        b.last_chunk::<8>(),
+    ) {
+        return u64::from_ne_bytes(*a0) == u64::from_ne_bytes(*b0)
+            && u64::from_ne_bytes(*a1) == u64::from_ne_bytes(*b1);
+    }
+    a == b
+}
+
 /// A borrowed optional key part (`Option<&str>` and the like).
 #[derive(Debug)]
 pub struct OptionPart<'a, T: ?Sized>(pub Option<&'a T>);
@@ -176,6 +227,46 @@ impl<GP: PartList, RP: PartList> KeyProbe<GP::Owned, RP::Owned> for Key<GP, RP> 
 /// The receiver of the part dispatch: a reference to the placeholder's value.
 #[derive(Debug)]
 pub struct PartTag<'a, T: ?Sized>(pub &'a T);
+
+/// Types whose key part is a [`StrPart`].
+pub trait StrLike {
+    /// The string.
+    fn as_key_str(&self) -> &str;
+}
+
+impl StrLike for &str {
+    fn as_key_str(&self) -> &str {
+        self
+    }
+}
+
+impl StrLike for String {
+    fn as_key_str(&self) -> &str {
+        self
+    }
+}
+
+impl StrLike for &String {
+    fn as_key_str(&self) -> &str {
+        self
+    }
+}
+
+/// Dispatch level 0: strings.
+pub trait StrRefPart<'a> {
+    /// The part type.
+    type Part;
+    /// The part.
+    fn __ttl_cached_part(&self) -> Self::Part;
+}
+
+impl<'a, T: StrLike> StrRefPart<'a> for &&&PartTag<'a, T> {
+    type Part = StrPart<'a>;
+    #[inline]
+    fn __ttl_cached_part(&self) -> StrPart<'a> {
+        StrPart(self.0.as_key_str())
+    }
+}
 
 /// Dispatch level 1: optional references.
 pub trait OptionRefPart<'a> {
@@ -291,6 +382,8 @@ where
     T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
 {
 }
+
+impl CheckedPart for StrPart<'_> {}
 
 impl<T> CheckedPart for OptionPart<'_, T>
 where

@@ -8,7 +8,7 @@ pub use crate::flight::{Lead, Start};
 pub use crate::handle::CacheHandle;
 pub use crate::parts::{
     part, CacheKeyPart, CheckedPart, InvalidPart, Key, KeyPart, NotAKeyPart, OptionPart,
-    OptionRefPart, Part, PartList, PartTag, RefPart, ValuePart,
+    OptionRefPart, Part, PartList, PartTag, RefPart, StrLike, StrPart, StrRefPart, ValuePart,
 };
 pub use crate::policy::{Plain, Policy, TryRetry, TryShared};
 
@@ -137,8 +137,22 @@ pub fn fetch<R, F: Future<Output = R>>(future: F) -> F {
     future
 }
 
-/// The hit path and the start of the miss path of a `#[ttl_cached]` function.
+/// The hit path of a `#[ttl_cached]` function: plain synchronous code, so a hit does not
+/// build or poll the miss path's future.
 #[inline]
+pub fn lookup<GP, RP, P>(handle: &CacheHandle, key: &Key<GP, RP>, policy: &P) -> Option<P::Output>
+where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: CacheValue,
+{
+    let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    cache.lookup(key).map(|value| policy.answer(value))
+}
+
+/// The miss path of a `#[ttl_cached]` function: waits for a running fetch, or makes the caller
+/// its leader.
 pub async fn start<'c, GP, RP, P>(
     handle: &'c CacheHandle,
     key: &Key<GP, RP>,
@@ -151,11 +165,7 @@ where
     P::Value: CacheValue,
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
-    // Hits never leave this function: answer without entering the miss path's state machine.
-    if let Some(value) = cache.lookup(key) {
-        return Start::Done(policy.answer(value));
-    }
-    // Boxed: only misses pay for the miss path's state machine.
+    // Boxed: the miss path's state machine stays out of the caller's future.
     Box::pin(cache.start(key, policy)).await
 }
 

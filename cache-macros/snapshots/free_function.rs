@@ -23,7 +23,7 @@ pub async fn list_folders(
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, UnstorableKind as _,
+        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
         UnstorableOkKind as _, ValuePart as _,
     };
     let __ttl_cached_policy = ::cache_core::__private::value_check(
@@ -36,11 +36,11 @@ pub async fn list_folders(
         let __ttl_cached_key = ::cache_core::__private::Key {
             group: (
                 ::cache_core::__private::part(
-                    (&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
+                    (&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
                 ),
                 (
                     ::cache_core::__private::part(
-                        (&&&::cache_core::__private::PartTag(&provider))
+                        (&&&&::cache_core::__private::PartTag(&provider))
                             .__ttl_cached_part(),
                     ),
                     (),
@@ -48,11 +48,19 @@ pub async fn list_folders(
             ),
             rest: (
                 ::cache_core::__private::part(
-                    (&&&::cache_core::__private::PartTag(&folder_id)).__ttl_cached_part(),
+                    (&&&&::cache_core::__private::PartTag(&folder_id))
+                        .__ttl_cached_part(),
                 ),
                 (),
             ),
         };
+        if let ::core::option::Option::Some(__ttl_cached_done) = ::cache_core::__private::lookup(
+            list_folders_cache(),
+            &__ttl_cached_key,
+            &__ttl_cached_policy,
+        ) {
+            return __ttl_cached_done;
+        }
         match ::cache_core::__private::start(
                 list_folders_cache(),
                 &__ttl_cached_key,
@@ -91,16 +99,16 @@ pub async fn invalidate_list_folders(
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, UnstorableKind as _,
+        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
         UnstorableOkKind as _, ValuePart as _,
     };
     let __ttl_cached_group = (
         ::cache_core::__private::part(
-            (&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
+            (&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
         ),
         (
             ::cache_core::__private::part(
-                (&&&::cache_core::__private::PartTag(&provider)).__ttl_cached_part(),
+                (&&&&::cache_core::__private::PartTag(&provider)).__ttl_cached_part(),
             ),
             (),
         ),

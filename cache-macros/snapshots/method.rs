@@ -15,7 +15,7 @@ pub(crate) async fn list_folder(&self, folder_id: &str) -> Result<Vec<Folder>, E
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, UnstorableKind as _,
+        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
         UnstorableOkKind as _, ValuePart as _,
     };
     let __ttl_cached_policy = ::cache_core::__private::value_check(
@@ -26,18 +26,26 @@ pub(crate) async fn list_folder(&self, folder_id: &str) -> Result<Vec<Folder>, E
         let __ttl_cached_key = ::cache_core::__private::Key {
             group: (
                 ::cache_core::__private::part(
-                    (&&&::cache_core::__private::PartTag(&self.account_id))
+                    (&&&&::cache_core::__private::PartTag(&self.account_id))
                         .__ttl_cached_part(),
                 ),
                 (),
             ),
             rest: (
                 ::cache_core::__private::part(
-                    (&&&::cache_core::__private::PartTag(&folder_id)).__ttl_cached_part(),
+                    (&&&&::cache_core::__private::PartTag(&folder_id))
+                        .__ttl_cached_part(),
                 ),
                 (),
             ),
         };
+        if let ::core::option::Option::Some(__ttl_cached_done) = ::cache_core::__private::lookup(
+            Self::list_folder_cache(),
+            &__ttl_cached_key,
+            &__ttl_cached_policy,
+        ) {
+            return __ttl_cached_done;
+        }
         match ::cache_core::__private::start(
                 Self::list_folder_cache(),
                 &__ttl_cached_key,
@@ -73,12 +81,12 @@ pub(crate) async fn invalidate_list_folder(&self) -> ::core::primitive::usize {
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, UnstorableKind as _,
+        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
         UnstorableOkKind as _, ValuePart as _,
     };
     let __ttl_cached_group = (
         ::cache_core::__private::part(
-            (&&&::cache_core::__private::PartTag(&self.account_id)).__ttl_cached_part(),
+            (&&&&::cache_core::__private::PartTag(&self.account_id)).__ttl_cached_part(),
         ),
         (),
     );

@@ -30,7 +30,7 @@ impl CloudProvider for GoogleDrive {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-            RetryErrKind as _, SharedErrKind as _, UnstorableKind as _,
+            RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
             UnstorableOkKind as _, ValuePart as _,
         };
         let __ttl_cached_policy = ::cache_core::__private::value_check(
@@ -41,19 +41,26 @@ impl CloudProvider for GoogleDrive {
             let __ttl_cached_key = ::cache_core::__private::Key {
                 group: (
                     ::cache_core::__private::part(
-                        (&&&::cache_core::__private::PartTag(&user_id))
+                        (&&&&::cache_core::__private::PartTag(&user_id))
                             .__ttl_cached_part(),
                     ),
                     (),
                 ),
                 rest: (
                     ::cache_core::__private::part(
-                        (&&&::cache_core::__private::PartTag(&folder_id))
+                        (&&&&::cache_core::__private::PartTag(&folder_id))
                             .__ttl_cached_part(),
                     ),
                     (),
                 ),
             };
+            if let ::core::option::Option::Some(__ttl_cached_done) = ::cache_core::__private::lookup(
+                Self::list_folders_cache(),
+                &__ttl_cached_key,
+                &__ttl_cached_policy,
+            ) {
+                return __ttl_cached_done;
+            }
             match ::cache_core::__private::start(
                     Self::list_folders_cache(),
                     &__ttl_cached_key,
@@ -95,12 +102,12 @@ impl GoogleDrive {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-            RetryErrKind as _, SharedErrKind as _, UnstorableKind as _,
+            RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
             UnstorableOkKind as _, ValuePart as _,
         };
         let __ttl_cached_group = (
             ::cache_core::__private::part(
-                (&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
+                (&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
             ),
             (),
         );

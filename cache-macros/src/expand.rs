@@ -99,8 +99,8 @@ fn dispatch_imports() -> TokenStream {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-            RetryErrKind as _, SharedErrKind as _, UnstorableKind as _, UnstorableOkKind as _,
-            ValuePart as _,
+            RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
+            UnstorableOkKind as _, ValuePart as _,
         };
     }
 }
@@ -172,6 +172,11 @@ fn body(
         let #policy = #policy_expr;
         let #lead = {
             let #key = ::cache_core::__private::Key { group: #group, rest: #rest };
+            if let ::core::option::Option::Some(#done) =
+                ::cache_core::__private::lookup(#handle, &#key, &#policy)
+            {
+                return #done;
+            }
             match ::cache_core::__private::start(#handle, &#key, &#policy).await {
                 ::cache_core::__private::Start::Done(#done) => return #done,
                 ::cache_core::__private::Start::Lead(#lead) => #lead,
@@ -230,7 +235,7 @@ fn part(placeholder: &Placeholder, root: Root, params: &Params<'_>, lit_span: Sp
     let value = quote_spanned!(lit_span=> #base #(.#fields)*);
     quote_spanned! {check_span=>
         ::cache_core::__private::part(
-            (&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
+            (&&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
         )
     }
 }
