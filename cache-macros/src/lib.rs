@@ -2,6 +2,23 @@
 //! (`use cache_core::ttl_cached;`) together with the runtime the expansion calls; its
 //! documentation describes the attribute in full.
 //!
+//! ```
+//! use cache_core::ttl_cached;
+//!
+//! #[ttl_cached(ttl = "90s", key = "<tenant>:<name>", group = "<tenant>")]
+//! async fn lookup(tenant: u32, name: &str) -> Option<String> {
+//!     Some(format!("{tenant}/{name}")) // the slow directory call
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(lookup(7, "ann").await.as_deref(), Some("7/ann"));
+//! assert_eq!(lookup(7, "ann").await.as_deref(), Some("7/ann")); // from the cache
+//! assert_eq!(lookup_cache().stats().hits, 1);
+//! assert_eq!(invalidate_lookup(7).await, 1); // everything of tenant 7
+//! # }
+//! ```
+//!
 //! The crate is organized by phase: `args` parses the attribute, `template` scans key
 //! templates, `signature` models the parameters, `valid` checks the rules, `expand` and
 //! `impl_block` generate code, and `fallback` is what is emitted beside the errors.
