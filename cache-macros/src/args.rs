@@ -61,8 +61,10 @@ impl Args {
             let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
             let key = name.to_string();
             if seen.contains(&key) {
-                args.errors
-                    .error(&name, format!("duplicate argument `{key}`"));
+                args.errors.error(
+                    &name,
+                    format!("duplicate argument `{key}`; give each argument once"),
+                );
             }
             seen.push(key.clone());
             input.parse::<Token![=]>().map_err(|_| {
