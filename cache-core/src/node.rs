@@ -34,8 +34,8 @@ pub(crate) struct Node<G, K, V> {
     pub(crate) group: Arc<Group<G, K, V>>,
     pub(crate) rest: K,
     /// The value, taken out (and handed to epoch-based reclamation) when the node leaves the
-    /// cache: scc's `HashIndex` keeps a removed entry's key, and so this node, until a later
-    /// insert reuses its slot, which can be never; the value must not live that long.
+    /// cache: scc's `HashIndex` drops a removed entry lazily (when an insert needs its slot, or
+    /// later), and the value, often the largest part of an entry, must not live that long.
     value: AtomicOwned<V>,
     pub(crate) expires_at: Instant,
     pub(crate) stamp: Stamp,
