@@ -683,8 +683,9 @@ where
         }
     }
 
-    /// Answers from the cache or from a running fetch, or makes this caller the leader of a new
-    /// flight. Loops when the flight it waited on was abandoned or failed without a shared error.
+    /// Answers from a running fetch, or makes this caller the leader of a new flight. Callers
+    /// look the key up first; this looks again only when it retries, after the flight it waited
+    /// on was abandoned or failed without a shared error.
     pub(crate) async fn start<'c, P, Pol>(
         &'c self,
         probe: &P,
@@ -695,9 +696,6 @@ where
         Pol: Policy<Value = V>,
     {
         loop {
-            if let Some(value) = self.lookup(probe) {
-                return Start::Done(policy.answer(value));
-            }
             self.hook(HookPoint::BeforeFlightEntry).await;
             let group = self.pin_group(probe).await;
             let stamp = self.stamp(&group);
@@ -766,6 +764,10 @@ where
                     }
                 }
                 Ending::Abandoned => {}
+            }
+            // Retrying: someone may have stored the value meanwhile.
+            if let Some(value) = self.lookup(probe) {
+                return Start::Done(policy.answer(value));
             }
         }
     }

@@ -106,7 +106,7 @@ impl<G, K, V> Node<G, K, V> {
 
     /// Whether the node was made unreadable by an invalidation (as opposed to ageing out).
     pub(crate) fn is_stale(&self, epoch: u64) -> bool {
-        self.stamp.epoch != epoch || self.stamp.gen != self.group.gen.load(Acquire)
+        !self.is_current(epoch)
     }
 
     /// Records a hit for the eviction scan. The load first keeps a hot entry's cache line

@@ -73,7 +73,9 @@ pub(crate) fn plan(
                 format!("`ignore` names `self`, but `{fn_name}` has no `self` parameter"),
             );
         } else if !names.contains(&text) && !binds_in_pattern(params, &text) {
-            errors.error(name, unknown("`ignore` names", &text, &names, &listing));
+            let near = nearest(&text, names.iter().map(String::as_str));
+            let problem = format!("`ignore` names `{text}`, which is not a parameter");
+            errors.error(name, with_suggestion(&problem, near, &listing));
         }
         ignored.push(text);
     }
@@ -338,17 +340,14 @@ fn resolve(
             match params.named(&root) {
                 Some((index, _)) => Some(Root::Param(index)),
                 None => {
-                    if let Some(near) = nearest(&root, names.iter().map(String::as_str)) {
+                    let near = nearest(&root, names.iter().map(String::as_str));
+                    if let Some(near) = near {
                         suggested.push(near.to_string());
                     }
+                    let problem = format!("unknown placeholder `<{}>` in `{which}`", p.text);
                     errors.error_at(
                         template.lit.span(),
-                        unknown(
-                            &format!("unknown placeholder `<{}>` in `{which}`:", p.text),
-                            &root,
-                            names,
-                            listing,
-                        ),
+                        with_suggestion(&problem, near, listing),
                     );
                     None
                 }
@@ -396,15 +395,11 @@ fn list(names: &[String]) -> String {
     }
 }
 
-fn unknown(prefix: &str, name: &str, names: &[String], listing: &str) -> String {
-    let prefix = if prefix.ends_with(':') {
-        prefix.trim_end_matches(':').to_string()
-    } else {
-        format!("{prefix} `{name}`, which is not a parameter")
-    };
-    match nearest(name, names.iter().map(String::as_str)) {
-        Some(near) => format!("{prefix}; did you mean `{near}`? {listing}"),
-        None => format!("{prefix}; {listing}"),
+/// `problem`, then the likely intended name if there is one, then the parameters.
+fn with_suggestion(problem: &str, near: Option<&str>, listing: &str) -> String {
+    match near {
+        Some(near) => format!("{problem}; did you mean `{near}`? {listing}"),
+        None => format!("{problem}; {listing}"),
     }
 }
 
