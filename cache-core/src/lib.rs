@@ -66,6 +66,7 @@ mod cache;
 mod flight;
 mod group;
 mod handle;
+mod invalidated;
 mod node;
 mod order;
 mod parts;
@@ -84,6 +85,7 @@ pub use cache::TtlCache;
 #[doc(hidden)]
 pub use cache::{Hook, HookPoint};
 pub use handle::CacheHandle;
+pub use invalidated::Invalidated;
 pub use scc::Equivalent;
 pub use stats::CacheStats;
 

@@ -169,8 +169,13 @@ where
     Box::pin(cache.start(key, policy)).await
 }
 
-/// `invalidate_<fn>(group parameters...)`.
-pub async fn invalidate_group<GP: PartList>(handle: &CacheHandle, group: &GP) -> usize {
+/// `invalidate_<fn>(group parameters...)`. A plain function returning a `'static` future, so
+/// the companion can be a plain `fn` too: the invalidation must take effect when the companion
+/// is called, whether or not its future is awaited.
+pub fn invalidate_group<GP: PartList>(
+    handle: &'static CacheHandle,
+    group: &GP,
+) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
-    handle.invalidate_group_erased(&owned).await
+    crate::Invalidated::running(async move { handle.invalidate_group_erased(&owned).await })
 }

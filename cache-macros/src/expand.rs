@@ -331,10 +331,10 @@ fn companions(
 
         #(#cfgs)*
         #[doc = #invalidate_doc]
-        #vis async fn #invalidate #generics (#receiver #(#inputs),*) -> ::core::primitive::usize #where_clause {
+        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> ::cache_core::Invalidated<::core::primitive::usize> #where_clause {
             #imports
             let #group_local = #group;
-            ::cache_core::__private::invalidate_group(#handle, &#group_local).await
+            ::cache_core::__private::invalidate_group(#handle, &#group_local)
         }
     }
 }
