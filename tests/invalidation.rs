@@ -280,25 +280,35 @@ async fn stores_racing_invalidations_never_resurface_old_versions() {
 /// The window the hit-time generation check closes: a leader found its flight current, then an
 /// invalidation of the group completed (finding nothing stored yet), then the leader stored
 /// its value. Until the leader notices, only the generation check keeps the value unread.
-#[tokio::test(start_paused = true)]
-async fn a_value_invalidated_while_being_stored_is_never_served() {
-    use cache_core::HookPoint::{AfterInsert, BeforeStore};
-    let (pauses, hook) = ttl_cached_tests::Pauses::at(&[(BeforeStore, 0), (AfterInsert, 0)]);
+#[test]
+fn a_value_invalidated_while_being_stored_is_never_served() {
+    use cache_core::HookPoint::{AfterInsert, StoreLocked};
+    let (pauses, hook) = ttl_cached_tests::SyncPauses::at(&[(StoreLocked, 0), (AfterInsert, 0)]);
     let cache: Arc<Cache> = Arc::new(
         TtlCache::builder()
             .ttl(Duration::from_secs(60))
-            .__hook(hook)
+            .__sync_hook(hook)
             .build()
             .unwrap(),
     );
     let leader = {
         let cache = cache.clone();
-        tokio::spawn(async move { cache.get_with("u1", "root", || async { 0 }).await })
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move { cache.get_with("u1", "root", || async { 0 }).await })
+        })
     };
-    pauses.reached(0).await;
-    assert_eq!(cache.invalidate_group("u1").await, 0, "nothing stored yet");
+    pauses.wait_reached(0);
+    assert_eq!(
+        cache.invalidate_group("u1").count(),
+        0,
+        "nothing stored yet"
+    );
     pauses.resume(0);
-    pauses.reached(1).await;
+    pauses.wait_reached(1);
     assert_eq!(cache.len(), 1, "the stale value is in the index");
     assert_eq!(
         cache.get("u1", "root"),
@@ -306,6 +316,141 @@ async fn a_value_invalidated_while_being_stored_is_never_served() {
         "a value fetched before the invalidation was served"
     );
     pauses.resume(1);
-    assert_eq!(leader.await.unwrap(), 0);
+    assert_eq!(leader.join().unwrap(), 0);
     assert!(cache.is_empty(), "the leader removed its stale entry");
+}
+
+/// Which invalidation a mid-invalidation test stops half-way.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Group,
+    Key,
+    Clear,
+}
+
+/// The window the second pass closes: an invalidation has made everything fetched so far
+/// unreadable, and before it returns a fetch begins, reads the new stamp, and stores. That fetch
+/// began before the invalidation returned, so a call that begins after the return must not be
+/// served its value. Without the second pass (one bump at the start, as before) `get` returns it.
+fn a_fetch_that_begins_during_an_invalidation_is_not_served_after_it(kind: Kind) {
+    use cache_core::HookPoint::InvalidationMidway;
+    let (pauses, hook) = ttl_cached_tests::SyncPauses::at(&[(InvalidationMidway, 0)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .__sync_hook(hook)
+            .build()
+            .unwrap(),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        cache.get_with("u1", "root", || async { 1 }).await;
+        cache.get_with("u2", "root", || async { 2 }).await;
+    });
+    let invalidation = {
+        let cache = cache.clone();
+        std::thread::spawn(move || match kind {
+            Kind::Group => cache.invalidate_group("u1").count(),
+            Kind::Key => usize::from(cache.invalidate("u1", "root").count()),
+            Kind::Clear => cache.clear().count(),
+        })
+    };
+    pauses.wait_reached(0);
+    // Half-way: the old value is already unreadable, and a fetch begins and stores.
+    assert_eq!(
+        cache.get("u1", "root"),
+        None,
+        "first pass left the old value readable"
+    );
+    let during = runtime.block_on(cache.get_with("u1", "root", || async { 10 }));
+    assert_eq!(during, 10, "the caller that fetched gets its own value");
+    pauses.resume(0);
+    let removed = invalidation.join().unwrap();
+    assert!(removed >= 1, "{kind:?}: removed {removed}");
+    assert_eq!(
+        cache.get("u1", "root"),
+        None,
+        "{kind:?}: a value whose fetch began during the invalidation was served after it returned"
+    );
+    let after = runtime.block_on(cache.get_with("u1", "root", || async { 20 }));
+    assert_eq!(after, 20, "{kind:?}: a call after the return fetched anew");
+    let other = cache.get("u2", "root");
+    match kind {
+        Kind::Clear => assert_eq!(other, None),
+        Kind::Group | Kind::Key => assert_eq!(other, Some(2), "{kind:?} touched another group"),
+    }
+}
+
+#[test]
+fn a_fetch_that_begins_during_a_group_invalidation_is_not_served_after_it() {
+    a_fetch_that_begins_during_an_invalidation_is_not_served_after_it(Kind::Group);
+}
+
+#[test]
+fn a_fetch_that_begins_during_a_key_invalidation_is_not_served_after_it() {
+    a_fetch_that_begins_during_an_invalidation_is_not_served_after_it(Kind::Key);
+}
+
+#[test]
+fn a_fetch_that_begins_during_a_clear_is_not_served_after_it() {
+    a_fetch_that_begins_during_an_invalidation_is_not_served_after_it(Kind::Clear);
+}
+
+/// The invalidation takes effect at the call: a dropped, never-polled `Invalidated` still
+/// evicts, and a fetch running at the call is neither stored nor joined afterwards.
+#[tokio::test(start_paused = true)]
+async fn an_invalidation_that_is_not_awaited_still_invalidates() {
+    for kind in [Kind::Group, Kind::Key, Kind::Clear] {
+        let cache = cache();
+        cache.get_with("u1", "stored", || async { 1 }).await;
+        let gate = Arc::new(Notify::new());
+        let running = {
+            let (cache, gate) = (cache.clone(), gate.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_with("u1", "running", || async move {
+                        gate.notified().await;
+                        2
+                    })
+                    .await
+            })
+        };
+        settle().await;
+        match kind {
+            Kind::Group => drop(cache.invalidate_group("u1")),
+            // What users write (clippy rightly flags it): it must invalidate all the same.
+            #[allow(clippy::let_underscore_future)]
+            Kind::Key => {
+                let _ = cache.invalidate("u1", "stored");
+                let _ = cache.invalidate("u1", "running");
+            }
+            Kind::Clear => drop(cache.clear()),
+        }
+        assert_eq!(
+            cache.get("u1", "stored"),
+            None,
+            "{kind:?}: old value served"
+        );
+        let late = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get_with("u1", "running", || async { 3 }).await })
+        };
+        settle().await;
+        gate.notify_one();
+        assert_eq!(running.await.unwrap(), 2);
+        assert_eq!(
+            late.await.unwrap(),
+            3,
+            "{kind:?}: a later call joined the old fetch"
+        );
+        assert_eq!(
+            cache.get("u1", "running"),
+            Some(3),
+            "{kind:?}: old fetch stored"
+        );
+    }
 }

@@ -1,5 +1,5 @@
-//! [`CacheBuilder`]: the only way to make a [`TtlCache`], so that a cache without a TTL or with
-//! room for nothing cannot exist.
+//! [`CacheBuilder`]: the only way to make a [`TtlCache`](crate::TtlCache), so that a cache
+//! without a TTL or with room for nothing cannot exist. `build` is defined beside the cache.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,14 +7,14 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::cache::{Hook, TtlCache};
+use crate::hook::{Hook, Hooks, SyncHook};
 
 type Types<G, K, V> = PhantomData<fn() -> (G, K, V)>;
 
 /// The capacity a cache gets when none is given.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
-/// Configures and builds a [`TtlCache`].
+/// Configures and builds a [`TtlCache`](crate::TtlCache).
 ///
 /// ```
 /// use cache_core::TtlCache;
@@ -34,7 +34,7 @@ pub struct CacheBuilder<G, K, V> {
     ttl: Option<Duration>,
     capacity: usize,
     name: Cow<'static, str>,
-    hook: Option<Hook>,
+    hooks: Hooks,
     _types: Types<G, K, V>,
 }
 
@@ -54,7 +54,7 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
             ttl: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
-            hook: None,
+            hooks: Hooks::default(),
             _types: PhantomData,
         }
     }
@@ -108,31 +108,22 @@ where
         self
     }
 
-    /// Installs a test hook; see `HookPoint`. Not part of the API.
+    /// Installs a test hook for the async points; see `HookPoint`. Not part of the API.
     #[doc(hidden)]
     pub fn __hook(mut self, hook: Hook) -> Self {
-        self.hook = Some(hook);
+        self.hooks.on_await = Some(hook);
         self
     }
 
-    /// Builds the cache.
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError::MissingTtl`] if no TTL was set, [`BuildError::ZeroTtl`] for a zero TTL and
-    /// [`BuildError::ZeroCapacity`] for a zero capacity: each would make a cache that silently
-    /// stores nothing.
-    ///
-    /// ```
-    /// use cache_core::{BuildError, TtlCache};
-    /// use std::time::Duration;
-    ///
-    /// let zero = TtlCache::<u32, u32, u32>::builder().ttl(Duration::ZERO).build();
-    /// assert_eq!(zero.unwrap_err(), BuildError::ZeroTtl);
-    /// let missing = TtlCache::<u32, u32, u32>::builder().build();
-    /// assert_eq!(missing.unwrap_err(), BuildError::MissingTtl);
-    /// ```
-    pub fn build(self) -> Result<TtlCache<G, K, V>, BuildError> {
+    /// Installs a test hook for the synchronous points; see `HookPoint`. Not part of the API.
+    #[doc(hidden)]
+    pub fn __sync_hook(mut self, hook: SyncHook) -> Self {
+        self.hooks.on_sync = Some(hook);
+        self
+    }
+
+    /// The checked configuration.
+    pub(crate) fn config(self) -> Result<Config, BuildError> {
         let ttl = self.ttl.ok_or(BuildError::MissingTtl)?;
         if ttl.is_zero() {
             return Err(BuildError::ZeroTtl);
@@ -140,13 +131,21 @@ where
         if self.capacity == 0 {
             return Err(BuildError::ZeroCapacity);
         }
-        Ok(TtlCache::from_parts(
+        Ok(Config {
             ttl,
-            self.capacity,
-            self.name,
-            self.hook,
-        ))
+            capacity: self.capacity,
+            name: self.name,
+            hooks: self.hooks,
+        })
     }
+}
+
+/// A configuration that passed the checks.
+pub(crate) struct Config {
+    pub(crate) ttl: Duration,
+    pub(crate) capacity: usize,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) hooks: Hooks,
 }
 
 /// Why [`CacheBuilder::build`] refused a configuration.

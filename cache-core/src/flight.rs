@@ -1,11 +1,14 @@
 //! Single-flight: one fetch per cold key, shared by every caller that arrives while it runs.
 //!
 //! A flight lives in the flight map from the moment its leader starts fetching until the leader
-//! publishes the outcome. Waiters hold an `Arc` to it and sleep on its `Notify`. The leader holds
-//! a [`Lead`] guard: if the leader's future is dropped (cancelled) or unwinds (its fetch
-//! panicked), the guard marks the flight abandoned and wakes the waiters, who retry; the first
-//! of them to reach the flight map becomes the new leader. No special case is needed for either
-//! event: both are "the guard was dropped before it was finished".
+//! settles it. Waiters hold an `Arc` to it and sleep on its `Notify`. The leader holds a
+//! [`Lead`] guard: if the leader's future is dropped (cancelled) or unwinds (its fetch
+//! panicked), the guard reports the flight abandoned, which wakes the waiters; the first of them
+//! to reach the flight map becomes the new leader. Neither event needs a special case: both are
+//! "the guard was dropped before it was finished".
+//!
+//! The guard does not know the cache: it reports its outcome to an owner through [`Settle`],
+//! which is how storing stays in the cache and this module stays below it.
 
 use std::any::Any;
 use std::hash::{Hash, Hasher};
@@ -15,13 +18,15 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, OnceLock};
 
+use foldhash::fast::RandomState;
+use scc::hash_map::Entry;
+use scc::HashMap;
 use tokio::sync::Notify;
 
-use crate::cache::TtlCache;
-use crate::group::Group;
-use crate::node::Stamp;
+use crate::hook::{HookPoint, Hooks};
+use crate::node::{NodeGroup, Stamp};
 use crate::policy::Policy;
-use crate::probe::{Stored, StoredKey};
+use crate::probe::{ByKey, KeyLookup, Stored, StoredKey};
 
 const RUNNING: u8 = 0;
 const READY: u8 = 1;
@@ -36,7 +41,7 @@ pub(crate) enum Ending {
 }
 
 pub(crate) struct Flight<G, K, V> {
-    pub(crate) group: Arc<Group<G, K, V>>,
+    pub(crate) group: Arc<NodeGroup<G, K, V>>,
     pub(crate) rest: K,
     pub(crate) stamp: Stamp,
     state: AtomicU8,
@@ -49,7 +54,7 @@ pub(crate) struct Flight<G, K, V> {
 }
 
 impl<G, K, V> Flight<G, K, V> {
-    pub(crate) fn new(group: Arc<Group<G, K, V>>, rest: K, stamp: Stamp) -> Self {
+    pub(crate) fn new(group: Arc<NodeGroup<G, K, V>>, rest: K, stamp: Stamp) -> Self {
         Self {
             group,
             rest,
@@ -69,16 +74,8 @@ impl<G, K, V> Flight<G, K, V> {
             && !self.key_invalidated.load(Acquire)
     }
 
-    pub(crate) fn invalidate_key(&self) {
-        self.key_invalidated.store(true, Release);
-    }
-
     pub(crate) fn is_key_invalidated(&self) -> bool {
         self.key_invalidated.load(Acquire)
-    }
-
-    pub(crate) fn is_running(&self) -> bool {
-        self.state.load(Acquire) == RUNNING
     }
 
     pub(crate) fn stored(&self) -> Stored<'_, G, K> {
@@ -145,7 +142,7 @@ impl<G, K, V> Flight<G, K, V> {
 
 /// The flight map key: `(group, rest)`, hashed like every other key of the cache.
 pub(crate) struct FlightKey<G, K, V> {
-    pub(crate) group: Arc<Group<G, K, V>>,
+    pub(crate) group: Arc<NodeGroup<G, K, V>>,
     pub(crate) rest: K,
 }
 
@@ -173,7 +170,152 @@ impl<G, K, V> StoredKey<G, K> for FlightKey<G, K, V> {
     }
 }
 
-/// What [`TtlCache::start`] decided.
+/// What a caller that missed found in the flight map.
+pub(crate) enum Claim<G, K, V, T> {
+    /// A running flight with the caller's stamp: wait for it.
+    Join(Arc<Flight<G, K, V>>),
+    /// What the caller's `peek` found under the entry: a value stored meanwhile.
+    Found(T),
+    /// Nothing to join: the caller leads this new flight. `replaced` is the unjoinable flight it
+    /// took the place of, whose group pin the caller must drop.
+    Lead {
+        flight: Arc<Flight<G, K, V>>,
+        replaced: Option<Arc<Flight<G, K, V>>>,
+    },
+}
+
+type FlightMap<G, K, V> = HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, RandomState>;
+
+/// The flight map. Its entries are locked only for short synchronous sections, never across an
+/// `.await` or user code, so its synchronous calls are safe on any runtime.
+pub(crate) struct Flights<G, K, V> {
+    map: FlightMap<G, K, V>,
+}
+
+impl<G, K, V> Flights<G, K, V>
+where
+    G: Hash + Eq,
+    K: Hash + Eq + Clone,
+{
+    pub(crate) fn new() -> Self {
+        Self {
+            map: HashMap::with_hasher(RandomState::default()),
+        }
+    }
+
+    /// Joins the running flight for `key`, or, if `peek` (run under the key's entry, so no
+    /// flight for the key can end meanwhile) finds nothing, registers a new one led by the
+    /// caller.
+    pub(crate) fn claim<T>(
+        &self,
+        key: FlightKey<G, K, V>,
+        stamp: Stamp,
+        peek: impl FnOnce() -> Option<T>,
+    ) -> Claim<G, K, V, T> {
+        let entry = self.map.entry_sync(key);
+        if let Entry::Occupied(o) = &entry {
+            if o.get().joinable(stamp) {
+                return Claim::Join(Arc::clone(o.get()));
+            }
+        }
+        // A leader that finished between the caller's lookup and this entry stored its value
+        // before releasing the entry: look again rather than fetch twice.
+        if let Some(found) = peek() {
+            return Claim::Found(found);
+        }
+        match entry {
+            Entry::Occupied(mut o) => {
+                let flight = Arc::new(Flight::new(
+                    Arc::clone(&o.key().group),
+                    take_rest(o.key()),
+                    stamp,
+                ));
+                let replaced = o.insert(Arc::clone(&flight));
+                Claim::Lead {
+                    flight,
+                    replaced: Some(replaced),
+                }
+            }
+            Entry::Vacant(v) => {
+                let flight = Arc::new(Flight::new(
+                    Arc::clone(&v.key().group),
+                    take_rest(v.key()),
+                    stamp,
+                ));
+                v.insert_entry(Arc::clone(&flight));
+                Claim::Lead {
+                    flight,
+                    replaced: None,
+                }
+            }
+        }
+    }
+
+    /// Runs `settle(ours)` under the entry of `flight`'s key, where `ours` says whether the
+    /// entry still holds `flight`, and then takes `flight` out of the map. Returns `settle`'s
+    /// result and whether `flight` was taken out (its group pin is then the caller's to drop).
+    pub(crate) fn settle<R>(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        settle: impl FnOnce(bool) -> R,
+    ) -> (R, bool) {
+        let stored = flight.stored();
+        let entry = self.map.get_sync(&ByKey::new(&stored));
+        let ours = entry.as_ref().is_some_and(|e| Arc::ptr_eq(e.get(), flight));
+        let result = settle(ours);
+        if let (true, Some(entry)) = (ours, entry) {
+            drop(entry.remove_entry());
+        }
+        (result, ours)
+    }
+
+    /// Marks the flight of `probe`'s key (if any) so its result is neither stored nor joined,
+    /// then runs `then` while still holding the key's entry, so that a leader's store is wholly
+    /// before `then` or refused.
+    pub(crate) fn invalidate_key<P, R>(&self, probe: &P, then: impl FnOnce() -> R) -> R
+    where
+        P: ?Sized + KeyLookup<G, K>,
+    {
+        let entry = self.map.get_sync(&ByKey::new(probe));
+        if let Some(entry) = &entry {
+            entry.get().key_invalidated.store(true, Release);
+        }
+        let result = then();
+        drop(entry);
+        result
+    }
+
+    /// Takes `flight` out of the map if it is still there. Returns whether it was.
+    pub(crate) fn retire(&self, flight: &Arc<Flight<G, K, V>>) -> bool {
+        let stored = flight.stored();
+        self.map
+            .remove_if_sync(&ByKey::new(&stored), |f| Arc::ptr_eq(f, flight))
+            .is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// The owned rest of a flight key, for the flight itself. Clones the key part, which is user
+/// code, under the entry; the alternative, cloning before the entry on every miss, is paid by
+/// callers that end up joining.
+fn take_rest<G, K: Clone, V>(key: &FlightKey<G, K, V>) -> K {
+    key.rest.clone()
+}
+
+/// What a leader's flight became. The owner (the cache) stores, publishes and retires.
+pub(crate) trait Settle<G, K, V>: Sync {
+    /// The fetch produced a value to store (unless the flight went stale) and hand to waiters.
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V);
+    /// The fetch produced an outcome that is not stored; `shared` is what waiters receive.
+    fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>);
+    /// The leader was cancelled or its fetch panicked.
+    fn abandon(&self, flight: &Arc<Flight<G, K, V>>);
+}
+
+/// What [`TtlCache::start`](crate::TtlCache) decided.
 #[doc(hidden)]
 #[derive(Debug)]
 pub enum Start<O, L> {
@@ -186,70 +328,50 @@ pub enum Start<O, L> {
 /// The leader's obligation to finish a flight. Dropping it unfinished (cancellation, or a panic
 /// unwinding through the fetch) abandons the flight, and a waiter takes over.
 #[doc(hidden)]
-pub struct Lead<'c, G, K, V>
-where
-    G: Hash + Eq + Clone + Send + Sync + 'static,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    pub(crate) cache: &'c TtlCache<G, K, V>,
+pub struct Lead<'c, G, K, V> {
+    pub(crate) owner: &'c dyn Settle<G, K, V>,
+    pub(crate) hooks: &'c Hooks,
     pub(crate) flight: Arc<Flight<G, K, V>>,
     pub(crate) armed: bool,
 }
 
-impl<G, K, V> std::fmt::Debug for Lead<'_, G, K, V>
-where
-    G: Hash + Eq + Clone + Send + Sync + 'static,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
+impl<G, K, V> std::fmt::Debug for Lead<'_, G, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lead")
-            .field("cache", &self.cache.name())
+            .field("armed", &self.armed)
             .finish_non_exhaustive()
     }
 }
 
-impl<G, K, V> Lead<'_, G, K, V>
-where
-    G: Hash + Eq + Clone + Send + Sync + 'static,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
+impl<G, K, V> Lead<'_, G, K, V> {
     /// Stores (if the policy says so) and publishes the fetch's outcome, and returns it.
     pub async fn finish<P: Policy<Value = V>>(
         mut self,
         outcome: P::Output,
         policy: &P,
     ) -> P::Output {
-        // Boxed: the store path is a large state machine that callers' futures (the cached
-        // function's included) would otherwise carry on every call, hits too.
-        match policy.storable(&outcome) {
-            Some(value) => Box::pin(self.cache.commit(&self.flight, value)).await,
-            None => {
-                let shared = policy.share(&outcome);
-                Box::pin(self.cache.fail(&self.flight, shared)).await;
-            }
+        // User code (the value's `Clone`) runs here, before any lock.
+        let storable = policy.storable(&outcome);
+        let shared = match &storable {
+            Some(_) => None,
+            None => policy.share(&outcome),
+        };
+        // The last await of the miss path: cancelling here abandons the flight like any other
+        // cancellation. From here on, settling runs to the end without yielding.
+        self.hooks.at(HookPoint::BeforeStore).await;
+        match storable {
+            Some(value) => self.owner.commit(&self.flight, value),
+            None => self.owner.fail(&self.flight, shared),
         }
         self.armed = false;
         outcome
     }
 }
 
-impl<G, K, V> Drop for Lead<'_, G, K, V>
-where
-    G: Hash + Eq + Clone + Send + Sync + 'static,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
+impl<G, K, V> Drop for Lead<'_, G, K, V> {
     fn drop(&mut self) {
         if self.armed {
-            // Cancelled or unwinding, possibly halfway through storing: wake the waiters (one
-            // takes over) unless the outcome was already published. Drop cannot await, so the
-            // flight stays in the map, unjoinable, until the next caller for the key replaces
-            // it or maintenance removes it.
-            self.flight.abandon();
-            self.cache.defer_flight(Arc::clone(&self.flight));
+            self.owner.abandon(&self.flight);
         }
     }
 }

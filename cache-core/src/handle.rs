@@ -15,6 +15,7 @@ use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
 use crate::cache::TtlCache;
+use crate::invalidated::Invalidated;
 use crate::probe::Stored;
 use crate::stats::CacheStats;
 
@@ -24,9 +25,9 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait ErasedCache: Any + Send + Sync {
     fn len(&self) -> usize;
     fn stats(&self) -> CacheStats;
-    fn clear(&self) -> BoxFuture<'_, usize>;
+    fn clear(&self) -> usize;
     fn purge_expired(&self) -> BoxFuture<'_, usize>;
-    fn invalidate_group<'a>(&'a self, group: &'a (dyn Any + Send + Sync)) -> BoxFuture<'a, usize>;
+    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> usize;
 }
 
 impl<G, K, V> ErasedCache for TtlCache<G, K, V>
@@ -41,20 +42,18 @@ where
     fn stats(&self) -> CacheStats {
         TtlCache::stats(self)
     }
-    fn clear(&self) -> BoxFuture<'_, usize> {
-        Box::pin(TtlCache::clear(self))
+    fn clear(&self) -> usize {
+        self.clear_all()
     }
     fn purge_expired(&self) -> BoxFuture<'_, usize> {
         Box::pin(TtlCache::purge_expired(self))
     }
-    fn invalidate_group<'a>(&'a self, group: &'a (dyn Any + Send + Sync)) -> BoxFuture<'a, usize> {
+    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> usize {
         let Some(group) = group.downcast_ref::<G>() else {
             type_mismatch(self.name())
         };
-        Box::pin(async move {
-            let probe = Stored::<G, ()> { group, rest: &() };
-            self.invalidate_group_by(&probe).await
-        })
+        let probe = Stored::<G, ()> { group, rest: &() };
+        self.invalidate_group_by(&probe)
     }
 }
 
@@ -148,11 +147,10 @@ impl CacheHandle {
     }
 
     /// Invalidates the group whose owned key is `group` (the cache's `G`, erased).
-    pub(crate) async fn invalidate_group_erased(&self, group: &(dyn Any + Send + Sync)) -> usize {
-        match self.cell.get() {
-            Some(cache) => cache.invalidate_group(group).await,
-            None => 0,
-        }
+    pub(crate) fn invalidate_group_erased(&self, group: &(dyn Any + Send + Sync)) -> usize {
+        self.cell
+            .get()
+            .map_or(0, |cache| cache.invalidate_group(group))
     }
 
     /// The number of stored entries.
@@ -190,8 +188,9 @@ impl CacheHandle {
             .map_or_else(CacheStats::default, |c| c.stats())
     }
 
-    /// Removes every entry and returns how many were removed; fetches still running are not
-    /// stored and not joined by later calls.
+    /// Removes every entry; the returned [`Invalidated`] yields how many. Fetches still running,
+    /// or beginning before this call returns, are not stored and not joined by later calls.
+    /// Done when this call returns, awaited or not.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -202,11 +201,8 @@ impl CacheHandle {
     /// assert_eq!(double_cache().clear().await, 1);
     /// # }
     /// ```
-    pub async fn clear(&self) -> usize {
-        match self.cell.get() {
-            Some(cache) => cache.clear().await,
-            None => 0,
-        }
+    pub fn clear(&self) -> Invalidated<usize> {
+        Invalidated::done(self.cell.get().map_or(0, |cache| cache.clear()))
     }
 
     /// Removes every expired entry now; see [`TtlCache::purge_expired`].

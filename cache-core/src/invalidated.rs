@@ -5,14 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-type Rest<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
 /// The outcome of an invalidation ([`TtlCache::invalidate_group`](crate::TtlCache::invalidate_group),
-/// [`invalidate`](crate::TtlCache::invalidate), [`clear`](crate::TtlCache::clear) and the
-/// generated `invalidate_*` companions), as a future that yields how much was removed.
+/// [`invalidate`](crate::TtlCache::invalidate), [`clear`](crate::TtlCache::clear),
+/// [`CacheHandle::clear`](crate::CacheHandle::clear) and the generated `invalidate_*`
+/// companions), as a future that yields how much was removed.
 ///
-/// The invalidation has already taken effect when the call that returned this value returned:
-/// awaiting it only yields the count. Dropping it unawaited invalidates all the same.
+/// The invalidation has already taken effect when the call that returned this value returned,
+/// and the values it removed have been dropped: awaiting it only yields the count. Dropping it
+/// unawaited invalidates all the same, so `let _ = invalidate_list_folders(user, provider);`
+/// in a credential-change handler is not a silent hole.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -23,33 +24,34 @@ type Rest<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// let cache: TtlCache<String, u32, u64> =
 ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
 /// cache.get_with("alice", &1, || async { 1 }).await;
-/// let _ = cache.invalidate_group("alice"); // not awaited: still invalidated
+/// cache.get_with("alice", &2, || async { 2 }).await;
+/// let _ = cache.invalidate("alice", &1); // not awaited: invalidated all the same
 /// assert_eq!(cache.get("alice", &1), None);
+/// assert_eq!(cache.invalidate_group("alice").await, 1);
 /// # }
 /// ```
-#[must_use = "the invalidation has taken effect; await this to learn how many entries it removed"]
+#[must_use = "the invalidation has taken effect; await this to learn how much it removed"]
 pub struct Invalidated<T> {
-    state: State<T>,
-}
-
-enum State<T> {
-    #[allow(dead_code)]
-    Done(Option<T>),
-    Running(Rest<T>),
+    count: Option<T>,
 }
 
 impl<T> Invalidated<T> {
-    #[allow(dead_code)] // until invalidations finish eagerly
     pub(crate) fn done(count: T) -> Self {
-        Self {
-            state: State::Done(Some(count)),
-        }
+        Self { count: Some(count) }
     }
 
-    pub(crate) fn running(rest: impl Future<Output = T> + Send + 'static) -> Self {
-        Self {
-            state: State::Running(Box::pin(rest)),
-        }
+    /// How much was removed, without awaiting.
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// assert_eq!(cache.clear().count(), 0);
+    /// ```
+    pub fn count(self) -> T {
+        self.count
+            .expect("`Invalidated` is only taken apart once: `count` consumes it")
     }
 }
 
@@ -62,15 +64,12 @@ impl<T> fmt::Debug for Invalidated<T> {
 impl<T: Unpin> Future for Invalidated<T> {
     type Output = T;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let this = self.get_mut();
-        match &mut this.state {
-            State::Done(count) => Poll::Ready(
-                count
-                    .take()
-                    .expect("`Invalidated` polled after it completed"),
-            ),
-            State::Running(rest) => rest.as_mut().poll(cx),
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
+        match self.get_mut().count.take() {
+            Some(count) => Poll::Ready(count),
+            // Polling a completed future is a caller's bug (the `Future` contract allows a
+            // panic); say what happened rather than hang.
+            None => panic!("`Invalidated` polled after it completed"),
         }
     }
 }

@@ -63,16 +63,21 @@
 mod borrowed;
 mod builder;
 mod cache;
+mod fetch;
 mod flight;
 mod group;
+mod groups;
 mod handle;
+mod hook;
 mod invalidated;
+mod invalidation;
 mod node;
 mod order;
 mod parts;
 mod policy;
 mod probe;
 mod stats;
+mod store;
 mod trace;
 
 #[doc(hidden)]
@@ -82,9 +87,9 @@ pub mod __private;
 pub use borrowed::{Borrowed, ToKey};
 pub use builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
 pub use cache::TtlCache;
-#[doc(hidden)]
-pub use cache::{Hook, HookPoint};
 pub use handle::CacheHandle;
+#[doc(hidden)]
+pub use hook::{Hook, HookPoint, SyncHook};
 pub use invalidated::Invalidated;
 pub use scc::Equivalent;
 pub use stats::CacheStats;

@@ -3,14 +3,14 @@
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{
     AtomicBool, AtomicU32, AtomicUsize,
-    Ordering::{AcqRel, Acquire, Relaxed},
+    Ordering::{Acquire, Relaxed},
 };
 use std::sync::Arc;
 
-use sdd::{AtomicOwned, Guard, Owned, Tag};
+use arc_swap::ArcSwapOption;
 use tokio::time::Instant;
 
-use crate::group::Group;
+use crate::group::{Group, Member};
 use crate::probe::{Stored, StoredKey};
 
 /// The generation a value was fetched under: the group's generation and the cache's epoch when
@@ -22,36 +22,45 @@ pub(crate) struct Stamp {
     pub(crate) epoch: u64,
 }
 
-/// Marks a node that is in no group's member list.
-pub(crate) const NO_SLOT: usize = usize::MAX;
-
 /// Marks a node that is not in the store order.
 pub(crate) const NO_ORDER: u32 = u32::MAX;
+
+/// The group type of a node.
+pub(crate) type NodeGroup<G, K, V> = Group<G, Node<G, K, V>>;
 
 pub(crate) struct Node<G, K, V> {
     /// The group this key belongs to; it also holds the group key, so a node stores it once per
     /// group rather than once per entry.
-    pub(crate) group: Arc<Group<G, K, V>>,
+    pub(crate) group: Arc<NodeGroup<G, K, V>>,
     pub(crate) rest: K,
-    /// The value, taken out (and handed to epoch-based reclamation) when the node leaves the
-    /// cache: scc's `HashIndex` drops a removed entry lazily (when an insert needs its slot, or
-    /// later), and the value, often the largest part of an entry, must not live that long.
-    value: AtomicOwned<V>,
+    /// The value, taken out when the node leaves the cache. scc's `HashIndex` frees a removed
+    /// entry (this node) only once every thread has moved past it, which can take as long as
+    /// an idle worker stays idle; the value, often the largest part of an entry and the part
+    /// that must not outlive an invalidation, goes at once. `ArcSwapOption` gives lock-free
+    /// reads whose references are paid back by the writer, so taking the value drops it as
+    /// soon as no hit is cloning it, with no garbage left behind on any thread.
+    value: ArcSwapOption<V>,
     pub(crate) expires_at: Instant,
     pub(crate) stamp: Stamp,
     /// Set by a hit, cleared by the eviction scan: the "recently used" bit of a CLOCK.
     pub(crate) accessed: AtomicBool,
     /// Set once, by whoever removed the node from the index.
     pub(crate) removed: AtomicBool,
-    /// Position in `group.members`, or [`NO_SLOT`]; only written under the members lock.
-    pub(crate) slot: AtomicUsize,
+    /// Position in `group.members`; only written under the members lock.
+    slot: AtomicUsize,
     /// Position in the store order, or [`NO_ORDER`]; only written under the order lock.
     pub(crate) order: AtomicU32,
 }
 
-impl<G, K, V: 'static> Node<G, K, V> {
+impl<G, K, V> Member for Node<G, K, V> {
+    fn slot(&self) -> &AtomicUsize {
+        &self.slot
+    }
+}
+
+impl<G, K, V> Node<G, K, V> {
     pub(crate) fn new(
-        group: Arc<Group<G, K, V>>,
+        group: Arc<NodeGroup<G, K, V>>,
         rest: K,
         value: V,
         expires_at: Instant,
@@ -60,38 +69,22 @@ impl<G, K, V: 'static> Node<G, K, V> {
         Self {
             group,
             rest,
-            value: AtomicOwned::new(value),
+            value: ArcSwapOption::new(Some(Arc::new(value))),
             expires_at,
             stamp,
             accessed: AtomicBool::new(false),
             removed: AtomicBool::new(false),
-            slot: AtomicUsize::new(NO_SLOT),
+            slot: AtomicUsize::new(crate::group::NO_SLOT),
             order: AtomicU32::new(NO_ORDER),
         }
     }
 
-    /// Hands the value to epoch-based reclamation: dropped once no reader can still see it.
-    pub(crate) fn take_value(&self) {
-        let (taken, _): (Option<Owned<V>>, Tag) = self.value.swap((None, Tag::None), AcqRel);
-        drop(taken);
-    }
-}
-
-impl<G, K, V: Clone> Node<G, K, V> {
-    /// A clone of the value, unless the node already left the cache.
-    #[inline]
-    pub(crate) fn value(&self) -> Option<V> {
-        self.value_in(&Guard::new())
+    /// Takes the value out. The caller drops it outside any lock: dropping it runs the value's
+    /// destructor (user code) unless a hit is still cloning it, in which case that hit drops it.
+    pub(crate) fn take_value(&self) -> Option<Arc<V>> {
+        self.value.swap(None)
     }
 
-    /// [`value`](Self::value) under a guard the caller already holds.
-    #[inline]
-    pub(crate) fn value_in(&self, guard: &Guard) -> Option<V> {
-        self.value.load(Acquire, guard).as_ref().cloned()
-    }
-}
-
-impl<G, K, V> Node<G, K, V> {
     /// Whether a call starting now may be served this node's value.
     #[inline]
     pub(crate) fn is_live(&self, now: Instant, epoch: u64) -> bool {
@@ -123,6 +116,14 @@ impl<G, K, V> Node<G, K, V> {
             group: &self.group.key,
             rest: &self.rest,
         }
+    }
+}
+
+impl<G, K, V: Clone> Node<G, K, V> {
+    /// A clone of the value, unless the node already left the cache.
+    #[inline]
+    pub(crate) fn value(&self) -> Option<V> {
+        self.value.load().as_deref().cloned()
     }
 }
 

@@ -86,23 +86,6 @@ impl<G, K, V> List<G, K, V> {
         node.order.store(index, Relaxed);
     }
 
-    /// Puts `node` back as the oldest, unless it already left the cache.
-    pub(crate) fn push_front(&mut self, node: Arc<Node<G, K, V>>) {
-        if node.removed.load(Acquire) {
-            return;
-        }
-        let index = self.slot(Arc::clone(&node));
-        let head = self.head;
-        self.slots[index as usize].prev = NO_ORDER;
-        self.slots[index as usize].next = head;
-        match head {
-            NO_ORDER => self.tail = index,
-            head => self.slots[head as usize].prev = index,
-        }
-        self.head = index;
-        node.order.store(index, Relaxed);
-    }
-
     /// Unlinks `node` if it is in the list; the caller drops the returned `Arc`.
     pub(crate) fn unlink(&mut self, node: &Arc<Node<G, K, V>>) -> Option<Arc<Node<G, K, V>>> {
         let index = node.order.load(Relaxed);

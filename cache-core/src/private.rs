@@ -148,7 +148,10 @@ where
     P::Value: CacheValue,
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
-    cache.lookup(key).map(|value| policy.answer(value))
+    cache
+        .store
+        .lookup(key, cache.current_epoch())
+        .map(|value| policy.answer(value))
 }
 
 /// The miss path of a `#[ttl_cached]` function: waits for a running fetch, or makes the caller
@@ -169,13 +172,12 @@ where
     Box::pin(cache.start(key, policy)).await
 }
 
-/// `invalidate_<fn>(group parameters...)`. A plain function returning a `'static` future, so
-/// the companion can be a plain `fn` too: the invalidation must take effect when the companion
-/// is called, whether or not its future is awaited.
+/// `invalidate_<fn>(group parameters...)`: invalidates when called (the companion is a plain
+/// `fn`), whether or not the returned future is awaited.
 pub fn invalidate_group<GP: PartList>(
     handle: &'static CacheHandle,
     group: &GP,
 ) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
-    crate::Invalidated::running(async move { handle.invalidate_group_erased(&owned).await })
+    crate::Invalidated::done(handle.invalidate_group_erased(&owned))
 }

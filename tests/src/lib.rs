@@ -63,3 +63,83 @@ impl Pauses {
         self.pauses[i].resume.notify_one();
     }
 }
+
+#[derive(Debug, Default)]
+struct Gate {
+    reached: bool,
+    resumed: bool,
+}
+
+#[derive(Debug)]
+struct SyncPause {
+    point: HookPoint,
+    arrival: usize,
+    seen: AtomicUsize,
+    gate: std::sync::Mutex<Gate>,
+    changed: std::sync::Condvar,
+}
+
+/// [`Pauses`] for the synchronous points (`StoreLocked`, `AfterInsert`, `InvalidationMidway`):
+/// the chosen caller blocks its thread, so the test acts from another thread (a multi-thread
+/// runtime, or `std::thread`).
+#[derive(Debug)]
+pub struct SyncPauses {
+    pauses: Vec<SyncPause>,
+}
+
+/// How long a test waits for a paused caller before failing instead of hanging.
+const SYNC_PAUSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl SyncPauses {
+    /// One pause per `(point, arrival)`: the `arrival`-th (0-based) caller to reach `point`
+    /// stops there. Returns the pauses and the hook to install with `__sync_hook`.
+    pub fn at(points: &[(HookPoint, usize)]) -> (Arc<Self>, cache_core::SyncHook) {
+        let this = Arc::new(Self {
+            pauses: points
+                .iter()
+                .map(|&(point, arrival)| SyncPause {
+                    point,
+                    arrival,
+                    seen: AtomicUsize::new(0),
+                    gate: std::sync::Mutex::new(Gate::default()),
+                    changed: std::sync::Condvar::new(),
+                })
+                .collect(),
+        });
+        let hook_this = this.clone();
+        let hook: cache_core::SyncHook = Arc::new(move |point| {
+            for pause in hook_this.pauses.iter().filter(|p| p.point == point) {
+                if pause.seen.fetch_add(1, SeqCst) == pause.arrival {
+                    let mut gate = pause.gate.lock().unwrap();
+                    gate.reached = true;
+                    pause.changed.notify_all();
+                    let (gate, timeout) = pause
+                        .changed
+                        .wait_timeout_while(gate, SYNC_PAUSE_LIMIT, |g| !g.resumed)
+                        .unwrap();
+                    drop(gate);
+                    assert!(!timeout.timed_out(), "paused caller was never resumed");
+                }
+            }
+        });
+        (this, hook)
+    }
+
+    /// Blocks until the caller of pause `i` stands at its point (panics after 30 s).
+    pub fn wait_reached(&self, i: usize) {
+        let pause = &self.pauses[i];
+        let gate = pause.gate.lock().unwrap();
+        let (_gate, timeout) = pause
+            .changed
+            .wait_timeout_while(gate, SYNC_PAUSE_LIMIT, |g| !g.reached)
+            .unwrap();
+        assert!(!timeout.timed_out(), "pause {i} was never reached");
+    }
+
+    /// Lets the caller of pause `i` go on.
+    pub fn resume(&self, i: usize) {
+        let pause = &self.pauses[i];
+        pause.gate.lock().unwrap().resumed = true;
+        pause.changed.notify_all();
+    }
+}

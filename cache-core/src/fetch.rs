@@ -1,0 +1,195 @@
+//! The miss path: join a running fetch or lead a new one, then settle the leader's outcome
+//! (store, publish to the waiters, retire the flight).
+
+use std::any::Any;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::cache::TtlCache;
+use crate::flight::{Claim, Ending, Flight, FlightKey, Lead, Settle, Start};
+use crate::hook::HookPoint;
+use crate::node::{Node, NodeGroup, Stamp};
+use crate::policy::Policy;
+use crate::probe::KeyProbe;
+use crate::stats::bump;
+use crate::store::Graveyard;
+use crate::trace;
+
+impl<G, K, V> TtlCache<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Get-or-fetch, for the public verbs.
+    pub(crate) async fn run<P, Pol, F, Fut>(&self, probe: &P, policy: &Pol, fetch: F) -> Pol::Output
+    where
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Pol::Output>,
+    {
+        if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
+            return policy.answer(value);
+        }
+        // Boxed: only misses pay for the miss path's state machine.
+        let lead = match Box::pin(self.start(probe, policy)).await {
+            Start::Done(outcome) => return outcome,
+            Start::Lead(lead) => lead,
+        };
+        let outcome = fetch().await;
+        lead.finish(outcome, policy).await
+    }
+
+    fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
+        Stamp {
+            gen: group.gen.load(std::sync::atomic::Ordering::Acquire),
+            epoch: self.current_epoch(),
+        }
+    }
+
+    /// Answers from a running fetch, or makes this caller the leader of a new flight. Callers
+    /// look the key up first; this looks again under the flight entry, and after a flight it
+    /// waited on was abandoned or failed without a shared error.
+    pub(crate) async fn start<'c, P, Pol>(
+        &'c self,
+        probe: &P,
+        policy: &Pol,
+    ) -> Start<Pol::Output, Lead<'c, G, K, V>>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+    {
+        loop {
+            self.hooks.at(HookPoint::BeforeFlightEntry).await;
+            // The fetch "begins" here, for the invalidation guarantee: the stamp is read after
+            // the group is pinned, so an invalidation either finds the group or came before.
+            let group = self.store.groups.pin(probe);
+            let stamp = self.stamp(&group);
+            let key = FlightKey {
+                group: Arc::clone(&group),
+                rest: probe.owned_rest(),
+            };
+            let epoch = stamp.epoch;
+            let claim = self
+                .flights
+                .claim(key, stamp, || self.store.peek_live(probe, epoch));
+            let flight = match claim {
+                Claim::Join(flight) => {
+                    self.store.groups.unpin(&group);
+                    flight
+                }
+                Claim::Found(node) => {
+                    self.store.groups.unpin(&group);
+                    if let Some(value) = node.value() {
+                        self.store.counters.hits.incr();
+                        return Start::Done(policy.answer(value));
+                    }
+                    // Removed in the meantime: start over.
+                    continue;
+                }
+                Claim::Lead { flight, replaced } => {
+                    // The group pin taken above now belongs to the flight; a replaced flight
+                    // (stale or abandoned) gives its own back.
+                    if let Some(old) = replaced {
+                        self.store.groups.unpin(&old.group);
+                    }
+                    bump(&self.store.counters.misses, 1);
+                    trace::fetch(self.name());
+                    return Start::Lead(Lead {
+                        owner: self,
+                        hooks: &self.hooks,
+                        flight,
+                        armed: true,
+                    });
+                }
+            };
+            match flight.wait().await {
+                Ending::Ready => {
+                    if let Some(value) = flight.value() {
+                        bump(&self.store.counters.coalesced, 1);
+                        return Start::Done(policy.answer(value.clone()));
+                    }
+                }
+                Ending::Failed => {
+                    if let Some(outcome) = flight.failure().and_then(|s| policy.answer_shared(s)) {
+                        bump(&self.store.counters.coalesced, 1);
+                        return Start::Done(outcome);
+                    }
+                }
+                Ending::Abandoned => {}
+            }
+            // Retrying: someone may have stored the value meanwhile.
+            if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
+                return Start::Done(policy.answer(value));
+            }
+        }
+    }
+
+    fn expiry(&self) -> Instant {
+        let now = Instant::now();
+        now.checked_add(self.ttl())
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+    }
+}
+
+impl<G, K, V> Settle<G, K, V> for TtlCache<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Stores the value (unless the flight went stale), publishes it to the waiters and retires
+    /// the flight, all under the flight's map entry, so that a concurrent key invalidation is
+    /// ordered wholly before the store (and refuses it) or wholly after (and removes it).
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V) {
+        // Clones happen before any lock is taken: they are user code.
+        let node = Arc::new(Node::new(
+            Arc::clone(&flight.group),
+            flight.rest.clone(),
+            value.clone(),
+            self.expiry(),
+            flight.stamp,
+        ));
+        let mut graveyard = Graveyard::new();
+        let (stored, retired) = self.flights.settle(flight, |ours| {
+            let fresh =
+                ours && !flight.is_key_invalidated() && flight.stamp == self.stamp(&flight.group);
+            if fresh {
+                self.hooks.at_sync(HookPoint::StoreLocked);
+                self.store
+                    .insert(node, &self.epoch, &self.hooks, &mut graveyard);
+            }
+            flight.publish_value(value);
+            fresh
+        });
+        if retired {
+            self.store.groups.unpin(&flight.group);
+        }
+        trace::fetched(self.name(), stored);
+        drop(graveyard);
+        self.maintain();
+    }
+
+    fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>) {
+        flight.publish_failure(shared);
+        trace::fetched(self.name(), false);
+        if self.flights.retire(flight) {
+            self.store.groups.unpin(&flight.group);
+        }
+        self.maintain();
+    }
+
+    fn abandon(&self, flight: &Arc<Flight<G, K, V>>) {
+        // Cancelled or unwinding: wake the waiters (one takes over) and leave the map, all
+        // synchronously, so nothing is left for later clean-up.
+        flight.abandon();
+        if self.flights.retire(flight) {
+            self.store.groups.unpin(&flight.group);
+        }
+    }
+}

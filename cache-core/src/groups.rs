@@ -1,0 +1,86 @@
+//! The group index: finds a group by its key, creates it on a group's first fetch, and drops it
+//! when nothing points at it any more.
+
+use std::hash::Hash;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+use scc::hash_index::Entry;
+use scc::HashIndex;
+
+use crate::group::{Group, GroupKey, Member};
+use crate::probe::{ByGroup, GroupLookup, GroupProbe, Stored};
+
+pub(crate) struct Groups<G, N> {
+    index: HashIndex<GroupKey<G, N>, (), RandomState>,
+}
+
+impl<G, N> Groups<G, N>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    N: Member + Send + Sync + 'static,
+{
+    pub(crate) fn new() -> Self {
+        Self {
+            index: HashIndex::with_hasher(RandomState::default()),
+        }
+    }
+
+    /// The group of `probe`, if it exists. Lock-free.
+    pub(crate) fn find<P: ?Sized + GroupLookup<G>>(&self, probe: &P) -> Option<Arc<Group<G, N>>> {
+        self.index
+            .peek_with(&ByGroup::new(probe), |key, ()| Arc::clone(&key.0))
+    }
+
+    /// Finds or creates the group of `probe` and pins it (see [`Group::pins`]).
+    pub(crate) fn pin<P: ?Sized + GroupProbe<G>>(&self, probe: &P) -> Arc<Group<G, N>> {
+        if let Some(entry) = self.index.get_sync(&ByGroup::new(probe)) {
+            let group = Arc::clone(&entry.key().0);
+            group.pins.fetch_add(1, Relaxed);
+            return group;
+        }
+        let fresh = Arc::new(Group::new(probe.owned_group()));
+        match self.index.entry_sync(GroupKey(Arc::clone(&fresh))) {
+            Entry::Occupied(entry) => {
+                let group = Arc::clone(&entry.key().0);
+                group.pins.fetch_add(1, Relaxed);
+                group
+            }
+            Entry::Vacant(entry) => {
+                entry.insert_entry(());
+                fresh
+            }
+        }
+    }
+
+    /// Drops one pin; the last one takes the group out of the index.
+    pub(crate) fn unpin(&self, group: &Arc<Group<G, N>>) {
+        if group.pins.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        let probe = Stored::<G, ()> {
+            group: &group.key,
+            rest: &(),
+        };
+        if let Some(entry) = self.index.get_sync(&ByGroup::new(&probe)) {
+            // Pins only grow under this lock (or from above zero), so zero here is final.
+            if Arc::ptr_eq(&entry.key().0, group) && group.pins.load(Acquire) == 0 {
+                entry.remove_entry();
+            }
+        }
+    }
+
+    /// Every group, for clearing the cache.
+    pub(crate) fn all(&self) -> Vec<Arc<Group<G, N>>> {
+        let guard = scc::Guard::new();
+        self.index
+            .iter(&guard)
+            .map(|(key, ())| Arc::clone(&key.0))
+            .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+}

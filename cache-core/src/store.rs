@@ -1,0 +1,400 @@
+//! The store: stored entries, the capacity bound, eviction and expiry sweeping.
+//!
+//! - `index` (`scc::HashIndex`, lock-free reads) maps `(group, rest)` to a stored [`Node`]. A hit
+//!   is one `peek` by borrowed key, a clock read, two loads of generation counters and a clone of
+//!   the value: no lock, no allocation.
+//! - `order` keeps stored nodes in store order. With one TTL per cache, store order is expiry
+//!   order, so expired entries are always at the front: sweeping pops them there, a bounded
+//!   number per operation, and capacity eviction takes them first before falling back to a CLOCK
+//!   scan of the oldest entries.
+//! - `live` counts stored nodes; a store takes a slot of it before inserting, evicting while the
+//!   cache is full, so `len() <= capacity` holds at every moment.
+//!
+//! Every method here is synchronous and holds an scc entry only for a few instructions, never
+//! across an `.await` or user code: a removed node's value is moved into a [`Graveyard`] that
+//! the caller drops once it holds no lock.
+
+use std::hash::Hash;
+use std::sync::atomic::{
+    AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+use scc::HashIndex;
+use tokio::time::Instant;
+
+use crate::groups::Groups;
+use crate::hook::{HookPoint, Hooks};
+use crate::node::{Node, NodeGroup, NodeKey};
+use crate::order::StoreOrder;
+use crate::probe::{ByKey, KeyLookup};
+use crate::stats::{bump, Counters};
+
+/// How many of the oldest entries the CLOCK scan looks at to choose a capacity victim.
+const EVICTION_WINDOW: usize = 16;
+
+/// Why a node left the cache, for the stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    Expired,
+    Capacity,
+    Invalidated,
+}
+
+/// A node chosen for removal, and why.
+type Victim<G, K, V> = (Arc<Node<G, K, V>>, Reason);
+
+/// What removals took out of the cache, dropped by the caller once it holds no lock: dropping a
+/// value runs its destructor, which is user code.
+pub(crate) struct Graveyard<G, K, V> {
+    nodes: Vec<Arc<Node<G, K, V>>>,
+    values: Vec<Arc<V>>,
+}
+
+impl<G, K, V> Graveyard<G, K, V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            nodes: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+pub(crate) struct Store<G, K, V> {
+    index: HashIndex<NodeKey<G, K, V>, (), RandomState>,
+    pub(crate) groups: Groups<G, Node<G, K, V>>,
+    order: StoreOrder<G, K, V>,
+    live: AtomicUsize,
+    capacity: usize,
+    pub(crate) counters: Counters,
+}
+
+impl<G, K, V> Store<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            index: HashIndex::with_hasher(RandomState::default()),
+            groups: Groups::new(),
+            order: StoreOrder::new(),
+            live: AtomicUsize::new(0),
+            capacity,
+            counters: Counters::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live.load(Relaxed)
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// `(entries in the index, groups)`, for tests that check memory is reclaimed.
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.index.len(), self.groups.len())
+    }
+
+    /// The hit path: a lock-free read by borrowed key.
+    #[inline]
+    pub(crate) fn lookup<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P, epoch: u64) -> Option<V> {
+        let value = self
+            .index
+            .peek_with(&ByKey::new(probe), |key, ()| {
+                let node = &key.0;
+                // The clock is read after the lookup: it costs about as much as the rest of a
+                // hit, and reading it here lets its latency overlap the lookup's memory accesses.
+                if node.is_live(Instant::now(), epoch) {
+                    node.touch();
+                    node.value()
+                } else {
+                    None
+                }
+            })
+            .flatten()?;
+        self.counters.hits.incr();
+        Some(value)
+    }
+
+    /// The live node of `probe`'s key, if any.
+    pub(crate) fn peek_live<P: ?Sized + KeyLookup<G, K>>(
+        &self,
+        probe: &P,
+        epoch: u64,
+    ) -> Option<Arc<Node<G, K, V>>> {
+        let now = Instant::now();
+        self.index
+            .peek_with(&ByKey::new(probe), |key, ()| {
+                key.0.is_live(now, epoch).then(|| Arc::clone(&key.0))
+            })
+            .flatten()
+    }
+
+    /// Inserts `node`, replacing the previous node of its key and making room if full. The
+    /// caller holds the key's flight entry (so no other store of the key runs) and has checked
+    /// that the node's stamp is current; `epoch` is read again afterwards to catch an
+    /// invalidation that ran meanwhile.
+    pub(crate) fn insert(
+        &self,
+        node: Arc<Node<G, K, V>>,
+        epoch: &std::sync::atomic::AtomicU64,
+        hooks: &Hooks,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) {
+        // Dropped by the caller, after it let go of the flight entry.
+        graveyard.nodes.push(Arc::clone(&node));
+        let now = Instant::now();
+        let at_start = epoch.load(Acquire);
+        if let Some(entry) = self.index.get_sync(&ByKey::new(&node.stored())) {
+            let old = Arc::clone(&entry.key().0);
+            entry.remove_entry();
+            let reason = reason(&old, now, at_start);
+            self.release(&old, Some(reason), graveyard);
+            graveyard.nodes.push(old);
+        }
+        if !self.reserve(now, at_start, graveyard) {
+            // Every slot is held by an insert still in progress: serve without storing.
+            return;
+        }
+        // The flight's pin keeps the count above zero, so this increment cannot race the
+        // group's removal from the index.
+        node.group.pins.fetch_add(1, Relaxed);
+        // Listed in the group before it becomes visible, so an invalidation that can see it
+        // can also find it.
+        node.group.add_member(&node);
+        let mut reserved = Reserved {
+            store: self,
+            node: &node,
+            inserted: false,
+        };
+        reserved.inserted = self
+            .index
+            .insert_sync(NodeKey(Arc::clone(&node)), ())
+            .is_ok();
+        if !reserved.inserted {
+            // The flight entry serializes stores of a key, so this cannot happen; `reserved`
+            // gives everything back if it does.
+            return;
+        }
+        drop(reserved);
+        bump(&self.counters.inserts, 1);
+        self.order.lock().push_back(&node);
+        hooks.at_sync(HookPoint::AfterInsert);
+        // An invalidation that bumped the group after our caller's check has already taken the
+        // member list, perhaps before this node joined it: take the node out now.
+        if node.is_stale(epoch.load(Acquire)) {
+            self.remove(&node, Reason::Invalidated, graveyard);
+        }
+    }
+
+    /// Takes one slot of capacity, evicting if the cache is full. Returns false if nothing could
+    /// be evicted (every slot is held by an insert still in progress).
+    fn reserve(&self, now: Instant, epoch: u64, graveyard: &mut Graveyard<G, K, V>) -> bool {
+        loop {
+            let live = self.live.load(Relaxed);
+            if live < self.capacity {
+                if self
+                    .live
+                    .compare_exchange_weak(live, live + 1, AcqRel, Relaxed)
+                    .is_ok()
+                {
+                    return true;
+                }
+                continue;
+            }
+            let Some((victim, reason)) = self.pick_victim(now, epoch) else {
+                return false;
+            };
+            self.remove(&victim, reason, graveyard);
+        }
+    }
+
+    /// Returns the oldest node if it is expired or stale, taken out of the store order. Expired
+    /// entries are all at the front: one TTL, in store order.
+    fn pop_dead_front(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
+        let mut order = self.order.lock();
+        if order.front()?.is_live(now, epoch) {
+            return None;
+        }
+        let node = order.pop_front()?;
+        drop(order);
+        let reason = reason(&node, now, epoch);
+        Some((node, reason))
+    }
+
+    /// Chooses a node to evict: an expired (or invalidated) one if there is any, else the first
+    /// of the oldest [`EVICTION_WINDOW`] entries that was not read since the last scan (CLOCK's
+    /// second chance), else the oldest.
+    fn pick_victim(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
+        if let Some(found) = self.pop_dead_front(now, epoch) {
+            return Some(found);
+        }
+        let mut order = self.order.lock();
+        let mut chosen = None;
+        let mut oldest = None;
+        for (slot, node) in order.oldest(EVICTION_WINDOW) {
+            if !node.is_live(now, epoch) || !node.accessed.swap(false, Relaxed) {
+                chosen = Some(slot);
+                break;
+            }
+            oldest.get_or_insert(slot);
+        }
+        let node = order.remove(chosen.or(oldest)?)?;
+        drop(order);
+        let reason = reason(&node, now, epoch);
+        Some((node, reason))
+    }
+
+    /// Removes `node` from the index if it is still there, and accounts for it.
+    pub(crate) fn remove(
+        &self,
+        node: &Arc<Node<G, K, V>>,
+        reason: Reason,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) -> bool {
+        let Some(entry) = self.index.get_sync(&ByKey::new(&node.stored())) else {
+            return false;
+        };
+        if !Arc::ptr_eq(&entry.key().0, node) {
+            return false;
+        }
+        entry.remove_entry();
+        self.release(node, Some(reason), graveyard);
+        true
+    }
+
+    /// Removes the entry of `probe`'s key, whatever node it holds.
+    pub(crate) fn remove_key<P: ?Sized + KeyLookup<G, K>>(
+        &self,
+        probe: &P,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) -> bool {
+        let Some(entry) = self.index.get_sync(&ByKey::new(probe)) else {
+            return false;
+        };
+        let node = Arc::clone(&entry.key().0);
+        entry.remove_entry();
+        self.release(&node, Some(Reason::Invalidated), graveyard);
+        graveyard.nodes.push(node);
+        true
+    }
+
+    /// Removes every stored member of `group`.
+    pub(crate) fn remove_members(
+        &self,
+        group: &NodeGroup<G, K, V>,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) -> usize {
+        let mut removed = 0;
+        for node in group.take_members() {
+            if self.remove(&node, Reason::Invalidated, graveyard) {
+                removed += 1;
+            }
+            graveyard.nodes.push(node);
+        }
+        removed
+    }
+
+    /// Bookkeeping for a node that left the index (or never made it in): once per node.
+    fn release(
+        &self,
+        node: &Arc<Node<G, K, V>>,
+        reason: Option<Reason>,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) {
+        if node.removed.swap(true, AcqRel) {
+            return;
+        }
+        self.live.fetch_sub(1, AcqRel);
+        if let Some(value) = node.take_value() {
+            graveyard.values.push(value);
+        }
+        if let Some(member) = node.group.remove_member(node) {
+            graveyard.nodes.push(member);
+        }
+        if let Some(ordered) = self.order.lock().unlink(node) {
+            graveyard.nodes.push(ordered);
+        }
+        self.groups.unpin(&node.group);
+        match reason {
+            Some(Reason::Expired) => bump(&self.counters.evicted_expired, 1),
+            Some(Reason::Capacity) => bump(&self.counters.evicted_capacity, 1),
+            Some(Reason::Invalidated) => bump(&self.counters.invalidated, 1),
+            None => {}
+        }
+    }
+
+    /// Removes up to `budget` expired or invalidated entries from the front of the store order.
+    pub(crate) fn sweep(
+        &self,
+        epoch: u64,
+        budget: usize,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) -> usize {
+        let now = Instant::now();
+        let mut removed = 0;
+        while removed < budget {
+            let Some((node, reason)) = self.pop_dead_front(now, epoch) else {
+                break;
+            };
+            if self.remove(&node, reason, graveyard) {
+                removed += 1;
+            }
+            graveyard.nodes.push(node);
+        }
+        removed
+    }
+
+    /// Empties the store order, for dropping the cache: nodes point at their group and groups
+    /// list their nodes, a cycle to break.
+    pub(crate) fn drain(&mut self) {
+        for group in self.groups.all() {
+            drop(group.take_members());
+        }
+        drop(self.order.lock().drain());
+    }
+}
+
+fn reason<G, K, V>(node: &Node<G, K, V>, now: Instant, epoch: u64) -> Reason {
+    if node.is_stale(epoch) {
+        Reason::Invalidated
+    } else if now >= node.expires_at {
+        Reason::Expired
+    } else {
+        Reason::Capacity
+    }
+}
+
+/// A slot of capacity reserved for a node not in the index yet: given back, with the node's
+/// group pin and member entry, unless the insert finished (only a panic in a key's `Hash` or
+/// `Eq` can stop it in between: nothing here awaits).
+struct Reserved<'s, G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    store: &'s Store<G, K, V>,
+    node: &'s Arc<Node<G, K, V>>,
+    inserted: bool,
+}
+
+impl<G, K, V> Drop for Reserved<'_, G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if !self.inserted {
+            let mut graveyard = Graveyard::new();
+            self.store.release(self.node, None, &mut graveyard);
+        }
+    }
+}
