@@ -47,7 +47,9 @@
 //!   cancelled, a waiting caller takes over; if it panics, the panic reaches that caller only
 //!   and the waiters retry.
 //! - **Invalidation is race-free**: a call that begins after `invalidate_*` (or `clear`)
-//!   returned never receives a value whose fetch began before that return.
+//!   returned never receives a value whose fetch began before that return, including fetches
+//!   that began while it ran. It takes effect in the call, awaited or not, and the values it
+//!   removed are dropped before it returns.
 //! - **Bounded**: entries live `ttl` after they were stored (on tokio's clock, so tests can use
 //!   `tokio::time::pause`); at most `capacity` entries are stored, expired ones leaving first,
 //!   then least-recently-used ones; expired entries are reclaimed without being read.
@@ -108,7 +110,7 @@ pub use stats::CacheStats;
 ///     Ok(Arc::new(vec![Folder])) // the real fetch
 /// }
 /// // Generated beside it, with the same visibility:
-/// //   async fn invalidate_list_folders(user_id: &str, provider: &str) -> usize
+/// //   fn invalidate_list_folders(user_id: &str, provider: &str) -> cache_core::Invalidated<usize>
 /// //   fn list_folders_cache() -> &'static cache_core::CacheHandle
 /// ```
 ///
@@ -138,8 +140,9 @@ pub use stats::CacheStats;
 /// # Generated companions
 ///
 /// For `fn list_folders`, beside it and with its visibility:
-/// - `invalidate_list_folders(<group parameters>) -> usize`, async: evicts every entry of the
-///   group and returns how many there were. It takes the parameters the group's placeholders
+/// - `invalidate_list_folders(<group parameters>) -> Invalidated<usize>`: evicts every entry of
+///   the group when called, and returns a future yielding how many there were (see
+///   [`Invalidated`]: awaiting it is optional). It takes the parameters the group's placeholders
 ///   are rooted in, with their declared types, in order; when the group uses `<self...>` it is
 ///   a method taking `&self`. It costs O(entries in the group).
 /// - `list_folders_cache() -> &'static CacheHandle`: `len()`, `stats()`, `clear()` and the
