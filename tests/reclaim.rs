@@ -1,6 +1,6 @@
-//! Removed entries release their values promptly. A test binary of its own: epoch-based
-//! reclamation waits for every thread that holds an epoch, so other tests running beside this
-//! one would make the timing below depend on them.
+//! Removed entries release their values at removal: when `invalidate_group`, `invalidate`,
+//! `clear` or `purge_expired` returns, the values it removed have been dropped, with no later
+//! traffic needed (an idle thread used to keep them, through epoch-based reclamation).
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -19,8 +19,8 @@ impl Drop for Tracked {
     }
 }
 
-/// Removed entries release their values within a few hundred operations, without waiting for
-/// scc's `HashIndex` to clean the removed entries out of their buckets, which takes far longer.
+/// Removed entries release their values as they are removed, without waiting for scc's
+/// `HashIndex` to clean the removed entries out of their buckets, nor for any later operation.
 #[tokio::test(start_paused = true)]
 async fn removed_values_are_dropped_not_kept_by_the_index() {
     let dropped = Arc::new(AtomicUsize::new(0));
@@ -29,25 +29,60 @@ async fn removed_values_are_dropped_not_kept_by_the_index() {
         .capacity(10_000)
         .build()
         .unwrap();
-    for k in 0..2_000 {
+    for k in 0..3_000 {
         let value = Tracked(dropped.clone());
-        let group = if k < 1_000 { "invalidated" } else { "expired" };
+        let group = match k {
+            0..1_000 => "invalidated",
+            1_000..2_000 => "expired",
+            _ => "cleared",
+        };
         cache.get_with(group, &k, || async move { value }).await;
     }
     // Each stored value has one clone in the cache; the caller's copy was dropped already.
     let baseline = dropped.load(SeqCst);
     assert_eq!(cache.invalidate_group("invalidated").await, 1_000);
-    advance(Duration::from_secs(61)).await;
-    assert_eq!(cache.purge_expired().await, 1_000);
-    // Epoch-based reclamation frees a value once no reader can still see it, which takes a
-    // little more activity on the cache's threads (here, a few hundred lookups).
-    for _ in 0..512 {
-        let _ = cache.get("nobody", &0);
-    }
-    tokio::task::yield_now().await;
     assert_eq!(
         dropped.load(SeqCst) - baseline,
-        2_000,
-        "every removed value was dropped"
+        1_000,
+        "after invalidate_group"
     );
+    assert!(cache.invalidate("cleared", &2_000).await);
+    assert_eq!(dropped.load(SeqCst) - baseline, 1_001, "after invalidate");
+    advance(Duration::from_secs(61)).await;
+    assert_eq!(cache.purge_expired().await, 2_999 - 1_000);
+    assert_eq!(
+        dropped.load(SeqCst) - baseline,
+        3_000,
+        "after purge_expired"
+    );
+}
+
+/// `clear` drops every value before it returns, on a multi-thread runtime whose workers did the
+/// stores and then went idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_drops_values_stored_by_idle_workers() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let cache: Arc<TtlCache<String, u32, Tracked>> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .capacity(10_000)
+            .build()
+            .unwrap(),
+    );
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..4u32 {
+        let (cache, dropped) = (cache.clone(), dropped.clone());
+        workers.spawn(async move {
+            for k in 0..500 {
+                let value = Tracked(dropped.clone());
+                cache
+                    .get_with(&format!("user-{w}"), &k, || async move { value })
+                    .await;
+            }
+        });
+    }
+    workers.join_all().await;
+    let baseline = dropped.load(SeqCst);
+    assert_eq!(cache.clear().await, 2_000);
+    assert_eq!(dropped.load(SeqCst) - baseline, 2_000, "after clear");
 }
