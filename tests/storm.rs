@@ -750,6 +750,15 @@ struct StaleKind {
     how: How,
     fetch_began_during: bool,
     error: bool,
+    /// Which invalidation: `clear`, a group, or one key.
+    verb: InvVerb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum InvVerb {
+    Clear,
+    Group,
+    Key,
 }
 
 fn check_invalidation_guarantee(calls: &[Call], invs: &[Inv], findings: &mut Findings) {
@@ -792,6 +801,11 @@ fn check_invalidation_guarantee(calls: &[Call], invs: &[Inv], findings: &mut Fin
                     how: inv.how,
                     fetch_began_during: seq > inv.begin,
                     error,
+                    verb: match inv.scope {
+                        Scope::All => InvVerb::Clear,
+                        Scope::Group(_) => InvVerb::Group,
+                        Scope::Key(..) => InvVerb::Key,
+                    },
                 };
                 if worst.is_none_or(|(w, _)| kind < w) {
                     worst = Some((kind, inv));
@@ -817,10 +831,11 @@ fn check_invalidation_guarantee(calls: &[Call], invs: &[Inv], findings: &mut Fin
         let distinct = fetches.get(kind).map_or(0, HashSet::len);
         findings.fail(format!(
             "(2) stale after invalidation: {count} call(s) got a{} of {distinct} fetch(es) begun before \
-             a {:?} invalidation returned (the fetch began {}; smallest gap {gap} ticks, {adjacent} \
-             call(s) with a gap of 1)",
+             {:?} {:?} returned (the fetch began {}; smallest gap {gap} ticks, {adjacent} call(s) \
+             with a gap of 1)",
             if kind.error { "n error" } else { " value" },
             kind.how,
+            kind.verb,
             if kind.fetch_began_during { "while it ran" } else { "before it began" },
         ));
     }
