@@ -96,11 +96,20 @@ fn label(a: &str, b: &str, c: &str) -> String {
     format!("{a:?}|{b:?}|{c:?}")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// Runs one case on a fresh runtime; a case that hangs fails after 30 s.
+fn run_case<F>(case: F) -> Result<(), TestCaseError>
+where
+    F: std::future::Future<Output = Result<(), TestCaseError>>,
+{
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), case)
+                .await
+                .unwrap_or_else(|_| Err(TestCaseError::fail("the case hung for 30 s")))
+        })
 }
 
 proptest! {
@@ -108,7 +117,7 @@ proptest! {
 
     #[test]
     fn runtime_keys_are_injective_and_group_invalidation_exact(keys in keys(), pick in any::<Index>()) {
-        runtime().block_on(async {
+        run_case(async {
             let cache: TtlCache<(String, String), String, String> = TtlCache::builder()
                 .ttl(Duration::from_secs(600))
                 .capacity(1_000)
@@ -176,7 +185,7 @@ proptest! {
 
     #[test]
     fn macro_keys_are_injective_and_group_invalidation_exact(keys in keys(), pick in any::<Index>()) {
-        runtime().block_on(async {
+        run_case(async {
             // One cache for the whole binary, and cases run one after another: start empty.
             let _ = three_cache().clear().await;
             let distinct: BTreeSet<Triple> = keys.iter().cloned().collect();

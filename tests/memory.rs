@@ -35,12 +35,18 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// Runs `test` on a fresh 2-worker runtime, failing (not hanging) if it takes over two minutes.
+fn run<F: std::future::Future<Output = ()>>(test: F) {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
+        .block_on(async {
+            timeout(Duration::from_secs(120), test)
+                .await
+                .expect("the test hung: still running after 120 s");
+        });
 }
 
 /// A cached value that counts itself alive.
@@ -134,7 +140,7 @@ fn bound() -> i64 {
 fn churn_keeps_live_values_near_capacity_and_purge_drops_the_expired() {
     static LIVE: AtomicI64 = AtomicI64::new(0);
     let _serial = serial();
-    runtime().block_on(async {
+    run(async {
         let cache: Arc<TtlCache<u32, u64, Blob>> = Arc::new(
             TtlCache::builder()
                 .ttl(TTL)
@@ -186,7 +192,7 @@ fn churn_keeps_live_values_near_capacity_and_purge_drops_the_expired() {
 fn values_removed_by_an_invalidation_are_dropped_when_it_returns() {
     static LIVE: AtomicI64 = AtomicI64::new(0);
     let _serial = serial();
-    runtime().block_on(async {
+    run(async {
         let cache: Arc<TtlCache<u32, u64, Blob>> = Arc::new(
             TtlCache::builder()
                 .ttl(Duration::from_secs(60))
@@ -257,7 +263,7 @@ async fn held(user: u32, n: u64) -> Blob {
 #[test]
 fn the_same_through_a_ttl_cached_function_and_its_companions() {
     let _serial = serial();
-    runtime().block_on(async {
+    run(async {
         let mut failures = Vec::new();
         let peak = churn(&CHURN_LIVE, bound(), |key| async move {
             churned(u32::try_from(key % 16).unwrap(), key).await
@@ -490,7 +496,7 @@ async fn unawaited_scenario(how: Unawaited) -> Vec<String> {
 #[test]
 fn an_invalidation_that_is_not_awaited_still_invalidates() {
     let _serial = serial();
-    runtime().block_on(async {
+    run(async {
         let mut failures = Vec::new();
         for how in [
             Unawaited::Group,

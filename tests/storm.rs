@@ -923,7 +923,7 @@ fn run_seed(seed: u64, ops: usize) -> Summary {
         .build()
         .unwrap();
     let started = WallClock::now();
-    let mut summary = runtime.block_on(async move {
+    let mut summary = runtime.block_on(bounded(async move {
         // The functions' caches live for the whole binary: start each seed from empty.
         let _ = listing_cache().clear().await;
         let _ = meta_cache().clear().await;
@@ -1066,7 +1066,7 @@ fn run_seed(seed: u64, ops: usize) -> Summary {
             CACHES.map(|c| ctx.capacity(c)),
         );
         Summary { findings, line }
-    });
+    }));
     runtime.shutdown_timeout(Duration::from_secs(5));
     summary.line = format!(
         "seed {seed:#x}: {workers} workers, capacity {capacity}, ttl {ttl:?}, {ops} ops/worker, \
@@ -1128,6 +1128,13 @@ fn seeded_storm_against_the_model() {
 
 // ---------------------------------------------------------------------------------------------
 // The race of a fetch that begins while an invalidation runs, made deterministic by size.
+
+/// Fails, rather than hangs, if `test` takes over five minutes.
+async fn bounded<T, F: Future<Output = T>>(test: F) -> T {
+    timeout(Duration::from_secs(300), test)
+        .await
+        .expect("the test hung: still running after 300 s")
+}
 
 /// Entries in the big group: enough that removing them takes a while in a debug build.
 const BIG: u64 = 200_000;
@@ -1203,7 +1210,7 @@ fn a_fetch_that_begins_during_a_group_invalidation_is_not_served_after_it() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
+    runtime.block_on(bounded(async {
         let cache = big_cache();
         for key in 0..BIG {
             cache
@@ -1244,7 +1251,7 @@ fn a_fetch_that_begins_during_a_group_invalidation_is_not_served_after_it() {
             stale.served,
             during.len()
         );
-    });
+    }));
 }
 
 #[test]
@@ -1254,7 +1261,7 @@ fn a_fetch_that_begins_during_a_clear_is_not_served_after_it() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
+    runtime.block_on(bounded(async {
         let cache = big_cache();
         // Many groups, so that the clear walks them one by one.
         for key in 0..BIG {
@@ -1311,5 +1318,5 @@ fn a_fetch_that_begins_during_a_clear_is_not_served_after_it() {
             new.served,
             in_new.len()
         );
-    });
+    }));
 }

@@ -91,10 +91,8 @@ impl SplitMix {
 
     /// An index into a slice of length `n` (`n > 0`).
     pub fn index(&mut self, n: usize) -> usize {
-        // Lengths in tests are tiny: the conversions cannot truncate.
-        #[allow(clippy::cast_possible_truncation)]
-        let i = self.below(n as u64) as usize;
-        i
+        let n = u64::try_from(n).expect("a length fits in 64 bits");
+        usize::try_from(self.below(n)).expect("below a usize length")
     }
 
     /// True with probability `percent / 100`.
