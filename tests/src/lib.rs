@@ -143,3 +143,87 @@ impl SyncPauses {
         pause.changed.notify_all();
     }
 }
+
+/// A small deterministic PRNG (SplitMix64) for seeded test schedules: the same seed gives the
+/// same sequence of choices on every machine.
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// An index into a slice of length `n` (`n > 0`).
+    pub fn index(&mut self, n: usize) -> usize {
+        let n = u64::try_from(n).expect("a length fits in 64 bits");
+        usize::try_from(self.below(n)).expect("below a usize length")
+    }
+
+    /// True with probability `percent / 100`.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A drop-counting guard to put inside cached values: the counter it points at holds how many
+/// guards (so how many values) are alive, clones included.
+#[derive(Debug)]
+pub struct Live(&'static std::sync::atomic::AtomicI64);
+
+impl Live {
+    /// A new guard: one more value alive.
+    pub fn new(counter: &'static std::sync::atomic::AtomicI64) -> Self {
+        counter.fetch_add(1, SeqCst);
+        Self(counter)
+    }
+}
+
+impl Clone for Live {
+    fn clone(&self) -> Self {
+        Self::new(self.0)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
+}
+
+/// The message of the panics tests inject on purpose; see [`quiet_injected_panics`].
+pub const INJECTED_PANIC: &str = "injected fault";
+
+/// Installs (once per process) a panic hook that keeps quiet about panics whose message is
+/// [`INJECTED_PANIC`], faults a test injects on purpose, and reports every other panic as usual.
+pub fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let text = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            if text != Some(INJECTED_PANIC) {
+                default(info);
+            }
+        }));
+    });
+}
