@@ -13,8 +13,8 @@
 //!   old stamp and its result is never stored, so a fetch that began before an invalidation can
 //!   neither be served to a later call nor written back over newer state.
 //! - [`fetch`](crate::fetch) is the miss path that ties them together, and
-//!   [`invalidation`](crate::invalidation) the two-pass protocol that makes the invalidation
-//!   guarantee hold for fetches that began while an invalidation ran.
+//!   [`invalidation`](crate::invalidation) the protocol that makes the invalidation guarantee
+//!   hold for fetches that began while an invalidation ran.
 //!
 //! Lock order, to stay deadlock-free: a flight entry may be held while touching the index, the
 //! group index and the plain mutexes; an index entry is never held while taking a flight entry,
@@ -26,7 +26,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering::Acquire};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use crate::borrowed::ToKey;
@@ -92,8 +92,11 @@ where
 {
     pub(crate) store: Store<G, K, V>,
     pub(crate) flights: crate::flight::Flights<G, K, V>,
-    /// Bumped by every `clear` (twice: see `invalidation.rs`).
+    /// Bumped by every `clear`.
     pub(crate) epoch: AtomicU64,
+    /// `clear`s in progress. A fetch that begins while it is above zero runs unshared: see
+    /// `invalidation.rs`.
+    pub(crate) clearing: AtomicUsize,
     ttl: Duration,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -128,6 +131,7 @@ where
             store: Store::new(config.capacity),
             flights: crate::flight::Flights::new(),
             epoch: AtomicU64::new(0),
+            clearing: AtomicUsize::new(0),
             ttl: config.ttl,
             name: config.name,
             hooks: config.hooks,
@@ -466,7 +470,7 @@ where
     }
 
     pub(crate) fn current_epoch(&self) -> u64 {
-        self.epoch.load(Acquire)
+        self.epoch.load(SeqCst)
     }
 
     /// Bounded housekeeping after each miss and invalidation: a few expired entries off the

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ where
 
     fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
         Stamp {
-            gen: group.gen.load(std::sync::atomic::Ordering::Acquire),
+            gen: group.gen.load(SeqCst),
             epoch: self.current_epoch(),
         }
     }
@@ -70,6 +71,10 @@ where
             // the group is pinned, so an invalidation either finds the group or came before.
             let group = self.store.groups.pin(probe);
             let stamp = self.stamp(&group);
+            // Read after the stamp: see `invalidation.rs`.
+            if group.invalidating.load(SeqCst) > 0 || self.clearing.load(SeqCst) > 0 {
+                return Start::Lead(self.lead_unshared(group, probe.owned_rest(), stamp));
+            }
             let key = FlightKey {
                 group: Arc::clone(&group),
                 rest: probe.owned_rest(),
@@ -127,6 +132,27 @@ where
             if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
                 return Start::Done(policy.answer(value));
             }
+        }
+    }
+
+    /// A flight for a fetch that began while an invalidation of its group (or a clear) ran:
+    /// outside the flight map, so nobody joins it and its value is not stored.
+    fn lead_unshared(
+        &self,
+        group: Arc<NodeGroup<G, K, V>>,
+        rest: K,
+        stamp: Stamp,
+    ) -> Lead<'_, G, K, V> {
+        let flight = Arc::new(Flight::new(Arc::clone(&group), rest, stamp));
+        // Not in the map: the flight holds no pin on its group.
+        self.store.groups.unpin(&group);
+        bump(&self.store.counters.misses, 1);
+        trace::fetch(self.name());
+        Lead {
+            owner: self,
+            hooks: &self.hooks,
+            flight,
+            armed: true,
         }
     }
 

@@ -27,10 +27,15 @@ where
         }
     }
 
-    /// The group of `probe`, if it exists. Lock-free.
-    pub(crate) fn find<P: ?Sized + GroupLookup<G>>(&self, probe: &P) -> Option<Arc<Group<G, N>>> {
-        self.index
-            .peek_with(&ByGroup::new(probe), |key, ()| Arc::clone(&key.0))
+    /// The group of `probe`, pinned, if it exists.
+    pub(crate) fn pin_existing<P: ?Sized + GroupLookup<G>>(
+        &self,
+        probe: &P,
+    ) -> Option<Arc<Group<G, N>>> {
+        let entry = self.index.get_sync(&ByGroup::new(probe))?;
+        let group = Arc::clone(&entry.key().0);
+        group.pins.fetch_add(1, Relaxed);
+        Some(group)
     }
 
     /// Finds or creates the group of `probe` and pins it (see [`Group::pins`]).

@@ -20,8 +20,8 @@ pub enum HookPoint {
     StoreLocked,
     /// Sync: a leader has just made its value visible, before checking it did not go stale.
     AfterInsert,
-    /// Sync: an invalidation (group, key or clear) finished its first pass and is about to make
-    /// its second, which catches the fetches that began while it ran.
+    /// Sync: an invalidation (group, key or clear) has made the old values unreadable and removed
+    /// them, and has not returned yet: a fetch that begins now must run unshared.
     InvalidationMidway,
 }
 

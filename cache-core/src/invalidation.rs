@@ -1,24 +1,29 @@
-//! Invalidation: by group, by key, and of the whole cache, each in two passes.
+//! Invalidation: by group, by key, and of the whole cache.
 //!
 //! The guarantee: a call that begins after an invalidation returned never receives a value
 //! whose fetch began before that return, including fetches that began while the invalidation
 //! was running.
 //!
-//! One pass makes everything fetched so far unreadable and removes it: it bumps the group's
-//! generation (or the cache's epoch, or marks the key's flight), so nothing stored or in flight
-//! under the old stamp can be read or joined, then removes the stored entries. But a fetch may
-//! begin while the pass runs, read the new stamp, and be judged fresh: its value would outlive
-//! an invalidation that had not yet returned when it began. So the pass runs twice: the second
-//! bump makes those fetches stale too, and the second removal takes out what they stored
-//! meanwhile. A fetch that begins after the second bump began after everything this
-//! invalidation did, and is fresh in every sense.
+//! - **Before it**: the invalidation bumps the group's generation (or the cache's epoch, or marks
+//!   the key's flight). Everything fetched under the old stamp, stored or in flight, can no
+//!   longer be read, joined or stored; then the stored entries are removed.
+//! - **While it runs**: an invalidation raises its group's `invalidating` count (the cache's
+//!   `clearing` count for `clear`) before bumping, and lowers it when done. A fetch reads its
+//!   stamp, then that count; if it is raised, the fetch runs *unshared*: its caller gets the
+//!   result, but nobody joins it and it is not stored. Otherwise (all loads and stores here are
+//!   `SeqCst`) the count was read before it was raised, so the stamp was read before the bump,
+//!   and the fetch is stale; or after it was lowered, and the fetch began after the
+//!   invalidation. A fetch that began while an invalidation ran therefore leaves nothing
+//!   behind for later calls.
+//! - The invalidation pins its group while it runs, so the group cannot leave the index and come
+//!   back as a fresh instance with a count of zero meanwhile.
 //!
 //! Everything runs synchronously in the call, so the effect does not depend on the returned
 //! [`Invalidated`](crate::Invalidated) being awaited, and the removed values are dropped before
 //! the call returns.
 
 use std::hash::Hash;
-use std::sync::atomic::Ordering::AcqRel;
+use std::sync::atomic::Ordering::SeqCst;
 
 use crate::cache::TtlCache;
 use crate::hook::HookPoint;
@@ -33,67 +38,62 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub(crate) fn invalidate_group_by<P: ?Sized + GroupLookup<G>>(&self, probe: &P) -> usize {
-        let mut removed = self.group_pass(probe);
-        self.hooks.at_sync(HookPoint::InvalidationMidway);
-        removed += self.group_pass(probe);
-        trace::invalidated_group(self.name(), removed);
-        self.maintain();
-        removed
-    }
-
-    fn group_pass<P: ?Sized + GroupLookup<G>>(&self, probe: &P) -> usize {
         let mut graveyard = Graveyard::new();
         let mut removed = 0;
-        let mut done = None;
-        // Loops in case the group emptied, left the index and was created anew meanwhile.
-        while let Some(group) = self.store.groups.find(probe) {
-            if done
-                .as_ref()
-                .is_some_and(|d| std::sync::Arc::ptr_eq(d, &group))
-            {
-                break;
-            }
+        // A group that does not exist has nothing stored and nothing in flight; a fetch that
+        // creates it now began after this point.
+        if let Some(group) = self.store.groups.pin_existing(probe) {
+            group.invalidating.fetch_add(1, SeqCst);
             // From here on, nothing fetched before is readable or joinable.
-            group.gen.fetch_add(1, AcqRel);
-            removed += self.store.remove_members(&group, &mut graveyard);
-            done = Some(group);
+            group.gen.fetch_add(1, SeqCst);
+            removed = self.store.remove_members(&group, &mut graveyard);
+            // Everything that takes time happens before the count is lowered: a fetch that
+            // begins after that is judged fresh, so only instants may separate it from return.
+            drop(graveyard);
+            self.maintain();
+            self.hooks.at_sync(HookPoint::InvalidationMidway);
+            group.invalidating.fetch_sub(1, SeqCst);
+            self.store.groups.unpin(&group);
         }
+        trace::invalidated_group(self.name(), removed);
         removed
     }
 
     pub(crate) fn invalidate_key_by<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> bool {
-        let mut removed = self.key_pass(probe);
-        self.hooks.at_sync(HookPoint::InvalidationMidway);
-        removed |= self.key_pass(probe);
-        trace::invalidated_key(self.name(), removed);
-        self.maintain();
-        removed
-    }
-
-    fn key_pass<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> bool {
         let mut graveyard = Graveyard::new();
-        // Removed while the flight entry is held, so the leader's store is wholly before (and
-        // removed here) or wholly after (and refused) this point.
-        self.flights
-            .invalidate_key(probe, || self.store.remove_key(probe, &mut graveyard))
+        let group = self.store.groups.pin_existing(probe);
+        if let Some(group) = &group {
+            group.invalidating.fetch_add(1, SeqCst);
+        }
+        // Removed while the key's flight entry is held, so the leader's store is wholly before
+        // (and removed here) or wholly after (and refused) this point.
+        let removed = self
+            .flights
+            .invalidate_key(probe, || self.store.remove_key(probe, &mut graveyard));
+        drop(graveyard);
+        self.maintain();
+        self.hooks.at_sync(HookPoint::InvalidationMidway);
+        if let Some(group) = &group {
+            group.invalidating.fetch_sub(1, SeqCst);
+            self.store.groups.unpin(group);
+        }
+        trace::invalidated_key(self.name(), removed);
+        removed
     }
 
     pub(crate) fn clear_all(&self) -> usize {
-        let mut removed = self.clear_pass();
-        self.hooks.at_sync(HookPoint::InvalidationMidway);
-        removed += self.clear_pass();
-        trace::cleared(self.name(), removed);
-        self.maintain();
-        removed
-    }
-
-    fn clear_pass(&self) -> usize {
-        self.epoch.fetch_add(1, AcqRel);
         let mut graveyard = Graveyard::new();
         let mut removed = 0;
+        self.clearing.fetch_add(1, SeqCst);
+        self.epoch.fetch_add(1, SeqCst);
         for group in self.store.groups.all() {
             removed += self.store.remove_members(&group, &mut graveyard);
         }
+        drop(graveyard);
+        self.maintain();
+        self.hooks.at_sync(HookPoint::InvalidationMidway);
+        self.clearing.fetch_sub(1, SeqCst);
+        trace::cleared(self.name(), removed);
         removed
     }
 }
