@@ -7,8 +7,9 @@ use std::marker::PhantomData;
 pub use crate::flight::{Lead, Start};
 pub use crate::handle::CacheHandle;
 pub use crate::parts::{
-    part, CacheKeyPart, CheckedPart, InvalidPart, Key, KeyPart, NotAKeyPart, OptionPart,
-    OptionRefPart, Part, PartList, PartTag, RefPart, StrLike, StrPart, StrRefPart, ValuePart,
+    group_part, key_part_is_hash_eq, part, CacheKeyPart, CheckedPart, HashEq, InvalidPart, Key,
+    KeyPart, NotAKeyPart, NotOwnedPart, OptionPart, OptionRefPart, Part, PartList, PartTag,
+    RefPart, RefRefPart, StrLike, StrPart, StrRefPart, UnownedPart, ValuePart,
 };
 pub use crate::policy::{Plain, Policy, TryRetry, TryShared};
 
@@ -21,8 +22,10 @@ pub use crate::policy::{Plain, Policy, TryRetry, TryShared};
 ///    stored, the error handed to coalesced waiters;
 /// 2. `Result<T, E>` with a storable `T` → [`TryRetry`]: `Ok` stored, waiters retry;
 /// 3. a storable `R` → [`Plain`]: every value stored;
-/// 4. and 5. `Result<T, E>`, or any `R`, that cannot be stored → [`Unstorable`], whose only
-///    use is to fail [`value_check`] once, on the return type, naming what is missing.
+/// 4. and 5. `Result<T, E>`, or any `R`, that cannot be stored → [`Unstorable`], a stand-in
+///    that satisfies the rest of the expansion. The expansion then requires
+///    `<P as StoredValue>::Stored: Clone + Send + Sync + 'static` through a check it generates,
+///    spanned on the return type, which fails once, naming the user's type.
 #[derive(Debug)]
 pub struct ReturnTag<R>(PhantomData<fn() -> R>);
 
@@ -76,8 +79,8 @@ dispatch_level!(
 );
 
 /// The stand-in policy for a return type whose stored part `S` is not
-/// `Clone + Send + Sync + 'static`: it satisfies the expansion's other bounds so that
-/// [`value_check`] reports the problem once, on the return type.
+/// `Clone + Send + Sync + 'static`: it satisfies the expansion's other bounds so that the
+/// expansion's own check reports the problem once, on the return type.
 #[derive(Debug)]
 pub struct Unstorable<R, S>(PhantomData<fn() -> (R, S)>);
 
@@ -96,39 +99,60 @@ impl<R, S> Policy for Unstorable<R, S> {
         None
     }
     fn answer(&self, (): ()) -> R {
-        unreachable!("an unstorable return type never compiles: value_check rejects it")
+        unreachable!("an unstorable return type never compiles: the expansion rejects it")
     }
     fn answer_shared(&self, _: &(dyn std::any::Any + Send + Sync)) -> Option<R> {
         None
     }
 }
 
-/// A policy whose stored type passed the checks. The stand-in [`Unstorable`] has it only under
-/// the bounds whose absence made the dispatch choose it, so choosing it is always reported here.
-pub trait CheckedPolicy {}
+/// The type a policy stores: the return type, or its `Ok` type. The expansion requires it to be
+/// `Clone + Send + Sync + 'static` with a check of its own, so that the error names the user's
+/// type and nothing of this module.
+pub trait StoredValue {
+    /// The stored type.
+    type Stored: ?Sized;
+}
 
-impl<V: CacheValue> CheckedPolicy for Plain<V> {}
-impl<V: CacheValue, E> CheckedPolicy for TryRetry<V, E> {}
-impl<V: CacheValue, E> CheckedPolicy for TryShared<V, E> {}
-// Bounds spelled out (not `CacheValue`) so the error names the missing trait, e.g. `Clone`.
-impl<R, S: Clone + Send + Sync + 'static> CheckedPolicy for Unstorable<R, S> {}
+impl<V> StoredValue for Plain<V> {
+    type Stored = V;
+}
+impl<V, E> StoredValue for TryRetry<V, E> {
+    type Stored = V;
+}
+impl<V, E> StoredValue for TryShared<V, E> {
+    type Stored = V;
+}
+impl<R, S> StoredValue for Unstorable<R, S> {
+    type Stored = S;
+}
 
-/// A type the cache can store.
+/// A cached value is cloned for every caller and shared between threads.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in the cache",
-    label = "the cached value is `{Self}`",
-    note = "a cached value (the return type, or its `Ok` type for a `Result`) must be \
-            `Clone + Send + Sync + 'static`; wrap it in an `Arc` to make it cheap to clone"
+    label = "the cached value must be `Clone + Send + Sync + 'static`",
+    note = "a cached value (the return type, or its `Ok` type for a `Result`) is cloned for every \
+            caller and shared between threads: derive or implement `Clone` (wrap it in an `Arc` \
+            to make clones cheap), and make it own its data (no borrowed references)"
 )]
+pub trait StorableValue: Clone + Send + Sync + 'static {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + Sync + 'static> StorableValue for T {}
+
+/// Checks the type the policy stores; the macro spans the call on the return type.
+#[inline(always)]
+pub fn stored_value<P: StoredValue>(policy: P) -> P
+where
+    P::Stored: StorableValue,
+{
+    policy
+}
+
+/// A type the cache can store.
 pub trait CacheValue: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
-
-/// Checks the stored type; spanned on the return type.
-#[inline(always)]
-pub fn value_check<P: Policy + CheckedPolicy>(policy: P) -> P {
-    policy
-}
 
 /// Fixes the fetch future's output to the function's return type, so `return` and `?` in the
 /// body are checked against it, as they would be in the original `async fn`.

@@ -23,36 +23,43 @@ pub async fn list_folders(
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-        UnstorableOkKind as _, ValuePart as _,
+        RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+        UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
     };
-    let __ttl_cached_policy = ::cache_core::__private::value_check(
-        (&&&&&::cache_core::__private::ReturnTag::<
+    let __ttl_cached_policy = {
+        let __ttl_cached_policy = (&&&&&::cache_core::__private::ReturnTag::<
             Result<Arc<Vec<Folder>>, ApiError>,
         >::NEW)
-            .__ttl_cached_policy(),
-    );
+            .__ttl_cached_policy();
+        ::cache_core::__private::stored_value(__ttl_cached_policy)
+    };
     let __ttl_cached_lead = {
-        let __ttl_cached_key = ::cache_core::__private::Key {
-            group: (
-                ::cache_core::__private::part(
-                    (&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
-                ),
-                (
+        let __ttl_cached_key = {
+            ::cache_core::__private::key_part_is_hash_eq(&user_id);
+            ::cache_core::__private::key_part_is_hash_eq(&provider);
+            ::cache_core::__private::key_part_is_hash_eq(&folder_id);
+            ::cache_core::__private::Key {
+                group: (
                     ::cache_core::__private::part(
-                        (&&&&::cache_core::__private::PartTag(&provider))
+                        (&&&&&&::cache_core::__private::PartTag(&user_id))
+                            .__ttl_cached_part(),
+                    ),
+                    (
+                        ::cache_core::__private::part(
+                            (&&&&&&::cache_core::__private::PartTag(&provider))
+                                .__ttl_cached_part(),
+                        ),
+                        (),
+                    ),
+                ),
+                rest: (
+                    ::cache_core::__private::part(
+                        (&&&&&&::cache_core::__private::PartTag(&folder_id))
                             .__ttl_cached_part(),
                     ),
                     (),
                 ),
-            ),
-            rest: (
-                ::cache_core::__private::part(
-                    (&&&&::cache_core::__private::PartTag(&folder_id))
-                        .__ttl_cached_part(),
-                ),
-                (),
-            ),
+            }
         };
         if let ::core::option::Option::Some(__ttl_cached_done) = ::cache_core::__private::lookup(
             list_folders_cache(),
@@ -77,7 +84,20 @@ pub async fn list_folders(
     let __ttl_cached_outcome = ::cache_core::__private::fetch::<
         Result<Arc<Vec<Folder>>, ApiError>,
         _,
-    >(async move { provider_client(provider).list(user_id, folder_id).await })
+    >(async move {
+            #[allow(
+                unreachable_code,
+                clippy::diverging_sub_expression,
+                clippy::empty_loop,
+                clippy::let_unit_value,
+                clippy::needless_return
+            )]
+            if false {
+                let __ttl_cached_unreachable: Result<Arc<Vec<Folder>>, ApiError> = loop {};
+                return __ttl_cached_unreachable;
+            }
+            provider_client(provider).list(user_id, folder_id).await
+        })
         .await;
     __ttl_cached_lead.finish(__ttl_cached_outcome, &__ttl_cached_policy).await
 }
@@ -99,16 +119,16 @@ pub fn invalidate_list_folders(
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-        UnstorableOkKind as _, ValuePart as _,
+        RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+        UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
     };
     let __ttl_cached_group = (
-        ::cache_core::__private::part(
-            (&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
+        ::cache_core::__private::group_part(
+            (&&&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
         ),
         (
-            ::cache_core::__private::part(
-                (&&&&::cache_core::__private::PartTag(&provider)).__ttl_cached_part(),
+            ::cache_core::__private::group_part(
+                (&&&&&&::cache_core::__private::PartTag(&provider)).__ttl_cached_part(),
             ),
             (),
         ),

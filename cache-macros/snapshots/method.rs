@@ -15,29 +15,36 @@ pub(crate) async fn list_folder(&self, folder_id: &str) -> Result<Vec<Folder>, E
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-        UnstorableOkKind as _, ValuePart as _,
+        RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+        UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
     };
-    let __ttl_cached_policy = ::cache_core::__private::value_check(
-        (&&&&&::cache_core::__private::ReturnTag::<Result<Vec<Folder>, Error>>::NEW)
-            .__ttl_cached_policy(),
-    );
+    let __ttl_cached_policy = {
+        let __ttl_cached_policy = (&&&&&::cache_core::__private::ReturnTag::<
+            Result<Vec<Folder>, Error>,
+        >::NEW)
+            .__ttl_cached_policy();
+        ::cache_core::__private::stored_value(__ttl_cached_policy)
+    };
     let __ttl_cached_lead = {
-        let __ttl_cached_key = ::cache_core::__private::Key {
-            group: (
-                ::cache_core::__private::part(
-                    (&&&&::cache_core::__private::PartTag(&self.account_id))
-                        .__ttl_cached_part(),
+        let __ttl_cached_key = {
+            ::cache_core::__private::key_part_is_hash_eq(&self.account_id);
+            ::cache_core::__private::key_part_is_hash_eq(&folder_id);
+            ::cache_core::__private::Key {
+                group: (
+                    ::cache_core::__private::part(
+                        (&&&&&&::cache_core::__private::PartTag(&self.account_id))
+                            .__ttl_cached_part(),
+                    ),
+                    (),
                 ),
-                (),
-            ),
-            rest: (
-                ::cache_core::__private::part(
-                    (&&&&::cache_core::__private::PartTag(&folder_id))
-                        .__ttl_cached_part(),
+                rest: (
+                    ::cache_core::__private::part(
+                        (&&&&&&::cache_core::__private::PartTag(&folder_id))
+                            .__ttl_cached_part(),
+                    ),
+                    (),
                 ),
-                (),
-            ),
+            }
         };
         if let ::core::option::Option::Some(__ttl_cached_done) = ::cache_core::__private::lookup(
             Self::list_folder_cache(),
@@ -62,7 +69,20 @@ pub(crate) async fn list_folder(&self, folder_id: &str) -> Result<Vec<Folder>, E
     let __ttl_cached_outcome = ::cache_core::__private::fetch::<
         Result<Vec<Folder>, Error>,
         _,
-    >(async move { self.http.get(folder_id).await })
+    >(async move {
+            #[allow(
+                unreachable_code,
+                clippy::diverging_sub_expression,
+                clippy::empty_loop,
+                clippy::let_unit_value,
+                clippy::needless_return
+            )]
+            if false {
+                let __ttl_cached_unreachable: Result<Vec<Folder>, Error> = loop {};
+                return __ttl_cached_unreachable;
+            }
+            self.http.get(folder_id).await
+        })
         .await;
     __ttl_cached_lead.finish(__ttl_cached_outcome, &__ttl_cached_policy).await
 }
@@ -83,12 +103,13 @@ pub(crate) fn invalidate_list_folder(
     #[allow(unused_imports)]
     use ::cache_core::__private::{
         InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-        RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-        UnstorableOkKind as _, ValuePart as _,
+        RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+        UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
     };
     let __ttl_cached_group = (
-        ::cache_core::__private::part(
-            (&&&&::cache_core::__private::PartTag(&self.account_id)).__ttl_cached_part(),
+        ::cache_core::__private::group_part(
+            (&&&&&&::cache_core::__private::PartTag(&self.account_id))
+                .__ttl_cached_part(),
         ),
         (),
     );

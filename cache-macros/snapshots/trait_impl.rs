@@ -30,29 +30,36 @@ impl CloudProvider for GoogleDrive {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-            RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-            UnstorableOkKind as _, ValuePart as _,
+            RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+            UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
         };
-        let __ttl_cached_policy = ::cache_core::__private::value_check(
-            (&&&&&::cache_core::__private::ReturnTag::<Result<Vec<Folder>, Error>>::NEW)
-                .__ttl_cached_policy(),
-        );
+        let __ttl_cached_policy = {
+            let __ttl_cached_policy = (&&&&&::cache_core::__private::ReturnTag::<
+                Result<Vec<Folder>, Error>,
+            >::NEW)
+                .__ttl_cached_policy();
+            ::cache_core::__private::stored_value(__ttl_cached_policy)
+        };
         let __ttl_cached_lead = {
-            let __ttl_cached_key = ::cache_core::__private::Key {
-                group: (
-                    ::cache_core::__private::part(
-                        (&&&&::cache_core::__private::PartTag(&user_id))
-                            .__ttl_cached_part(),
+            let __ttl_cached_key = {
+                ::cache_core::__private::key_part_is_hash_eq(&user_id);
+                ::cache_core::__private::key_part_is_hash_eq(&folder_id);
+                ::cache_core::__private::Key {
+                    group: (
+                        ::cache_core::__private::part(
+                            (&&&&&&::cache_core::__private::PartTag(&user_id))
+                                .__ttl_cached_part(),
+                        ),
+                        (),
                     ),
-                    (),
-                ),
-                rest: (
-                    ::cache_core::__private::part(
-                        (&&&&::cache_core::__private::PartTag(&folder_id))
-                            .__ttl_cached_part(),
+                    rest: (
+                        ::cache_core::__private::part(
+                            (&&&&&&::cache_core::__private::PartTag(&folder_id))
+                                .__ttl_cached_part(),
+                        ),
+                        (),
                     ),
-                    (),
-                ),
+                }
             };
             if let ::core::option::Option::Some(__ttl_cached_done) = ::cache_core::__private::lookup(
                 Self::list_folders_cache(),
@@ -79,7 +86,20 @@ impl CloudProvider for GoogleDrive {
         let __ttl_cached_outcome = ::cache_core::__private::fetch::<
             Result<Vec<Folder>, Error>,
             _,
-        >(async move { self.fetch(user_id, folder_id).await })
+        >(async move {
+                #[allow(
+                    unreachable_code,
+                    clippy::diverging_sub_expression,
+                    clippy::empty_loop,
+                    clippy::let_unit_value,
+                    clippy::needless_return
+                )]
+                if false {
+                    let __ttl_cached_unreachable: Result<Vec<Folder>, Error> = loop {};
+                    return __ttl_cached_unreachable;
+                }
+                self.fetch(user_id, folder_id).await
+            })
             .await;
         __ttl_cached_lead.finish(__ttl_cached_outcome, &__ttl_cached_policy).await
     }
@@ -104,12 +124,12 @@ impl GoogleDrive {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-            RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-            UnstorableOkKind as _, ValuePart as _,
+            RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+            UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
         };
         let __ttl_cached_group = (
-            ::cache_core::__private::part(
-                (&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
+            ::cache_core::__private::group_part(
+                (&&&&&&::cache_core::__private::PartTag(&user_id)).__ttl_cached_part(),
             ),
             (),
         );

@@ -99,8 +99,8 @@ fn dispatch_imports() -> TokenStream {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-            RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-            UnstorableOkKind as _, ValuePart as _,
+            RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+            UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
         };
     }
 }
@@ -120,17 +120,26 @@ fn local(name: &str) -> Ident {
 //         use ::cache_core::__private::{...dispatch traits... as _};
 //         // Result with a Clone error: store Ok, share Err with waiters (autoref dispatch on
 //         // the concrete type, so aliases like anyhow::Result are seen through).
-//         let policy = value_check((&&&ReturnTag::<Result<..>>::NEW).__ttl_cached_policy());
+//         // `stored_value` fails, once and on the return type, if the value is not storable.
+//         let policy = stored_value((&&&ReturnTag::<Result<..>>::NEW).__ttl_cached_policy());
 //         let lead = {
-//             // Borrowed parts: a hit builds no String.
-//             let key = Key { group: (part(user_id), (part(provider), ())), rest: (part(folder_id), ()) };
+//             // Borrowed parts: a hit builds no String. Each part's value is checked to be
+//             // `Hash + Eq` first, so that a bad part is one error on the user's parameter.
+//             let key = {
+//                 key_part_is_hash_eq(&user_id); ...
+//                 Key { group: (part(user_id), (part(provider), ())), rest: (part(folder_id), ()) }
+//             };
 //             match start(list_folders_cache(), &key, &policy).await {
 //                 Start::Done(value) => return value,   // hit, or another caller's fetch
 //                 Start::Lead(lead) => lead,            // we fetch; dropping `lead` hands over
 //             }
 //         };
 //         // The key's borrows ended above, so the body may move the parameters.
-//         let outcome = fetch::<Result<..>, _>(async move BODY).await;
+//         // The fake return edge makes the moved body's output the declared return type.
+//         let outcome = fetch::<Result<..>, _>(async move {
+//             if false { let r: Result<..> = loop {}; return r; }
+//             BODY
+//         }).await;
 //         lead.finish(outcome, &policy).await
 //     }
 fn body(
@@ -148,30 +157,65 @@ fn body(
     let done = local("__ttl_cached_done");
     let outcome = local("__ttl_cached_outcome");
     // Spanned on the return type, so that a type that cannot be stored is reported there.
-    let policy_expr = quote_spanned! {ret_span=>
-        ::cache_core::__private::value_check(
+    // The check's argument is a plain local: were it spanned on the return type, rustc would
+    // suggest borrowing the return type ("consider borrowing here") instead of printing the
+    // message and its note. The error then points at the attribute and at the type's
+    // definition, and names the type.
+    let policy_expr = {
+        let dispatch = quote_spanned! {ret_span=>
             (&&&&&::cache_core::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
-        )
+        };
+        quote!({
+            let #policy = #dispatch;
+            ::cache_core::__private::stored_value(#policy)
+        })
+    };
+    // The fake return edge: the moved body's output is the declared return type, so the body
+    // is checked against it exactly as in the original function (coercions such as
+    // `Arc<closure>` to `Arc<dyn Fn()>` work, and a type error points into the body).
+    let unreachable = local("__ttl_cached_unreachable");
+    let return_edge = quote_spanned! {ret_span=>
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::needless_return
+        )]
+        if false {
+            let #unreachable: #ret_ty = loop {};
+            return #unreachable;
+        }
     };
     let lit_span = plan.key.lit.span();
+    let placeholders = &plan.key.placeholders;
+    let checks = placeholders
+        .iter()
+        .zip(&plan.roots)
+        .map(|(placeholder, root)| key_part_check_call(placeholder, *root, params, lit_span));
     let group = part_list(
-        &plan.key.placeholders[..plan.group_len],
+        &placeholders[..plan.group_len],
         &plan.roots,
         params,
         lit_span,
+        PartCheck::Body,
     );
     let rest = part_list(
-        &plan.key.placeholders[plan.group_len..],
+        &placeholders[plan.group_len..],
         &plan.roots[plan.group_len..],
         params,
         lit_span,
+        PartCheck::Body,
     );
     let stmts = &original.stmts;
     let tokens = quote! {{
         #imports
         let #policy = #policy_expr;
         let #lead = {
-            let #key = ::cache_core::__private::Key { group: #group, rest: #rest };
+            let #key = {
+                #(#checks)*
+                ::cache_core::__private::Key { group: #group, rest: #rest }
+            };
             if let ::core::option::Option::Some(#done) =
                 ::cache_core::__private::lookup(#handle, &#key, &#policy)
             {
@@ -182,7 +226,10 @@ fn body(
                 ::cache_core::__private::Start::Lead(#lead) => #lead,
             }
         };
-        let #outcome = ::cache_core::__private::fetch::<#ret_ty, _>(async move { #(#stmts)* }).await;
+        let #outcome = ::cache_core::__private::fetch::<#ret_ty, _>(async move {
+            #return_edge
+            #(#stmts)*
+        }).await;
         #lead.finish(#outcome, &#policy).await
     }};
     // The body re-parses: it is the user's statements inside generated ones.
@@ -196,24 +243,40 @@ fn return_type(sig: &Signature) -> (Type, Span) {
     }
 }
 
+/// Which function builds the parts: the cached body checks them, `invalidate_<fn>` does not
+/// (it would only repeat the body's errors).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartCheck {
+    Body,
+    Companion,
+}
+
 /// `(part(a), (part(b), ()))` for the given placeholders.
 pub(crate) fn part_list(
     placeholders: &[Placeholder],
     roots: &[Root],
     params: &Params<'_>,
     lit_span: Span,
+    check: PartCheck,
 ) -> TokenStream {
     placeholders
         .iter()
         .zip(roots)
         .rev()
         .fold(quote!(()), |list, (placeholder, root)| {
-            let part = part(placeholder, *root, params, lit_span);
+            let part = part(placeholder, *root, params, lit_span, check);
             quote!((#part, #list))
         })
 }
 
-fn part(placeholder: &Placeholder, root: Root, params: &Params<'_>, lit_span: Span) -> TokenStream {
+/// The placeholder's value expression, and the span its type errors belong on: the parameter's
+/// type for a plain parameter, the template for a field path.
+fn part_value(
+    placeholder: &Placeholder,
+    root: Root,
+    params: &Params<'_>,
+    lit_span: Span,
+) -> (TokenStream, Span) {
     let (base, check_span) = match root {
         Root::SelfValue => (placeholder.root.to_token_stream(), lit_span),
         Root::Param(index) => {
@@ -232,12 +295,37 @@ fn part(placeholder: &Placeholder, root: Root, params: &Params<'_>, lit_span: Sp
         }
     };
     let fields = &placeholder.fields;
-    let value = quote_spanned!(lit_span=> #base #(.#fields)*);
+    (quote_spanned!(lit_span=> #base #(.#fields)*), check_span)
+}
+
+fn part(
+    placeholder: &Placeholder,
+    root: Root,
+    params: &Params<'_>,
+    lit_span: Span,
+    check: PartCheck,
+) -> TokenStream {
+    let (value, check_span) = part_value(placeholder, root, params, lit_span);
+    let function = match check {
+        PartCheck::Body => quote_spanned!(check_span=> ::cache_core::__private::part),
+        PartCheck::Companion => quote_spanned!(check_span=> ::cache_core::__private::group_part),
+    };
     quote_spanned! {check_span=>
-        ::cache_core::__private::part(
-            (&&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
+        #function(
+            (&&&&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
         )
     }
+}
+
+/// `key_part(&value)`, spanned where a type that is not `Hash + Eq` should be reported.
+fn key_part_check_call(
+    placeholder: &Placeholder,
+    root: Root,
+    params: &Params<'_>,
+    lit_span: Span,
+) -> TokenStream {
+    let (value, check_span) = part_value(placeholder, root, params, lit_span);
+    quote_spanned!(check_span=> ::cache_core::__private::key_part_is_hash_eq(&#value);)
 }
 
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
@@ -314,6 +402,7 @@ fn companions(
         &plan.roots,
         params,
         plan.key.lit.span(),
+        PartCheck::Companion,
     );
 
     quote! {
