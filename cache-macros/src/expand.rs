@@ -4,6 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 use syn::{Attribute, Block, Ident, ReturnType, Signature, Type, Visibility};
 
 use crate::args::Args;
@@ -19,10 +20,46 @@ pub(crate) struct Context {
     pub(crate) in_impl: bool,
     /// The companions' visibility.
     pub(crate) vis: Visibility,
-    /// The impl's self type, for the cache's name.
-    pub(crate) type_name: Option<String>,
     /// The attribute, for errors about the attribute as a whole.
     pub(crate) attr_span: Span,
+    /// In a trait impl: the self type and the trait, so that `Self::Id` in a parameter type
+    /// becomes `<Type as Trait>::Id` in the companions, which live in an inherent impl where
+    /// `Self::Id` would be ambiguous.
+    pub(crate) trait_impl: Option<(Type, syn::Path)>,
+}
+
+impl Context {
+    /// `ty` as the companions write it.
+    pub(crate) fn companion_type(&self, ty: &Type) -> Type {
+        let mut ty = ty.clone();
+        if let Some((self_ty, trait_path)) = &self.trait_impl {
+            QualifySelf {
+                self_ty,
+                trait_path,
+            }
+            .visit_type_mut(&mut ty);
+        }
+        ty
+    }
+}
+
+/// Rewrites `Self::Assoc` into `<SelfTy as Trait>::Assoc`.
+struct QualifySelf<'a> {
+    self_ty: &'a Type,
+    trait_path: &'a syn::Path,
+}
+
+impl VisitMut for QualifySelf<'_> {
+    fn visit_type_path_mut(&mut self, ty: &mut syn::TypePath) {
+        let segments = &ty.path.segments;
+        if ty.qself.is_none() && segments.len() >= 2 && segments[0].ident == "Self" {
+            let (self_ty, trait_path) = (self.self_ty, self.trait_path);
+            let rest: Vec<_> = segments.iter().skip(1).collect();
+            *ty = syn::parse_quote!(<#self_ty as #trait_path>::#(#rest)::*);
+            return;
+        }
+        syn::visit_mut::visit_type_path_mut(self, ty);
+    }
 }
 
 /// What to emit when the attribute is wrong: the errors and stand-in companions, so the user
@@ -48,7 +85,9 @@ pub(crate) fn rewrite(
     let Some(plan) = plan else {
         // A method `#[async_trait]` already rewrote sits in a trait impl, where stand-in
         // companions would only add "not a member of trait" errors.
-        let in_trait_impl = sig.asyncness.is_none() && valid::returns_boxed_future(&sig.output);
+        let in_trait_impl = sig.asyncness.is_none()
+            && valid::returns_boxed_future(&sig.output)
+            && valid::written_by_async_trait(&sig.output);
         return Err(Failure {
             error: errors
                 .combine()
@@ -71,6 +110,8 @@ pub(crate) struct Names {
     pub(crate) function: Ident,
     pub(crate) cache: Ident,
     pub(crate) invalidate: Ident,
+    /// The `static` holding a free function's cache.
+    pub(crate) handle: Ident,
 }
 
 impl Names {
@@ -79,17 +120,23 @@ impl Names {
         Self {
             cache: format_ident!("{}_cache", function, span = Span::call_site()),
             invalidate: format_ident!("invalidate_{}", function, span = Span::call_site()),
+            handle: format_ident!("__ttl_cached_handle_{}", function, span = Span::call_site()),
             function,
         }
     }
 }
 
+/// How the body and `invalidate_<fn>` reach the cache: in an impl, through `<fn>_cache()`,
+/// which picks the cache of `Self`'s type; for a free function, through the `static` itself,
+/// so that a user item named like a companion is one "defined multiple times" error and not,
+/// in addition, a type error at every use.
 pub(crate) fn handle_call(names: &Names, ctx: &Context) -> TokenStream {
     let cache = &names.cache;
     if ctx.in_impl {
         quote!(Self::#cache())
     } else {
-        quote!(#cache())
+        let handle = &names.handle;
+        quote!(&#handle)
     }
 }
 
@@ -341,14 +388,6 @@ pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
         .collect()
 }
 
-pub(crate) fn cache_name(names: &Names, ctx: &Context) -> TokenStream {
-    let function = names.function.to_string();
-    match &ctx.type_name {
-        Some(ty) => quote!(::core::concat!(::core::module_path!(), "::", #ty, "::", #function)),
-        None => quote!(::core::concat!(::core::module_path!(), "::", #function)),
-    }
-}
-
 fn companions(
     attrs: &[Attribute],
     sig: &Signature,
@@ -364,12 +403,37 @@ fn companions(
         function,
         cache,
         invalidate,
+        handle: handle_static,
     } = names;
-    let name = cache_name(names, ctx);
     let secs = plan.ttl.secs;
     let nanos = plan.ttl.nanos;
     let capacity = plan.capacity;
-    let static_name = Ident::new("__TTL_CACHED_HANDLE", Span::mixed_site());
+    let ttl = quote!(::core::time::Duration::new(#secs, #nanos));
+    let static_name = Ident::new("__TTL_CACHED_HANDLES", Span::mixed_site());
+    let function_name = function.to_string();
+    // A free function's cache is a `static` beside it, named `<module>::<fn>`. A method's are
+    // one per type `Self` stands for (one for a non-generic impl), named `<type>::<method>`
+    // with the type's full path, so that two types' methods of one name are told apart.
+    let (handle_item, cache_body) = if ctx.in_impl {
+        let body = quote! {
+            static #static_name: ::cache_core::__private::TypeHandles =
+                ::cache_core::__private::TypeHandles::new(#function_name, #ttl, #capacity);
+            #static_name.of::<Self>()
+        };
+        (TokenStream::new(), body)
+    } else {
+        let item = quote! {
+            #(#cfgs)*
+            #[doc(hidden)]
+            #[allow(non_upper_case_globals)]
+            static #handle_static: ::cache_core::CacheHandle = ::cache_core::CacheHandle::__new(
+                ::core::concat!(::core::module_path!(), "::", #function_name),
+                #ttl,
+                #capacity,
+            );
+        };
+        (item, quote!(&#handle_static))
+    };
     let cache_doc = format!(
         " The cache behind `{function}`: entry count, statistics and `clear`. \
          Generated by `#[ttl_cached]`."
@@ -392,7 +456,7 @@ fn companions(
              removed. Generated by `#[ttl_cached]`."
         )
     };
-    let (receiver, inputs) = group_inputs(plan, params);
+    let (receiver, inputs) = group_inputs(plan, params, ctx);
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
     let imports = dispatch_imports();
@@ -406,16 +470,13 @@ fn companions(
     );
 
     quote! {
+        #handle_item
+
         #(#cfgs)*
         #[doc = #cache_doc]
         #[must_use]
         #vis fn #cache() -> &'static ::cache_core::CacheHandle {
-            static #static_name: ::cache_core::CacheHandle = ::cache_core::CacheHandle::__new(
-                #name,
-                ::core::time::Duration::new(#secs, #nanos),
-                #capacity,
-            );
-            &#static_name
+            #cache_body
         }
 
         #(#cfgs)*
@@ -430,7 +491,11 @@ fn companions(
 
 /// The parameters of `invalidate_<fn>`: `&self` if the group uses `self`, then each group
 /// parameter with its declared type.
-fn group_inputs(plan: &Plan, params: &Params<'_>) -> (TokenStream, Vec<TokenStream>) {
+fn group_inputs(
+    plan: &Plan,
+    params: &Params<'_>,
+    ctx: &Context,
+) -> (TokenStream, Vec<TokenStream>) {
     let mut receiver = TokenStream::new();
     let mut inputs = Vec::new();
     for root in plan.group_roots() {
@@ -439,7 +504,7 @@ fn group_inputs(plan: &Plan, params: &Params<'_>) -> (TokenStream, Vec<TokenStre
             Root::Param(index) => {
                 let param = &params.params[index];
                 let ident = param.ident().expect("group roots are named parameters");
-                let ty = param.ty;
+                let ty = ctx.companion_type(param.ty);
                 inputs.push(quote!(#ident: #ty));
             }
         }
