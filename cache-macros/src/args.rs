@@ -115,6 +115,10 @@ impl Args {
                 &name,
                 format!("duplicate argument `{key}`; give each argument once"),
             );
+            // Its value is not read: the first one counts, and the second's own mistakes, if
+            // any, would be reported about an argument that is going away.
+            skip_to_comma(input);
+            return Ok(());
         }
         seen.push(key.clone());
         if key == "ttl" {
@@ -146,13 +150,31 @@ impl Args {
                 format!("expected `{key} = ...`; arguments are written `name = value`"),
             ));
         }
-        input.parse::<Token![=]>()?;
+        let eq: Token![=] = input.parse()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            let example = match key.as_str() {
+                "ttl" => "ttl = 60",
+                "key" => "key = \"<user_id>:<folder_id>\"",
+                "group" => "group = \"<user_id>\"",
+                "capacity" => "capacity = 10_000",
+                _ => "ignore = [self]",
+            };
+            return Err(syn::Error::new(
+                eq.span,
+                format!("missing value for `{key}`: write `{example}`"),
+            ));
+        }
         match key.as_str() {
             "ttl" => self.ttl = parse_ttl(input)?.or(self.ttl),
             "key" => self.key = Some(parse_template(input, "key")?),
             "group" => self.group = Some(parse_template(input, "group")?),
             "capacity" => self.capacity = Some(parse_capacity(input)?),
-            "ignore" => self.ignore.extend(parse_ignore(input, &mut self.errors)?),
+            "ignore" => {
+                let before = self.errors.len();
+                self.ignore.extend(parse_ignore(input, &mut self.errors)?);
+                // A name that could not be read may be the one a parameter is missing.
+                self.key_unreadable |= self.errors.len() > before;
+            }
             _ => unreachable!("unknown arguments returned above"),
         }
         if !input.is_empty() && !input.peek(Token![,]) && !input.peek(Ident::peek_any) {

@@ -62,8 +62,9 @@ pub(crate) fn plan(
     let listing = list(&names);
     let fn_name = &sig.ident;
 
-    // `ignore`: names that exist, each once.
+    // `ignore`: names that exist, each once. Unknown names are one error together.
     let mut ignored: Vec<String> = Vec::new();
+    let mut unknown: Vec<(&Ident, Option<String>)> = Vec::new();
     for name in &args.ignore {
         let text = name.to_string();
         if ignored.contains(&text) {
@@ -76,14 +77,34 @@ pub(crate) fn plan(
         } else if !names.contains(&text) && !binds_in_pattern(params, &text) {
             let raw = format!("r#{text}");
             let near = if names.contains(&raw) {
-                Some(raw.as_str())
+                Some(raw)
             } else {
-                nearest(&text, names.iter().map(String::as_str))
+                nearest(&text, names.iter().map(String::as_str)).map(str::to_string)
             };
-            let problem = format!("`ignore` names `{text}`, which is not a parameter");
-            errors.error(name, with_suggestion(&problem, near, &listing));
+            unknown.push((name, near));
         }
         ignored.push(text);
+    }
+    match unknown.as_slice() {
+        [] => {}
+        [(name, near)] => {
+            let problem = format!("`ignore` names `{name}`, which is not a parameter");
+            errors.error(name, with_suggestion(&problem, near.as_deref(), &listing));
+        }
+        several => {
+            let list = several
+                .iter()
+                .map(|(name, near)| match near {
+                    Some(near) => format!("`{name}` (did you mean `{near}`?)"),
+                    None => format!("`{name}`"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            errors.error(
+                several[0].0,
+                format!("`ignore` names {list}, which are not parameters; {listing}"),
+            );
+        }
     }
 
     // The key: given, or every named parameter not ignored.
@@ -167,6 +188,7 @@ pub(crate) fn plan(
             );
         }
     }
+    let mut not_in_key: Vec<&Ident> = Vec::new();
     for (index, param) in params.params.iter().enumerate() {
         match &param.name {
             ParamName::Wildcard => {}
@@ -179,13 +201,7 @@ pub(crate) fn plan(
                         format!("parameter `{ident}` is both in `key` and in `ignore`; remove it from one"),
                     );
                 } else if !is_ignored && !keyed && !suggested.contains(&ident.to_string()) {
-                    errors.error(
-                        ident,
-                        format!(
-                            "parameter `{ident}` is not part of the key: add `<{ident}>` to `key`, or \
-                             add `ignore = [{ident}]` if the result does not depend on it"
-                        ),
-                    );
+                    not_in_key.push(ident);
                 } else if keyed && param.impl_trait {
                     errors.error(
                         param.ty,
@@ -235,6 +251,43 @@ pub(crate) fn plan(
                     );
                 }
             }
+        }
+    }
+
+    // One error for every parameter missing from the key: one mistake (a key written for
+    // fewer parameters) is one report, spanned on the first of them.
+    match not_in_key.as_slice() {
+        [] => {}
+        [ident] => errors.error(
+            ident,
+            format!(
+                "parameter `{ident}` is not part of the key: add `<{ident}>` to `key`, or add \
+                 `ignore = [{ident}]` if the result does not depend on it"
+            ),
+        ),
+        several => {
+            let names = several
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let placeholders = several
+                .iter()
+                .map(|i| format!("<{i}>"))
+                .collect::<Vec<_>>()
+                .join(":");
+            let list = several
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            errors.error(
+                several[0],
+                format!(
+                    "parameters {names} are not part of the key: add them to `key` (`{placeholders}`), \
+                     or add `ignore = [{list}]` for those the result does not depend on"
+                ),
+            );
         }
     }
 
@@ -441,31 +494,27 @@ fn resolve(
     suggested: &mut Vec<String>,
     reported: &mut Vec<String>,
 ) -> Vec<Option<Root>> {
-    template
+    let mut unknown: Vec<(String, Option<&str>)> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let roots = template
         .placeholders
         .iter()
         .map(|p| {
             let root = p.root_name();
             if root == "self" {
                 if params.receiver.is_none() {
-                    errors.error_at(
-                        template.lit.span(),
-                        format!(
-                            "placeholder `<{}>` in `{which}` uses `self`, but `{fn_name}` has no \
+                    problems.push(format!(
+                        "placeholder `<{}>` in `{which}` uses `self`, but `{fn_name}` has no \
                              `self` parameter",
-                            p.text
-                        ),
-                    );
+                        p.text
+                    ));
                     return None;
                 }
                 if p.fields.is_empty() {
-                    errors.error_at(
-                        template.lit.span(),
-                        format!(
-                            "placeholder `<self>` in `{which}`: name the fields that identify the \
+                    problems.push(format!(
+                        "placeholder `<self>` in `{which}`: name the fields that identify the \
                              data, such as `<self.account_id>`, or `ignore = [self]`"
-                        ),
-                    );
+                    ));
                     return None;
                 }
                 return Some(Root::SelfValue);
@@ -475,15 +524,12 @@ fn resolve(
                 None if reported.contains(&root) => None,
                 None if binds_in_pattern(params, &root) => {
                     reported.push(root.clone());
-                    errors.error_at(
-                        template.lit.span(),
-                        format!(
-                            "placeholder `<{}>` in `{which}` names a binding of a destructured \
+                    problems.push(format!(
+                        "placeholder `<{}>` in `{which}` names a binding of a destructured \
                              parameter, which cannot be part of the key: bind the parameter to a \
                              name (`arg: Type`) and use `<arg>` or `<arg.field>`",
-                            p.text
-                        ),
-                    );
+                        p.text
+                    ));
                     None
                 }
                 None => {
@@ -492,16 +538,39 @@ fn resolve(
                     if let Some(near) = near {
                         suggested.push(near.to_string());
                     }
-                    let problem = format!("unknown placeholder `<{}>` in `{which}`", p.text);
-                    errors.error_at(
-                        template.lit.span(),
-                        with_suggestion(&problem, near, listing),
-                    );
+                    unknown.push((p.text.clone(), near));
                     None
                 }
             }
         })
-        .collect()
+        .collect();
+    // Every unknown placeholder of one template in one error: one mistake (often a wrong
+    // parameter list, or a template copied from another function) is one report.
+    match unknown.as_slice() {
+        [] => {}
+        [(text, near)] => {
+            let problem = format!("unknown placeholder `<{text}>` in `{which}`");
+            problems.push(with_suggestion(&problem, *near, listing));
+        }
+        several => {
+            let list = several
+                .iter()
+                .map(|(text, near)| match near {
+                    Some(near) => format!("`<{text}>` (did you mean `{near}`?)"),
+                    None => format!("`<{text}>`"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            problems.push(format!(
+                "unknown placeholders {list} in `{which}`; {listing}"
+            ));
+        }
+    }
+    // One template, one error, listing each of its problems.
+    if !problems.is_empty() {
+        errors.error_at(template.lit.span(), problems.join("; also, "));
+    }
+    roots
 }
 
 fn duplicates(template: &KeyTemplate, which: &str, errors: &mut Errors) {
