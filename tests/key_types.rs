@@ -116,3 +116,33 @@ async fn none_and_some_never_collide() {
     optional(None, Some("x")).await;
     assert_eq!(OPTIONAL.load(SeqCst), 4);
 }
+
+static DOUBLE_REFERENCE: AtomicUsize = AtomicUsize::new(0);
+
+/// Parts taken by reference to a reference are keyed by the value behind both references.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+#[ttl_cached(ttl = 60)]
+async fn double_reference(s: &&str, n: &&u64, t: &&TenantId) -> String {
+    DOUBLE_REFERENCE.fetch_add(1, SeqCst);
+    format!("{s}/{n}/{}", t.0)
+}
+
+#[tokio::test]
+async fn parts_behind_two_references_are_keyed_by_value() {
+    let (a, b) = (String::from("a"), String::from("b"));
+    let (one, two) = (1_u64, 2_u64);
+    let tenant = TenantId(7);
+    assert_eq!(
+        double_reference(&a.as_str(), &&one, &&tenant).await,
+        "a/1/7"
+    );
+    assert_eq!(double_reference(&"a", &&one, &&tenant).await, "a/1/7");
+    assert_eq!(DOUBLE_REFERENCE.load(SeqCst), 1, "equal values hit");
+    assert_eq!(
+        double_reference(&b.as_str(), &&one, &&tenant).await,
+        "b/1/7"
+    );
+    assert_eq!(double_reference(&"a", &&two, &&tenant).await, "a/2/7");
+    assert_eq!(DOUBLE_REFERENCE.load(SeqCst), 3, "different values miss");
+    assert_eq!(invalidate_double_reference(&"a", &&one, &&tenant).await, 1);
+}

@@ -118,14 +118,17 @@ pub use stats::CacheStats;
 ///
 /// | argument | meaning |
 /// |---|---|
-/// | `ttl` | Required. Whole seconds (`ttl = 60`) or a duration string (`"250ms"`, `"90s"`, `"5m"`, `"1h30m"`). Zero or unparsable is a compile error. |
+/// | `ttl` | Required. Whole seconds (`ttl = 60`, no literal suffix) or a duration string (`"250ms"`, `"90s"`, `"5m"`, `"1h30m"`). Zero or unparsable is a compile error. |
 /// | `key` | The key template. `<name>` is a parameter, `<name.field.field>` a field path from a parameter or from `self` (`<self.account_id>`), `<pair.0>` a tuple field. Text between placeholders is for display only: the key is the list of placeholder values, compared part by part. Default: every parameter except `self` and those in `ignore`, in order. |
 /// | `group` | A template whose placeholders are the first placeholders of `key`: the unit of invalidation. Default: the whole key. |
 /// | `capacity` | Most entries held at once. Default 10 000. |
 /// | `ignore` | Parameters deliberately left out of the key: `ignore = [self, http]`. |
 ///
 /// Every parameter, the receiver `self` included, must appear in `key` or in `ignore`: nothing
-/// that could change the result is silently left out of the key. A typo, a group that is not a
+/// that could change the result is silently left out of the key. A destructured parameter
+/// (`(a, b): (u32, u32)`) cannot be part of the key: ignore every one of its bindings, or bind
+/// it to a name and use `<arg>` or `<arg.0>`. A parameter named with a raw identifier is
+/// written `<r#type>` and `ignore = [r#type]`. A typo, a group that is not a
 /// prefix of the key, a non-`async` or generic function, a key part that is not `Hash + Eq`, a
 /// return type that cannot be stored: each is a compile error on your code, saying the fix.
 ///
@@ -215,7 +218,55 @@ pub use stats::CacheStats;
 /// # }
 /// ```
 ///
-/// A receiver-less associated function whose signature does not mention `Self` needs the
-/// impl-level `#[ttl_cached]` as well, so that the expansion knows it is inside an impl.
+/// Parameters typed with the trait's associated types (`tenant: Self::Id`) are fine: the
+/// companions take them as `<GoogleDrive as CloudProvider>::Id`.
+///
+/// # Where the caches and companions live
+///
+/// - A free function's cache is a `static` beside it, named `<module path>::<fn>`.
+/// - A method's cache is named after its type's full path, `<type path>::<method>`, so that
+///   `GoogleDrive::list_folders` and `Dropbox::list_folders` are told apart in
+///   [`CacheHandle::name`], statistics and traces.
+/// - A method of a generic impl (`impl<T: Resource> Client<T>`) has one cache per instantiation:
+///   `Client::<Photo>::get_cache()` and `Client::<Doc>::get_cache()` are different caches, and
+///   `Client::<Doc>::invalidate_get(..)` evicts from the second only. (The impl-level
+///   `#[ttl_cached]` of a trait impl does not take generic parameters: implement the trait for
+///   each concrete type.)
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// struct Client<T>(std::marker::PhantomData<T>);
+///
+/// impl<T: Default + Clone + Send + Sync + 'static> Client<T> {
+///     #[ttl_cached(ttl = 60, ignore = [self])]
+///     async fn get(&self, id: u32) -> T {
+///         let _ = id;
+///         T::default()
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// Client::<u8>(Default::default()).get(1).await;
+/// Client::<String>(Default::default()).get(1).await;
+/// assert_eq!(Client::<u8>::get_cache().len(), 1);
+/// assert!(Client::<String>::get_cache().name().ends_with("Client<alloc::string::String>::get"));
+/// # }
+/// ```
+///
+/// Shapes that have no place for the companions are compile errors that say what to do:
+///
+/// - a trait implemented for a type of another crate (`impl Directory for String`) or for a
+///   reference (`impl Directory for &'static Ldap`), where no inherent impl can be written:
+///   implement the trait for a type of your crate, such as a newtype `struct Names(String);`;
+/// - a method-level `#[ttl_cached(...)]` in a trait impl without the impl-level attribute;
+/// - a receiver-less associated function whose signature does not mention `Self`, in an impl
+///   block without the impl-level attribute: nothing in the function tells the expansion that
+///   it is inside an impl, so mark the block with `#[ttl_cached]` (for an inherent impl this
+///   changes nothing else).
+///
+/// Caching the same method name in two trait impls for one type (`impl A for T` and
+/// `impl B for T` both caching `lookup`) would give `T` two `lookup_cache()` companions; cache
+/// one of them, or call both through inherent methods of different names that carry the
+/// attribute.
 #[doc(inline)]
 pub use cache_macros::ttl_cached;

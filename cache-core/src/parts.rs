@@ -1,12 +1,16 @@
 //! Key parts for `#[ttl_cached]`: borrowed on a hit, owned only on a miss.
 //!
-//! For each placeholder the macro writes `(&&&PartTag(&expr)).__ttl_cached_part()`. Method
-//! resolution tries the receiver `&&&PartTag` first, then derefs one `&` at a time, so the
+//! For each placeholder the macro writes `(&&&&&&PartTag(&expr)).__ttl_cached_part()`. Method
+//! resolution tries the receiver `&&&&&&PartTag` first, then derefs one `&` at a time, so the
 //! first matching impl below wins (autoref-based specialization):
 //!
+//! 0. `str`, `String` and references to them → [`StrPart`], owned as `String`;
 //! 1. `Option<&T>` and `&Option<&T>` → [`OptionPart`], owned as `Option<T::Owned>`;
-//! 2. `&T` → [`Part`] of `T`, owned as `T::Owned` (`&str` → `String`, `&User` → `User`);
-//! 3. `T` → [`Part`] of `T`, owned as `T::Owned` (`String` → `String`, `u32` → `u32`).
+//! 2. `&&T` → [`Part`] of `T`, owned as `T::Owned` (`&&u32` → `u32`);
+//! 3. `&T` → [`Part`] of `T`, owned as `T::Owned` (`&User` → `User`);
+//! 4. `T` → [`Part`] of `T`, owned as `T::Owned` (`u32` → `u32`);
+//! 5. and 6. stand-ins for what cannot be a key part, so that the mistake is reported once, on
+//!    the user's parameter, instead of as a cascade through the expansion.
 //!
 //! A part hashes and compares exactly like its owned form (the [`Borrow`] contract), so the
 //! borrowed key `(Part<str>, (Part<str>, ()))` finds the entry stored as `(String, (String, ()))`.
@@ -224,17 +228,27 @@ impl<GP: PartList, RP: PartList> KeyProbe<GP::Owned, RP::Owned> for Key<GP, RP> 
     }
 }
 
-/// The receiver of the part dispatch: a reference to the placeholder's value.
+/// The receiver of the part dispatch: a reference to the placeholder's value. `Copy`, so that
+/// the last dispatch level, which takes it by value, works through the references.
 #[derive(Debug)]
 pub struct PartTag<'a, T: ?Sized>(pub &'a T);
 
-/// Types whose key part is a [`StrPart`].
+impl<T: ?Sized> Clone for PartTag<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for PartTag<'_, T> {}
+
+/// Types whose key part is a [`StrPart`]: `str`, `String`, and references to them, however
+/// deep (`&str`, `&&str`, `&String`).
 pub trait StrLike {
     /// The string.
     fn as_key_str(&self) -> &str;
 }
 
-impl StrLike for &str {
+impl StrLike for str {
     fn as_key_str(&self) -> &str {
         self
     }
@@ -246,9 +260,9 @@ impl StrLike for String {
     }
 }
 
-impl StrLike for &String {
+impl<T: ?Sized + StrLike> StrLike for &T {
     fn as_key_str(&self) -> &str {
-        self
+        (**self).as_key_str()
     }
 }
 
@@ -260,7 +274,7 @@ pub trait StrRefPart<'a> {
     fn __ttl_cached_part(&self) -> Self::Part;
 }
 
-impl<'a, T: StrLike> StrRefPart<'a> for &&&PartTag<'a, T> {
+impl<'a, T: ?Sized + StrLike> StrRefPart<'a> for &&&&&PartTag<'a, T> {
     type Part = StrPart<'a>;
     #[inline]
     fn __ttl_cached_part(&self) -> StrPart<'a> {
@@ -276,7 +290,7 @@ pub trait OptionRefPart<'a> {
     fn __ttl_cached_part(&self) -> Self::Part;
 }
 
-impl<'a, T> OptionRefPart<'a> for &&PartTag<'a, Option<&'a T>>
+impl<'a, T> OptionRefPart<'a> for &&&&PartTag<'a, Option<&'a T>>
 where
     T: ?Sized + CacheKeyPart,
     T::Owned: Hash + Eq + Clone + Send + Sync,
@@ -288,7 +302,7 @@ where
     }
 }
 
-impl<'a, T> OptionRefPart<'a> for &&PartTag<'a, &'a Option<&'a T>>
+impl<'a, T> OptionRefPart<'a> for &&&&PartTag<'a, &'a Option<&'a T>>
 where
     T: ?Sized + CacheKeyPart,
     T::Owned: Hash + Eq + Clone + Send + Sync,
@@ -300,15 +314,16 @@ where
     }
 }
 
-/// Dispatch level 2: references, dereferenced once.
-pub trait RefPart<'a> {
+/// Dispatch level 2: references to references (`&&u32`), dereferenced twice, so that the
+/// owned form is the value's and not a borrowed reference.
+pub trait RefRefPart<'a> {
     /// The part type.
     type Part;
     /// The part.
     fn __ttl_cached_part(&self) -> Self::Part;
 }
 
-impl<'a, T> RefPart<'a> for &PartTag<'a, &'a T>
+impl<'a, T> RefRefPart<'a> for &&&PartTag<'a, &&T>
 where
     T: ?Sized + CacheKeyPart,
     T::Owned: Hash + Eq + Clone + Send + Sync,
@@ -320,7 +335,27 @@ where
     }
 }
 
-/// Dispatch level 3: values.
+/// Dispatch level 3: references, dereferenced once.
+pub trait RefPart<'a> {
+    /// The part type.
+    type Part;
+    /// The part.
+    fn __ttl_cached_part(&self) -> Self::Part;
+}
+
+impl<'a, T> RefPart<'a> for &&PartTag<'a, &T>
+where
+    T: ?Sized + CacheKeyPart,
+    T::Owned: Hash + Eq + Clone + Send + Sync,
+{
+    type Part = Part<'a, T>;
+    #[inline]
+    fn __ttl_cached_part(&self) -> Part<'a, T> {
+        Part(*self.0)
+    }
+}
+
+/// Dispatch level 4: values.
 pub trait ValuePart<'a> {
     /// The part type.
     type Part;
@@ -328,7 +363,7 @@ pub trait ValuePart<'a> {
     fn __ttl_cached_part(&self) -> Self::Part;
 }
 
-impl<'a, T> ValuePart<'a> for PartTag<'a, T>
+impl<'a, T> ValuePart<'a> for &PartTag<'a, T>
 where
     T: ?Sized + CacheKeyPart,
     T::Owned: Hash + Eq + Clone + Send + Sync,
@@ -340,9 +375,26 @@ where
     }
 }
 
-/// Dispatch level 4, for a type that cannot be a key part: a stand-in that satisfies every
-/// later bound, so that the one failing check is [`part`]'s, on the user's parameter, instead
-/// of a cascade of errors through the expansion.
+/// Dispatch level 5: `Hash + Eq`, but without an owned form the cache can store (`Rc<str>`, a
+/// type with a borrowed lifetime). [`part`] reports it.
+pub trait UnownedPart<'a> {
+    /// The part type.
+    type Part;
+    /// The part.
+    fn __ttl_cached_part(&self) -> Self::Part;
+}
+
+impl<'a, T: ?Sized + Hash + Eq> UnownedPart<'a> for PartTag<'a, T> {
+    type Part = NotOwnedPart<'a, T>;
+    #[inline]
+    fn __ttl_cached_part(&self) -> NotOwnedPart<'a, T> {
+        NotOwnedPart(self.0)
+    }
+}
+
+/// Dispatch level 6, for a type that is not `Hash + Eq`: a stand-in that satisfies every later
+/// bound. The expansion reports the type itself, once, on the user's parameter (with a check
+/// it generates next to the key), so the stand-in must not add a second error.
 pub trait InvalidPart<'a> {
     /// The part type.
     type Part;
@@ -358,7 +410,8 @@ impl<'a, T: ?Sized> InvalidPart<'a> for PartTag<'a, T> {
     }
 }
 
-/// The stand-in for a value that cannot be a key part; never survives type checking.
+/// The stand-in for a value that is not `Hash + Eq`; never survives type checking, because the
+/// expansion also requires `Hash + Eq` of the value directly.
 #[derive(Debug)]
 pub struct NotAKeyPart<'a, T: ?Sized>(pub &'a T);
 
@@ -371,9 +424,28 @@ impl<T: ?Sized> KeyPart for NotAKeyPart<'_, T> {
     fn to_owned_part(&self) {}
 }
 
-/// A key part that passed the checks: implemented for the real parts, and for the stand-in
-/// only under the bounds whose absence made the dispatch choose it, so using the stand-in is
-/// always reported, here.
+/// The stand-in for a `Hash + Eq` value without a storable owned form; [`part`] rejects it.
+#[derive(Debug)]
+pub struct NotOwnedPart<'a, T: ?Sized>(pub &'a T);
+
+impl<T: ?Sized> KeyPart for NotOwnedPart<'_, T> {
+    type Owned = ();
+    fn hash_part<H: Hasher>(&self, _: &mut H) {}
+    fn matches(&self, (): &()) -> bool {
+        false
+    }
+    fn to_owned_part(&self) {}
+}
+
+/// A key part that passed the checks: every part except [`NotOwnedPart`]. ([`NotAKeyPart`] is
+/// reported by the expansion's own `Hash + Eq` check, so it passes here to avoid a second error.)
+#[diagnostic::on_unimplemented(
+    message = "this key part has no owned form that the cache can store",
+    label = "the cache keeps an owned copy of this key part",
+    note = "a key part's owned form (its `ToOwned::Owned`, such as `String` for `&str`) must be \
+            `Hash + Eq + Clone + Send + Sync + 'static`: use an owned, thread-safe type such as \
+            `String`, `Arc<str>` or an integer id, or add the parameter to `ignore`"
+)]
 pub trait CheckedPart {}
 
 impl<T> CheckedPart for Part<'_, T>
@@ -392,16 +464,38 @@ where
 {
 }
 
-impl<T> CheckedPart for NotAKeyPart<'_, T>
-where
-    T: ?Sized + CacheKeyPart,
-    T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
-{
-}
+impl<T: ?Sized> CheckedPart for NotAKeyPart<'_, T> {}
 
 /// Checks one part; the macro spans this call on the placeholder's parameter so that a key
-/// part that is not `Hash + Eq` is reported there.
+/// part without a storable owned form is reported there.
 #[inline(always)]
 pub fn part<P: KeyPart + CheckedPart>(part: P) -> P {
+    part
+}
+
+/// A key part must be `Hash + Eq`: checked on the placeholder's value as written, so that the
+/// error names the user's type (`HashMap<u32, u32>`, `Filter`) and says what to use instead.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key",
+    label = "key parts must be `Hash + Eq`",
+    note = "a `HashMap` or `HashSet` has no stable order: use a sorted `Vec` or a \
+            `BTreeMap`/`BTreeSet`; for `f32`/`f64`, use an integer representation \
+            (`f64::to_bits`, or a fixed-point integer)",
+    note = "to leave a parameter out of the key on purpose, add it to `ignore = [...]`"
+)]
+pub trait HashEq: Hash + Eq {}
+
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized + Hash + Eq> HashEq for T {}
+
+/// Checks that a key part's value is `Hash + Eq`; the macro spans the call on the user's
+/// parameter type (or the template, for a field path).
+#[inline(always)]
+pub fn key_part_is_hash_eq<T: ?Sized + HashEq>(_: &T) {}
+
+/// A part of `invalidate_<fn>`'s group, unchecked: the cached function's body checks the same
+/// parts, and one report per mistake is enough.
+#[inline(always)]
+pub fn group_part<P: KeyPart>(part: P) -> P {
     part
 }

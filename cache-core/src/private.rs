@@ -7,8 +7,9 @@ use std::marker::PhantomData;
 pub use crate::flight::{Lead, Start};
 pub use crate::handle::CacheHandle;
 pub use crate::parts::{
-    part, CacheKeyPart, CheckedPart, InvalidPart, Key, KeyPart, NotAKeyPart, OptionPart,
-    OptionRefPart, Part, PartList, PartTag, RefPart, StrLike, StrPart, StrRefPart, ValuePart,
+    group_part, key_part_is_hash_eq, part, CacheKeyPart, CheckedPart, HashEq, InvalidPart, Key,
+    KeyPart, NotAKeyPart, NotOwnedPart, OptionPart, OptionRefPart, Part, PartList, PartTag,
+    RefPart, RefRefPart, StrLike, StrPart, StrRefPart, UnownedPart, ValuePart,
 };
 pub use crate::policy::{Plain, Policy, TryRetry, TryShared};
 
@@ -21,8 +22,10 @@ pub use crate::policy::{Plain, Policy, TryRetry, TryShared};
 ///    stored, the error handed to coalesced waiters;
 /// 2. `Result<T, E>` with a storable `T` → [`TryRetry`]: `Ok` stored, waiters retry;
 /// 3. a storable `R` → [`Plain`]: every value stored;
-/// 4. and 5. `Result<T, E>`, or any `R`, that cannot be stored → [`Unstorable`], whose only
-///    use is to fail [`value_check`] once, on the return type, naming what is missing.
+/// 4. and 5. `Result<T, E>`, or any `R`, that cannot be stored → [`Unstorable`], a stand-in
+///    that satisfies the rest of the expansion. The expansion then requires
+///    `<P as StoredValue>::Stored: Clone + Send + Sync + 'static` through a check it generates,
+///    spanned on the return type, which fails once, naming the user's type.
 #[derive(Debug)]
 pub struct ReturnTag<R>(PhantomData<fn() -> R>);
 
@@ -76,8 +79,8 @@ dispatch_level!(
 );
 
 /// The stand-in policy for a return type whose stored part `S` is not
-/// `Clone + Send + Sync + 'static`: it satisfies the expansion's other bounds so that
-/// [`value_check`] reports the problem once, on the return type.
+/// `Clone + Send + Sync + 'static`: it satisfies the expansion's other bounds so that the
+/// expansion's own check reports the problem once, on the return type.
 #[derive(Debug)]
 pub struct Unstorable<R, S>(PhantomData<fn() -> (R, S)>);
 
@@ -96,39 +99,60 @@ impl<R, S> Policy for Unstorable<R, S> {
         None
     }
     fn answer(&self, (): ()) -> R {
-        unreachable!("an unstorable return type never compiles: value_check rejects it")
+        unreachable!("an unstorable return type never compiles: the expansion rejects it")
     }
     fn answer_shared(&self, _: &(dyn std::any::Any + Send + Sync)) -> Option<R> {
         None
     }
 }
 
-/// A policy whose stored type passed the checks. The stand-in [`Unstorable`] has it only under
-/// the bounds whose absence made the dispatch choose it, so choosing it is always reported here.
-pub trait CheckedPolicy {}
+/// The type a policy stores: the return type, or its `Ok` type. The expansion requires it to be
+/// `Clone + Send + Sync + 'static` with a check of its own, so that the error names the user's
+/// type and nothing of this module.
+pub trait StoredValue {
+    /// The stored type.
+    type Stored: ?Sized;
+}
 
-impl<V: CacheValue> CheckedPolicy for Plain<V> {}
-impl<V: CacheValue, E> CheckedPolicy for TryRetry<V, E> {}
-impl<V: CacheValue, E> CheckedPolicy for TryShared<V, E> {}
-// Bounds spelled out (not `CacheValue`) so the error names the missing trait, e.g. `Clone`.
-impl<R, S: Clone + Send + Sync + 'static> CheckedPolicy for Unstorable<R, S> {}
+impl<V> StoredValue for Plain<V> {
+    type Stored = V;
+}
+impl<V, E> StoredValue for TryRetry<V, E> {
+    type Stored = V;
+}
+impl<V, E> StoredValue for TryShared<V, E> {
+    type Stored = V;
+}
+impl<R, S> StoredValue for Unstorable<R, S> {
+    type Stored = S;
+}
 
-/// A type the cache can store.
+/// A cached value is cloned for every caller and shared between threads.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in the cache",
-    label = "the cached value is `{Self}`",
-    note = "a cached value (the return type, or its `Ok` type for a `Result`) must be \
-            `Clone + Send + Sync + 'static`; wrap it in an `Arc` to make it cheap to clone"
+    label = "the cached value must be `Clone + Send + Sync + 'static`",
+    note = "a cached value (the return type, or its `Ok` type for a `Result`) is cloned for every \
+            caller and shared between threads: derive or implement `Clone` (wrap it in an `Arc` \
+            to make clones cheap), and make it own its data (no borrowed references)"
 )]
+pub trait StorableValue: Clone + Send + Sync + 'static {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + Sync + 'static> StorableValue for T {}
+
+/// Checks the type the policy stores; the macro spans the call on the return type.
+#[inline(always)]
+pub fn stored_value<P: StoredValue>(policy: P) -> P
+where
+    P::Stored: StorableValue,
+{
+    policy
+}
+
+/// A type the cache can store.
 pub trait CacheValue: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
-
-/// Checks the stored type; spanned on the return type.
-#[inline(always)]
-pub fn value_check<P: Policy + CheckedPolicy>(policy: P) -> P {
-    policy
-}
 
 /// Fixes the fetch future's output to the function's return type, so `return` and `?` in the
 /// body are checked against it, as they would be in the original `async fn`.
@@ -180,4 +204,86 @@ pub fn invalidate_group<GP: PartList>(
 ) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
     crate::Invalidated::done(handle.invalidate_group_erased(&owned))
+}
+
+/// The caches of one `#[ttl_cached]` method: one per type the method's `Self` is instantiated
+/// with, named `<type>::<method>`.
+///
+/// A method in `impl<T> Client<T>` is one function to the macro, but a different function per
+/// `T` to the program: sharing one cache would hand a `Client<A>` value to a `Client<B>` caller
+/// (or fail the cache's type check at run time). The companion `<method>_cache()` keeps this in
+/// a `static` and calls [`TypeHandles::of`] with `Self`; a non-generic impl only ever takes the
+/// first, lock-free branch.
+///
+/// ```
+/// use cache_core::__private::TypeHandles;
+/// use std::time::Duration;
+///
+/// struct Client<T>(T);
+/// static HANDLES: TypeHandles = TypeHandles::new("list", Duration::from_secs(60), 100);
+///
+/// let a = HANDLES.of::<Client<u8>>();
+/// let b = HANDLES.of::<Client<u16>>();
+/// assert!(!std::ptr::eq(a, b));
+/// assert!(std::ptr::eq(a, HANDLES.of::<Client<u8>>()));
+/// assert!(a.name().ends_with("Client<u8>::list"));
+/// ```
+#[derive(Debug)]
+pub struct TypeHandles {
+    method: &'static str,
+    ttl: std::time::Duration,
+    capacity: usize,
+    first: std::sync::OnceLock<(&'static str, &'static CacheHandle)>,
+    more: std::sync::RwLock<Vec<(&'static str, &'static CacheHandle)>>,
+}
+
+impl TypeHandles {
+    /// No cache yet; each is created on its type's first use.
+    pub const fn new(method: &'static str, ttl: std::time::Duration, capacity: usize) -> Self {
+        Self {
+            method,
+            ttl,
+            capacity,
+            first: std::sync::OnceLock::new(),
+            more: std::sync::RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The cache for `Self = T`.
+    #[inline]
+    pub fn of<T: ?Sized>(&'static self) -> &'static CacheHandle {
+        let ty = std::any::type_name::<T>();
+        let (first_ty, first) = *self.first.get_or_init(|| (ty, self.leak(ty)));
+        // Equal names are the same type (the names are full paths); the pointer check is the
+        // common case and saves the comparison.
+        if std::ptr::eq(first_ty, ty) || first_ty == ty {
+            return first;
+        }
+        self.other(ty)
+    }
+
+    #[cold]
+    fn other(&'static self, ty: &'static str) -> &'static CacheHandle {
+        let found = |list: &[(&'static str, &'static CacheHandle)]| {
+            list.iter().find(|(t, _)| *t == ty).map(|(_, h)| *h)
+        };
+        // A poisoned lock only means another thread panicked while pushing; the list is valid.
+        if let Some(handle) = found(&self.more.read().unwrap_or_else(|e| e.into_inner())) {
+            return handle;
+        }
+        let mut more = self.more.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = found(&more) {
+            return handle;
+        }
+        let handle = self.leak(ty);
+        more.push((ty, handle));
+        handle
+    }
+
+    /// A handle that lives as long as the program, like the `static` it stands for: one per
+    /// type, created once.
+    fn leak(&self, ty: &str) -> &'static CacheHandle {
+        let name: &'static str = Box::leak(format!("{ty}::{}", self.method).into_boxed_str());
+        Box::leak(Box::new(CacheHandle::__new(name, self.ttl, self.capacity)))
+    }
 }

@@ -4,19 +4,12 @@
 //! build shows every problem of the attribute.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{bracketed, Ident, LitInt, LitStr, Token};
 
 use crate::duration::parse_duration;
 use crate::errors::Errors;
-
-mod kw {
-    syn::custom_keyword!(ttl);
-    syn::custom_keyword!(key);
-    syn::custom_keyword!(group);
-    syn::custom_keyword!(capacity);
-    syn::custom_keyword!(ignore);
-}
 
 const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`";
 
@@ -37,77 +30,227 @@ pub(crate) struct Args {
     pub(crate) ignore: Vec<Ident>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
     pub(crate) ttl_given: bool,
+    /// Set when `key`, `group` or `ignore` was given but could not be read: the checks that
+    /// depend on them would only report follow-on errors, so they are skipped.
+    pub(crate) key_unreadable: bool,
     pub(crate) errors: Errors,
 }
 
 impl Args {
     /// Parses the attribute's argument tokens; never fails, errors are collected in `errors`.
+    /// Each argument is parsed on its own: a mistake in one (a missing comma, a value of the
+    /// wrong kind) is reported, and the others are still read and checked.
     pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> Self {
-        match syn::parse::Parser::parse2(Self::parse_inner, tokens) {
-            Ok(args) => args,
-            Err(e) => {
-                let mut args = Self::default();
-                args.errors.push(e);
-                args.ttl_given = true;
-                args
-            }
-        }
+        syn::parse2(tokens).unwrap_or_else(|e| {
+            // `parse_all` consumes every token, so this is not reached; an error, not a panic.
+            let mut args = Self {
+                ttl_given: true,
+                key_unreadable: true,
+                ..Self::default()
+            };
+            args.errors.push(e);
+            args
+        })
     }
 
-    fn parse_inner(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut args = Self::default();
+    fn parse_all(&mut self, input: ParseStream<'_>) {
         let mut seen: Vec<String> = Vec::new();
         while !input.is_empty() {
-            let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
-            let key = name.to_string();
-            if seen.contains(&key) {
-                args.errors.error(
-                    &name,
-                    format!("duplicate argument `{key}`; give each argument once"),
-                );
-            }
-            seen.push(key.clone());
-            input.parse::<Token![=]>().map_err(|_| {
-                syn::Error::new(
-                    name.span(),
-                    format!("expected `{key} = ...`; arguments are written `name = value`"),
-                )
-            })?;
-            match key.as_str() {
-                "ttl" => {
-                    args.ttl_given = true;
-                    match parse_ttl(input) {
-                        Ok(ttl) => args.ttl = ttl.or(args.ttl),
-                        Err(e) => args.errors.push(e),
-                    }
-                }
-                "key" => args.key = Some(input.parse()?),
-                "group" => args.group = Some(input.parse()?),
-                "capacity" => match parse_capacity(input)? {
-                    Ok(capacity) => args.capacity = Some(capacity),
-                    Err(e) => args.errors.push(e),
-                },
-                "ignore" => args.ignore.extend(parse_ignore(input)?),
-                _ => {
-                    let hint =
-                        crate::valid::nearest(&key, ["ttl", "key", "group", "capacity", "ignore"])
-                            .map(|n| format!(" (did you mean `{n}`?)"))
-                            .unwrap_or_default();
-                    args.errors.error(
-                        &name,
-                        format!("unknown argument `{key}`{hint}; valid arguments are {VALID}"),
-                    );
-                    // Skip the value so the remaining arguments are still checked.
-                    input.parse::<syn::Expr>()?;
+            if let Err(e) = self.parse_argument(input, &mut seen) {
+                self.errors.push(e);
+                skip_to_comma(input);
+                if seen
+                    .last()
+                    .is_some_and(|name| ["key", "group", "ignore"].contains(&name.as_str()))
+                {
+                    self.key_unreadable = true;
                 }
             }
             if input.is_empty() {
                 break;
             }
-            input.parse::<Token![,]>()?;
+            if input.peek(Token![,]) {
+                let _ = input.parse::<Token![,]>();
+                continue;
+            }
+            // Two arguments without a comma between them: say so, and read the next one.
+            let next = input.span();
+            if input.peek(Ident::peek_any) {
+                let name = input.fork().call(Ident::parse_any).map(|i| i.to_string());
+                let name = name.unwrap_or_default();
+                self.errors.error_at(
+                    next,
+                    format!("expected `,` before `{name}`: separate the arguments with commas"),
+                );
+            } else {
+                self.errors.error_at(
+                    next,
+                    "expected `,` here: arguments are written `name = value`, separated by commas",
+                );
+                skip_to_comma(input);
+            }
         }
+    }
+
+    /// One `name = value`; an error leaves the rest of the argument unread.
+    fn parse_argument(
+        &mut self,
+        input: ParseStream<'_>,
+        seen: &mut Vec<String>,
+    ) -> syn::Result<()> {
+        let name: Ident = match input.call(Ident::parse_any) {
+            Ok(name) => name,
+            Err(_) => {
+                let span = input.span();
+                return Err(syn::Error::new(
+                    span,
+                    format!("expected an argument name; valid arguments are {VALID}"),
+                ));
+            }
+        };
+        let key = name.to_string();
+        let known = ["ttl", "key", "group", "capacity", "ignore"].contains(&key.as_str());
+        if known && seen.contains(&key) {
+            self.errors.error(
+                &name,
+                format!("duplicate argument `{key}`; give each argument once"),
+            );
+            // Its value is not read: the first one counts, and the second's own mistakes, if
+            // any, would be reported about an argument that is going away.
+            skip_to_comma(input);
+            return Ok(());
+        }
+        seen.push(key.clone());
+        if key == "ttl" {
+            // Whatever follows, `ttl` is not "missing".
+            self.ttl_given = true;
+        }
+        if !known {
+            let meant = suggest_argument(&key);
+            // The argument meant is not reported missing or left unchecked as well.
+            match meant {
+                Some("ttl") => self.ttl_given = true,
+                Some("key" | "group" | "ignore") => self.key_unreadable = true,
+                _ => {}
+            }
+            let hint = meant
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            self.errors.error(
+                &name,
+                format!("unknown argument `{key}`{hint}; valid arguments are {VALID}"),
+            );
+            // The value is skipped with the rest of the argument.
+            skip_to_comma(input);
+            return Ok(());
+        }
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("expected `{key} = ...`; arguments are written `name = value`"),
+            ));
+        }
+        let eq: Token![=] = input.parse()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            let example = match key.as_str() {
+                "ttl" => "ttl = 60",
+                "key" => "key = \"<user_id>:<folder_id>\"",
+                "group" => "group = \"<user_id>\"",
+                "capacity" => "capacity = 10_000",
+                _ => "ignore = [self]",
+            };
+            return Err(syn::Error::new(
+                eq.span,
+                format!("missing value for `{key}`: write `{example}`"),
+            ));
+        }
+        match key.as_str() {
+            "ttl" => self.ttl = parse_ttl(input)?.or(self.ttl),
+            "key" => self.key = Some(parse_template(input, "key")?),
+            "group" => self.group = Some(parse_template(input, "group")?),
+            "capacity" => self.capacity = Some(parse_capacity(input)?),
+            "ignore" => {
+                let before = self.errors.len();
+                self.ignore.extend(parse_ignore(input, &mut self.errors)?);
+                // A name that could not be read may be the one a parameter is missing.
+                self.key_unreadable |= self.errors.len() > before;
+            }
+            _ => unreachable!("unknown arguments returned above"),
+        }
+        if !input.is_empty() && !input.peek(Token![,]) && !input.peek(Ident::peek_any) {
+            // `ttl = 60 s`, `capacity = 5 + 1`: the value goes on past what was read.
+            return Err(syn::Error::new(
+                input.span(),
+                format!("unexpected tokens after the value of `{key}`"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = Self::default();
+        args.parse_all(input);
         Ok(args)
     }
+}
+
+/// The valid argument that `name` most likely meant: a typo, or a different case (`TTL`).
+fn suggest_argument(name: &str) -> Option<&'static str> {
+    const NAMES: [&str; 5] = ["ttl", "key", "group", "capacity", "ignore"];
+    let lower = name.to_lowercase();
+    NAMES
+        .iter()
+        .find(|n| **n == lower)
+        .copied()
+        .or_else(|| crate::valid::nearest(&lower, NAMES))
+}
+
+/// Skips the rest of an argument: every token tree up to the next top-level comma.
+fn skip_to_comma(input: ParseStream<'_>) {
+    let _ = input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if let proc_macro2::TokenTree::Punct(p) = &tt {
+                if p.as_char() == ',' {
+                    return Ok(((), rest));
+                }
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}
+
+/// Rejects a literal suffix (`300u8`, `60f32`): the value would be read as written, without
+/// the suffix's type, which is surprising either way.
+fn no_suffix(suffix: &str, span: Span, which: &str, example: &str) -> syn::Result<()> {
+    if suffix.is_empty() {
+        Ok(())
+    } else {
+        Err(syn::Error::new(
+            span,
+            format!("remove the `{suffix}` suffix: `{which}` takes a plain number, such as `{which} = {example}`"),
+        ))
+    }
+}
+
+/// `key = "<a>:<b>"` and `group = "<a>"`: a string literal.
+fn parse_template(input: ParseStream<'_>, which: &str) -> syn::Result<LitStr> {
+    if input.peek(LitStr) {
+        return input.parse();
+    }
+    let span = input.span();
+    let example = if which == "key" {
+        "\"<user_id>:<folder_id>\""
+    } else {
+        "\"<user_id>\""
+    };
+    Err(syn::Error::new(
+        span,
+        format!("`{which}` takes a string template, such as `{which} = {example}`"),
+    ))
 }
 
 /// `ttl = 60` or `ttl = "1h30m"`; `Ok(None)` never happens for valid input but keeps the
@@ -116,6 +259,7 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
     let lookahead = input.lookahead1();
     if lookahead.peek(LitInt) {
         let lit: LitInt = input.parse()?;
+        no_suffix(lit.suffix(), lit.span(), "ttl", "60")?;
         let secs: u64 = lit.base10_parse().map_err(|_| {
             syn::Error::new(
                 lit.span(),
@@ -131,6 +275,7 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
         Ok(Some(Ttl { secs, nanos: 0 }))
     } else if lookahead.peek(LitStr) {
         let lit: LitStr = input.parse()?;
+        no_suffix(lit.suffix(), lit.span(), "ttl", "\"90s\"")?;
         let duration = parse_duration(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
         if duration.is_zero() {
             return Err(syn::Error::new(
@@ -149,32 +294,26 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
             "`ttl` takes whole seconds (`ttl = 60`) or a duration string (`ttl = \"1500ms\"`)",
         ))
     } else {
-        let err = lookahead.error();
-        // Consume the value so parsing can go on to the next argument.
-        let expr: syn::Expr = input.parse()?;
-        Err(syn::Error::new_spanned(
-            expr,
-            format!(
-                "{err}; `ttl` takes whole seconds (`ttl = 60`) or a duration string \
-                 (`ttl = \"90s\"`, `\"1h30m\"`, `\"250ms\"`)"
-            ),
+        Err(syn::Error::new(
+            input.span(),
+            "`ttl` takes whole seconds (`ttl = 60`) or a duration string (`ttl = \"90s\"`, \
+             `\"1h30m\"`, `\"250ms\"`)",
         ))
     }
 }
 
-/// Outer error: a syntax error that stops parsing; inner error: a bad value.
-fn parse_capacity(input: ParseStream<'_>) -> syn::Result<syn::Result<usize>> {
-    let lit: LitInt = match input.parse() {
-        Ok(lit) => lit,
-        Err(_) => {
-            let expr: syn::Expr = input.parse()?;
-            return Ok(Err(syn::Error::new_spanned(
-                expr,
-                "`capacity` takes a whole number of entries, such as `capacity = 10_000`",
-            )));
-        }
+/// `capacity = 10_000`.
+fn parse_capacity(input: ParseStream<'_>) -> syn::Result<usize> {
+    let message = "`capacity` takes a whole number of entries, such as `capacity = 10_000`";
+    if input.peek(syn::LitFloat) {
+        let lit: syn::LitFloat = input.parse()?;
+        return Err(syn::Error::new(lit.span(), message));
+    }
+    let Ok(lit) = input.parse::<LitInt>() else {
+        return Err(syn::Error::new(input.span(), message));
     };
-    Ok(match lit.base10_parse::<usize>() {
+    no_suffix(lit.suffix(), lit.span(), "capacity", "10_000")?;
+    match lit.base10_parse::<usize>() {
         Ok(0) => Err(syn::Error::new(
             lit.span(),
             "`capacity` must be at least 1: a zero capacity would cache nothing",
@@ -184,44 +323,56 @@ fn parse_capacity(input: ParseStream<'_>) -> syn::Result<syn::Result<usize>> {
             lit.span(),
             "`capacity` must be a whole number that fits in a `usize`",
         )),
-    })
+    }
 }
 
-/// `ignore = [self, http]` (a single name without brackets is accepted too).
-fn parse_ignore(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
+/// `ignore = [self, http]` (a single name without brackets is accepted too). A bad entry is
+/// reported and the others are kept.
+fn parse_ignore(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Vec<Ident>> {
     let parse_one = |input: ParseStream<'_>| -> syn::Result<Ident> {
-        if input.peek(Token![self]) {
-            let token: Token![self] = input.parse()?;
-            Ok(Ident::new("self", token.span))
-        } else if input.peek(Token![_]) {
+        if input.peek(Token![_]) {
             let token: Token![_] = input.parse()?;
             Err(syn::Error::new(
                 token.span,
                 "`ignore` takes parameter names; `_` parameters are never part of the key",
             ))
+        } else if input.peek(Ident::peek_any) {
+            // Keywords too (`self`, and `type` for a parameter `r#type`, checked later).
+            input.call(Ident::parse_any)
         } else {
-            input.parse().map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    "`ignore` takes parameter names, such as `ignore = [self, http]`",
-                )
-            })
+            Err(syn::Error::new(
+                input.span(),
+                "`ignore` takes parameter names, such as `ignore = [self, http]`",
+            ))
         }
     };
-    if input.peek(syn::token::Bracket) {
-        let content;
-        bracketed!(content in input);
-        let names = content.parse_terminated(parse_one, Token![,])?;
-        Ok(names.into_iter().collect())
-    } else {
-        Ok(vec![parse_one(input)?])
+    if !input.peek(syn::token::Bracket) {
+        return Ok(vec![parse_one(input)?]);
     }
-}
-
-impl Parse for Args {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        Self::parse_inner(input)
+    let content;
+    bracketed!(content in input);
+    let mut names = Vec::new();
+    while !content.is_empty() {
+        match parse_one(&content) {
+            Ok(name) => names.push(name),
+            Err(e) => {
+                errors.push(e);
+                skip_to_comma(&content);
+            }
+        }
+        if content.is_empty() {
+            break;
+        }
+        if content.parse::<Token![,]>().is_err() {
+            errors.error_at(
+                content.span(),
+                "expected `,` between the names in `ignore = [...]`",
+            );
+            skip_to_comma(&content);
+            let _ = content.parse::<Token![,]>();
+        }
     }
+    Ok(names)
 }
 
 /// The span to report a missing `ttl` on.

@@ -25,6 +25,10 @@ impl Errors {
         self.list.extend(other.list);
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

@@ -4,6 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 use syn::{Attribute, Block, Ident, ReturnType, Signature, Type, Visibility};
 
 use crate::args::Args;
@@ -19,10 +20,46 @@ pub(crate) struct Context {
     pub(crate) in_impl: bool,
     /// The companions' visibility.
     pub(crate) vis: Visibility,
-    /// The impl's self type, for the cache's name.
-    pub(crate) type_name: Option<String>,
     /// The attribute, for errors about the attribute as a whole.
     pub(crate) attr_span: Span,
+    /// In a trait impl: the self type and the trait, so that `Self::Id` in a parameter type
+    /// becomes `<Type as Trait>::Id` in the companions, which live in an inherent impl where
+    /// `Self::Id` would be ambiguous.
+    pub(crate) trait_impl: Option<(Type, syn::Path)>,
+}
+
+impl Context {
+    /// `ty` as the companions write it.
+    pub(crate) fn companion_type(&self, ty: &Type) -> Type {
+        let mut ty = ty.clone();
+        if let Some((self_ty, trait_path)) = &self.trait_impl {
+            QualifySelf {
+                self_ty,
+                trait_path,
+            }
+            .visit_type_mut(&mut ty);
+        }
+        ty
+    }
+}
+
+/// Rewrites `Self::Assoc` into `<SelfTy as Trait>::Assoc`.
+struct QualifySelf<'a> {
+    self_ty: &'a Type,
+    trait_path: &'a syn::Path,
+}
+
+impl VisitMut for QualifySelf<'_> {
+    fn visit_type_path_mut(&mut self, ty: &mut syn::TypePath) {
+        let segments = &ty.path.segments;
+        if ty.qself.is_none() && segments.len() >= 2 && segments[0].ident == "Self" {
+            let (self_ty, trait_path) = (self.self_ty, self.trait_path);
+            let rest: Vec<_> = segments.iter().skip(1).collect();
+            *ty = syn::parse_quote!(<#self_ty as #trait_path>::#(#rest)::*);
+            return;
+        }
+        syn::visit_mut::visit_type_path_mut(self, ty);
+    }
 }
 
 /// What to emit when the attribute is wrong: the errors and stand-in companions, so the user
@@ -48,7 +85,9 @@ pub(crate) fn rewrite(
     let Some(plan) = plan else {
         // A method `#[async_trait]` already rewrote sits in a trait impl, where stand-in
         // companions would only add "not a member of trait" errors.
-        let in_trait_impl = sig.asyncness.is_none() && valid::returns_boxed_future(&sig.output);
+        let in_trait_impl = sig.asyncness.is_none()
+            && valid::returns_boxed_future(&sig.output)
+            && valid::written_by_async_trait(&sig.output);
         return Err(Failure {
             error: errors
                 .combine()
@@ -71,6 +110,8 @@ pub(crate) struct Names {
     pub(crate) function: Ident,
     pub(crate) cache: Ident,
     pub(crate) invalidate: Ident,
+    /// The `static` holding a free function's cache.
+    pub(crate) handle: Ident,
 }
 
 impl Names {
@@ -79,17 +120,23 @@ impl Names {
         Self {
             cache: format_ident!("{}_cache", function, span = Span::call_site()),
             invalidate: format_ident!("invalidate_{}", function, span = Span::call_site()),
+            handle: format_ident!("__ttl_cached_handle_{}", function, span = Span::call_site()),
             function,
         }
     }
 }
 
+/// How the body and `invalidate_<fn>` reach the cache: in an impl, through `<fn>_cache()`,
+/// which picks the cache of `Self`'s type; for a free function, through the `static` itself,
+/// so that a user item named like a companion is one "defined multiple times" error and not,
+/// in addition, a type error at every use.
 pub(crate) fn handle_call(names: &Names, ctx: &Context) -> TokenStream {
     let cache = &names.cache;
     if ctx.in_impl {
         quote!(Self::#cache())
     } else {
-        quote!(#cache())
+        let handle = &names.handle;
+        quote!(&#handle)
     }
 }
 
@@ -99,8 +146,8 @@ fn dispatch_imports() -> TokenStream {
         #[allow(unused_imports)]
         use ::cache_core::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
-            RetryErrKind as _, SharedErrKind as _, StrRefPart as _, UnstorableKind as _,
-            UnstorableOkKind as _, ValuePart as _,
+            RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
+            UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
         };
     }
 }
@@ -120,17 +167,26 @@ fn local(name: &str) -> Ident {
 //         use ::cache_core::__private::{...dispatch traits... as _};
 //         // Result with a Clone error: store Ok, share Err with waiters (autoref dispatch on
 //         // the concrete type, so aliases like anyhow::Result are seen through).
-//         let policy = value_check((&&&ReturnTag::<Result<..>>::NEW).__ttl_cached_policy());
+//         // `stored_value` fails, once and on the return type, if the value is not storable.
+//         let policy = stored_value((&&&ReturnTag::<Result<..>>::NEW).__ttl_cached_policy());
 //         let lead = {
-//             // Borrowed parts: a hit builds no String.
-//             let key = Key { group: (part(user_id), (part(provider), ())), rest: (part(folder_id), ()) };
+//             // Borrowed parts: a hit builds no String. Each part's value is checked to be
+//             // `Hash + Eq` first, so that a bad part is one error on the user's parameter.
+//             let key = {
+//                 key_part_is_hash_eq(&user_id); ...
+//                 Key { group: (part(user_id), (part(provider), ())), rest: (part(folder_id), ()) }
+//             };
 //             match start(list_folders_cache(), &key, &policy).await {
 //                 Start::Done(value) => return value,   // hit, or another caller's fetch
 //                 Start::Lead(lead) => lead,            // we fetch; dropping `lead` hands over
 //             }
 //         };
 //         // The key's borrows ended above, so the body may move the parameters.
-//         let outcome = fetch::<Result<..>, _>(async move BODY).await;
+//         // The fake return edge makes the moved body's output the declared return type.
+//         let outcome = fetch::<Result<..>, _>(async move {
+//             if false { let r: Result<..> = loop {}; return r; }
+//             BODY
+//         }).await;
 //         lead.finish(outcome, &policy).await
 //     }
 fn body(
@@ -148,30 +204,65 @@ fn body(
     let done = local("__ttl_cached_done");
     let outcome = local("__ttl_cached_outcome");
     // Spanned on the return type, so that a type that cannot be stored is reported there.
-    let policy_expr = quote_spanned! {ret_span=>
-        ::cache_core::__private::value_check(
+    // The check's argument is a plain local: were it spanned on the return type, rustc would
+    // suggest borrowing the return type ("consider borrowing here") instead of printing the
+    // message and its note. The error then points at the attribute and at the type's
+    // definition, and names the type.
+    let policy_expr = {
+        let dispatch = quote_spanned! {ret_span=>
             (&&&&&::cache_core::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
-        )
+        };
+        quote!({
+            let #policy = #dispatch;
+            ::cache_core::__private::stored_value(#policy)
+        })
+    };
+    // The fake return edge: the moved body's output is the declared return type, so the body
+    // is checked against it exactly as in the original function (coercions such as
+    // `Arc<closure>` to `Arc<dyn Fn()>` work, and a type error points into the body).
+    let unreachable = local("__ttl_cached_unreachable");
+    let return_edge = quote_spanned! {ret_span=>
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::needless_return
+        )]
+        if false {
+            let #unreachable: #ret_ty = loop {};
+            return #unreachable;
+        }
     };
     let lit_span = plan.key.lit.span();
+    let placeholders = &plan.key.placeholders;
+    let checks = placeholders
+        .iter()
+        .zip(&plan.roots)
+        .map(|(placeholder, root)| key_part_check_call(placeholder, *root, params, lit_span));
     let group = part_list(
-        &plan.key.placeholders[..plan.group_len],
+        &placeholders[..plan.group_len],
         &plan.roots,
         params,
         lit_span,
+        PartCheck::Body,
     );
     let rest = part_list(
-        &plan.key.placeholders[plan.group_len..],
+        &placeholders[plan.group_len..],
         &plan.roots[plan.group_len..],
         params,
         lit_span,
+        PartCheck::Body,
     );
     let stmts = &original.stmts;
     let tokens = quote! {{
         #imports
         let #policy = #policy_expr;
         let #lead = {
-            let #key = ::cache_core::__private::Key { group: #group, rest: #rest };
+            let #key = {
+                #(#checks)*
+                ::cache_core::__private::Key { group: #group, rest: #rest }
+            };
             if let ::core::option::Option::Some(#done) =
                 ::cache_core::__private::lookup(#handle, &#key, &#policy)
             {
@@ -182,7 +273,10 @@ fn body(
                 ::cache_core::__private::Start::Lead(#lead) => #lead,
             }
         };
-        let #outcome = ::cache_core::__private::fetch::<#ret_ty, _>(async move { #(#stmts)* }).await;
+        let #outcome = ::cache_core::__private::fetch::<#ret_ty, _>(async move {
+            #return_edge
+            #(#stmts)*
+        }).await;
         #lead.finish(#outcome, &#policy).await
     }};
     // The body re-parses: it is the user's statements inside generated ones.
@@ -196,24 +290,40 @@ fn return_type(sig: &Signature) -> (Type, Span) {
     }
 }
 
+/// Which function builds the parts: the cached body checks them, `invalidate_<fn>` does not
+/// (it would only repeat the body's errors).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartCheck {
+    Body,
+    Companion,
+}
+
 /// `(part(a), (part(b), ()))` for the given placeholders.
 pub(crate) fn part_list(
     placeholders: &[Placeholder],
     roots: &[Root],
     params: &Params<'_>,
     lit_span: Span,
+    check: PartCheck,
 ) -> TokenStream {
     placeholders
         .iter()
         .zip(roots)
         .rev()
         .fold(quote!(()), |list, (placeholder, root)| {
-            let part = part(placeholder, *root, params, lit_span);
+            let part = part(placeholder, *root, params, lit_span, check);
             quote!((#part, #list))
         })
 }
 
-fn part(placeholder: &Placeholder, root: Root, params: &Params<'_>, lit_span: Span) -> TokenStream {
+/// The placeholder's value expression, and the span its type errors belong on: the parameter's
+/// type for a plain parameter, the template for a field path.
+fn part_value(
+    placeholder: &Placeholder,
+    root: Root,
+    params: &Params<'_>,
+    lit_span: Span,
+) -> (TokenStream, Span) {
     let (base, check_span) = match root {
         Root::SelfValue => (placeholder.root.to_token_stream(), lit_span),
         Root::Param(index) => {
@@ -232,12 +342,37 @@ fn part(placeholder: &Placeholder, root: Root, params: &Params<'_>, lit_span: Sp
         }
     };
     let fields = &placeholder.fields;
-    let value = quote_spanned!(lit_span=> #base #(.#fields)*);
+    (quote_spanned!(lit_span=> #base #(.#fields)*), check_span)
+}
+
+fn part(
+    placeholder: &Placeholder,
+    root: Root,
+    params: &Params<'_>,
+    lit_span: Span,
+    check: PartCheck,
+) -> TokenStream {
+    let (value, check_span) = part_value(placeholder, root, params, lit_span);
+    let function = match check {
+        PartCheck::Body => quote_spanned!(check_span=> ::cache_core::__private::part),
+        PartCheck::Companion => quote_spanned!(check_span=> ::cache_core::__private::group_part),
+    };
     quote_spanned! {check_span=>
-        ::cache_core::__private::part(
-            (&&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
+        #function(
+            (&&&&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
         )
     }
+}
+
+/// `key_part(&value)`, spanned where a type that is not `Hash + Eq` should be reported.
+fn key_part_check_call(
+    placeholder: &Placeholder,
+    root: Root,
+    params: &Params<'_>,
+    lit_span: Span,
+) -> TokenStream {
+    let (value, check_span) = part_value(placeholder, root, params, lit_span);
+    quote_spanned!(check_span=> ::cache_core::__private::key_part_is_hash_eq(&#value);)
 }
 
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
@@ -251,14 +386,6 @@ pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
                 .any(|name| a.path().is_ident(name))
         })
         .collect()
-}
-
-pub(crate) fn cache_name(names: &Names, ctx: &Context) -> TokenStream {
-    let function = names.function.to_string();
-    match &ctx.type_name {
-        Some(ty) => quote!(::core::concat!(::core::module_path!(), "::", #ty, "::", #function)),
-        None => quote!(::core::concat!(::core::module_path!(), "::", #function)),
-    }
 }
 
 fn companions(
@@ -276,12 +403,37 @@ fn companions(
         function,
         cache,
         invalidate,
+        handle: handle_static,
     } = names;
-    let name = cache_name(names, ctx);
     let secs = plan.ttl.secs;
     let nanos = plan.ttl.nanos;
     let capacity = plan.capacity;
-    let static_name = Ident::new("__TTL_CACHED_HANDLE", Span::mixed_site());
+    let ttl = quote!(::core::time::Duration::new(#secs, #nanos));
+    let static_name = Ident::new("__TTL_CACHED_HANDLES", Span::mixed_site());
+    let function_name = function.to_string();
+    // A free function's cache is a `static` beside it, named `<module>::<fn>`. A method's are
+    // one per type `Self` stands for (one for a non-generic impl), named `<type>::<method>`
+    // with the type's full path, so that two types' methods of one name are told apart.
+    let (handle_item, cache_body) = if ctx.in_impl {
+        let body = quote! {
+            static #static_name: ::cache_core::__private::TypeHandles =
+                ::cache_core::__private::TypeHandles::new(#function_name, #ttl, #capacity);
+            #static_name.of::<Self>()
+        };
+        (TokenStream::new(), body)
+    } else {
+        let item = quote! {
+            #(#cfgs)*
+            #[doc(hidden)]
+            #[allow(non_upper_case_globals)]
+            static #handle_static: ::cache_core::CacheHandle = ::cache_core::CacheHandle::__new(
+                ::core::concat!(::core::module_path!(), "::", #function_name),
+                #ttl,
+                #capacity,
+            );
+        };
+        (item, quote!(&#handle_static))
+    };
     let cache_doc = format!(
         " The cache behind `{function}`: entry count, statistics and `clear`. \
          Generated by `#[ttl_cached]`."
@@ -304,7 +456,7 @@ fn companions(
              removed. Generated by `#[ttl_cached]`."
         )
     };
-    let (receiver, inputs) = group_inputs(plan, params);
+    let (receiver, inputs) = group_inputs(plan, params, ctx);
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
     let imports = dispatch_imports();
@@ -314,19 +466,17 @@ fn companions(
         &plan.roots,
         params,
         plan.key.lit.span(),
+        PartCheck::Companion,
     );
 
     quote! {
+        #handle_item
+
         #(#cfgs)*
         #[doc = #cache_doc]
         #[must_use]
         #vis fn #cache() -> &'static ::cache_core::CacheHandle {
-            static #static_name: ::cache_core::CacheHandle = ::cache_core::CacheHandle::__new(
-                #name,
-                ::core::time::Duration::new(#secs, #nanos),
-                #capacity,
-            );
-            &#static_name
+            #cache_body
         }
 
         #(#cfgs)*
@@ -341,7 +491,11 @@ fn companions(
 
 /// The parameters of `invalidate_<fn>`: `&self` if the group uses `self`, then each group
 /// parameter with its declared type.
-fn group_inputs(plan: &Plan, params: &Params<'_>) -> (TokenStream, Vec<TokenStream>) {
+fn group_inputs(
+    plan: &Plan,
+    params: &Params<'_>,
+    ctx: &Context,
+) -> (TokenStream, Vec<TokenStream>) {
     let mut receiver = TokenStream::new();
     let mut inputs = Vec::new();
     for root in plan.group_roots() {
@@ -350,7 +504,7 @@ fn group_inputs(plan: &Plan, params: &Params<'_>) -> (TokenStream, Vec<TokenStre
             Root::Param(index) => {
                 let param = &params.params[index];
                 let ident = param.ident().expect("group roots are named parameters");
-                let ty = param.ty;
+                let ty = ctx.companion_type(param.ty);
                 inputs.push(quote!(#ident: #ty));
             }
         }

@@ -41,7 +41,7 @@ pub(crate) fn companions(
                 if root == "self" {
                     uses_self = params.receiver.is_some();
                 } else if let Some((_, param)) = params.named(&root) {
-                    let (ident, ty) = (param.ident(), param.ty);
+                    let (ident, ty) = (param.ident(), ctx.companion_type(param.ty));
                     let input = quote!(#ident: #ty);
                     if !inputs
                         .iter()
@@ -55,7 +55,7 @@ pub(crate) fn companions(
         None => {
             for param in &params.params {
                 if let (Some(ident), false) = (param.ident(), param.impl_trait) {
-                    let ty = param.ty;
+                    let ty = ctx.companion_type(param.ty);
                     inputs.push(quote!(#ident: #ty));
                 }
             }
@@ -73,7 +73,7 @@ pub(crate) fn companions(
 
         #(#cfgs)*
         #[allow(unused_variables, clippy::all)]
-        #vis async fn #invalidate #generics (#receiver #(#inputs),*) -> ::core::primitive::usize #where_clause {
+        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> ::cache_core::Invalidated<::core::primitive::usize> #where_clause {
             ::core::unreachable!()
         }
     }

@@ -5,7 +5,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
-use syn::{ImplItem, ItemImpl, Meta, Visibility};
+use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
 use crate::errors::Errors;
 use crate::expand::{rewrite, Context};
@@ -42,17 +42,48 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
         if !matches!(param, syn::GenericParam::Lifetime(_)) {
             errors.error(
                 param,
-                "`#[ttl_cached]` does not support generic impl blocks: a method's cache is shared \
-                 by every instantiation, so values of different types would share it",
+                "`#[ttl_cached]` on an impl block does not support generic parameters: the \
+                 companions would go into an inherent impl that may not exist for every \
+                 instantiation; implement the trait for each concrete type (`impl Trait for \
+                 Client<Photos>`), or cache a method of an inherent `impl<T>` block (no attribute \
+                 on the block), whose caches are one per instantiation",
+            );
+        }
+    }
+    if let Some((trait_path, _)) = &item.trait_ {
+        if let Some(problem) = no_inherent_impl(&item.self_ty) {
+            errors.error(
+                &item.self_ty,
+                format!(
+                    "`#[ttl_cached]` puts the companions of a trait impl's cached methods \
+                     (`<method>_cache()`, `invalidate_<method>`) in an inherent impl of the type, \
+                     and `{ty}` {problem}: implement `{tr}` for a type of this crate instead, \
+                     such as a newtype `struct Wrapper({ty});`",
+                    ty = {
+                        let ty = &item.self_ty;
+                        display(&quote!(#ty))
+                    },
+                    tr = display(&quote!(#trait_path)),
+                ),
             );
         }
     }
     let is_trait_impl = item.trait_.is_some();
     let self_ty = &item.self_ty;
-    let type_name = quote!(#self_ty).to_string().replace(' ', "");
     let mut companions = TokenStream::new();
     let mut cached = 0;
-    if errors.is_empty() {
+    if !errors.is_empty() {
+        // The block cannot be expanded: the methods stay as they are, without their attribute
+        // (which would otherwise expand on its own and add errors of its own).
+        for impl_item in &mut item.items {
+            if let ImplItem::Fn(method) = impl_item {
+                method.attrs.retain(|a| !is_ttl_cached(a));
+            }
+        }
+        let errors = errors.combine().map(|e| e.to_compile_error());
+        return quote!(#item #errors);
+    }
+    {
         for impl_item in &mut item.items {
             let ImplItem::Fn(method) = impl_item else {
                 continue;
@@ -79,8 +110,11 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
                 } else {
                     method.vis.clone()
                 },
-                type_name: Some(type_name.clone()),
                 attr_span: attr.span(),
+                trait_impl: item
+                    .trait_
+                    .as_ref()
+                    .map(|(path, _)| ((*item.self_ty).clone(), path.clone())),
             };
             match rewrite(args, &method.attrs, &method.sig, &mut method.block, &ctx) {
                 Ok(tokens) => companions.extend(tokens),
@@ -107,6 +141,46 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
         }
         #errors
     }
+}
+
+/// Why `ty` cannot have an inherent impl in this crate, if it visibly cannot: a reference, a
+/// tuple, a slice, or a type of the standard library.
+fn no_inherent_impl(ty: &Type) -> Option<&'static str> {
+    const STD_TYPES: &[&str] = &[
+        "String", "str", "Vec", "Box", "Arc", "Rc", "Option", "Result", "HashMap", "HashSet",
+        "BTreeMap", "BTreeSet", "VecDeque", "PathBuf", "Path", "OsString", "Cow", "Duration",
+        "bool", "char", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+        "i128", "isize", "f32", "f64",
+    ];
+    match ty {
+        Type::Reference(_) => Some("is a reference type, which cannot have an inherent impl"),
+        Type::Path(path) if path.qself.is_none() => {
+            let first = path.path.segments.first()?;
+            let last = path.path.segments.last()?;
+            let std_root = ["std", "core", "alloc"].iter().any(|r| first.ident == r);
+            if std_root || STD_TYPES.iter().any(|t| last.ident == t) {
+                Some("is a type of another crate, which cannot have an inherent impl here")
+            } else {
+                None
+            }
+        }
+        Type::Paren(inner) => no_inherent_impl(&inner.elem),
+        Type::Group(inner) => no_inherent_impl(&inner.elem),
+        _ => Some("cannot have an inherent impl"),
+    }
+}
+
+/// Tokens as a person writes them: `&'static L`, `Vec<String>`.
+fn display(tokens: &TokenStream) -> String {
+    tokens
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace("& ", "&")
 }
 
 fn is_ttl_cached(attr: &syn::Attribute) -> bool {

@@ -34,8 +34,8 @@ fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
         // is recognized when its signature names `Self` (otherwise mark the impl block).
         in_impl: function.sig.receiver().is_some() || signature::mentions_self_type(&function.sig),
         vis: function.vis.clone(),
-        type_name: None,
         attr_span: Span::call_site(),
+        trait_impl: None,
     };
     match rewrite(
         args,

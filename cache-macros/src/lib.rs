@@ -37,6 +37,8 @@ mod template;
 mod valid;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod snapshots;
 
 /// Turns an `async fn` into a TTL-cached one. Use it through `cache_core::ttl_cached`, whose

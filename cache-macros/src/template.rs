@@ -94,6 +94,18 @@ impl KeyTemplate {
                 (None, Some(_)) => unreachable!("handled by the stray `>` arm"),
             }
         }
+        // `{user_id}` (format-string style) is display text to the scanner, so without this
+        // the parameter would be silently missing from the key, or reported as missing.
+        for braced in braced_names(&text) {
+            errors.error_at(
+                span,
+                format!(
+                    "`{{{braced}}}` in `{which}` template \"{text}\": placeholders are written \
+                     `<{braced}>`, not `{{{braced}}}`"
+                ),
+            );
+            ok = false;
+        }
         Self {
             lit: lit.clone(),
             placeholders,
@@ -123,6 +135,26 @@ impl KeyTemplate {
     }
 }
 
+/// The paths written as `{name}` or `{name.field}` in a template.
+fn braced_names(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let inner = after[..close].trim();
+        let is_path = !inner.is_empty()
+            && inner
+                .split('.')
+                .all(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_'));
+        if is_path {
+            found.push(inner);
+        }
+        rest = &after[close + 1..];
+    }
+    found
+}
+
 /// A placeholder, or what is wrong with it and how to fix it.
 fn parse_path(path: &str, span: Span) -> Result<Placeholder, (String, String)> {
     if path.is_empty() {
@@ -137,10 +169,12 @@ fn parse_path(path: &str, span: Span) -> Result<Placeholder, (String, String)> {
         Ident::new("self", span)
     } else {
         parse_ident(first, span).map_err(|()| {
-            (
-                format!("invalid placeholder `<{path}>`"),
-                format!("`{first}` is not a parameter name"),
-            )
+            let fix = if is_keyword(first) {
+                format!("`{first}` is a keyword; a parameter named `r#{first}` is written `<r#{first}>`")
+            } else {
+                format!("`{first}` is not a parameter name")
+            };
+            (format!("invalid placeholder `<{path}>`"), fix)
         })?
     };
     let mut fields = Vec::new();
@@ -170,6 +204,13 @@ fn parse_path(path: &str, span: Span) -> Result<Placeholder, (String, String)> {
         fields.push(member);
     }
     Ok(Placeholder { root, fields, text })
+}
+
+fn is_keyword(text: &str) -> bool {
+    use syn::ext::IdentExt;
+    text != "_"
+        && syn::parse_str::<Ident>(text).is_err()
+        && syn::parse::Parser::parse_str(Ident::parse_any, text).is_ok()
 }
 
 fn parse_ident(text: &str, span: Span) -> Result<Ident, ()> {

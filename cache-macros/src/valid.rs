@@ -1,8 +1,9 @@
 //! The compile-time rules of `#[ttl_cached]`, checked against the signature. Pure: reads the
 //! parsed arguments and parameters, reports every violation, and produces the key [`Plan`].
 
-use proc_macro2::Span;
-use syn::{Ident, ReturnType, Signature};
+use proc_macro2::{Span, TokenStream};
+use syn::visit::Visit;
+use syn::{Ident, ReturnType, Signature, Type};
 
 use crate::args::{missing_ttl, Args, Ttl};
 use crate::errors::Errors;
@@ -61,8 +62,9 @@ pub(crate) fn plan(
     let listing = list(&names);
     let fn_name = &sig.ident;
 
-    // `ignore`: names that exist, each once.
+    // `ignore`: names that exist, each once. Unknown names are one error together.
     let mut ignored: Vec<String> = Vec::new();
+    let mut unknown: Vec<(&Ident, Option<String>)> = Vec::new();
     for name in &args.ignore {
         let text = name.to_string();
         if ignored.contains(&text) {
@@ -73,11 +75,36 @@ pub(crate) fn plan(
                 format!("`ignore` names `self`, but `{fn_name}` has no `self` parameter"),
             );
         } else if !names.contains(&text) && !binds_in_pattern(params, &text) {
-            let near = nearest(&text, names.iter().map(String::as_str));
-            let problem = format!("`ignore` names `{text}`, which is not a parameter");
-            errors.error(name, with_suggestion(&problem, near, &listing));
+            let raw = format!("r#{text}");
+            let near = if names.contains(&raw) {
+                Some(raw)
+            } else {
+                nearest(&text, names.iter().map(String::as_str)).map(str::to_string)
+            };
+            unknown.push((name, near));
         }
         ignored.push(text);
+    }
+    match unknown.as_slice() {
+        [] => {}
+        [(name, near)] => {
+            let problem = format!("`ignore` names `{name}`, which is not a parameter");
+            errors.error(name, with_suggestion(&problem, near.as_deref(), &listing));
+        }
+        several => {
+            let list = several
+                .iter()
+                .map(|(name, near)| match near {
+                    Some(near) => format!("`{name}` (did you mean `{near}`?)"),
+                    None => format!("`{name}`"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            errors.error(
+                several[0].0,
+                format!("`ignore` names {list}, which are not parameters; {listing}"),
+            );
+        }
     }
 
     // The key: given, or every named parameter not ignored.
@@ -101,6 +128,8 @@ pub(crate) fn plan(
 
     // Parameters named by a likely typo: not reported again as missing from the key.
     let mut suggested: Vec<String> = Vec::new();
+    // Unknown names already reported: a typo used in both `key` and `group` is one mistake.
+    let mut reported: Vec<String> = Vec::new();
     let roots = resolve(
         &key,
         "key",
@@ -110,6 +139,7 @@ pub(crate) fn plan(
         fn_name,
         errors,
         &mut suggested,
+        &mut reported,
     );
     let group_resolved = group.as_ref().is_none_or(|group| {
         resolve(
@@ -121,12 +151,18 @@ pub(crate) fn plan(
             fn_name,
             errors,
             &mut suggested,
+            &mut reported,
         )
         .iter()
         .all(Option::is_some)
     });
-    if key.malformed {
-        // Coverage and prefix checks against a half-read key would only add noise.
+    if key.malformed || args.key_unreadable || roots.iter().any(Option::is_none) {
+        // Coverage and prefix checks against a half-read key, or against a key with an unknown
+        // placeholder (most likely a typo of the parameter that would be reported missing),
+        // would only add follow-on errors.
+        if !key.malformed {
+            duplicates(&key, "key", errors);
+        }
         return None;
     }
     duplicates(&key, "key", errors);
@@ -152,6 +188,7 @@ pub(crate) fn plan(
             );
         }
     }
+    let mut not_in_key: Vec<&Ident> = Vec::new();
     for (index, param) in params.params.iter().enumerate() {
         match &param.name {
             ParamName::Wildcard => {}
@@ -164,13 +201,7 @@ pub(crate) fn plan(
                         format!("parameter `{ident}` is both in `key` and in `ignore`; remove it from one"),
                     );
                 } else if !is_ignored && !keyed && !suggested.contains(&ident.to_string()) {
-                    errors.error(
-                        ident,
-                        format!(
-                            "parameter `{ident}` is not part of the key: add `<{ident}>` to `key`, or \
-                             add `ignore = [{ident}]` if the result does not depend on it"
-                        ),
-                    );
+                    not_in_key.push(ident);
                 } else if keyed && param.impl_trait {
                     errors.error(
                         param.ty,
@@ -183,15 +214,80 @@ pub(crate) fn plan(
                 }
             }
             ParamName::Pattern(bindings) => {
-                if !bindings.iter().any(|b| ignored.contains(&b.to_string())) {
+                // Every binding must be ignored: a binding left out would be silently left out
+                // of the key, and calls that differ only in it would share a cached result.
+                let missing: Vec<&Ident> = bindings
+                    .iter()
+                    .filter(|b| !ignored.contains(&b.to_string()))
+                    .collect();
+                if missing.len() == bindings.len() && !bindings.is_empty() {
                     errors.error(
                         &param.arg.pat,
                         "a destructured parameter cannot be part of the key: bind it to a name \
                          (`arg: Type`), use `<arg>` or `<arg.field>` in `key` and destructure in \
                          the body, or add its bindings to `ignore`",
                     );
+                } else if let Some(first) = missing.first() {
+                    let all: Vec<String> = ignored
+                        .iter()
+                        .cloned()
+                        .chain(missing.iter().map(ToString::to_string))
+                        .collect();
+                    let names = missing
+                        .iter()
+                        .map(|b| format!("`{b}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    errors.error(
+                        first,
+                        format!(
+                            "{names} of this destructured parameter {verb} in neither `key` nor \
+                             `ignore`: a destructured parameter cannot be part of the key, so \
+                             ignore every binding (`ignore = [{}]`), or bind the parameter to a \
+                             name (`arg: Type`) and use `<arg>` or `<arg.field>` in `key`",
+                            all.join(", "),
+                            verb = if missing.len() == 1 { "is" } else { "are" },
+                        ),
+                    );
                 }
             }
+        }
+    }
+
+    // One error for every parameter missing from the key: one mistake (a key written for
+    // fewer parameters) is one report, spanned on the first of them.
+    match not_in_key.as_slice() {
+        [] => {}
+        [ident] => errors.error(
+            ident,
+            format!(
+                "parameter `{ident}` is not part of the key: add `<{ident}>` to `key`, or add \
+                 `ignore = [{ident}]` if the result does not depend on it"
+            ),
+        ),
+        several => {
+            let names = several
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let placeholders = several
+                .iter()
+                .map(|i| format!("<{i}>"))
+                .collect::<Vec<_>>()
+                .join(":");
+            let list = several
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            errors.error(
+                several[0],
+                format!(
+                    "parameters {names} are not part of the key: add them to `key` (`{placeholders}`), \
+                     or add `ignore = [{list}]` for those the result does not depend on"
+                ),
+            );
         }
     }
 
@@ -246,7 +342,12 @@ pub(crate) fn plan(
 
 fn check_signature(sig: &Signature, errors: &mut Errors) {
     if sig.asyncness.is_none() {
-        if returns_boxed_future(&sig.output) {
+        if !returns_boxed_future(&sig.output) {
+            errors.error(
+                sig.fn_token,
+                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch",
+            );
+        } else if written_by_async_trait(&sig.output) {
             errors.error(
                 sig.fn_token,
                 "`#[async_trait]` has already rewritten this method: put `#[ttl_cached]` (no \
@@ -255,7 +356,9 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
         } else {
             errors.error(
                 sig.fn_token,
-                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch",
+                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch; \
+                 write `async fn` returning the output type, and move the body out of its \
+                 `Box::pin(async move { .. })` if it returns a boxed future",
             );
         }
     }
@@ -284,6 +387,88 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
     if sig.constness.is_some() {
         errors.error(sig.constness, "`#[ttl_cached]` does not support `const fn`");
     }
+    check_return_type(&sig.output, errors);
+}
+
+/// What the cache cannot store, seen in the return type's syntax: an opaque type, `!`, a
+/// borrowed value. (Whether the type is `Clone + Send + Sync` is left to the compiler.)
+fn check_return_type(output: &ReturnType, errors: &mut Errors) {
+    let ReturnType::Type(_, ty) = output else {
+        return;
+    };
+    match &**ty {
+        Type::ImplTrait(_) => errors.error(
+            ty,
+            "`#[ttl_cached]` cannot cache an `impl Trait` return type: the cache stores values of \
+             one named type; return the concrete type (such as `Vec<String>`), or an \
+             `Arc<dyn Trait + Send + Sync>`",
+        ),
+        Type::Never(_) => errors.error(
+            ty,
+            "a function returning `!` never returns a value to cache; remove `#[ttl_cached]`",
+        ),
+        _ => {
+            // For a `Result`, only the `Ok` type is stored.
+            let stored = ok_type(ty).unwrap_or(ty);
+            if let Some(borrow) = borrowed_part(stored) {
+                errors.error(
+                    borrow,
+                    "a cached value must be `'static` and owned, since it outlives the call that \
+                     fetched it: return an owned type (`String` rather than `&str` or \
+                     `Cow<'_, str>`, `Vec<T>` rather than `&[T]`), or an `Arc`",
+                );
+            }
+        }
+    }
+}
+
+/// `T` of `Result<T, E>` (any path ending in `Result` with two type arguments, or one, as in
+/// `anyhow::Result<T>`).
+fn ok_type(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
+}
+
+/// The first reference or non-`'static` lifetime in `ty`, if any.
+fn borrowed_part(ty: &Type) -> Option<TokenStream> {
+    struct Finder(Option<TokenStream>);
+    impl Visit<'_> for Finder {
+        fn visit_type_reference(&mut self, r: &syn::TypeReference) {
+            if self.0.is_none() && r.lifetime.as_ref().is_none_or(|l| l.ident != "static") {
+                self.0 = Some(quote::quote!(#r));
+            }
+        }
+        fn visit_lifetime(&mut self, l: &syn::Lifetime) {
+            if self.0.is_none() && l.ident != "static" {
+                self.0 = Some(quote::quote!(#l));
+            }
+        }
+        // Lifetimes of `dyn Trait + 'a` bounds and of fn pointers do not make a value borrowed
+        // in a way this check can judge; the compiler checks `'static` there.
+        fn visit_type_fn_ptr(&mut self, _: &syn::TypeFnPtr) {}
+        fn visit_type_trait_object(&mut self, _: &syn::TypeTraitObject) {}
+    }
+    let mut finder = Finder(None);
+    finder.visit_type(ty);
+    finder.0
+}
+
+/// Whether the boxed future carries the `'async_trait` lifetime that `#[async_trait]` adds.
+pub(crate) fn written_by_async_trait(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    quote::quote!(#ty).to_string().contains("'async_trait")
 }
 
 /// `Pin<Box<dyn Future<Output = ..> + Send + 'async_trait>>`, as `#[async_trait]` writes it.
@@ -307,53 +492,85 @@ fn resolve(
     fn_name: &Ident,
     errors: &mut Errors,
     suggested: &mut Vec<String>,
+    reported: &mut Vec<String>,
 ) -> Vec<Option<Root>> {
-    template
+    let mut unknown: Vec<(String, Option<&str>)> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let roots = template
         .placeholders
         .iter()
         .map(|p| {
             let root = p.root_name();
             if root == "self" {
                 if params.receiver.is_none() {
-                    errors.error_at(
-                        template.lit.span(),
-                        format!(
-                            "placeholder `<{}>` in `{which}` uses `self`, but `{fn_name}` has no \
+                    problems.push(format!(
+                        "placeholder `<{}>` in `{which}` uses `self`, but `{fn_name}` has no \
                              `self` parameter",
-                            p.text
-                        ),
-                    );
+                        p.text
+                    ));
                     return None;
                 }
                 if p.fields.is_empty() {
-                    errors.error_at(
-                        template.lit.span(),
-                        format!(
-                            "placeholder `<self>` in `{which}`: name the fields that identify the \
+                    problems.push(format!(
+                        "placeholder `<self>` in `{which}`: name the fields that identify the \
                              data, such as `<self.account_id>`, or `ignore = [self]`"
-                        ),
-                    );
+                    ));
                     return None;
                 }
                 return Some(Root::SelfValue);
             }
             match params.named(&root) {
                 Some((index, _)) => Some(Root::Param(index)),
+                None if reported.contains(&root) => None,
+                None if binds_in_pattern(params, &root) => {
+                    reported.push(root.clone());
+                    problems.push(format!(
+                        "placeholder `<{}>` in `{which}` names a binding of a destructured \
+                             parameter, which cannot be part of the key: bind the parameter to a \
+                             name (`arg: Type`) and use `<arg>` or `<arg.field>`",
+                        p.text
+                    ));
+                    None
+                }
                 None => {
+                    reported.push(root.clone());
                     let near = nearest(&root, names.iter().map(String::as_str));
                     if let Some(near) = near {
                         suggested.push(near.to_string());
                     }
-                    let problem = format!("unknown placeholder `<{}>` in `{which}`", p.text);
-                    errors.error_at(
-                        template.lit.span(),
-                        with_suggestion(&problem, near, listing),
-                    );
+                    unknown.push((p.text.clone(), near));
                     None
                 }
             }
         })
-        .collect()
+        .collect();
+    // Every unknown placeholder of one template in one error: one mistake (often a wrong
+    // parameter list, or a template copied from another function) is one report.
+    match unknown.as_slice() {
+        [] => {}
+        [(text, near)] => {
+            let problem = format!("unknown placeholder `<{text}>` in `{which}`");
+            problems.push(with_suggestion(&problem, *near, listing));
+        }
+        several => {
+            let list = several
+                .iter()
+                .map(|(text, near)| match near {
+                    Some(near) => format!("`<{text}>` (did you mean `{near}`?)"),
+                    None => format!("`<{text}>`"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            problems.push(format!(
+                "unknown placeholders {list} in `{which}`; {listing}"
+            ));
+        }
+    }
+    // One template, one error, listing each of its problems.
+    if !problems.is_empty() {
+        errors.error_at(template.lit.span(), problems.join("; also, "));
+    }
+    roots
 }
 
 fn duplicates(template: &KeyTemplate, which: &str, errors: &mut Errors) {
@@ -410,7 +627,12 @@ pub(crate) fn nearest<'a>(
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (edit_distance(name, c), c))
+        .map(|c| {
+            // `user` for `user_id`: a prefix of a longer name counts as close.
+            let prefix = name.len() >= 3 && (c.starts_with(name) || name.starts_with(c));
+            let distance = edit_distance(name, c);
+            (if prefix { distance.min(1) } else { distance }, c)
+        })
         .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
