@@ -51,20 +51,26 @@ where
             // begins after that is judged fresh, so only instants may separate it from return.
             drop(graveyard);
             self.maintain();
+            trace::invalidated_group(self.name(), removed);
             self.hooks.at_sync(HookPoint::InvalidationMidway);
             group.invalidating.fetch_sub(1, SeqCst);
             self.store.groups.unpin(&group);
+        } else {
+            trace::invalidated_group(self.name(), 0);
         }
-        trace::invalidated_group(self.name(), removed);
         removed
     }
 
     pub(crate) fn invalidate_key_by<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> bool {
+        // A stored entry and a flight in the map both pin their group: without the group, the
+        // key has nothing stored and nothing in flight, and a fetch that creates the group now
+        // began after this point. Return at once, so that point is this one.
+        let Some(group) = self.store.groups.pin_existing(probe) else {
+            trace::invalidated_key(self.name(), false);
+            return false;
+        };
         let mut graveyard = Graveyard::new();
-        let group = self.store.groups.pin_existing(probe);
-        if let Some(group) = &group {
-            group.invalidating.fetch_add(1, SeqCst);
-        }
+        group.invalidating.fetch_add(1, SeqCst);
         // Removed while the key's flight entry is held, so the leader's store is wholly before
         // (and removed here) or wholly after (and refused) this point.
         let removed = self
@@ -72,12 +78,10 @@ where
             .invalidate_key(probe, || self.store.remove_key(probe, &mut graveyard));
         drop(graveyard);
         self.maintain();
-        self.hooks.at_sync(HookPoint::InvalidationMidway);
-        if let Some(group) = &group {
-            group.invalidating.fetch_sub(1, SeqCst);
-            self.store.groups.unpin(group);
-        }
         trace::invalidated_key(self.name(), removed);
+        self.hooks.at_sync(HookPoint::InvalidationMidway);
+        group.invalidating.fetch_sub(1, SeqCst);
+        self.store.groups.unpin(&group);
         removed
     }
 
@@ -91,9 +95,9 @@ where
         }
         drop(graveyard);
         self.maintain();
+        trace::cleared(self.name(), removed);
         self.hooks.at_sync(HookPoint::InvalidationMidway);
         self.clearing.fetch_sub(1, SeqCst);
-        trace::cleared(self.name(), removed);
         removed
     }
 }
