@@ -71,20 +71,20 @@ async fn sub_second_ttls_follow_the_clock_too() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn when_full_the_least_recently_used_entry_goes() {
+async fn when_full_an_entry_read_since_it_was_stored_outlives_unread_ones() {
     let cache = cache(60, 3);
     for k in 1..=3 {
         cache
             .get_with("u", &k, || async move { u64::from(k) })
             .await;
     }
-    assert_eq!(cache.get("u", &1), Some(1)); // 1 is used; 2 is now the least recently used
+    assert_eq!(cache.get("u", &1), Some(1)); // 1 is read; 2 is the oldest unread entry
     cache.get_with("u", &4, || async { 4 }).await;
     assert_eq!(cache.len(), 3);
     assert_eq!(
         cache.get("u", &2),
         None,
-        "the least recently used entry was evicted"
+        "the oldest unread entry was evicted"
     );
     for k in [1, 3, 4] {
         assert!(cache.get("u", &k).is_some(), "{k} stayed");

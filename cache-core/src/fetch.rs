@@ -180,6 +180,7 @@ where
             value.clone(),
             self.expiry(),
             flight.stamp,
+            crate::node::key_hash(&flight.group.key, &flight.rest),
         ));
         let mut graveyard = Graveyard::new();
         let (stored, retired) = self.flights.settle(flight, |ours| {

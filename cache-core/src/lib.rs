@@ -52,7 +52,8 @@
 //!   removed are dropped before it returns.
 //! - **Bounded**: entries live `ttl` after they were stored (on tokio's clock, so tests can use
 //!   `tokio::time::pause`); at most `capacity` entries are stored, expired ones leaving first,
-//!   then least-recently-used ones; expired entries are reclaimed without being read.
+//!   then those S3-FIFO chooses (one-off keys before keys read again); expired entries are
+//!   reclaimed without being read.
 //! - **Cheap hits**: a hit is one lock-free lookup by borrowed key with a fast hasher
 //!   (foldhash), and allocates nothing.
 //!
@@ -65,6 +66,7 @@
 mod borrowed;
 mod builder;
 mod cache;
+mod eviction;
 mod fetch;
 mod flight;
 mod group;
@@ -73,8 +75,8 @@ mod handle;
 mod hook;
 mod invalidated;
 mod invalidation;
+mod list;
 mod node;
-mod order;
 mod parts;
 mod policy;
 mod probe;

@@ -1,8 +1,9 @@
 //! A stored value: what the index holds and what a hit reads.
 
+use std::hash::BuildHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicUsize,
+    AtomicBool, AtomicU32, AtomicU8, AtomicUsize,
     Ordering::{Acquire, Relaxed},
 };
 use std::sync::Arc;
@@ -22,9 +23,6 @@ pub(crate) struct Stamp {
     pub(crate) epoch: u64,
 }
 
-/// Marks a node that is not in the store order.
-pub(crate) const NO_ORDER: u32 = u32::MAX;
-
 /// The group type of a node.
 pub(crate) type NodeGroup<G, K, V> = Group<G, Node<G, K, V>>;
 
@@ -42,14 +40,21 @@ pub(crate) struct Node<G, K, V> {
     value: ArcSwapOption<V>,
     pub(crate) expires_at: Instant,
     pub(crate) stamp: Stamp,
-    /// Set by a hit, cleared by the eviction scan: the "recently used" bit of a CLOCK.
-    pub(crate) accessed: AtomicBool,
+    /// Hits since the node entered its eviction queue (or since the main queue last passed it
+    /// over), saturating at [`MAX_FREQ`](crate::eviction::MAX_FREQ); see `eviction.rs`.
+    pub(crate) freq: AtomicU8,
+    /// Whether the node is in the main eviction queue (else the small one).
+    pub(crate) in_main: AtomicBool,
+    /// A hash of the key, for the eviction's ghost list.
+    pub(crate) hash: u64,
     /// Set once, by whoever removed the node from the index.
     pub(crate) removed: AtomicBool,
     /// Position in `group.members`; only written under the members lock.
     slot: AtomicUsize,
-    /// Position in the store order, or [`NO_ORDER`]; only written under the order lock.
-    pub(crate) order: AtomicU32,
+    /// Position in the expiry order; only written under the eviction lock.
+    pub(crate) expiry_slot: AtomicU32,
+    /// Position in its eviction queue; only written under the eviction lock.
+    pub(crate) queue_slot: AtomicU32,
 }
 
 impl<G, K, V> Member for Node<G, K, V> {
@@ -65,6 +70,7 @@ impl<G, K, V> Node<G, K, V> {
         value: V,
         expires_at: Instant,
         stamp: Stamp,
+        hash: u64,
     ) -> Self {
         Self {
             group,
@@ -72,10 +78,13 @@ impl<G, K, V> Node<G, K, V> {
             value: ArcSwapOption::new(Some(Arc::new(value))),
             expires_at,
             stamp,
-            accessed: AtomicBool::new(false),
+            freq: AtomicU8::new(0),
+            in_main: AtomicBool::new(false),
+            hash,
             removed: AtomicBool::new(false),
             slot: AtomicUsize::new(crate::group::NO_SLOT),
-            order: AtomicU32::new(NO_ORDER),
+            expiry_slot: AtomicU32::new(crate::list::NO_SLOT),
+            queue_slot: AtomicU32::new(crate::list::NO_SLOT),
         }
     }
 
@@ -102,12 +111,14 @@ impl<G, K, V> Node<G, K, V> {
         !self.is_current(epoch)
     }
 
-    /// Records a hit for the eviction scan. The load first keeps a hot entry's cache line
-    /// shared between readers instead of written on every hit.
+    /// Records a hit for eviction: a saturating counter. The load first keeps a hot entry's
+    /// cache line shared between readers once the counter is full, instead of written on every
+    /// hit. Racing hits may count one; that is all a counter of hits needs.
     #[inline]
     pub(crate) fn touch(&self) {
-        if !self.accessed.load(Relaxed) {
-            self.accessed.store(true, Relaxed);
+        let freq = self.freq.load(Relaxed);
+        if freq < crate::eviction::MAX_FREQ {
+            self.freq.store(freq + 1, Relaxed);
         }
     }
 
@@ -155,4 +166,10 @@ impl<G, K, V> StoredKey<G, K> for NodeKey<G, K, V> {
     fn rest(&self) -> &K {
         &self.0.rest
     }
+}
+
+/// The key hash the eviction's ghost list remembers: fixed-seeded, so a key hashes the same in
+/// every node that ever holds it.
+pub(crate) fn key_hash<G: Hash, K: Hash>(group: &G, rest: &K) -> u64 {
+    foldhash::fast::FixedState::default().hash_one((group, rest))
 }

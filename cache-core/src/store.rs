@@ -3,10 +3,9 @@
 //! - `index` (`scc::HashIndex`, lock-free reads) maps `(group, rest)` to a stored [`Node`]. A hit
 //!   is one `peek` by borrowed key, a clock read, two loads of generation counters and a clone of
 //!   the value: no lock, no allocation.
-//! - `order` keeps stored nodes in store order. With one TTL per cache, store order is expiry
-//!   order, so expired entries are always at the front: sweeping pops them there, a bounded
-//!   number per operation, and capacity eviction takes them first before falling back to a CLOCK
-//!   scan of the oldest entries.
+//! - `eviction` keeps stored nodes in expiry order and in the S3-FIFO queues (see
+//!   `eviction.rs`): sweeping pops expired entries off the front of the expiry order, a bounded
+//!   number per operation, and capacity eviction takes them first, then S3-FIFO's choice.
 //! - `live` counts stored nodes; a store takes a slot of it before inserting, evicting while the
 //!   cache is full, so `len() <= capacity` holds at every moment.
 //!
@@ -25,15 +24,12 @@ use foldhash::fast::RandomState;
 use scc::HashIndex;
 use tokio::time::Instant;
 
+use crate::eviction::Eviction;
 use crate::groups::Groups;
 use crate::hook::{HookPoint, Hooks};
 use crate::node::{Node, NodeGroup, NodeKey};
-use crate::order::StoreOrder;
 use crate::probe::{ByKey, KeyLookup};
 use crate::stats::{bump, Counters};
-
-/// How many of the oldest entries the CLOCK scan looks at to choose a capacity victim.
-const EVICTION_WINDOW: usize = 16;
 
 /// Why a node left the cache, for the stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +61,7 @@ impl<G, K, V> Graveyard<G, K, V> {
 pub(crate) struct Store<G, K, V> {
     index: HashIndex<NodeKey<G, K, V>, (), RandomState>,
     pub(crate) groups: Groups<G, Node<G, K, V>>,
-    order: StoreOrder<G, K, V>,
+    eviction: Eviction<G, K, V>,
     live: AtomicUsize,
     capacity: usize,
     pub(crate) counters: Counters,
@@ -81,7 +77,7 @@ where
         Self {
             index: HashIndex::with_hasher(RandomState::default()),
             groups: Groups::new(),
-            order: StoreOrder::new(),
+            eviction: Eviction::new(capacity),
             live: AtomicUsize::new(0),
             capacity,
             counters: Counters::new(),
@@ -184,7 +180,7 @@ where
         }
         drop(reserved);
         bump(&self.counters.inserts, 1);
-        self.order.lock().push_back(&node);
+        self.eviction.lock().admit(&node);
         hooks.at_sync(HookPoint::AfterInsert);
         // An invalidation that bumped the group after our caller's check has already taken the
         // member list, perhaps before this node joined it: take the node out now.
@@ -208,45 +204,41 @@ where
                 }
                 continue;
             }
-            let Some((victim, reason)) = self.pick_victim(now, epoch) else {
+            let Some((victim, reason)) = self.pick_victim(now, epoch, graveyard) else {
                 return false;
             };
             self.remove(&victim, reason, graveyard);
+            graveyard.nodes.push(victim);
         }
     }
 
-    /// Returns the oldest node if it is expired or stale, taken out of the store order. Expired
-    /// entries are all at the front: one TTL, in store order.
-    fn pop_dead_front(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
-        let mut order = self.order.lock();
-        if order.front()?.is_live(now, epoch) {
-            return None;
-        }
-        let node = order.pop_front()?;
-        drop(order);
+    /// Returns the oldest node if it is expired or stale, taken out of the eviction lists.
+    fn pop_dead_front(
+        &self,
+        now: Instant,
+        epoch: u64,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) -> Option<Victim<G, K, V>> {
+        let node = self
+            .eviction
+            .lock()
+            .pop_dead(now, epoch, &mut graveyard.nodes)?;
         let reason = reason(&node, now, epoch);
         Some((node, reason))
     }
 
-    /// Chooses a node to evict: an expired (or invalidated) one if there is any, else the first
-    /// of the oldest [`EVICTION_WINDOW`] entries that was not read since the last scan (CLOCK's
-    /// second chance), else the oldest.
-    fn pick_victim(&self, now: Instant, epoch: u64) -> Option<Victim<G, K, V>> {
-        if let Some(found) = self.pop_dead_front(now, epoch) {
-            return Some(found);
-        }
-        let mut order = self.order.lock();
-        let mut chosen = None;
-        let mut oldest = None;
-        for (slot, node) in order.oldest(EVICTION_WINDOW) {
-            if !node.is_live(now, epoch) || !node.accessed.swap(false, Relaxed) {
-                chosen = Some(slot);
-                break;
-            }
-            oldest.get_or_insert(slot);
-        }
-        let node = order.remove(chosen.or(oldest)?)?;
-        drop(order);
+    /// Chooses a node to evict: an expired (or invalidated) one if there is any, else S3-FIFO's
+    /// choice.
+    fn pick_victim(
+        &self,
+        now: Instant,
+        epoch: u64,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) -> Option<Victim<G, K, V>> {
+        let node = self
+            .eviction
+            .lock()
+            .pick_victim(now, epoch, &mut graveyard.nodes)?;
         let reason = reason(&node, now, epoch);
         Some((node, reason))
     }
@@ -318,9 +310,7 @@ where
         if let Some(member) = node.group.remove_member(node) {
             graveyard.nodes.push(member);
         }
-        if let Some(ordered) = self.order.lock().unlink(node) {
-            graveyard.nodes.push(ordered);
-        }
+        self.eviction.lock().unlink(node, &mut graveyard.nodes);
         self.groups.unpin(&node.group);
         match reason {
             Some(Reason::Expired) => bump(&self.counters.evicted_expired, 1),
@@ -340,7 +330,7 @@ where
         let now = Instant::now();
         let mut removed = 0;
         while removed < budget {
-            let Some((node, reason)) = self.pop_dead_front(now, epoch) else {
+            let Some((node, reason)) = self.pop_dead_front(now, epoch, graveyard) else {
                 break;
             };
             if self.remove(&node, reason, graveyard) {
@@ -357,7 +347,7 @@ where
         for group in self.groups.all() {
             drop(group.take_members());
         }
-        drop(self.order.lock().drain());
+        drop(self.eviction.lock().drain());
     }
 }
 

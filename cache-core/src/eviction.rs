@@ -1,0 +1,205 @@
+//! Which entries leave when the cache is full: expired ones first, then S3-FIFO.
+//!
+//! Two orders are kept, under one lock, for the stored nodes:
+//!
+//! - the **expiry order**: store order, never reordered. With one TTL per cache it is expiry
+//!   order, so the expired (and the invalidated) entries are at its front: sweeping pops them
+//!   there without reading any entry, and eviction takes them before any live entry.
+//! - the **eviction queues** (S3-FIFO: Yang et al., "FIFO queues are all you need for cache
+//!   eviction", SOSP 2023): a small probationary FIFO (a tenth of the capacity) where new keys
+//!   enter, a main FIFO, and a ghost list of the hashes of keys recently evicted from the small
+//!   queue. A hit only bumps a 2-bit saturating counter on the node (no lock, no allocation, and
+//!   no write once the counter is full). A key evicted from the small queue without a hit since
+//!   it entered is remembered as a ghost; a key read while in the small queue moves to the main
+//!   queue; a key whose ghost is found when it is stored again enters the main queue directly.
+//!   The main queue is a CLOCK with a counter: a node at its front with hits left goes back to
+//!   the end with one hit fewer. One-off keys (scans, one-off folders) thus leave quickly from
+//!   the small queue, while keys read again stay.
+//!
+//! All of this happens on the miss path, under a mutex held for O(1) link edits (amortized:
+//! a node's counter is at most 3, so each node is passed over at most 3 times per stay).
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use foldhash::fast::FixedState;
+use tokio::time::Instant;
+
+use crate::list::{Link, List};
+use crate::node::Node;
+
+/// The most a hit counter holds.
+pub(crate) const MAX_FREQ: u8 = 3;
+
+/// A node's slot in the expiry order.
+pub(crate) struct ExpiryLink;
+/// A node's slot in its eviction queue (small or main: see `Node::in_main`).
+pub(crate) struct QueueLink;
+
+impl<G, K, V> Link<Node<G, K, V>> for ExpiryLink {
+    fn slot(node: &Node<G, K, V>) -> &AtomicU32 {
+        &node.expiry_slot
+    }
+}
+
+impl<G, K, V> Link<Node<G, K, V>> for QueueLink {
+    fn slot(node: &Node<G, K, V>) -> &AtomicU32 {
+        &node.queue_slot
+    }
+}
+
+/// Hashes of keys recently evicted from the small queue, oldest first, at most `limit`.
+struct Ghosts {
+    set: HashSet<u64, FixedState>,
+    order: VecDeque<u64>,
+    limit: usize,
+}
+
+impl Ghosts {
+    fn remember(&mut self, hash: u64) {
+        if self.set.insert(hash) {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > self.limit {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    /// Whether `hash` was a ghost; it is one no longer.
+    fn recall(&mut self, hash: u64) -> bool {
+        // Its place in `order` stays until it comes round; `remember` skips it then.
+        self.set.remove(&hash)
+    }
+}
+
+pub(crate) struct Queues<G, K, V> {
+    expiry: List<Node<G, K, V>, ExpiryLink>,
+    small: List<Node<G, K, V>, QueueLink>,
+    main: List<Node<G, K, V>, QueueLink>,
+    ghosts: Ghosts,
+    small_target: usize,
+}
+
+/// The queues behind their lock. Held for link edits only: never across an `.await` or user
+/// code (nodes taken out are dropped by the callers).
+pub(crate) struct Eviction<G, K, V> {
+    queues: Mutex<Queues<G, K, V>>,
+}
+
+impl<G, K, V> Eviction<G, K, V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            queues: Mutex::new(Queues {
+                expiry: List::new(),
+                small: List::new(),
+                main: List::new(),
+                ghosts: Ghosts {
+                    set: HashSet::with_hasher(FixedState::default()),
+                    order: VecDeque::new(),
+                    limit: capacity,
+                },
+                small_target: (capacity / 10).max(1),
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Queues<G, K, V>> {
+        // Only link edits happen under the lock; a poisoned lock (allocation failure while
+        // growing) leaves the links consistent.
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<G, K, V> Queues<G, K, V> {
+    /// Adds a node just stored: at the end of the expiry order, and in the main queue if its
+    /// key was evicted recently without a second chance, else in the small queue.
+    pub(crate) fn admit(&mut self, node: &Arc<Node<G, K, V>>) {
+        self.expiry.push_back(Arc::clone(node));
+        if self.ghosts.recall(node.hash) {
+            node.in_main.store(true, Relaxed);
+            self.main.push_back(Arc::clone(node));
+        } else {
+            self.small.push_back(Arc::clone(node));
+        }
+    }
+
+    /// Takes `node` out of every list it is in; the caller drops what is returned.
+    pub(crate) fn unlink(&mut self, node: &Arc<Node<G, K, V>>, out: &mut Vec<Arc<Node<G, K, V>>>) {
+        out.extend(self.expiry.unlink(node));
+        let queue = if node.in_main.load(Relaxed) {
+            &mut self.main
+        } else {
+            &mut self.small
+        };
+        out.extend(queue.unlink(node));
+    }
+
+    /// The oldest node, if it is dead (expired or invalidated), taken out of every list.
+    pub(crate) fn pop_dead(
+        &mut self,
+        now: Instant,
+        epoch: u64,
+        out: &mut Vec<Arc<Node<G, K, V>>>,
+    ) -> Option<Arc<Node<G, K, V>>> {
+        if self.expiry.front()?.is_live(now, epoch) {
+            return None;
+        }
+        let node = self.expiry.pop_front()?;
+        let queue = if node.in_main.load(Relaxed) {
+            &mut self.main
+        } else {
+            &mut self.small
+        };
+        out.extend(queue.unlink(&node));
+        Some(node)
+    }
+
+    /// Chooses a node to evict and takes it out of every list: a dead one if the oldest is
+    /// dead, else by S3-FIFO.
+    pub(crate) fn pick_victim(
+        &mut self,
+        now: Instant,
+        epoch: u64,
+        out: &mut Vec<Arc<Node<G, K, V>>>,
+    ) -> Option<Arc<Node<G, K, V>>> {
+        if let Some(dead) = self.pop_dead(now, epoch, out) {
+            return Some(dead);
+        }
+        loop {
+            let from_small = self.small.len() >= self.small_target || self.main.len() == 0;
+            if from_small {
+                let node = self.small.pop_front()?;
+                if node.freq.load(Relaxed) > 0 && node.is_live(now, epoch) {
+                    // Read while on probation: keep it, in the main queue.
+                    node.freq.store(0, Relaxed);
+                    node.in_main.store(true, Relaxed);
+                    self.main.push_back(node);
+                    continue;
+                }
+                self.ghosts.remember(node.hash);
+                out.extend(self.expiry.unlink(&node));
+                return Some(node);
+            }
+            let node = self.main.pop_front()?;
+            let freq = node.freq.load(Relaxed);
+            if freq > 0 && node.is_live(now, epoch) {
+                node.freq.store(freq - 1, Relaxed);
+                self.main.push_back(node);
+                continue;
+            }
+            out.extend(self.expiry.unlink(&node));
+            return Some(node);
+        }
+    }
+
+    /// Empties every list, for dropping the cache; the caller drops the nodes.
+    pub(crate) fn drain(&mut self) -> Vec<Arc<Node<G, K, V>>> {
+        let mut all = self.expiry.drain();
+        all.extend(self.small.drain());
+        all.extend(self.main.drain());
+        all
+    }
+}
