@@ -29,9 +29,6 @@ use tokio::time::Instant;
 use crate::list::{Link, List};
 use crate::node::Node;
 
-/// The most a hit counter holds.
-pub(crate) const MAX_FREQ: u8 = 3;
-
 /// A node's slot in the expiry order.
 pub(crate) struct ExpiryLink;
 /// A node's slot in its eviction queue (small or main: see `Node::in_main`).

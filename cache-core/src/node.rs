@@ -23,6 +23,9 @@ pub(crate) struct Stamp {
     pub(crate) epoch: u64,
 }
 
+/// The most a node's hit counter holds (two bits' worth: see `eviction.rs`).
+pub(crate) const MAX_FREQ: u8 = 3;
+
 /// The group type of a node.
 pub(crate) type NodeGroup<G, K, V> = Group<G, Node<G, K, V>>;
 
@@ -41,7 +44,7 @@ pub(crate) struct Node<G, K, V> {
     pub(crate) expires_at: Instant,
     pub(crate) stamp: Stamp,
     /// Hits since the node entered its eviction queue (or since the main queue last passed it
-    /// over), saturating at [`MAX_FREQ`](crate::eviction::MAX_FREQ); see `eviction.rs`.
+    /// over), saturating at [`MAX_FREQ`]; see `eviction.rs`.
     pub(crate) freq: AtomicU8,
     /// Whether the node is in the main eviction queue (else the small one).
     pub(crate) in_main: AtomicBool,
@@ -117,7 +120,7 @@ impl<G, K, V> Node<G, K, V> {
     #[inline]
     pub(crate) fn touch(&self) {
         let freq = self.freq.load(Relaxed);
-        if freq < crate::eviction::MAX_FREQ {
+        if freq < MAX_FREQ {
             self.freq.store(freq + 1, Relaxed);
         }
     }
