@@ -94,9 +94,9 @@ where
     pub(crate) flights: crate::flight::Flights<G, K, V>,
     /// Bumped by every `clear`.
     pub(crate) epoch: AtomicU64,
-    /// `clear`s in progress. A fetch that begins while it is above zero runs unshared: see
-    /// `invalidation.rs`.
-    pub(crate) clearing: AtomicUsize,
+    /// Invalidations (of a group, a key, or everything) in progress. A fetch that begins while
+    /// it is above zero runs unshared: see `invalidation.rs`.
+    pub(crate) invalidating: AtomicUsize,
     ttl: Duration,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -131,7 +131,7 @@ where
             store: Store::new(config.capacity),
             flights: crate::flight::Flights::new(),
             epoch: AtomicU64::new(0),
-            clearing: AtomicUsize::new(0),
+            invalidating: AtomicUsize::new(0),
             ttl: config.ttl,
             name: config.name,
             hooks: config.hooks,

@@ -49,6 +49,7 @@ where
     fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
         Stamp {
             gen: group.gen.load(SeqCst),
+            key_gen: group.key_gen.load(SeqCst),
             epoch: self.current_epoch(),
         }
     }
@@ -72,7 +73,7 @@ where
             let group = self.store.groups.pin(probe);
             let stamp = self.stamp(&group);
             // Read after the stamp: see `invalidation.rs`.
-            if group.invalidating.load(SeqCst) > 0 || self.clearing.load(SeqCst) > 0 {
+            if self.invalidating.load(SeqCst) > 0 {
                 return Start::Lead(self.lead_unshared(group, probe.owned_rest(), stamp));
             }
             let key = FlightKey {

@@ -20,9 +20,10 @@ pub(crate) struct Group<G, N> {
     pub(crate) key: G,
     /// Bumped by every invalidation of this group.
     pub(crate) gen: AtomicU64,
-    /// Invalidations of this group (or of one of its keys) in progress. A fetch that begins
-    /// while it is above zero runs unshared: see `invalidation.rs`.
-    pub(crate) invalidating: AtomicUsize,
+    /// Bumped by every invalidation of one of this group's keys. Part of a flight's stamp (a
+    /// flight from before a key invalidation is neither joined nor stored) but not of a stored
+    /// value's liveness (the group's other stored keys stay readable).
+    pub(crate) key_gen: AtomicU64,
     /// Stored members plus flights in the flight map that point at this group. The group leaves
     /// the group index only at zero, so a live member's group is always the indexed one, and
     /// invalidating by key always reaches it. Incremented only under the group index's bucket
@@ -39,7 +40,7 @@ impl<G, N: Member> Group<G, N> {
         Self {
             key,
             gen: AtomicU64::new(0),
-            invalidating: AtomicUsize::new(0),
+            key_gen: AtomicU64::new(0),
             pins: AtomicUsize::new(1),
             members: Mutex::new(Vec::new()),
         }
