@@ -454,3 +454,58 @@ async fn an_invalidation_that_is_not_awaited_still_invalidates() {
         );
     }
 }
+
+/// A fetch that read its stamp just before an invalidation and registers its flight just after
+/// it (so the invalidation found no flight to mark) began before the invalidation: its value
+/// must not be stored. The generation in the stamp (the group's, the group's key generation, or
+/// the cache's epoch) is what refuses it.
+fn a_fetch_stamped_just_before_an_invalidation_is_not_stored(kind: Kind) {
+    use cache_core::HookPoint::StampTaken;
+    let (pauses, hook) = ttl_cached_tests::SyncPauses::at(&[(StampTaken, 0)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .__sync_hook(hook)
+            .build()
+            .unwrap(),
+    );
+    let fetch = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move { cache.get_with("u1", "root", || async { 1 }).await })
+        })
+    };
+    pauses.wait_reached(0);
+    let removed = match kind {
+        Kind::Group => cache.invalidate_group("u1").count(),
+        Kind::Key => usize::from(cache.invalidate("u1", "root").count()),
+        Kind::Clear => cache.clear().count(),
+    };
+    assert_eq!(removed, 0, "nothing stored yet");
+    pauses.resume(0);
+    assert_eq!(fetch.join().unwrap(), 1, "the caller gets its own fetch");
+    assert_eq!(
+        cache.get("u1", "root"),
+        None,
+        "{kind:?}: a value whose fetch began before the invalidation was stored"
+    );
+}
+
+#[test]
+fn a_fetch_stamped_just_before_a_group_invalidation_is_not_stored() {
+    a_fetch_stamped_just_before_an_invalidation_is_not_stored(Kind::Group);
+}
+
+#[test]
+fn a_fetch_stamped_just_before_a_key_invalidation_is_not_stored() {
+    a_fetch_stamped_just_before_an_invalidation_is_not_stored(Kind::Key);
+}
+
+#[test]
+fn a_fetch_stamped_just_before_a_clear_is_not_stored() {
+    a_fetch_stamped_just_before_an_invalidation_is_not_stored(Kind::Clear);
+}

@@ -76,6 +76,7 @@ where
             if self.invalidating.load(SeqCst) > 0 {
                 return Start::Lead(self.lead_unshared(group, probe.owned_rest(), stamp));
             }
+            self.hooks.at_sync(HookPoint::StampTaken);
             let key = FlightKey {
                 group: Arc::clone(&group),
                 rest: probe.owned_rest(),

@@ -15,6 +15,9 @@ pub enum HookPoint {
     /// Async: a leader's fetch finished; it is about to store its value. This is the last point
     /// where a leader can be cancelled: from here on its store runs to the end without yielding.
     BeforeStore,
+    /// Sync: a caller that missed has read its stamp and found no invalidation in progress; it
+    /// has not registered its flight yet.
+    StampTaken,
     /// Sync: a leader holds its flight entry and found its flight current; its value is not in
     /// the index yet.
     StoreLocked,
