@@ -509,3 +509,18 @@ fn a_fetch_stamped_just_before_a_key_invalidation_is_not_stored() {
 fn a_fetch_stamped_just_before_a_clear_is_not_stored() {
     a_fetch_stamped_just_before_an_invalidation_is_not_stored(Kind::Clear);
 }
+
+/// The invalidation returns when its `Invalidated` completes or is dropped: a fetch that
+/// begins before that is not stored; one that begins after is.
+#[tokio::test(start_paused = true)]
+async fn an_invalidation_returns_when_its_future_completes_or_is_dropped() {
+    let cache = cache();
+    cache.get_with("u1", "a", || async { 1 }).await;
+    let pending = cache.invalidate_group("u1");
+    assert_eq!(cache.get("u1", "a"), None, "evicted at the call");
+    assert_eq!(cache.get_with("u1", "a", || async { 2 }).await, 2);
+    assert_eq!(cache.get("u1", "a"), None, "fetched before the return, so not stored");
+    assert_eq!(pending.await, 1);
+    assert_eq!(cache.get_with("u1", "a", || async { 3 }).await, 3);
+    assert_eq!(cache.get("u1", "a"), Some(3), "fetched after the return: stored");
+}

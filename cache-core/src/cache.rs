@@ -27,6 +27,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::borrowed::ToKey;
@@ -96,7 +97,7 @@ where
     pub(crate) epoch: AtomicU64,
     /// Invalidations (of a group, a key, or everything) in progress. A fetch that begins while
     /// it is above zero runs unshared: see `invalidation.rs`.
-    pub(crate) invalidating: AtomicUsize,
+    pub(crate) invalidating: Arc<AtomicUsize>,
     ttl: Duration,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -131,7 +132,7 @@ where
             store: Store::new(config.capacity),
             flights: crate::flight::Flights::new(),
             epoch: AtomicU64::new(0),
-            invalidating: AtomicUsize::new(0),
+            invalidating: Arc::new(AtomicUsize::new(0)),
             ttl: config.ttl,
             name: config.name,
             hooks: config.hooks,
@@ -309,7 +310,7 @@ where
     where
         QG: ?Sized + Hash + Equivalent<G>,
     {
-        Invalidated::done(self.invalidate_group_by(&GroupOnly(group)))
+        self.invalidate_group_by(&GroupOnly(group))
     }
 
     /// Removes the entry for `(group, key)`, if any; the returned [`Invalidated`] yields whether
@@ -334,7 +335,7 @@ where
         QG: ?Sized + Hash + Equivalent<G>,
         QK: ?Sized + Hash + Equivalent<K>,
     {
-        Invalidated::done(self.invalidate_key_by(&Pair { group, rest: key }))
+        self.invalidate_key_by(&Pair { group, rest: key })
     }
 
     /// Removes every entry; the returned [`Invalidated`] yields how many. Fetches still running,
@@ -354,7 +355,7 @@ where
     /// # }
     /// ```
     pub fn clear(&self) -> Invalidated<usize> {
-        Invalidated::done(self.clear_all())
+        self.clear_all()
     }
 
     /// Removes every expired entry now and returns how many were removed.

@@ -25,9 +25,9 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait ErasedCache: Any + Send + Sync {
     fn len(&self) -> usize;
     fn stats(&self) -> CacheStats;
-    fn clear(&self) -> usize;
+    fn clear(&self) -> Invalidated<usize>;
     fn purge_expired(&self) -> BoxFuture<'_, usize>;
-    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> usize;
+    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize>;
 }
 
 impl<G, K, V> ErasedCache for TtlCache<G, K, V>
@@ -42,13 +42,13 @@ where
     fn stats(&self) -> CacheStats {
         TtlCache::stats(self)
     }
-    fn clear(&self) -> usize {
+    fn clear(&self) -> Invalidated<usize> {
         self.clear_all()
     }
     fn purge_expired(&self) -> BoxFuture<'_, usize> {
         Box::pin(TtlCache::purge_expired(self))
     }
-    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> usize {
+    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize> {
         let Some(group) = group.downcast_ref::<G>() else {
             type_mismatch(self.name())
         };
@@ -147,10 +147,14 @@ impl CacheHandle {
     }
 
     /// Invalidates the group whose owned key is `group` (the cache's `G`, erased).
-    pub(crate) fn invalidate_group_erased(&self, group: &(dyn Any + Send + Sync)) -> usize {
-        self.cell
-            .get()
-            .map_or(0, |cache| cache.invalidate_group(group))
+    pub(crate) fn invalidate_group_erased(
+        &self,
+        group: &(dyn Any + Send + Sync),
+    ) -> Invalidated<usize> {
+        match self.cell.get() {
+            Some(cache) => cache.invalidate_group(group),
+            None => Invalidated::done(0),
+        }
     }
 
     /// The number of stored entries.
@@ -202,7 +206,10 @@ impl CacheHandle {
     /// # }
     /// ```
     pub fn clear(&self) -> Invalidated<usize> {
-        Invalidated::done(self.cell.get().map_or(0, |cache| cache.clear()))
+        match self.cell.get() {
+            Some(cache) => cache.clear(),
+            None => Invalidated::done(0),
+        }
     }
 
     /// Removes every expired entry now; see [`TtlCache::purge_expired`].

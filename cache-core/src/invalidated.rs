@@ -3,7 +3,27 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
 use std::task::{Context, Poll};
+
+/// One invalidation in progress, counted on its cache until dropped. While the count is raised,
+/// fetches that begin run unshared (see `invalidation.rs`): this is what makes "a fetch that
+/// began before the invalidation returned" cover everything up to the return itself.
+pub(crate) struct InProgress(Arc<AtomicUsize>);
+
+impl InProgress {
+    pub(crate) fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
+}
 
 /// The outcome of an invalidation ([`TtlCache::invalidate_group`](crate::TtlCache::invalidate_group),
 /// [`invalidate`](crate::TtlCache::invalidate), [`clear`](crate::TtlCache::clear),
@@ -14,6 +34,11 @@ use std::task::{Context, Poll};
 /// and the values it removed have been dropped: awaiting it only yields the count. Dropping it
 /// unawaited invalidates all the same, so `let _ = invalidate_list_folders(user, provider);`
 /// in a credential-change handler is not a silent hole.
+///
+/// The invalidation counts as returned when this value completes (is awaited) or is dropped:
+/// until then, fetches of the cache that begin run without being stored or shared, so that
+/// none of them outlives it. Await it or drop it right away, as the examples do; keeping it
+/// around unresolved keeps the cache from storing anything new.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -33,11 +58,23 @@ use std::task::{Context, Poll};
 #[must_use = "the invalidation has taken effect; await this to learn how much it removed"]
 pub struct Invalidated<T> {
     count: Option<T>,
+    in_progress: Option<InProgress>,
 }
 
 impl<T> Invalidated<T> {
+    pub(crate) fn new(count: T, in_progress: InProgress) -> Self {
+        Self {
+            count: Some(count),
+            in_progress: Some(in_progress),
+        }
+    }
+
+    /// An invalidation of a cache that does not exist yet: nothing to count.
     pub(crate) fn done(count: T) -> Self {
-        Self { count: Some(count) }
+        Self {
+            count: Some(count),
+            in_progress: None,
+        }
     }
 
     /// How much was removed, without awaiting.
@@ -49,8 +86,10 @@ impl<T> Invalidated<T> {
     ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
     /// assert_eq!(cache.clear().count(), 0);
     /// ```
-    pub fn count(self) -> T {
+    pub fn count(mut self) -> T {
+        self.in_progress = None;
         self.count
+            .take()
             .expect("`Invalidated` is only taken apart once: `count` consumes it")
     }
 }
@@ -65,7 +104,9 @@ impl<T: Unpin> Future for Invalidated<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
-        match self.get_mut().count.take() {
+        let this = self.get_mut();
+        this.in_progress = None;
+        match this.count.take() {
             Some(count) => Poll::Ready(count),
             // Polling a completed future is a caller's bug (the `Future` contract allows a
             // panic); say what happened rather than hang.

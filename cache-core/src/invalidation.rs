@@ -10,7 +10,8 @@
 //!   never stored, and a stored value whose `gen` or epoch is old is never read. Then the stored
 //!   entries are removed.
 //! - **While it runs**: the invalidation raises the cache's `invalidating` count before the
-//!   bump, and lowers it as its very last step. A fetch reads its stamp, then that count; if it
+//!   bump, and lowers it when it returns: when its [`Invalidated`](crate::Invalidated) future
+//!   completes, or is dropped (the work itself is all done in the call). A fetch reads its stamp, then that count; if it
 //!   is raised, the fetch runs *unshared*: its caller gets the result, but nobody joins it and
 //!   it is not stored. Otherwise (all loads and stores here are `SeqCst`) the count was read
 //!   before it was raised, so the stamp was read before the bump and the fetch is stale; or it
@@ -30,6 +31,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use crate::cache::TtlCache;
 use crate::hook::HookPoint;
+use crate::invalidated::{InProgress, Invalidated};
 use crate::probe::{GroupLookup, KeyLookup};
 use crate::store::Graveyard;
 use crate::trace;
@@ -40,8 +42,11 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub(crate) fn invalidate_group_by<P: ?Sized + GroupLookup<G>>(&self, probe: &P) -> usize {
-        self.invalidating.fetch_add(1, SeqCst);
+    pub(crate) fn invalidate_group_by<P: ?Sized + GroupLookup<G>>(
+        &self,
+        probe: &P,
+    ) -> Invalidated<usize> {
+        let in_progress = InProgress::start(&self.invalidating);
         let mut removed = 0;
         // A group that does not exist has nothing stored and nothing in flight.
         if let Some(group) = self.store.groups.pin_existing(probe) {
@@ -55,12 +60,14 @@ where
         self.finish_invalidation();
         trace::invalidated_group(self.name(), removed);
         self.hooks.at_sync(HookPoint::InvalidationMidway);
-        self.invalidating.fetch_sub(1, SeqCst);
-        removed
+        Invalidated::new(removed, in_progress)
     }
 
-    pub(crate) fn invalidate_key_by<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P) -> bool {
-        self.invalidating.fetch_add(1, SeqCst);
+    pub(crate) fn invalidate_key_by<P: ?Sized + KeyLookup<G, K>>(
+        &self,
+        probe: &P,
+    ) -> Invalidated<bool> {
+        let in_progress = InProgress::start(&self.invalidating);
         let mut removed = false;
         // A stored entry and a flight in the map both pin their group: without the group, the
         // key has nothing stored and nothing in flight.
@@ -78,12 +85,11 @@ where
         self.finish_invalidation();
         trace::invalidated_key(self.name(), removed);
         self.hooks.at_sync(HookPoint::InvalidationMidway);
-        self.invalidating.fetch_sub(1, SeqCst);
-        removed
+        Invalidated::new(removed, in_progress)
     }
 
-    pub(crate) fn clear_all(&self) -> usize {
-        self.invalidating.fetch_add(1, SeqCst);
+    pub(crate) fn clear_all(&self) -> Invalidated<usize> {
+        let in_progress = InProgress::start(&self.invalidating);
         self.epoch.fetch_add(1, SeqCst);
         let mut graveyard = Graveyard::new();
         let mut removed = 0;
@@ -94,12 +100,10 @@ where
         self.finish_invalidation();
         trace::cleared(self.name(), removed);
         self.hooks.at_sync(HookPoint::InvalidationMidway);
-        self.invalidating.fetch_sub(1, SeqCst);
-        removed
+        Invalidated::new(removed, in_progress)
     }
 
-    /// Housekeeping, done before the count is lowered: a fetch that begins after that is
-    /// judged fresh, so only instants may separate it from the return.
+    /// Housekeeping, done in the call, before the count can be lowered.
     fn finish_invalidation(&self) {
         self.maintain();
     }

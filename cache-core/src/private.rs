@@ -203,7 +203,7 @@ pub fn invalidate_group<GP: PartList>(
     group: &GP,
 ) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
-    crate::Invalidated::done(handle.invalidate_group_erased(&owned))
+    handle.invalidate_group_erased(&owned)
 }
 
 /// The caches of one `#[ttl_cached]` method: one per type the method's `Self` is instantiated
