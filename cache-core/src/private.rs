@@ -287,3 +287,185 @@ impl TypeHandles {
         Box::leak(Box::new(CacheHandle::__new(name, self.ttl, self.capacity)))
     }
 }
+
+/// The caches of a `#[ttl_cached]` function whose impl block is not marked: the cached function,
+/// `<fn>_cache()` and `invalidate_<fn>` each keep one of these in a `static` of their own, and
+/// all three find the same cache through a registry keyed by the attribute's source position
+/// (`site`) and the function's owner.
+///
+/// The owner is `Self` where the expansion can name it (a method). A receiver-less function
+/// whose signature does not mention `Self` may be a free function or an associated function of
+/// an unmarked impl, and its expansion cannot tell which; there the owner is read from the type
+/// name of a closure written in the function ([`probe`]): `crate::module` for a free function,
+/// `crate::Client<Doc>` for an associated function of `impl<T> Client<T>` called on
+/// `Client<Doc>`, so that each instantiation still has its own cache.
+///
+/// ```
+/// use cache_core::__private::{probe, SiteHandles};
+/// use std::time::Duration;
+///
+/// struct Client<T>(T);
+/// impl<T> Client<T> {
+///     fn handle() -> &'static cache_core::CacheHandle {
+///         static SITE: SiteHandles =
+///             SiteHandles::new("list", "src/lib.rs:3:5", Duration::from_secs(60), 100);
+///         SITE.of_probe(probe(&|| {}))
+///     }
+///     fn same() -> &'static cache_core::CacheHandle {
+///         static SITE: SiteHandles =
+///             SiteHandles::new("list", "src/lib.rs:3:5", Duration::from_secs(60), 100);
+///         SITE.of_type::<Self>()
+///     }
+/// }
+///
+/// assert!(std::ptr::eq(Client::<u8>::handle(), Client::<u8>::same()));
+/// assert!(!std::ptr::eq(Client::<u8>::handle(), Client::<u16>::handle()));
+/// assert!(Client::<u8>::handle().name().ends_with("Client<u8>::list"));
+/// ```
+#[derive(Debug)]
+pub struct SiteHandles {
+    function: &'static str,
+    site: &'static str,
+    ttl: std::time::Duration,
+    capacity: usize,
+    /// The first owner seen by this `static` (by its source string), and its cache: the only
+    /// one outside generic impls, found without a lock.
+    first: std::sync::OnceLock<(&'static str, &'static CacheHandle)>,
+    more: std::sync::RwLock<Vec<(&'static str, &'static CacheHandle)>>,
+}
+
+/// The type name of `_closure`: `path::to::function::{{closure}}`, where the path names the
+/// impl's type (with its generic arguments) or the module the function is in.
+#[must_use]
+pub fn probe<F>(_closure: &F) -> &'static str {
+    std::any::type_name::<F>()
+}
+
+impl SiteHandles {
+    /// No cache yet; it is created, or found in the registry, on first use.
+    pub const fn new(
+        function: &'static str,
+        site: &'static str,
+        ttl: std::time::Duration,
+        capacity: usize,
+    ) -> Self {
+        Self {
+            function,
+            site,
+            ttl,
+            capacity,
+            first: std::sync::OnceLock::new(),
+            more: std::sync::RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The cache of the function as a member of `T`.
+    #[inline]
+    pub fn of_type<T: ?Sized>(&'static self) -> &'static CacheHandle {
+        self.of_source(std::any::type_name::<T>(), |ty| ty.to_owned())
+    }
+
+    /// The cache of the function in which the closure named by `probe` was written.
+    #[inline]
+    pub fn of_probe(&'static self, probe: &'static str) -> &'static CacheHandle {
+        self.of_source(probe, owner_of_probe)
+    }
+
+    #[inline]
+    fn of_source(
+        &'static self,
+        source: &'static str,
+        owner: fn(&str) -> String,
+    ) -> &'static CacheHandle {
+        let (first_source, first) = *self
+            .first
+            .get_or_init(|| (source, self.registered(&owner(source))));
+        if std::ptr::eq(first_source, source) || first_source == source {
+            return first;
+        }
+        self.other(source, owner)
+    }
+
+    /// Another instantiation than the first (a generic impl, or an `impl Trait` parameter):
+    /// found in this `static`'s list, else in the registry.
+    #[cold]
+    fn other(
+        &'static self,
+        source: &'static str,
+        owner: fn(&str) -> String,
+    ) -> &'static CacheHandle {
+        let found = |list: &[(&'static str, &'static CacheHandle)]| {
+            list.iter().find(|(s, _)| *s == source).map(|(_, h)| *h)
+        };
+        // A poisoned lock only means another thread panicked while pushing; the list is valid.
+        if let Some(handle) = found(&self.more.read().unwrap_or_else(|e| e.into_inner())) {
+            return handle;
+        }
+        let mut more = self.more.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = found(&more) {
+            return handle;
+        }
+        let handle = self.registered(&owner(source));
+        more.push((source, handle));
+        handle
+    }
+
+    #[cold]
+    fn registered(&self, owner: &str) -> &'static CacheHandle {
+        type Registry =
+            std::collections::HashMap<(&'static str, &'static str, String), &'static CacheHandle>;
+        static REGISTRY: std::sync::Mutex<Option<Registry>> = std::sync::Mutex::new(None);
+        // A poisoned lock only means another thread panicked while inserting; the map is valid.
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (self.site, self.function, owner.to_owned());
+        let map = registry.get_or_insert_with(Default::default);
+        if let Some(handle) = map.get(&key).copied() {
+            return handle;
+        }
+        let name: &'static str = Box::leak(format!("{owner}::{}", self.function).into_boxed_str());
+        let handle: &'static CacheHandle =
+            Box::leak(Box::new(CacheHandle::__new(name, self.ttl, self.capacity)));
+        map.insert(key, handle);
+        handle
+    }
+}
+
+/// `crate::Client<u8>` from `crate::Client<u8>::get_cache::{{closure}}` or, in an `async fn`,
+/// `crate::Client<u8>::get::{{closure}}::{{closure}}`: the closures and the function (with its
+/// generic arguments, which an `impl Trait` parameter gives it) go.
+fn owner_of_probe(probe: &str) -> String {
+    let mut path = probe;
+    while let Some(rest) = path.strip_suffix("::{{closure}}") {
+        path = rest;
+    }
+    // The last `::` outside `<...>` separates the owner from the function.
+    let mut depth = 0usize;
+    let mut owner_end = None;
+    let bytes = path.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => owner_end = Some(i),
+            _ => {}
+        }
+    }
+    owner_end.map_or(path, |end| &path[..end]).to_owned()
+}
+
+/// Required of `Self` by the companions of a method-level `#[ttl_cached]`: true of the self type
+/// of every impl of a sized type, false of `Self` in a trait, where the companions would become
+/// items of the trait.
+#[diagnostic::on_unimplemented(
+    message = "`#[ttl_cached]` on a trait's method would add its companions `<method>_cache` and `invalidate_<method>` to the trait",
+    label = "cache the method in each impl of the trait instead",
+    note = "mark the impl block with `#[ttl_cached]` and the method with `#[ttl_cached(...)]`; for a method of an unsized type (`impl dyn Trait`), marking its impl block also removes this error"
+)]
+pub trait MethodOfAnImpl {}
+
+#[diagnostic::do_not_recommend]
+impl<T> MethodOfAnImpl for T {}
+
+/// Fails, with [`MethodOfAnImpl`]'s message, where `T` is a trait's `Self`.
+#[inline]
+pub fn method_of_an_impl<T: ?Sized + MethodOfAnImpl>() {}

@@ -33,6 +33,7 @@ impl CloudProvider for GoogleDrive {
             RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
             UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
         };
+        let __ttl_cached_handle: &'static ::cache_core::CacheHandle = Self::list_folders_cache();
         let __ttl_cached_policy = {
             let __ttl_cached_policy = (&&&&&::cache_core::__private::ReturnTag::<
                 Result<Vec<Folder>, Error>,
@@ -62,14 +63,14 @@ impl CloudProvider for GoogleDrive {
                 }
             };
             if let ::core::option::Option::Some(__ttl_cached_done) = ::cache_core::__private::lookup(
-                Self::list_folders_cache(),
+                __ttl_cached_handle,
                 &__ttl_cached_key,
                 &__ttl_cached_policy,
             ) {
                 return __ttl_cached_done;
             }
             match ::cache_core::__private::start(
-                    Self::list_folders_cache(),
+                    __ttl_cached_handle,
                     &__ttl_cached_key,
                     &__ttl_cached_policy,
                 )

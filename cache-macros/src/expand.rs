@@ -14,10 +14,26 @@ use crate::signature::Params;
 use crate::template::Placeholder;
 use crate::valid::{self, Plan, Root};
 
+/// How the cached function and its companions find their cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// In an impl block marked `#[ttl_cached]`: through `Self::<fn>_cache()`, which keeps the
+    /// caches in a `static` (one per type `Self` stands for).
+    MarkedImpl,
+    /// A method (it has a receiver or names `Self`) of an unmarked impl: each of the three keeps
+    /// a `static` found by the attribute's position and `Self`'s type. The body does not call
+    /// `<fn>_cache()`, which does not exist when the method is in a trait impl.
+    SelfType,
+    /// A function that may be free or an associated function of an unmarked impl (nothing in its
+    /// signature tells): as `SelfType`, with the owner read from a closure's type name, so that
+    /// the same code works in both places.
+    Probe,
+}
+
 /// Where the function lives, which decides how its companions are reached and placed.
 pub(crate) struct Context {
-    /// Inside an impl block: the body reaches the cache as `Self::<fn>_cache()`.
-    pub(crate) in_impl: bool,
+    /// How the body and the companions reach the cache.
+    pub(crate) reach: Reach,
     /// The companions' visibility.
     pub(crate) vis: Visibility,
     /// The attribute, for errors about the attribute as a whole.
@@ -100,7 +116,7 @@ pub(crate) fn rewrite(
         });
     };
     let names = Names::of(sig);
-    let handle = handle_call(&names, ctx);
+    let handle = handle_expr(&names, &plan, ctx);
     *block = body(sig, &params, &plan, &handle, block);
     Ok(companions(attrs, sig, &params, &plan, &names, &handle, ctx))
 }
@@ -110,8 +126,6 @@ pub(crate) struct Names {
     pub(crate) function: Ident,
     pub(crate) cache: Ident,
     pub(crate) invalidate: Ident,
-    /// The `static` holding a free function's cache.
-    pub(crate) handle: Ident,
 }
 
 impl Names {
@@ -120,23 +134,36 @@ impl Names {
         Self {
             cache: format_ident!("{}_cache", function, span = Span::call_site()),
             invalidate: format_ident!("invalidate_{}", function, span = Span::call_site()),
-            handle: format_ident!("__ttl_cached_handle_{}", function, span = Span::call_site()),
             function,
         }
     }
 }
 
-/// How the body and `invalidate_<fn>` reach the cache: in an impl, through `<fn>_cache()`,
-/// which picks the cache of `Self`'s type; for a free function, through the `static` itself,
-/// so that a user item named like a companion is one "defined multiple times" error and not,
-/// in addition, a type error at every use.
-pub(crate) fn handle_call(names: &Names, ctx: &Context) -> TokenStream {
+/// How the body and `invalidate_<fn>` reach the cache. In a marked impl, through
+/// `<fn>_cache()`, which picks the cache of `Self`'s type. Elsewhere each keeps a `static` of its
+/// own, found by the attribute's position (the same in the three, which come from one expansion)
+/// and the owner: so the body does not depend on the companions, and a user item named like a
+/// companion is one "defined multiple times" error rather than more at every use.
+pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStream {
     let cache = &names.cache;
-    if ctx.in_impl {
-        quote!(Self::#cache())
-    } else {
-        let handle = &names.handle;
-        quote!(&#handle)
+    let site = local("__TTL_CACHED_SITE");
+    let function = names.function.to_string();
+    let (secs, nanos, capacity) = (plan.ttl.secs, plan.ttl.nanos, plan.capacity);
+    let declare = quote! {
+        static #site: ::cache_core::__private::SiteHandles = ::cache_core::__private::SiteHandles::new(
+            #function,
+            ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
+            ::core::time::Duration::new(#secs, #nanos),
+            #capacity,
+        );
+    };
+    match ctx.reach {
+        Reach::MarkedImpl => quote!(Self::#cache()),
+        Reach::SelfType => quote!({ #declare #site.of_type::<Self>() }),
+        Reach::Probe => quote!({
+            #declare
+            #site.of_probe(::cache_core::__private::probe(&|| {}))
+        }),
     }
 }
 
@@ -255,8 +282,10 @@ fn body(
         PartCheck::Body,
     );
     let stmts = &original.stmts;
+    let handle_local = local("__ttl_cached_handle");
     let tokens = quote! {{
         #imports
+        let #handle_local: &'static ::cache_core::CacheHandle = #handle;
         let #policy = #policy_expr;
         let #lead = {
             let #key = {
@@ -264,11 +293,11 @@ fn body(
                 ::cache_core::__private::Key { group: #group, rest: #rest }
             };
             if let ::core::option::Option::Some(#done) =
-                ::cache_core::__private::lookup(#handle, &#key, &#policy)
+                ::cache_core::__private::lookup(#handle_local, &#key, &#policy)
             {
                 return #done;
             }
-            match ::cache_core::__private::start(#handle, &#key, &#policy).await {
+            match ::cache_core::__private::start(#handle_local, &#key, &#policy).await {
                 ::cache_core::__private::Start::Done(#done) => return #done,
                 ::cache_core::__private::Start::Lead(#lead) => #lead,
             }
@@ -403,36 +432,33 @@ fn companions(
         function,
         cache,
         invalidate,
-        handle: handle_static,
     } = names;
     let secs = plan.ttl.secs;
     let nanos = plan.ttl.nanos;
     let capacity = plan.capacity;
-    let ttl = quote!(::core::time::Duration::new(#secs, #nanos));
     let static_name = Ident::new("__TTL_CACHED_HANDLES", Span::mixed_site());
     let function_name = function.to_string();
-    // A free function's cache is a `static` beside it, named `<module>::<fn>`. A method's are
-    // one per type `Self` stands for (one for a non-generic impl), named `<type>::<method>`
-    // with the type's full path, so that two types' methods of one name are told apart.
-    let (handle_item, cache_body) = if ctx.in_impl {
-        let body = quote! {
+    // In a marked impl, a method's caches are one per type `Self` stands for (one for a
+    // non-generic impl), named `<type>::<method>` with the type's full path, so that two types'
+    // methods of one name are told apart. Elsewhere the cache is found as the body finds it; a
+    // method's companions first require `Self` to be an impl's type, not a trait's.
+    let cache_body = match ctx.reach {
+        Reach::MarkedImpl => quote! {
             static #static_name: ::cache_core::__private::TypeHandles =
-                ::cache_core::__private::TypeHandles::new(#function_name, #ttl, #capacity);
+                ::cache_core::__private::TypeHandles::new(
+                    #function_name,
+                    ::core::time::Duration::new(#secs, #nanos),
+                    #capacity,
+                );
             #static_name.of::<Self>()
-        };
-        (TokenStream::new(), body)
-    } else {
-        let item = quote! {
-            #(#cfgs)*
-            #[doc(hidden)]
-            #[allow(non_upper_case_globals)]
-            static #handle_static: ::cache_core::CacheHandle = ::cache_core::CacheHandle::__new(
-                ::core::concat!(::core::module_path!(), "::", #function_name),
-                #ttl,
-                #capacity,
-            );
-        };
-        (item, quote!(&#handle_static))
+        },
+        Reach::SelfType => {
+            let check = quote_spanned! {ctx.attr_span=>
+                ::cache_core::__private::method_of_an_impl::<Self>();
+            };
+            quote!(#check #handle)
+        }
+        Reach::Probe => quote!(#handle),
     };
     let cache_doc = format!(
         " The cache behind `{function}`: entry count, statistics and `clear`. \
@@ -470,8 +496,6 @@ fn companions(
     );
 
     quote! {
-        #handle_item
-
         #(#cfgs)*
         #[doc = #cache_doc]
         #[must_use]

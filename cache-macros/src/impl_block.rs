@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
 use crate::errors::Errors;
-use crate::expand::{rewrite, Context};
+use crate::expand::{rewrite, Context, Reach};
 
 // Input:
 //
@@ -102,7 +102,7 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
                 }
             };
             let ctx = Context {
-                in_impl: true,
+                reach: Reach::MarkedImpl,
                 // A trait method has no visibility of its own; its companions are public like
                 // the trait's methods.
                 vis: if is_trait_impl {
