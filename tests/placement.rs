@@ -133,3 +133,51 @@ async fn instantiations_of_an_impl_trait_parameter_share_the_cache() {
     assert_eq!(invalidate_report("ann").await, 1);
     assert!(report_cache().name().ends_with("placement::report"));
 }
+
+trait Files {
+    async fn find(&self, name: &str) -> Option<String>;
+}
+
+trait Gallery {
+    async fn find(&self, name: &str) -> Option<String>;
+}
+
+struct Drive;
+
+static FILE_FINDS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached]
+impl Files for Drive {
+    #[ttl_cached(ttl = 60, ignore = [self])]
+    async fn find(&self, name: &str) -> Option<String> {
+        FILE_FINDS.fetch_add(1, SeqCst);
+        Some(format!("file {name}"))
+    }
+}
+
+// `Drive` already has `find_cache()` and `invalidate_find` from the `Files` impl: these
+// companions are `photos_find_cache()` and `invalidate_photos_find`.
+#[ttl_cached(companion_prefix = "photos_")]
+impl Gallery for Drive {
+    #[ttl_cached(ttl = 60, ignore = [self])]
+    async fn find(&self, name: &str) -> Option<String> {
+        Some(format!("photo {name}"))
+    }
+}
+
+#[tokio::test]
+async fn the_same_method_cached_in_two_trait_impls_has_two_caches_under_two_names() {
+    assert_eq!(Files::find(&Drive, "a").await.as_deref(), Some("file a"));
+    assert_eq!(Gallery::find(&Drive, "a").await.as_deref(), Some("photo a"));
+    assert_eq!(Files::find(&Drive, "a").await.as_deref(), Some("file a"));
+    assert_eq!(FILE_FINDS.load(SeqCst), 1);
+    assert_eq!(Drive::find_cache().stats().hits, 1);
+    assert_eq!(Drive::photos_find_cache().stats().hits, 0);
+    assert_eq!(Drive::photos_find_cache().len(), 1);
+    assert_eq!(Drive::invalidate_photos_find("a").await, 1);
+    assert_eq!(
+        Drive::find_cache().len(),
+        1,
+        "the other impl's cache is untouched"
+    );
+}

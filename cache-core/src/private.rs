@@ -206,94 +206,14 @@ pub fn invalidate_group<GP: PartList>(
     crate::Invalidated::done(handle.invalidate_group_erased(&owned))
 }
 
-/// The caches of one `#[ttl_cached]` method: one per type the method's `Self` is instantiated
-/// with, named `<type>::<method>`.
+/// The caches of a `#[ttl_cached]` function: the cached function, `<fn>_cache()` and
+/// `invalidate_<fn>` each keep one of these in a `static` of their own, and all three find the
+/// same cache through a registry keyed by the attribute's source position (`site`), the
+/// function's name and its owner; the first owner a `static` sees is kept beside it, so that
+/// outside generic impls the registry is read once per `static`.
 ///
-/// A method in `impl<T> Client<T>` is one function to the macro, but a different function per
-/// `T` to the program: sharing one cache would hand a `Client<A>` value to a `Client<B>` caller
-/// (or fail the cache's type check at run time). The companion `<method>_cache()` keeps this in
-/// a `static` and calls [`TypeHandles::of`] with `Self`; a non-generic impl only ever takes the
-/// first, lock-free branch.
-///
-/// ```
-/// use cache_core::__private::TypeHandles;
-/// use std::time::Duration;
-///
-/// struct Client<T>(T);
-/// static HANDLES: TypeHandles = TypeHandles::new("list", Duration::from_secs(60), 100);
-///
-/// let a = HANDLES.of::<Client<u8>>();
-/// let b = HANDLES.of::<Client<u16>>();
-/// assert!(!std::ptr::eq(a, b));
-/// assert!(std::ptr::eq(a, HANDLES.of::<Client<u8>>()));
-/// assert!(a.name().ends_with("Client<u8>::list"));
-/// ```
-#[derive(Debug)]
-pub struct TypeHandles {
-    method: &'static str,
-    ttl: std::time::Duration,
-    capacity: usize,
-    first: std::sync::OnceLock<(&'static str, &'static CacheHandle)>,
-    more: std::sync::RwLock<Vec<(&'static str, &'static CacheHandle)>>,
-}
-
-impl TypeHandles {
-    /// No cache yet; each is created on its type's first use.
-    pub const fn new(method: &'static str, ttl: std::time::Duration, capacity: usize) -> Self {
-        Self {
-            method,
-            ttl,
-            capacity,
-            first: std::sync::OnceLock::new(),
-            more: std::sync::RwLock::new(Vec::new()),
-        }
-    }
-
-    /// The cache for `Self = T`.
-    #[inline]
-    pub fn of<T: ?Sized>(&'static self) -> &'static CacheHandle {
-        let ty = std::any::type_name::<T>();
-        let (first_ty, first) = *self.first.get_or_init(|| (ty, self.leak(ty)));
-        // Equal names are the same type (the names are full paths); the pointer check is the
-        // common case and saves the comparison.
-        if std::ptr::eq(first_ty, ty) || first_ty == ty {
-            return first;
-        }
-        self.other(ty)
-    }
-
-    #[cold]
-    fn other(&'static self, ty: &'static str) -> &'static CacheHandle {
-        let found = |list: &[(&'static str, &'static CacheHandle)]| {
-            list.iter().find(|(t, _)| *t == ty).map(|(_, h)| *h)
-        };
-        // A poisoned lock only means another thread panicked while pushing; the list is valid.
-        if let Some(handle) = found(&self.more.read().unwrap_or_else(|e| e.into_inner())) {
-            return handle;
-        }
-        let mut more = self.more.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(handle) = found(&more) {
-            return handle;
-        }
-        let handle = self.leak(ty);
-        more.push((ty, handle));
-        handle
-    }
-
-    /// A handle that lives as long as the program, like the `static` it stands for: one per
-    /// type, created once.
-    fn leak(&self, ty: &str) -> &'static CacheHandle {
-        let name: &'static str = Box::leak(format!("{ty}::{}", self.method).into_boxed_str());
-        Box::leak(Box::new(CacheHandle::__new(name, self.ttl, self.capacity)))
-    }
-}
-
-/// The caches of a `#[ttl_cached]` function whose impl block is not marked: the cached function,
-/// `<fn>_cache()` and `invalidate_<fn>` each keep one of these in a `static` of their own, and
-/// all three find the same cache through a registry keyed by the attribute's source position
-/// (`site`) and the function's owner.
-///
-/// The owner is `Self` where the expansion can name it (a method). A receiver-less function
+/// The owner is `Self` where the expansion can name it (a method): in `impl<T> Client<T>`, one
+/// cache per `T`, since sharing one would hand a `Client<A>` value to a `Client<B>` caller. A receiver-less function
 /// whose signature does not mention `Self` may be a free function or an associated function of
 /// an unmarked impl, and its expansion cannot tell which; there the owner is read from the type
 /// name of a closure written in the function ([`probe`]): `crate::module` for a free function,

@@ -26,6 +26,7 @@ pub async fn list_folders(
         RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
         UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
     };
+    use ::cache_core::__private::Start as __TtlCachedStart;
     let __ttl_cached_handle: &'static ::cache_core::CacheHandle = {
         static __TTL_CACHED_SITE: ::cache_core::__private::SiteHandles = ::cache_core::__private::SiteHandles::new(
             "list_folders",
@@ -86,10 +87,8 @@ pub async fn list_folders(
             )
             .await
         {
-            ::cache_core::__private::Start::Done(__ttl_cached_done) => {
-                return __ttl_cached_done;
-            }
-            ::cache_core::__private::Start::Lead(__ttl_cached_lead) => __ttl_cached_lead,
+            __TtlCachedStart::Done(__ttl_cached_done) => return __ttl_cached_done,
+            __TtlCachedStart::Lead(__ttl_cached_lead) => __ttl_cached_lead,
         }
     };
     let __ttl_cached_outcome = ::cache_core::__private::fetch::<

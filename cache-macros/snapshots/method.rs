@@ -18,6 +18,7 @@ pub(crate) async fn list_folder(&self, folder_id: &str) -> Result<Vec<Folder>, E
         RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
         UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
     };
+    use ::cache_core::__private::Start as __TtlCachedStart;
     let __ttl_cached_handle: &'static ::cache_core::CacheHandle = {
         static __TTL_CACHED_SITE: ::cache_core::__private::SiteHandles = ::cache_core::__private::SiteHandles::new(
             "list_folder",
@@ -71,10 +72,8 @@ pub(crate) async fn list_folder(&self, folder_id: &str) -> Result<Vec<Folder>, E
             )
             .await
         {
-            ::cache_core::__private::Start::Done(__ttl_cached_done) => {
-                return __ttl_cached_done;
-            }
-            ::cache_core::__private::Start::Lead(__ttl_cached_lead) => __ttl_cached_lead,
+            __TtlCachedStart::Done(__ttl_cached_done) => return __ttl_cached_done,
+            __TtlCachedStart::Lead(__ttl_cached_lead) => __ttl_cached_lead,
         }
     };
     let __ttl_cached_outcome = ::cache_core::__private::fetch::<

@@ -14,23 +14,22 @@ use crate::signature::Params;
 use crate::template::Placeholder;
 use crate::valid::{self, Plan, Root};
 
-/// How the cached function and its companions find their cache.
+/// Where the function is, as far as its expansion can tell: which decides whether it may name
+/// `Self`, and whether its companions must check that `Self` is an impl's type.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reach {
-    /// In an impl block marked `#[ttl_cached]`: through `Self::<fn>_cache()`, which keeps the
-    /// caches in a `static` (one per type `Self` stands for).
+    /// In an impl block marked `#[ttl_cached]`.
     MarkedImpl,
-    /// A method (it has a receiver or names `Self`) of an unmarked impl: each of the three keeps
-    /// a `static` found by the attribute's position and `Self`'s type. The body does not call
-    /// `<fn>_cache()`, which does not exist when the method is in a trait impl.
+    /// A method (it has a receiver or names `Self`) of an unmarked impl, or of a trait.
     SelfType,
     /// A function that may be free or an associated function of an unmarked impl (nothing in its
-    /// signature tells): as `SelfType`, with the owner read from a closure's type name, so that
-    /// the same code works in both places.
+    /// signature tells): the owner is read from a closure's type name, so that the same code
+    /// works in both places.
     Probe,
 }
 
 /// Where the function lives, which decides how its companions are reached and placed.
+#[derive(Clone)]
 pub(crate) struct Context {
     /// How the body and the companions reach the cache.
     pub(crate) reach: Reach,
@@ -42,6 +41,32 @@ pub(crate) struct Context {
     /// becomes `<Type as Trait>::Id` in the companions, which live in an inherent impl where
     /// `Self::Id` would be ambiguous.
     pub(crate) trait_impl: Option<(Type, syn::Path)>,
+    /// The path of the runtime crate: `::cache_core`, or the `crate = "..."` argument.
+    pub(crate) krate: TokenStream,
+    /// Put before the function's name in its companions' names (`companion_prefix`).
+    pub(crate) prefix: String,
+}
+
+/// The runtime crate's path when no `crate = "..."` is given.
+pub(crate) fn default_krate() -> TokenStream {
+    quote!(::cache_core)
+}
+
+/// `krate` with every token spanned at `span`, so that errors through the default path into the
+/// runtime land where the expansion puts them. A path from `crate = "..."` keeps the string's
+/// span: if it does not resolve, every error is on the string, and rustc shows them once.
+fn krate_at(krate: &TokenStream, span: Span) -> TokenStream {
+    if krate.to_string() != default_krate().to_string() {
+        return krate.clone();
+    }
+    krate
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
+        })
+        .collect()
 }
 
 impl Context {
@@ -95,6 +120,17 @@ pub(crate) fn rewrite(
     ctx: &Context,
 ) -> Result<TokenStream, Failure> {
     let mut parsed = Args::parse(args);
+    let overridden;
+    let ctx = match parsed.krate.take() {
+        Some(krate) => {
+            overridden = Context {
+                krate,
+                ..ctx.clone()
+            };
+            &overridden
+        }
+        None => ctx,
+    };
     let params = Params::of(sig);
     let mut errors = Errors::default();
     let plan = valid::plan(&mut parsed, sig, &params, ctx.attr_span, &mut errors);
@@ -115,9 +151,9 @@ pub(crate) fn rewrite(
             },
         });
     };
-    let names = Names::of(sig);
+    let names = Names::of(sig, &ctx.prefix);
     let handle = handle_expr(&names, &plan, ctx);
-    *block = body(sig, &params, &plan, &handle, block);
+    *block = body(sig, &params, &plan, &handle, block, &ctx.krate);
     Ok(companions(attrs, sig, &params, &plan, &names, &handle, ctx))
 }
 
@@ -129,28 +165,34 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    pub(crate) fn of(sig: &Signature) -> Self {
+    pub(crate) fn of(sig: &Signature, prefix: &str) -> Self {
         let function = sig.ident.unraw();
         Self {
-            cache: format_ident!("{}_cache", function, span = Span::call_site()),
-            invalidate: format_ident!("invalidate_{}", function, span = Span::call_site()),
+            cache: format_ident!("{}{}_cache", prefix, function, span = Span::call_site()),
+            invalidate: format_ident!(
+                "invalidate_{}{}",
+                prefix,
+                function,
+                span = Span::call_site()
+            ),
             function,
         }
     }
 }
 
-/// How the body and `invalidate_<fn>` reach the cache. In a marked impl, through
-/// `<fn>_cache()`, which picks the cache of `Self`'s type. Elsewhere each keeps a `static` of its
-/// own, found by the attribute's position (the same in the three, which come from one expansion)
-/// and the owner: so the body does not depend on the companions, and a user item named like a
-/// companion is one "defined multiple times" error rather than more at every use.
+/// How the body, `<fn>_cache()` and `invalidate_<fn>` reach the cache: each keeps a `static` of
+/// its own, found by the attribute's position (the same in the three, which come from one
+/// expansion), the function's name and its owner (`Self`, one cache per type a generic impl is
+/// instantiated with). The body does not depend on the companions: in a trait impl they are
+/// elsewhere, and a user item named like a companion (or a second trait impl caching a method of
+/// the same name) is a "defined multiple times" error, not also an error at every use.
 pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStream {
-    let cache = &names.cache;
     let site = local("__TTL_CACHED_SITE");
     let function = names.function.to_string();
     let (secs, nanos, capacity) = (plan.ttl.secs, plan.ttl.nanos, plan.capacity);
+    let krate = &ctx.krate;
     let declare = quote! {
-        static #site: ::cache_core::__private::SiteHandles = ::cache_core::__private::SiteHandles::new(
+        static #site: #krate::__private::SiteHandles = #krate::__private::SiteHandles::new(
             #function,
             ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
             ::core::time::Duration::new(#secs, #nanos),
@@ -158,20 +200,19 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
         );
     };
     match ctx.reach {
-        Reach::MarkedImpl => quote!(Self::#cache()),
-        Reach::SelfType => quote!({ #declare #site.of_type::<Self>() }),
+        Reach::MarkedImpl | Reach::SelfType => quote!({ #declare #site.of_type::<Self>() }),
         Reach::Probe => quote!({
             #declare
-            #site.of_probe(::cache_core::__private::probe(&|| {}))
+            #site.of_probe(#krate::__private::probe(&|| {}))
         }),
     }
 }
 
 /// The traits whose `__ttl_cached_*` methods the expansion calls.
-fn dispatch_imports() -> TokenStream {
+fn dispatch_imports(krate: &TokenStream) -> TokenStream {
     quote! {
         #[allow(unused_imports)]
-        use ::cache_core::__private::{
+        use #krate::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
             RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
             UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
@@ -222,9 +263,10 @@ fn body(
     plan: &Plan,
     handle: &TokenStream,
     original: &Block,
+    krate: &TokenStream,
 ) -> Block {
     let (ret_ty, ret_span) = return_type(sig);
-    let imports = dispatch_imports();
+    let imports = dispatch_imports(krate);
     let policy = local("__ttl_cached_policy");
     let key = local("__ttl_cached_key");
     let lead = local("__ttl_cached_lead");
@@ -236,12 +278,13 @@ fn body(
     // message and its note. The error then points at the attribute and at the type's
     // definition, and names the type.
     let policy_expr = {
+        let at_ret = krate_at(krate, ret_span);
         let dispatch = quote_spanned! {ret_span=>
-            (&&&&&::cache_core::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
+            (&&&&&#at_ret::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
         };
         quote!({
             let #policy = #dispatch;
-            ::cache_core::__private::stored_value(#policy)
+            #krate::__private::stored_value(#policy)
         })
     };
     // The fake return edge: the moved body's output is the declared return type, so the body
@@ -266,13 +309,16 @@ fn body(
     let checks = placeholders
         .iter()
         .zip(&plan.roots)
-        .map(|(placeholder, root)| key_part_check_call(placeholder, *root, params, lit_span));
+        .map(|(placeholder, root)| {
+            key_part_check_call(placeholder, *root, params, lit_span, krate)
+        });
     let group = part_list(
         &placeholders[..plan.group_len],
         &plan.roots,
         params,
         lit_span,
         PartCheck::Body,
+        krate,
     );
     let rest = part_list(
         &placeholders[plan.group_len..],
@@ -280,29 +326,34 @@ fn body(
         params,
         lit_span,
         PartCheck::Body,
+        krate,
     );
     let stmts = &original.stmts;
     let handle_local = local("__ttl_cached_handle");
     let tokens = quote! {{
         #imports
-        let #handle_local: &'static ::cache_core::CacheHandle = #handle;
+        // Imported rather than named in the patterns: with a `crate = "..."` path that does not
+        // resolve, the import fails like every other path, on the string, and rustc shows that
+        // error once; a pattern would add a second error suggesting an unrelated `Start`.
+        use #krate::__private::Start as __TtlCachedStart;
+        let #handle_local: &'static #krate::CacheHandle = #handle;
         let #policy = #policy_expr;
         let #lead = {
             let #key = {
                 #(#checks)*
-                ::cache_core::__private::Key { group: #group, rest: #rest }
+                #krate::__private::Key { group: #group, rest: #rest }
             };
             if let ::core::option::Option::Some(#done) =
-                ::cache_core::__private::lookup(#handle_local, &#key, &#policy)
+                #krate::__private::lookup(#handle_local, &#key, &#policy)
             {
                 return #done;
             }
-            match ::cache_core::__private::start(#handle_local, &#key, &#policy).await {
-                ::cache_core::__private::Start::Done(#done) => return #done,
-                ::cache_core::__private::Start::Lead(#lead) => #lead,
+            match #krate::__private::start(#handle_local, &#key, &#policy).await {
+                __TtlCachedStart::Done(#done) => return #done,
+                __TtlCachedStart::Lead(#lead) => #lead,
             }
         };
-        let #outcome = ::cache_core::__private::fetch::<#ret_ty, _>(async move {
+        let #outcome = #krate::__private::fetch::<#ret_ty, _>(async move {
             #return_edge
             #(#stmts)*
         }).await;
@@ -334,13 +385,14 @@ pub(crate) fn part_list(
     params: &Params<'_>,
     lit_span: Span,
     check: PartCheck,
+    krate: &TokenStream,
 ) -> TokenStream {
     placeholders
         .iter()
         .zip(roots)
         .rev()
         .fold(quote!(()), |list, (placeholder, root)| {
-            let part = part(placeholder, *root, params, lit_span, check);
+            let part = part(placeholder, *root, params, lit_span, check, krate);
             quote!((#part, #list))
         })
 }
@@ -380,15 +432,17 @@ fn part(
     params: &Params<'_>,
     lit_span: Span,
     check: PartCheck,
+    krate: &TokenStream,
 ) -> TokenStream {
     let (value, check_span) = part_value(placeholder, root, params, lit_span);
+    let krate = krate_at(krate, check_span);
     let function = match check {
-        PartCheck::Body => quote_spanned!(check_span=> ::cache_core::__private::part),
-        PartCheck::Companion => quote_spanned!(check_span=> ::cache_core::__private::group_part),
+        PartCheck::Body => quote_spanned!(check_span=> #krate::__private::part),
+        PartCheck::Companion => quote_spanned!(check_span=> #krate::__private::group_part),
     };
     quote_spanned! {check_span=>
         #function(
-            (&&&&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
+            (&&&&&&#krate::__private::PartTag(&#value)).__ttl_cached_part()
         )
     }
 }
@@ -399,9 +453,11 @@ fn key_part_check_call(
     root: Root,
     params: &Params<'_>,
     lit_span: Span,
+    krate: &TokenStream,
 ) -> TokenStream {
     let (value, check_span) = part_value(placeholder, root, params, lit_span);
-    quote_spanned!(check_span=> ::cache_core::__private::key_part_is_hash_eq(&#value);)
+    let krate = krate_at(krate, check_span);
+    quote_spanned!(check_span=> #krate::__private::key_part_is_hash_eq(&#value);)
 }
 
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
@@ -428,37 +484,24 @@ fn companions(
 ) -> TokenStream {
     let cfgs = cfg_attrs(attrs);
     let vis = &ctx.vis;
+    let krate = &ctx.krate;
     let Names {
         function,
         cache,
         invalidate,
     } = names;
-    let secs = plan.ttl.secs;
-    let nanos = plan.ttl.nanos;
-    let capacity = plan.capacity;
-    let static_name = Ident::new("__TTL_CACHED_HANDLES", Span::mixed_site());
-    let function_name = function.to_string();
-    // In a marked impl, a method's caches are one per type `Self` stands for (one for a
-    // non-generic impl), named `<type>::<method>` with the type's full path, so that two types'
-    // methods of one name are told apart. Elsewhere the cache is found as the body finds it; a
-    // method's companions first require `Self` to be an impl's type, not a trait's.
+    // In a marked impl, `Self` is known to be an impl's type. Elsewhere, a method's companions
+    // first require it, so that on a trait's default method they are one error rather than
+    // items of the trait.
     let cache_body = match ctx.reach {
-        Reach::MarkedImpl => quote! {
-            static #static_name: ::cache_core::__private::TypeHandles =
-                ::cache_core::__private::TypeHandles::new(
-                    #function_name,
-                    ::core::time::Duration::new(#secs, #nanos),
-                    #capacity,
-                );
-            #static_name.of::<Self>()
-        },
+        Reach::MarkedImpl | Reach::Probe => quote!(#handle),
         Reach::SelfType => {
+            let at_attr = krate_at(krate, ctx.attr_span);
             let check = quote_spanned! {ctx.attr_span=>
-                ::cache_core::__private::method_of_an_impl::<Self>();
+                #at_attr::__private::method_of_an_impl::<Self>();
             };
             quote!(#check #handle)
         }
-        Reach::Probe => quote!(#handle),
     };
     let cache_doc = format!(
         " The cache behind `{function}`: entry count, statistics and `clear`. \
@@ -485,7 +528,7 @@ fn companions(
     let (receiver, inputs) = group_inputs(plan, params, ctx);
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
-    let imports = dispatch_imports();
+    let imports = dispatch_imports(krate);
     let group_local = local("__ttl_cached_group");
     let group = part_list(
         &plan.key.placeholders[..plan.group_len],
@@ -493,22 +536,23 @@ fn companions(
         params,
         plan.key.lit.span(),
         PartCheck::Companion,
+        krate,
     );
 
     quote! {
         #(#cfgs)*
         #[doc = #cache_doc]
         #[must_use]
-        #vis fn #cache() -> &'static ::cache_core::CacheHandle {
+        #vis fn #cache() -> &'static #krate::CacheHandle {
             #cache_body
         }
 
         #(#cfgs)*
         #[doc = #invalidate_doc]
-        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> ::cache_core::Invalidated<::core::primitive::usize> #where_clause {
+        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
             #imports
             let #group_local = #group;
-            ::cache_core::__private::invalidate_group(#handle, &#group_local)
+            #krate::__private::invalidate_group(#handle, &#group_local)
         }
     }
 }

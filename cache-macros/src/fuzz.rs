@@ -153,6 +153,9 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
             Box::new(|a: &str| format!("{a}, \"x\"")),
         ),
         ("expression value", replace("ttl = 60", "ttl = 60 + 1")),
+        ("crate not a path", append("crate = \"cache-core\"")),
+        ("crate not a string", append("crate = cache_core")),
+        ("crate with generics", append("crate = \"ttlc<u8>\"")),
     ]
 }
 
@@ -382,6 +385,25 @@ const FRAGMENTS: &[&str] = &[
     "\"str\"",
     "ttl",
     "key = \"<r#type>:<req.user.id>\"",
+    "crate = \"ttlc\"",
+    "crate = \"::my::cache\"",
+    "crate = 5",
+    "crate = \"a b\"",
+];
+
+/// The impl-level attribute's arguments, valid and not; each invalid one is one error.
+const IMPL_ARGUMENTS: &[(&str, usize)] = &[
+    ("", 0),
+    ("companion_prefix = \"ldap_\"", 0),
+    ("crate = \"ttlc\"", 0),
+    ("companion_prefix = \"ldap_\", crate = \"ttlc\"", 0),
+    ("companion_prefix = \"1x\"", 1),
+    ("companion_prefix = \"\"", 1),
+    ("companion_prefix = 5", 1),
+    ("crate = \"a-b\"", 1),
+    ("ttl = 60, key = \"<id>\"", 1),
+    ("prefix = \"x_\"", 1),
+    ("crate = \"ttlc\", crate = \"ttlc\"", 1),
 ];
 
 const SEPARATORS: &[&str] = &[", ", ", ", ", ", ", ", " ", ",, ", " , "];
@@ -447,7 +469,19 @@ fn generated_inputs_never_panic_and_report_few_clean_errors() {
                 let block = format!(
                     "impl Directory for Ldap {{ type Id = u32; #[ttl_cached({args})] {method} }}"
                 );
-                expand("", &block)
+                // A mistake in the block's own arguments is one error, and the methods are
+                // then left alone (their arguments unchecked).
+                let (impl_args, impl_errors) = *rng.pick(IMPL_ARGUMENTS);
+                let outcome = expand(impl_args, &block).unwrap_or_else(|e| panic!("{e}"));
+                if impl_errors > 0 {
+                    assert_eq!(
+                        outcome.errors.len(),
+                        impl_errors,
+                        "`#[ttl_cached({impl_args})]` on `{block}`: {:?}",
+                        outcome.errors
+                    );
+                }
+                Ok(outcome)
             }
             2 => {
                 let block = format!("trait Directory {{ #[ttl_cached({args})] {method} }}");

@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Item, ItemFn};
 
-use crate::expand::{rewrite, Context, Reach};
+use crate::expand::{default_krate, rewrite, Context, Reach};
 use crate::impl_block;
 use crate::signature;
 
@@ -52,6 +52,8 @@ fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
         vis: function.vis.clone(),
         attr_span: Span::call_site(),
         trait_impl: None,
+        krate: default_krate(),
+        prefix: String::new(),
     };
     match rewrite(
         args,
