@@ -316,7 +316,9 @@ pub use stats::CacheStats;
 ///   `#[ttl_cached]` on a whole `trait`: the companions would become items of the trait, which
 ///   implementors could override; one error saying to cache the method in each impl. (Nothing
 ///   in a method tells a trait from an impl, so the default-method case is a check on `Self`
-///   being sized: a method of an unsized type, `impl dyn Trait`, needs its impl block marked.)
+///   being sized: a method of an unsized type, `impl dyn Trait`, needs its impl block marked.
+///   A default method with neither `self` nor `Self` in its signature cannot be told from a
+///   free function at all, and its companions do become items of the trait: don't cache one.)
 /// - a method-level `#[ttl_cached(...)]` in a trait impl without the impl-level attribute:
 ///   rustc's "method `<fn>_cache` is not a member of trait" (E0407), once per companion. The
 ///   method-level expansion cannot see that it is in a trait impl, where nothing can be added,

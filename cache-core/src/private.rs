@@ -379,7 +379,7 @@ fn owner_of_probe(probe: &str) -> String {
 #[diagnostic::on_unimplemented(
     message = "`#[ttl_cached]` on a trait's method would add its companions `<method>_cache` and `invalidate_<method>` to the trait",
     label = "cache the method in each impl of the trait instead",
-    note = "mark the impl block with `#[ttl_cached]` and the method with `#[ttl_cached(...)]`; for a method of an unsized type (`impl dyn Trait`), marking its impl block also removes this error"
+    note = "in each impl, put `#[ttl_cached]` on the impl block and `#[ttl_cached(...)]` on the method; in an impl of an unsized type (`impl dyn Trait`), which the expansion cannot tell from a trait, put `#[ttl_cached]` on the impl block"
 )]
 pub trait MethodOfAnImpl {}
 
