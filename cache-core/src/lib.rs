@@ -289,6 +289,7 @@ pub use stats::CacheStats;
 /// assert_eq!(Drive::find_cache().len(), 1);
 /// assert_eq!(Drive::invalidate_photos_find("a").await, 1); // `Photos`'s cache only
 /// assert_eq!(Drive::photos_find_cache().len(), 0);
+/// assert!(Drive::photos_find_cache().name().ends_with("Drive::photos_find"));
 /// # }
 /// ```
 ///

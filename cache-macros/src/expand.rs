@@ -188,7 +188,9 @@ impl Names {
 /// the same name) is a "defined multiple times" error, not also an error at every use.
 pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStream {
     let site = local("__TTL_CACHED_SITE");
-    let function = names.function.to_string();
+    // With a `companion_prefix`, the cache's name has it too: two trait impls' caches of one
+    // method are then told apart in statistics and traces, as their companions are.
+    let function = format!("{}{}", ctx.prefix, names.function);
     let (secs, nanos, capacity) = (plan.ttl.secs, plan.ttl.nanos, plan.capacity);
     let krate = &ctx.krate;
     let declare = quote! {
