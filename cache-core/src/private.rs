@@ -351,26 +351,35 @@ impl SiteHandles {
 }
 
 /// `crate::Client<u8>` from `crate::Client<u8>::get_cache::{{closure}}` or, in an `async fn`,
-/// `crate::Client<u8>::get::{{closure}}::{{closure}}`: the closures and the function (with its
-/// generic arguments, which an `impl Trait` parameter gives it) go.
+/// `crate::Client<u8>::get::{{closure}}::{{closure}}`: the closures (any last segment in braces,
+/// whatever rustc's spelling) and the function, with its generic arguments (which an
+/// `impl Trait` parameter gives it), go.
 fn owner_of_probe(probe: &str) -> String {
     let mut path = probe;
-    while let Some(rest) = path.strip_suffix("::{{closure}}") {
+    while let Some((rest, last)) = split_last_segment(path) {
         path = rest;
+        if !last.starts_with('{') {
+            break;
+        }
     }
-    // The last `::` outside `<...>` separates the owner from the function.
-    let mut depth = 0usize;
-    let mut owner_end = None;
+    path.to_owned()
+}
+
+/// `path` split at its last `::` outside `<...>`.
+fn split_last_segment(path: &str) -> Option<(&str, &str)> {
     let bytes = path.as_bytes();
+    let mut depth = 0usize;
+    let mut last = None;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b'<' => depth += 1,
-            b'>' => depth = depth.saturating_sub(1),
-            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => owner_end = Some(i),
+            // `->` in a function pointer type is not a closing bracket.
+            b'>' if i == 0 || bytes[i - 1] != b'-' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => last = Some(i),
             _ => {}
         }
     }
-    owner_end.map_or(path, |end| &path[..end]).to_owned()
+    last.map(|i| (&path[..i], &path[i + 2..]))
 }
 
 /// Required of `Self` by the companions of a method-level `#[ttl_cached]`: true of the self type
@@ -389,3 +398,37 @@ impl<T> MethodOfAnImpl for T {}
 /// Fails, with [`MethodOfAnImpl`]'s message, where `T` is a trait's `Self`.
 #[inline]
 pub fn method_of_an_impl<T: ?Sized + MethodOfAnImpl>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_of_probe;
+
+    #[test]
+    fn the_owner_is_what_precedes_the_function() {
+        let cases = [
+            ("app::list::{{closure}}::{{closure}}", "app"),
+            ("app::list_cache::{{closure}}", "app"),
+            ("app::Client<u8>::get_cache::{{closure}}", "app::Client<u8>"),
+            (
+                "app::Client<alloc::string::String>::get::{{closure}}",
+                "app::Client<alloc::string::String>",
+            ),
+            (
+                "app::Client<fn(u8) -> app::X>::get::{closure#0}",
+                "app::Client<fn(u8) -> app::X>",
+            ),
+            (
+                "app::report<app::main::{{closure}}>::{{closure}}::{{closure}}",
+                "app",
+            ),
+            (
+                "<dyn app::Source>::scaled::{{closure}}",
+                "<dyn app::Source>",
+            ),
+            ("app::main::double::{{closure}}", "app::main"),
+        ];
+        for (probe, owner) in cases {
+            assert_eq!(owner_of_probe(probe), owner, "{probe}");
+        }
+    }
+}
