@@ -125,6 +125,7 @@ pub use stats::CacheStats;
 /// | `group` | A template whose placeholders are the first placeholders of `key`: the unit of invalidation. Default: the whole key. |
 /// | `capacity` | Most entries held at once. Default 10 000. |
 /// | `ignore` | Parameters deliberately left out of the key: `ignore = [self, http]`. |
+/// | `crate` | The path the expansion names this crate by, for a renamed or re-exported dependency: `crate = "ttlc"` with `ttlc = { package = "cache-core", .. }` in `Cargo.toml`. Default `::cache_core`. |
 ///
 /// Every parameter, the receiver `self` included, must appear in `key` or in `ignore`: nothing
 /// that could change the result is silently left out of the key. A destructured parameter
@@ -191,8 +192,8 @@ pub use stats::CacheStats;
 /// # }
 /// ```
 ///
-/// A trait impl cannot hold extra items, so mark the impl block too (no arguments), above
-/// `#[async_trait]` if you use it; the companions go into an inherent impl of the type:
+/// A trait impl cannot hold extra items, so mark the impl block too, above `#[async_trait]` if
+/// you use it; the companions go into an inherent impl of the type:
 ///
 /// ```
 /// # use cache_core::ttl_cached;
@@ -225,15 +226,20 @@ pub use stats::CacheStats;
 ///
 /// # Where the caches and companions live
 ///
-/// - A free function's cache is a `static` beside it, named `<module path>::<fn>`.
-/// - A method's cache is named after its type's full path, `<type path>::<method>`, so that
-///   `GoogleDrive::list_folders` and `Dropbox::list_folders` are told apart in
-///   [`CacheHandle::name`], statistics and traces.
-/// - A method of a generic impl (`impl<T: Resource> Client<T>`) has one cache per instantiation:
-///   `Client::<Photo>::get_cache()` and `Client::<Doc>::get_cache()` are different caches, and
-///   `Client::<Doc>::invalidate_get(..)` evicts from the second only. (The impl-level
-///   `#[ttl_cached]` of a trait impl does not take generic parameters: implement the trait for
-///   each concrete type.)
+/// - A free function's companions are free functions beside it; its cache is named
+///   `<module path>::<fn>`.
+/// - A method's companions are associated functions of its type, whether the impl block is
+///   marked `#[ttl_cached]` or not (a trait impl must be: see above). Its cache is named after
+///   the type's full path, `<type path>::<method>`, so that `GoogleDrive::list_folders` and
+///   `Dropbox::list_folders` are told apart in [`CacheHandle::name`], statistics and traces.
+/// - An associated function without `self` whose signature does not mention `Self` is the same:
+///   the expansion cannot see that it is in an impl, and its code works both there and as a free
+///   function, so the impl block need not be marked (`Catalog::price_cache()`).
+/// - A method of a generic impl (`impl<T: Resource> Client<T>`) has one cache per instantiation,
+///   with or without `self`: `Client::<Photo>::get_cache()` and `Client::<Doc>::get_cache()` are
+///   different caches, and `Client::<Doc>::invalidate_get(..)` evicts from the second only.
+///   (The impl-level `#[ttl_cached]` of a trait impl does not take generic parameters:
+///   implement the trait for each concrete type.)
 ///
 /// ```
 /// # use cache_core::ttl_cached;
@@ -255,20 +261,80 @@ pub use stats::CacheStats;
 /// # }
 /// ```
 ///
-/// Shapes that have no place for the companions are compile errors that say what to do:
+/// The impl-level attribute takes two optional arguments: `crate = "..."` (for every method of
+/// the block) and `companion_prefix = "..."`. A type whose two trait impls cache a method of
+/// the same name would get two `find_cache()` and two `invalidate_find`: no expansion sees the
+/// other impl (inherent items belong to the type, across modules), so rustc reports the clash
+/// (E0592, `duplicate definitions`, once per companion). Give one of the impls a prefix:
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// trait Files { async fn find(&self, name: &str) -> Option<String>; }
+/// trait Photos { async fn find(&self, name: &str) -> Option<String>; }
+/// struct Drive;
+///
+/// #[ttl_cached]
+/// impl Files for Drive {
+///     #[ttl_cached(ttl = 60, ignore = [self])]
+///     async fn find(&self, name: &str) -> Option<String> { Some(format!("file {name}")) }
+/// }
+///
+/// #[ttl_cached(companion_prefix = "photos_")]
+/// impl Photos for Drive {
+///     #[ttl_cached(ttl = 60, ignore = [self])]
+///     async fn find(&self, name: &str) -> Option<String> { Some(format!("photo {name}")) }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// Files::find(&Drive, "a").await;
+/// Photos::find(&Drive, "a").await;
+/// assert_eq!(Drive::find_cache().len(), 1);
+/// assert_eq!(Drive::invalidate_photos_find("a").await, 1); // `Photos`'s cache only
+/// assert_eq!(Drive::photos_find_cache().len(), 0);
+/// assert!(Drive::photos_find_cache().name().ends_with("Drive::photos_find"));
+/// # }
+/// ```
+///
+/// With a renamed dependency, `crate` says where the runtime is:
+///
+/// ```
+/// extern crate cache_core as ttlc; // as `ttlc = { package = "cache-core", .. }` would
+///
+/// #[ttlc::ttl_cached(ttl = 60, crate = "ttlc")]
+/// async fn lookup(n: u32) -> u32 { n * 2 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(lookup(2).await, 4);
+/// assert_eq!(lookup_cache().len(), 1);
+/// # }
+/// ```
+///
+/// Shapes that have no place for the companions are compile errors:
 ///
 /// - a trait implemented for a type of another crate (`impl Directory for String`) or for a
 ///   reference (`impl Directory for &'static Ldap`), where no inherent impl can be written:
-///   implement the trait for a type of your crate, such as a newtype `struct Names(String);`;
-/// - a method-level `#[ttl_cached(...)]` in a trait impl without the impl-level attribute;
-/// - a receiver-less associated function whose signature does not mention `Self`, in an impl
-///   block without the impl-level attribute: nothing in the function tells the expansion that
-///   it is inside an impl, so mark the block with `#[ttl_cached]` (for an inherent impl this
-///   changes nothing else).
+///   one error saying to implement the trait for a type of your crate, such as a newtype
+///   `struct Names(String);`;
+/// - `#[ttl_cached(...)]` on a trait's default method, on a method declaration, or
+///   `#[ttl_cached]` on a whole `trait`: the companions would become items of the trait, which
+///   implementors could override; one error saying to cache the method in each impl. (Nothing
+///   in a method tells a trait from an impl, so the default-method case is a check on `Self`
+///   being sized: a method of an unsized type, `impl dyn Trait`, needs its impl block marked.
+///   A default method with neither `self` nor `Self` in its signature cannot be told from a
+///   free function at all, and its companions do become items of the trait: don't cache one.)
+/// - a method-level `#[ttl_cached(...)]` in a trait impl without the impl-level attribute:
+///   rustc's "method `<fn>_cache` is not a member of trait" (E0407), once per companion. The
+///   method-level expansion cannot see that it is in a trait impl, where nothing can be added,
+///   rather than in an inherent impl, where the companions must be; mark the impl block.
 ///
-/// Caching the same method name in two trait impls for one type (`impl A for T` and
-/// `impl B for T` both caching `lookup`) would give `T` two `lookup_cache()` companions; cache
-/// one of them, or call both through inherent methods of different names that carry the
-/// attribute.
+/// ```compile_fail
+/// # use cache_core::ttl_cached;
+/// trait Directory {
+///     // error: `#[ttl_cached]` on a trait's method would add its companions `<method>_cache`
+///     //        and `invalidate_<method>` to the trait
+///     #[ttl_cached(ttl = 60, ignore = [self])]
+///     async fn lookup(&self, name: &str) -> Option<String> { Some(name.to_string()) }
+/// }
+/// ```
 #[doc(inline)]
 pub use cache_macros::ttl_cached;

@@ -206,42 +206,72 @@ pub fn invalidate_group<GP: PartList>(
     handle.invalidate_group_erased(&owned)
 }
 
-/// The caches of one `#[ttl_cached]` method: one per type the method's `Self` is instantiated
-/// with, named `<type>::<method>`.
+/// The caches of a `#[ttl_cached]` function: the cached function, `<fn>_cache()` and
+/// `invalidate_<fn>` each keep one of these in a `static` of their own, and all three find the
+/// same cache through a registry keyed by the attribute's source position (`site`), the
+/// function's name and its owner; the first owner a `static` sees is kept beside it, so that
+/// outside generic impls the registry is read once per `static`.
 ///
-/// A method in `impl<T> Client<T>` is one function to the macro, but a different function per
-/// `T` to the program: sharing one cache would hand a `Client<A>` value to a `Client<B>` caller
-/// (or fail the cache's type check at run time). The companion `<method>_cache()` keeps this in
-/// a `static` and calls [`TypeHandles::of`] with `Self`; a non-generic impl only ever takes the
-/// first, lock-free branch.
+/// The owner is `Self` where the expansion can name it (a method): in `impl<T> Client<T>`, one
+/// cache per `T`, since sharing one would hand a `Client<A>` value to a `Client<B>` caller. A receiver-less function
+/// whose signature does not mention `Self` may be a free function or an associated function of
+/// an unmarked impl, and its expansion cannot tell which; there the owner is read from the type
+/// name of a closure written in the function ([`probe`]): `crate::module` for a free function,
+/// `crate::Client<Doc>` for an associated function of `impl<T> Client<T>` called on
+/// `Client<Doc>`, so that each instantiation still has its own cache.
 ///
 /// ```
-/// use cache_core::__private::TypeHandles;
+/// use cache_core::__private::{probe, SiteHandles};
 /// use std::time::Duration;
 ///
 /// struct Client<T>(T);
-/// static HANDLES: TypeHandles = TypeHandles::new("list", Duration::from_secs(60), 100);
+/// impl<T> Client<T> {
+///     fn handle() -> &'static cache_core::CacheHandle {
+///         static SITE: SiteHandles =
+///             SiteHandles::new("list", "src/lib.rs:3:5", Duration::from_secs(60), 100);
+///         SITE.of_probe(probe(&|| {}))
+///     }
+///     fn same() -> &'static cache_core::CacheHandle {
+///         static SITE: SiteHandles =
+///             SiteHandles::new("list", "src/lib.rs:3:5", Duration::from_secs(60), 100);
+///         SITE.of_type::<Self>()
+///     }
+/// }
 ///
-/// let a = HANDLES.of::<Client<u8>>();
-/// let b = HANDLES.of::<Client<u16>>();
-/// assert!(!std::ptr::eq(a, b));
-/// assert!(std::ptr::eq(a, HANDLES.of::<Client<u8>>()));
-/// assert!(a.name().ends_with("Client<u8>::list"));
+/// assert!(std::ptr::eq(Client::<u8>::handle(), Client::<u8>::same()));
+/// assert!(!std::ptr::eq(Client::<u8>::handle(), Client::<u16>::handle()));
+/// assert!(Client::<u8>::handle().name().ends_with("Client<u8>::list"));
 /// ```
 #[derive(Debug)]
-pub struct TypeHandles {
-    method: &'static str,
+pub struct SiteHandles {
+    function: &'static str,
+    site: &'static str,
     ttl: std::time::Duration,
     capacity: usize,
+    /// The first owner seen by this `static` (by its source string), and its cache: the only
+    /// one outside generic impls, found without a lock.
     first: std::sync::OnceLock<(&'static str, &'static CacheHandle)>,
     more: std::sync::RwLock<Vec<(&'static str, &'static CacheHandle)>>,
 }
 
-impl TypeHandles {
-    /// No cache yet; each is created on its type's first use.
-    pub const fn new(method: &'static str, ttl: std::time::Duration, capacity: usize) -> Self {
+/// The type name of `_closure`: `path::to::function::{{closure}}`, where the path names the
+/// impl's type (with its generic arguments) or the module the function is in.
+#[must_use]
+pub fn probe<F>(_closure: &F) -> &'static str {
+    std::any::type_name::<F>()
+}
+
+impl SiteHandles {
+    /// No cache yet; it is created, or found in the registry, on first use.
+    pub const fn new(
+        function: &'static str,
+        site: &'static str,
+        ttl: std::time::Duration,
+        capacity: usize,
+    ) -> Self {
         Self {
-            method,
+            function,
+            site,
             ttl,
             capacity,
             first: std::sync::OnceLock::new(),
@@ -249,23 +279,43 @@ impl TypeHandles {
         }
     }
 
-    /// The cache for `Self = T`.
+    /// The cache of the function as a member of `T`.
     #[inline]
-    pub fn of<T: ?Sized>(&'static self) -> &'static CacheHandle {
-        let ty = std::any::type_name::<T>();
-        let (first_ty, first) = *self.first.get_or_init(|| (ty, self.leak(ty)));
-        // Equal names are the same type (the names are full paths); the pointer check is the
-        // common case and saves the comparison.
-        if std::ptr::eq(first_ty, ty) || first_ty == ty {
-            return first;
-        }
-        self.other(ty)
+    pub fn of_type<T: ?Sized>(&'static self) -> &'static CacheHandle {
+        self.of_source(std::any::type_name::<T>(), |ty| ty.to_owned())
     }
 
+    /// The cache of the function in which the closure named by `probe` was written.
+    #[inline]
+    pub fn of_probe(&'static self, probe: &'static str) -> &'static CacheHandle {
+        self.of_source(probe, owner_of_probe)
+    }
+
+    #[inline]
+    fn of_source(
+        &'static self,
+        source: &'static str,
+        owner: fn(&str) -> String,
+    ) -> &'static CacheHandle {
+        let (first_source, first) = *self
+            .first
+            .get_or_init(|| (source, self.registered(&owner(source))));
+        if std::ptr::eq(first_source, source) || first_source == source {
+            return first;
+        }
+        self.other(source, owner)
+    }
+
+    /// Another instantiation than the first (a generic impl, or an `impl Trait` parameter):
+    /// found in this `static`'s list, else in the registry.
     #[cold]
-    fn other(&'static self, ty: &'static str) -> &'static CacheHandle {
+    fn other(
+        &'static self,
+        source: &'static str,
+        owner: fn(&str) -> String,
+    ) -> &'static CacheHandle {
         let found = |list: &[(&'static str, &'static CacheHandle)]| {
-            list.iter().find(|(t, _)| *t == ty).map(|(_, h)| *h)
+            list.iter().find(|(s, _)| *s == source).map(|(_, h)| *h)
         };
         // A poisoned lock only means another thread panicked while pushing; the list is valid.
         if let Some(handle) = found(&self.more.read().unwrap_or_else(|e| e.into_inner())) {
@@ -275,15 +325,110 @@ impl TypeHandles {
         if let Some(handle) = found(&more) {
             return handle;
         }
-        let handle = self.leak(ty);
-        more.push((ty, handle));
+        let handle = self.registered(&owner(source));
+        more.push((source, handle));
         handle
     }
 
-    /// A handle that lives as long as the program, like the `static` it stands for: one per
-    /// type, created once.
-    fn leak(&self, ty: &str) -> &'static CacheHandle {
-        let name: &'static str = Box::leak(format!("{ty}::{}", self.method).into_boxed_str());
-        Box::leak(Box::new(CacheHandle::__new(name, self.ttl, self.capacity)))
+    #[cold]
+    fn registered(&self, owner: &str) -> &'static CacheHandle {
+        type Registry =
+            std::collections::HashMap<(&'static str, &'static str, String), &'static CacheHandle>;
+        static REGISTRY: std::sync::Mutex<Option<Registry>> = std::sync::Mutex::new(None);
+        // A poisoned lock only means another thread panicked while inserting; the map is valid.
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (self.site, self.function, owner.to_owned());
+        let map = registry.get_or_insert_with(Default::default);
+        if let Some(handle) = map.get(&key).copied() {
+            return handle;
+        }
+        let name: &'static str = Box::leak(format!("{owner}::{}", self.function).into_boxed_str());
+        let handle: &'static CacheHandle =
+            Box::leak(Box::new(CacheHandle::__new(name, self.ttl, self.capacity)));
+        map.insert(key, handle);
+        handle
+    }
+}
+
+/// `crate::Client<u8>` from `crate::Client<u8>::get_cache::{{closure}}` or, in an `async fn`,
+/// `crate::Client<u8>::get::{{closure}}::{{closure}}`: the closures (any last segment in braces,
+/// whatever rustc's spelling) and the function, with its generic arguments (which an
+/// `impl Trait` parameter gives it), go.
+fn owner_of_probe(probe: &str) -> String {
+    let mut path = probe;
+    while let Some((rest, last)) = split_last_segment(path) {
+        path = rest;
+        if !last.starts_with('{') {
+            break;
+        }
+    }
+    path.to_owned()
+}
+
+/// `path` split at its last `::` outside `<...>`.
+fn split_last_segment(path: &str) -> Option<(&str, &str)> {
+    let bytes = path.as_bytes();
+    let mut depth = 0usize;
+    let mut last = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            // `->` in a function pointer type is not a closing bracket.
+            b'>' if i == 0 || bytes[i - 1] != b'-' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => last = Some(i),
+            _ => {}
+        }
+    }
+    last.map(|i| (&path[..i], &path[i + 2..]))
+}
+
+/// Required of `Self` by the companions of a method-level `#[ttl_cached]`: true of the self type
+/// of every impl of a sized type, false of `Self` in a trait, where the companions would become
+/// items of the trait.
+#[diagnostic::on_unimplemented(
+    message = "`#[ttl_cached]` on a trait's method would add its companions `<method>_cache` and `invalidate_<method>` to the trait",
+    label = "cache the method in each impl of the trait instead",
+    note = "in each impl, put `#[ttl_cached]` on the impl block and `#[ttl_cached(...)]` on the method; in an impl of an unsized type (`impl dyn Trait`), which the expansion cannot tell from a trait, put `#[ttl_cached]` on the impl block"
+)]
+pub trait MethodOfAnImpl {}
+
+#[diagnostic::do_not_recommend]
+impl<T> MethodOfAnImpl for T {}
+
+/// Fails, with [`MethodOfAnImpl`]'s message, where `T` is a trait's `Self`.
+#[inline]
+pub fn method_of_an_impl<T: ?Sized + MethodOfAnImpl>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_of_probe;
+
+    #[test]
+    fn the_owner_is_what_precedes_the_function() {
+        let cases = [
+            ("app::list::{{closure}}::{{closure}}", "app"),
+            ("app::list_cache::{{closure}}", "app"),
+            ("app::Client<u8>::get_cache::{{closure}}", "app::Client<u8>"),
+            (
+                "app::Client<alloc::string::String>::get::{{closure}}",
+                "app::Client<alloc::string::String>",
+            ),
+            (
+                "app::Client<fn(u8) -> app::X>::get::{closure#0}",
+                "app::Client<fn(u8) -> app::X>",
+            ),
+            (
+                "app::report<app::main::{{closure}}>::{{closure}}::{{closure}}",
+                "app",
+            ),
+            (
+                "<dyn app::Source>::scaled::{{closure}}",
+                "<dyn app::Source>",
+            ),
+            ("app::main::double::{{closure}}", "app::main"),
+        ];
+        for (probe, owner) in cases {
+            assert_eq!(owner_of_probe(probe), owner, "{probe}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use syn::{bracketed, Ident, LitInt, LitStr, Token};
 use crate::duration::parse_duration;
 use crate::errors::Errors;
 
-const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`";
+const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `crate`";
 
 /// The TTL, already validated and converted.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +28,9 @@ pub(crate) struct Args {
     pub(crate) group: Option<LitStr>,
     pub(crate) capacity: Option<usize>,
     pub(crate) ignore: Vec<Ident>,
+    /// `crate = "path"`: the path the expansion names the runtime by, for a renamed or
+    /// re-exported `cache-core`.
+    pub(crate) krate: Option<proc_macro2::TokenStream>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
     pub(crate) ttl_given: bool,
     /// Set when `key`, `group` or `ignore` was given but could not be read: the checks that
@@ -109,7 +112,7 @@ impl Args {
             }
         };
         let key = name.to_string();
-        let known = ["ttl", "key", "group", "capacity", "ignore"].contains(&key.as_str());
+        let known = ["ttl", "key", "group", "capacity", "ignore", "crate"].contains(&key.as_str());
         if known && seen.contains(&key) {
             self.errors.error(
                 &name,
@@ -157,6 +160,7 @@ impl Args {
                 "key" => "key = \"<user_id>:<folder_id>\"",
                 "group" => "group = \"<user_id>\"",
                 "capacity" => "capacity = 10_000",
+                "crate" => "crate = \"cache_core\"",
                 _ => "ignore = [self]",
             };
             return Err(syn::Error::new(
@@ -169,6 +173,7 @@ impl Args {
             "key" => self.key = Some(parse_template(input, "key")?),
             "group" => self.group = Some(parse_template(input, "group")?),
             "capacity" => self.capacity = Some(parse_capacity(input)?),
+            "crate" => self.krate = Some(parse_crate_path(input)?),
             "ignore" => {
                 let before = self.errors.len();
                 self.ignore.extend(parse_ignore(input, &mut self.errors)?);
@@ -196,9 +201,132 @@ impl Parse for Args {
     }
 }
 
+/// The impl-level attribute's arguments: `#[ttl_cached(companion_prefix = "photos_", crate =
+/// "ttlc")]`, both optional. The method-level arguments are refused here, with where they go.
+#[derive(Default)]
+pub(crate) struct ImplArgs {
+    pub(crate) prefix: Option<String>,
+    pub(crate) krate: Option<proc_macro2::TokenStream>,
+    pub(crate) errors: Errors,
+}
+
+const IMPL_VALID: &str = "`companion_prefix`, `crate`";
+
+impl ImplArgs {
+    pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> Self {
+        let mut args = Self::default();
+        let parser = |input: ParseStream<'_>| {
+            args.parse_all(input);
+            Ok(())
+        };
+        // `parse_all` consumes every token and reports through `errors`.
+        let _ = syn::parse::Parser::parse2(parser, tokens);
+        args
+    }
+
+    fn parse_all(&mut self, input: ParseStream<'_>) {
+        let mut seen: Vec<String> = Vec::new();
+        let mut misplaced = false;
+        while !input.is_empty() {
+            if let Err(e) = self.parse_argument(input, &mut seen, &mut misplaced) {
+                self.errors.push(e);
+                skip_to_comma(input);
+            }
+            if input.peek(Token![,]) {
+                let _ = input.parse::<Token![,]>();
+            } else if !input.is_empty() {
+                self.errors.error_at(
+                    input.span(),
+                    "expected `,` here: arguments are written `name = value`, separated by commas",
+                );
+                skip_to_comma(input);
+            }
+        }
+    }
+
+    fn parse_argument(
+        &mut self,
+        input: ParseStream<'_>,
+        seen: &mut Vec<String>,
+        misplaced: &mut bool,
+    ) -> syn::Result<()> {
+        let name: Ident = input.call(Ident::parse_any).map_err(|_| {
+            syn::Error::new(
+                input.span(),
+                format!(
+                    "expected an argument name; on an impl block, valid arguments are {IMPL_VALID}"
+                ),
+            )
+        })?;
+        let key = name.to_string();
+        if ["ttl", "key", "group", "capacity", "ignore"].contains(&key.as_str()) {
+            // Method arguments on the block are one mistake, reported once.
+            if !*misplaced {
+                *misplaced = true;
+                self.errors.error(
+                    &name,
+                    format!(
+                        "`{key}` goes on each method, as `#[ttl_cached(ttl = 60, ...)]`; on an \
+                         impl block, `#[ttl_cached]` takes only `companion_prefix` and `crate`"
+                    ),
+                );
+            }
+            skip_to_comma(input);
+            return Ok(());
+        }
+        if !["companion_prefix", "crate"].contains(&key.as_str()) {
+            self.errors.error(
+                &name,
+                format!(
+                    "unknown argument `{key}`; on an impl block, valid arguments are {IMPL_VALID}"
+                ),
+            );
+            skip_to_comma(input);
+            return Ok(());
+        }
+        if seen.contains(&key) {
+            self.errors.error(
+                &name,
+                format!("duplicate argument `{key}`; give each argument once"),
+            );
+            skip_to_comma(input);
+            return Ok(());
+        }
+        seen.push(key.clone());
+        if input.parse::<Token![=]>().is_err() {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("expected `{key} = \"...\"`; arguments are written `name = value`"),
+            ));
+        }
+        if key == "crate" {
+            self.krate = Some(parse_crate_path(input)?);
+            return Ok(());
+        }
+        let message = "`companion_prefix` takes the start of an identifier in a string, such as \
+                       `companion_prefix = \"photos_\"` for `photos_lookup_cache()` and \
+                       `invalidate_photos_lookup`";
+        if !input.peek(LitStr) {
+            return Err(syn::Error::new(input.span(), message));
+        }
+        let lit: LitStr = input.parse()?;
+        let prefix = lit.value();
+        let valid = prefix
+            .chars()
+            .all(|c| c == '_' || c.is_ascii_alphanumeric())
+            && !prefix.starts_with(|c: char| c.is_ascii_digit())
+            && !prefix.is_empty();
+        if !valid {
+            return Err(syn::Error::new(lit.span(), message));
+        }
+        self.prefix = Some(prefix);
+        Ok(())
+    }
+}
+
 /// The valid argument that `name` most likely meant: a typo, or a different case (`TTL`).
 fn suggest_argument(name: &str) -> Option<&'static str> {
-    const NAMES: [&str; 5] = ["ttl", "key", "group", "capacity", "ignore"];
+    const NAMES: [&str; 6] = ["ttl", "key", "group", "capacity", "ignore", "crate"];
     let lower = name.to_lowercase();
     NAMES
         .iter()
@@ -300,6 +428,26 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
              `\"1h30m\"`, `\"250ms\"`)",
         ))
     }
+}
+
+/// `crate = "ttlc"`: a string holding a path (the serde and tokio convention), as tokens spanned
+/// on the string, so that an unresolved path is reported there.
+pub(crate) fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<proc_macro2::TokenStream> {
+    let message = "`crate` takes the path of the `cache-core` crate in a string, such as \
+                   `crate = \"ttlc\"` for a dependency renamed `ttlc`";
+    // Peeked first: a literal of another kind would be consumed by the failed parse, and the
+    // error would lose its place.
+    if !input.peek(LitStr) {
+        return Err(syn::Error::new(input.span(), message));
+    }
+    let lit: LitStr = input.parse()?;
+    let path: syn::Path = lit
+        .parse()
+        .map_err(|_| syn::Error::new(lit.span(), message))?;
+    if path.segments.iter().any(|s| !s.arguments.is_none()) {
+        return Err(syn::Error::new(lit.span(), message));
+    }
+    Ok(quote::quote!(#path))
 }
 
 /// `capacity = 10_000`.

@@ -14,10 +14,25 @@ use crate::signature::Params;
 use crate::template::Placeholder;
 use crate::valid::{self, Plan, Root};
 
+/// Where the function is, as far as its expansion can tell: which decides whether it may name
+/// `Self`, and whether its companions must check that `Self` is an impl's type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// In an impl block marked `#[ttl_cached]`.
+    MarkedImpl,
+    /// A method (it has a receiver or names `Self`) of an unmarked impl, or of a trait.
+    SelfType,
+    /// A function that may be free or an associated function of an unmarked impl (nothing in its
+    /// signature tells): the owner is read from a closure's type name, so that the same code
+    /// works in both places.
+    Probe,
+}
+
 /// Where the function lives, which decides how its companions are reached and placed.
+#[derive(Clone)]
 pub(crate) struct Context {
-    /// Inside an impl block: the body reaches the cache as `Self::<fn>_cache()`.
-    pub(crate) in_impl: bool,
+    /// How the body and the companions reach the cache.
+    pub(crate) reach: Reach,
     /// The companions' visibility.
     pub(crate) vis: Visibility,
     /// The attribute, for errors about the attribute as a whole.
@@ -26,6 +41,32 @@ pub(crate) struct Context {
     /// becomes `<Type as Trait>::Id` in the companions, which live in an inherent impl where
     /// `Self::Id` would be ambiguous.
     pub(crate) trait_impl: Option<(Type, syn::Path)>,
+    /// The path of the runtime crate: `::cache_core`, or the `crate = "..."` argument.
+    pub(crate) krate: TokenStream,
+    /// Put before the function's name in its companions' names (`companion_prefix`).
+    pub(crate) prefix: String,
+}
+
+/// The runtime crate's path when no `crate = "..."` is given.
+pub(crate) fn default_krate() -> TokenStream {
+    quote!(::cache_core)
+}
+
+/// `krate` with every token spanned at `span`, so that errors through the default path into the
+/// runtime land where the expansion puts them. A path from `crate = "..."` keeps the string's
+/// span: if it does not resolve, every error is on the string, and rustc shows them once.
+fn krate_at(krate: &TokenStream, span: Span) -> TokenStream {
+    if krate.to_string() != default_krate().to_string() {
+        return krate.clone();
+    }
+    krate
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
+        })
+        .collect()
 }
 
 impl Context {
@@ -79,6 +120,17 @@ pub(crate) fn rewrite(
     ctx: &Context,
 ) -> Result<TokenStream, Failure> {
     let mut parsed = Args::parse(args);
+    let overridden;
+    let ctx = match parsed.krate.take() {
+        Some(krate) => {
+            overridden = Context {
+                krate,
+                ..ctx.clone()
+            };
+            &overridden
+        }
+        None => ctx,
+    };
     let params = Params::of(sig);
     let mut errors = Errors::default();
     let plan = valid::plan(&mut parsed, sig, &params, ctx.attr_span, &mut errors);
@@ -99,9 +151,9 @@ pub(crate) fn rewrite(
             },
         });
     };
-    let names = Names::of(sig);
-    let handle = handle_call(&names, ctx);
-    *block = body(sig, &params, &plan, &handle, block);
+    let names = Names::of(sig, &ctx.prefix);
+    let handle = handle_expr(&names, &plan, ctx);
+    *block = body(sig, &params, &plan, &handle, block, &ctx.krate);
     Ok(companions(attrs, sig, &params, &plan, &names, &handle, ctx))
 }
 
@@ -110,41 +162,59 @@ pub(crate) struct Names {
     pub(crate) function: Ident,
     pub(crate) cache: Ident,
     pub(crate) invalidate: Ident,
-    /// The `static` holding a free function's cache.
-    pub(crate) handle: Ident,
 }
 
 impl Names {
-    pub(crate) fn of(sig: &Signature) -> Self {
+    pub(crate) fn of(sig: &Signature, prefix: &str) -> Self {
         let function = sig.ident.unraw();
         Self {
-            cache: format_ident!("{}_cache", function, span = Span::call_site()),
-            invalidate: format_ident!("invalidate_{}", function, span = Span::call_site()),
-            handle: format_ident!("__ttl_cached_handle_{}", function, span = Span::call_site()),
+            cache: format_ident!("{}{}_cache", prefix, function, span = Span::call_site()),
+            invalidate: format_ident!(
+                "invalidate_{}{}",
+                prefix,
+                function,
+                span = Span::call_site()
+            ),
             function,
         }
     }
 }
 
-/// How the body and `invalidate_<fn>` reach the cache: in an impl, through `<fn>_cache()`,
-/// which picks the cache of `Self`'s type; for a free function, through the `static` itself,
-/// so that a user item named like a companion is one "defined multiple times" error and not,
-/// in addition, a type error at every use.
-pub(crate) fn handle_call(names: &Names, ctx: &Context) -> TokenStream {
-    let cache = &names.cache;
-    if ctx.in_impl {
-        quote!(Self::#cache())
-    } else {
-        let handle = &names.handle;
-        quote!(&#handle)
+/// How the body, `<fn>_cache()` and `invalidate_<fn>` reach the cache: each keeps a `static` of
+/// its own, found by the attribute's position (the same in the three, which come from one
+/// expansion), the function's name and its owner (`Self`, one cache per type a generic impl is
+/// instantiated with). The body does not depend on the companions: in a trait impl they are
+/// elsewhere, and a user item named like a companion (or a second trait impl caching a method of
+/// the same name) is a "defined multiple times" error, not also an error at every use.
+pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStream {
+    let site = local("__TTL_CACHED_SITE");
+    // With a `companion_prefix`, the cache's name has it too: two trait impls' caches of one
+    // method are then told apart in statistics and traces, as their companions are.
+    let function = format!("{}{}", ctx.prefix, names.function);
+    let (secs, nanos, capacity) = (plan.ttl.secs, plan.ttl.nanos, plan.capacity);
+    let krate = &ctx.krate;
+    let declare = quote! {
+        static #site: #krate::__private::SiteHandles = #krate::__private::SiteHandles::new(
+            #function,
+            ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
+            ::core::time::Duration::new(#secs, #nanos),
+            #capacity,
+        );
+    };
+    match ctx.reach {
+        Reach::MarkedImpl | Reach::SelfType => quote!({ #declare #site.of_type::<Self>() }),
+        Reach::Probe => quote!({
+            #declare
+            #site.of_probe(#krate::__private::probe(&|| {}))
+        }),
     }
 }
 
 /// The traits whose `__ttl_cached_*` methods the expansion calls.
-fn dispatch_imports() -> TokenStream {
+fn dispatch_imports(krate: &TokenStream) -> TokenStream {
     quote! {
         #[allow(unused_imports)]
-        use ::cache_core::__private::{
+        use #krate::__private::{
             InvalidPart as _, OptionRefPart as _, PlainKind as _, RefPart as _,
             RefRefPart as _, RetryErrKind as _, SharedErrKind as _, StrRefPart as _,
             UnownedPart as _, UnstorableKind as _, UnstorableOkKind as _, ValuePart as _,
@@ -195,9 +265,10 @@ fn body(
     plan: &Plan,
     handle: &TokenStream,
     original: &Block,
+    krate: &TokenStream,
 ) -> Block {
     let (ret_ty, ret_span) = return_type(sig);
-    let imports = dispatch_imports();
+    let imports = dispatch_imports(krate);
     let policy = local("__ttl_cached_policy");
     let key = local("__ttl_cached_key");
     let lead = local("__ttl_cached_lead");
@@ -209,12 +280,13 @@ fn body(
     // message and its note. The error then points at the attribute and at the type's
     // definition, and names the type.
     let policy_expr = {
+        let at_ret = krate_at(krate, ret_span);
         let dispatch = quote_spanned! {ret_span=>
-            (&&&&&::cache_core::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
+            (&&&&&#at_ret::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
         };
         quote!({
             let #policy = #dispatch;
-            ::cache_core::__private::stored_value(#policy)
+            #krate::__private::stored_value(#policy)
         })
     };
     // The fake return edge: the moved body's output is the declared return type, so the body
@@ -239,13 +311,16 @@ fn body(
     let checks = placeholders
         .iter()
         .zip(&plan.roots)
-        .map(|(placeholder, root)| key_part_check_call(placeholder, *root, params, lit_span));
+        .map(|(placeholder, root)| {
+            key_part_check_call(placeholder, *root, params, lit_span, krate)
+        });
     let group = part_list(
         &placeholders[..plan.group_len],
         &plan.roots,
         params,
         lit_span,
         PartCheck::Body,
+        krate,
     );
     let rest = part_list(
         &placeholders[plan.group_len..],
@@ -253,27 +328,34 @@ fn body(
         params,
         lit_span,
         PartCheck::Body,
+        krate,
     );
     let stmts = &original.stmts;
+    let handle_local = local("__ttl_cached_handle");
     let tokens = quote! {{
         #imports
+        // Imported rather than named in the patterns: with a `crate = "..."` path that does not
+        // resolve, the import fails like every other path, on the string, and rustc shows that
+        // error once; a pattern would add a second error suggesting an unrelated `Start`.
+        use #krate::__private::Start as __TtlCachedStart;
+        let #handle_local: &'static #krate::CacheHandle = #handle;
         let #policy = #policy_expr;
         let #lead = {
             let #key = {
                 #(#checks)*
-                ::cache_core::__private::Key { group: #group, rest: #rest }
+                #krate::__private::Key { group: #group, rest: #rest }
             };
             if let ::core::option::Option::Some(#done) =
-                ::cache_core::__private::lookup(#handle, &#key, &#policy)
+                #krate::__private::lookup(#handle_local, &#key, &#policy)
             {
                 return #done;
             }
-            match ::cache_core::__private::start(#handle, &#key, &#policy).await {
-                ::cache_core::__private::Start::Done(#done) => return #done,
-                ::cache_core::__private::Start::Lead(#lead) => #lead,
+            match #krate::__private::start(#handle_local, &#key, &#policy).await {
+                __TtlCachedStart::Done(#done) => return #done,
+                __TtlCachedStart::Lead(#lead) => #lead,
             }
         };
-        let #outcome = ::cache_core::__private::fetch::<#ret_ty, _>(async move {
+        let #outcome = #krate::__private::fetch::<#ret_ty, _>(async move {
             #return_edge
             #(#stmts)*
         }).await;
@@ -305,13 +387,14 @@ pub(crate) fn part_list(
     params: &Params<'_>,
     lit_span: Span,
     check: PartCheck,
+    krate: &TokenStream,
 ) -> TokenStream {
     placeholders
         .iter()
         .zip(roots)
         .rev()
         .fold(quote!(()), |list, (placeholder, root)| {
-            let part = part(placeholder, *root, params, lit_span, check);
+            let part = part(placeholder, *root, params, lit_span, check, krate);
             quote!((#part, #list))
         })
 }
@@ -351,15 +434,17 @@ fn part(
     params: &Params<'_>,
     lit_span: Span,
     check: PartCheck,
+    krate: &TokenStream,
 ) -> TokenStream {
     let (value, check_span) = part_value(placeholder, root, params, lit_span);
+    let krate = krate_at(krate, check_span);
     let function = match check {
-        PartCheck::Body => quote_spanned!(check_span=> ::cache_core::__private::part),
-        PartCheck::Companion => quote_spanned!(check_span=> ::cache_core::__private::group_part),
+        PartCheck::Body => quote_spanned!(check_span=> #krate::__private::part),
+        PartCheck::Companion => quote_spanned!(check_span=> #krate::__private::group_part),
     };
     quote_spanned! {check_span=>
         #function(
-            (&&&&&&::cache_core::__private::PartTag(&#value)).__ttl_cached_part()
+            (&&&&&&#krate::__private::PartTag(&#value)).__ttl_cached_part()
         )
     }
 }
@@ -370,9 +455,11 @@ fn key_part_check_call(
     root: Root,
     params: &Params<'_>,
     lit_span: Span,
+    krate: &TokenStream,
 ) -> TokenStream {
     let (value, check_span) = part_value(placeholder, root, params, lit_span);
-    quote_spanned!(check_span=> ::cache_core::__private::key_part_is_hash_eq(&#value);)
+    let krate = krate_at(krate, check_span);
+    quote_spanned!(check_span=> #krate::__private::key_part_is_hash_eq(&#value);)
 }
 
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
@@ -399,40 +486,24 @@ fn companions(
 ) -> TokenStream {
     let cfgs = cfg_attrs(attrs);
     let vis = &ctx.vis;
+    let krate = &ctx.krate;
     let Names {
         function,
         cache,
         invalidate,
-        handle: handle_static,
     } = names;
-    let secs = plan.ttl.secs;
-    let nanos = plan.ttl.nanos;
-    let capacity = plan.capacity;
-    let ttl = quote!(::core::time::Duration::new(#secs, #nanos));
-    let static_name = Ident::new("__TTL_CACHED_HANDLES", Span::mixed_site());
-    let function_name = function.to_string();
-    // A free function's cache is a `static` beside it, named `<module>::<fn>`. A method's are
-    // one per type `Self` stands for (one for a non-generic impl), named `<type>::<method>`
-    // with the type's full path, so that two types' methods of one name are told apart.
-    let (handle_item, cache_body) = if ctx.in_impl {
-        let body = quote! {
-            static #static_name: ::cache_core::__private::TypeHandles =
-                ::cache_core::__private::TypeHandles::new(#function_name, #ttl, #capacity);
-            #static_name.of::<Self>()
-        };
-        (TokenStream::new(), body)
-    } else {
-        let item = quote! {
-            #(#cfgs)*
-            #[doc(hidden)]
-            #[allow(non_upper_case_globals)]
-            static #handle_static: ::cache_core::CacheHandle = ::cache_core::CacheHandle::__new(
-                ::core::concat!(::core::module_path!(), "::", #function_name),
-                #ttl,
-                #capacity,
-            );
-        };
-        (item, quote!(&#handle_static))
+    // In a marked impl, `Self` is known to be an impl's type. Elsewhere, a method's companions
+    // first require it, so that on a trait's default method they are one error rather than
+    // items of the trait.
+    let cache_body = match ctx.reach {
+        Reach::MarkedImpl | Reach::Probe => quote!(#handle),
+        Reach::SelfType => {
+            let at_attr = krate_at(krate, ctx.attr_span);
+            let check = quote_spanned! {ctx.attr_span=>
+                #at_attr::__private::method_of_an_impl::<Self>();
+            };
+            quote!(#check #handle)
+        }
     };
     let cache_doc = format!(
         " The cache behind `{function}`: entry count, statistics and `clear`. \
@@ -459,7 +530,7 @@ fn companions(
     let (receiver, inputs) = group_inputs(plan, params, ctx);
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
-    let imports = dispatch_imports();
+    let imports = dispatch_imports(krate);
     let group_local = local("__ttl_cached_group");
     let group = part_list(
         &plan.key.placeholders[..plan.group_len],
@@ -467,24 +538,23 @@ fn companions(
         params,
         plan.key.lit.span(),
         PartCheck::Companion,
+        krate,
     );
 
     quote! {
-        #handle_item
-
         #(#cfgs)*
         #[doc = #cache_doc]
         #[must_use]
-        #vis fn #cache() -> &'static ::cache_core::CacheHandle {
+        #vis fn #cache() -> &'static #krate::CacheHandle {
             #cache_body
         }
 
         #(#cfgs)*
         #[doc = #invalidate_doc]
-        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> ::cache_core::Invalidated<::core::primitive::usize> #where_clause {
+        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
             #imports
             let #group_local = #group;
-            ::cache_core::__private::invalidate_group(#handle, &#group_local)
+            #krate::__private::invalidate_group(#handle, &#group_local)
         }
     }
 }

@@ -21,9 +21,10 @@ pub(crate) fn companions(
 ) -> TokenStream {
     let Names {
         cache, invalidate, ..
-    } = Names::of(sig);
+    } = Names::of(sig, &ctx.prefix);
     let cfgs = cfg_attrs(attrs);
     let vis = &ctx.vis;
+    let krate = &ctx.krate;
 
     // The group's parameters if the template can be read, else every named parameter (the
     // default group is the whole default key).
@@ -67,13 +68,13 @@ pub(crate) fn companions(
     quote! {
         #(#cfgs)*
         #[allow(unused_variables, clippy::all)]
-        #vis fn #cache() -> &'static ::cache_core::CacheHandle {
+        #vis fn #cache() -> &'static #krate::CacheHandle {
             ::core::unreachable!()
         }
 
         #(#cfgs)*
         #[allow(unused_variables, clippy::all)]
-        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> ::cache_core::Invalidated<::core::primitive::usize> #where_clause {
+        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
             ::core::unreachable!()
         }
     }

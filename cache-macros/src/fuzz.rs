@@ -30,6 +30,9 @@ const INTERNAL: &[&str] = &[
     "PartTag",
     "ReturnTag",
     "TypeHandles",
+    "SiteHandles",
+    "MethodOfAnImpl",
+    "method_of_an_impl",
 ];
 
 /// Signatures the arguments are tried on, with a valid set of arguments for each.
@@ -150,6 +153,9 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
             Box::new(|a: &str| format!("{a}, \"x\"")),
         ),
         ("expression value", replace("ttl = 60", "ttl = 60 + 1")),
+        ("crate not a path", append("crate = \"cache-core\"")),
+        ("crate not a string", append("crate = cache_core")),
+        ("crate with generics", append("crate = \"ttlc<u8>\"")),
     ]
 }
 
@@ -280,6 +286,8 @@ struct Tally {
     unspanned: usize,
     unspanned_kinds: Vec<String>,
     not_lowercase: Vec<String>,
+    /// Attributes on a trait or on a method declaration, each refused with one error.
+    refused_traits: usize,
 }
 
 impl Tally {
@@ -377,6 +385,25 @@ const FRAGMENTS: &[&str] = &[
     "\"str\"",
     "ttl",
     "key = \"<r#type>:<req.user.id>\"",
+    "crate = \"ttlc\"",
+    "crate = \"::my::cache\"",
+    "crate = 5",
+    "crate = \"a b\"",
+];
+
+/// The impl-level attribute's arguments, valid and not; each invalid one is one error.
+const IMPL_ARGUMENTS: &[(&str, usize)] = &[
+    ("", 0),
+    ("companion_prefix = \"ldap_\"", 0),
+    ("crate = \"ttlc\"", 0),
+    ("companion_prefix = \"ldap_\", crate = \"ttlc\"", 0),
+    ("companion_prefix = \"1x\"", 1),
+    ("companion_prefix = \"\"", 1),
+    ("companion_prefix = 5", 1),
+    ("crate = \"a-b\"", 1),
+    ("ttl = 60, key = \"<id>\"", 1),
+    ("prefix = \"x_\"", 1),
+    ("crate = \"ttlc\", crate = \"ttlc\"", 1),
 ];
 
 const SEPARATORS: &[&str] = &[", ", ", ", ", ", ", ", " ", ",, ", " , "];
@@ -433,15 +460,50 @@ fn generated_inputs_never_panic_and_report_few_clean_errors() {
             let fragment: &&str = rng.pick(FRAGMENTS);
             args.push_str(fragment);
         }
-        // One case in four: the method-level attribute inside a marked trait impl.
-        let outcome = if rng.next() % 4 == 0 {
-            let method = item.replace("pub(crate) ", "").replace("pub ", "");
-            let block = format!(
-                "impl Directory for Ldap {{ type Id = u32; #[ttl_cached({args})] {method} }}"
-            );
-            expand("", &block)
-        } else {
-            expand(&args, item)
+        // One case in four: the method-level attribute inside a marked trait impl; one in
+        // eight, in a trait: on a marked trait, or on a declaration. A trait is refused with
+        // one error, whatever the method's arguments say.
+        let method = item.replace("pub(crate) ", "").replace("pub ", "");
+        let outcome = match rng.next() % 8 {
+            0 | 1 => {
+                let block = format!(
+                    "impl Directory for Ldap {{ type Id = u32; #[ttl_cached({args})] {method} }}"
+                );
+                // A mistake in the block's own arguments is one error, and the methods are
+                // then left alone (their arguments unchecked).
+                let (impl_args, impl_errors) = *rng.pick(IMPL_ARGUMENTS);
+                let outcome = expand(impl_args, &block).unwrap_or_else(|e| panic!("{e}"));
+                if impl_errors > 0 {
+                    assert_eq!(
+                        outcome.errors.len(),
+                        impl_errors,
+                        "`#[ttl_cached({impl_args})]` on `{block}`: {:?}",
+                        outcome.errors
+                    );
+                }
+                Ok(outcome)
+            }
+            2 => {
+                let block = format!("trait Directory {{ #[ttl_cached({args})] {method} }}");
+                let outcome = expand("", &block).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(outcome.errors.len(), 1, "`{block}`: {:?}", outcome.errors);
+                tally.refused_traits += 1;
+                Ok(outcome)
+            }
+            3 if method.ends_with('}') => {
+                let body = method.find(" {").unwrap_or(method.len());
+                let declaration = format!("{};", &method[..body]);
+                let outcome = expand(&args, &declaration).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(
+                    outcome.errors.len(),
+                    1,
+                    "`{declaration}`: {:?}",
+                    outcome.errors
+                );
+                tally.refused_traits += 1;
+                Ok(outcome)
+            }
+            _ => expand(&args, item),
         }
         .unwrap_or_else(|e| panic!("{e}"));
         // At most one error per fragment and per bad separator, plus a missing `ttl` and one
@@ -459,7 +521,8 @@ fn generated_inputs_never_panic_and_report_few_clean_errors() {
     println!(
         "fuzz: {} cases ({} valid, {} invalid), {} errors, at most {} in one case; \
          single-mistake cases: {}, of which not exactly one error: {}; internal names seen: {}; \
-         errors on the attribute as a whole (a missing `ttl`): {}; not lowercase: {}",
+         errors on the attribute as a whole (a missing `ttl`): {}; not lowercase: {}; \
+         traits and declarations refused with one error: {}",
         tally.cases,
         tally.valid,
         tally.invalid,
@@ -470,6 +533,7 @@ fn generated_inputs_never_panic_and_report_few_clean_errors() {
         tally.internal_names.len(),
         tally.unspanned,
         tally.not_lowercase.len(),
+        tally.refused_traits,
     );
     // Only a missing `ttl` is about the attribute as a whole; everything else points at the
     // argument, placeholder, parameter or type concerned.

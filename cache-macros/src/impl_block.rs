@@ -7,8 +7,8 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
-use crate::errors::Errors;
-use crate::expand::{rewrite, Context};
+use crate::args::ImplArgs;
+use crate::expand::{default_krate, rewrite, Context, Reach};
 
 // Input:
 //
@@ -30,14 +30,11 @@ use crate::expand::{rewrite, Context};
 //         pub async fn invalidate_list_folders(user_id: &str) -> usize { .. }
 //     }
 pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
-    let mut errors = Errors::default();
-    if !args.is_empty() {
-        errors.error(
-            &args,
-            "`#[ttl_cached]` on an impl block takes no arguments: put `ttl`, `key` and the rest \
-             on each method, as `#[ttl_cached(ttl = 60, ...)]`",
-        );
-    }
+    let ImplArgs {
+        prefix,
+        krate,
+        mut errors,
+    } = ImplArgs::parse(args);
     for param in &item.generics.params {
         if !matches!(param, syn::GenericParam::Lifetime(_)) {
             errors.error(
@@ -102,7 +99,7 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
                 }
             };
             let ctx = Context {
-                in_impl: true,
+                reach: Reach::MarkedImpl,
                 // A trait method has no visibility of its own; its companions are public like
                 // the trait's methods.
                 vis: if is_trait_impl {
@@ -115,6 +112,8 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
                     .trait_
                     .as_ref()
                     .map(|(path, _)| ((*item.self_ty).clone(), path.clone())),
+                krate: krate.clone().unwrap_or_else(default_krate),
+                prefix: prefix.clone().unwrap_or_default(),
             };
             match rewrite(args, &method.attrs, &method.sig, &mut method.block, &ctx) {
                 Ok(tokens) => companions.extend(tokens),

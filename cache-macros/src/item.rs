@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Item, ItemFn};
 
-use crate::expand::{rewrite, Context};
+use crate::expand::{default_krate, rewrite, Context, Reach};
 use crate::impl_block;
 use crate::signature;
 
@@ -12,6 +12,17 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     match syn::parse2::<Item>(input.clone()) {
         Ok(Item::Fn(function)) => expand_fn(args, function),
         Ok(Item::Impl(item)) => impl_block::expand(args, item),
+        Ok(Item::Trait(item)) => trait_block(item),
+        Ok(Item::Verbatim(_)) if is_declaration(&input) => {
+            let error = syn::Error::new_spanned(
+                declaration_head(&input),
+                "`#[ttl_cached]` on a method declaration: it has no body to cache; put the \
+                 attribute on the method in each impl of the trait, and `#[ttl_cached]` on those \
+                 impl blocks",
+            )
+            .to_compile_error();
+            quote!(#input #error)
+        }
         Ok(other) => {
             let error = syn::Error::new_spanned(
                 item_head(&other),
@@ -30,12 +41,19 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
 
 fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
     let ctx = Context {
-        // A method reaches its companions through `Self`; a receiver-less associated function
-        // is recognized when its signature names `Self` (otherwise mark the impl block).
-        in_impl: function.sig.receiver().is_some() || signature::mentions_self_type(&function.sig),
+        // A method can name `Self`; a receiver-less function whose signature does not may be free
+        // or in an impl, and its expansion works in both.
+        reach: if function.sig.receiver().is_some() || signature::mentions_self_type(&function.sig)
+        {
+            Reach::SelfType
+        } else {
+            Reach::Probe
+        },
         vis: function.vis.clone(),
         attr_span: Span::call_site(),
         trait_impl: None,
+        krate: default_krate(),
+        prefix: String::new(),
     };
     match rewrite(
         args,
@@ -50,6 +68,55 @@ fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
             let error = failure.error.to_compile_error();
             quote!(#function #stubs #error)
         }
+    }
+}
+
+// Input:
+//
+//     #[ttl_cached]
+//     trait Directory {
+//         #[ttl_cached(ttl = 60, ignore = [self])]
+//         async fn lookup(&self, name: &str) -> Option<String> { .. }
+//     }
+//
+// Output: the trait without the method attributes (which would add the companions to the
+// trait), and one error.
+fn trait_block(mut item: syn::ItemTrait) -> TokenStream {
+    for trait_item in &mut item.items {
+        if let syn::TraitItem::Fn(method) = trait_item {
+            method.attrs.retain(|a| {
+                a.path()
+                    .segments
+                    .last()
+                    .is_none_or(|s| s.ident != "ttl_cached")
+            });
+        }
+    }
+    let (token, ident) = (&item.trait_token, &item.ident);
+    let error = syn::Error::new_spanned(
+        quote!(#token #ident),
+        "`#[ttl_cached]` does not apply to a trait: the companions of its methods would become \
+         items of the trait, which every implementor could override; cache the method in each \
+         impl, with `#[ttl_cached]` on the impl block and `#[ttl_cached(ttl = ...)]` on the \
+         method",
+    )
+    .to_compile_error();
+    quote!(#item #error)
+}
+
+/// A trait's method without a body, which `Item` reads as verbatim tokens.
+fn is_declaration(input: &TokenStream) -> bool {
+    syn::parse2::<syn::TraitItemFn>(input.clone()).is_ok_and(|f| f.default.is_none())
+}
+
+/// The declaration's signature, without its attributes.
+fn declaration_head(input: &TokenStream) -> TokenStream {
+    match syn::parse2::<syn::TraitItemFn>(input.clone()) {
+        Ok(f) => {
+            let sig = &f.sig;
+            quote!(#sig)
+        }
+        Err(_) => input.clone(),
     }
 }
 

@@ -81,3 +81,60 @@ fn trait_impl() {
     let attributed = quote!(#[ttl_cached] #item);
     check("trait_impl", &attributed, &expand(TokenStream::new(), item));
 }
+
+/// With `crate = "ttlc"`, nothing in the expansion names `cache_core`: a renamed dependency
+/// works, whatever the shape, and also when the attribute has a mistake (the stand-in
+/// companions name the runtime too).
+#[test]
+fn crate_path_is_the_only_path_to_the_runtime() {
+    let method = quote! {
+        async fn get(&self, id: u32, tenant: Self::Id) -> Option<String> { None }
+    };
+    let cases = [
+        (
+            quote!(ttl = 60, crate = "ttlc"),
+            quote!(
+                async fn list(user: &str, n: u32) -> Vec<u32> {
+                    vec![]
+                }
+            ),
+        ),
+        (
+            quote!(
+                ttl = 60,
+                key = "<self.account>:<id>",
+                ignore = [tenant],
+                crate = "ttlc"
+            ),
+            quote!(
+                async fn get(&self, id: u32, tenant: u64) -> Result<String, E> {
+                    todo!()
+                }
+            ),
+        ),
+        (
+            quote!(ttl = 60, key = "<typo>", crate = "ttlc"),
+            quote!(
+                async fn broken(user: &str) -> u32 {
+                    1
+                }
+            ),
+        ),
+        (
+            quote!(crate = "ttlc"),
+            quote!(impl Directory for Ldap { #[ttl_cached(ttl = 60, ignore = [self])] #method }),
+        ),
+        (
+            quote!(crate = "ttlc", companion_prefix = "ldap_"),
+            quote!(impl Directory for Ldap { #[ttl_cached(ttl = 0, ignore = [self])] #method }),
+        ),
+    ];
+    for (args, item) in cases {
+        let output = crate::item::expand(args.clone(), item.clone()).to_string();
+        assert!(
+            !output.contains("cache_core"),
+            "`{args}` on `{item}` names `cache_core`:\n{output}"
+        );
+        assert!(output.contains("ttlc"), "`{args}` on `{item}`:\n{output}");
+    }
+}

@@ -1,0 +1,31 @@
+use cache_core::ttl_cached;
+
+trait Files {
+    async fn lookup(&self, name: &str) -> Option<String>;
+}
+
+trait Photos {
+    async fn lookup(&self, name: &str) -> Option<String>;
+}
+
+struct Drive;
+
+// Both impls would give `Drive` a `lookup_cache()` and an `invalidate_lookup`: one of them
+// needs `companion_prefix`.
+#[ttl_cached]
+impl Files for Drive {
+    #[ttl_cached(ttl = 60, ignore = [self])]
+    async fn lookup(&self, name: &str) -> Option<String> {
+        Some(format!("file {name}"))
+    }
+}
+
+#[ttl_cached]
+impl Photos for Drive {
+    #[ttl_cached(ttl = 60, ignore = [self])]
+    async fn lookup(&self, name: &str) -> Option<String> {
+        Some(format!("photo {name}"))
+    }
+}
+
+fn main() {}
