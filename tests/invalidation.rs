@@ -519,8 +519,16 @@ async fn an_invalidation_returns_when_its_future_completes_or_is_dropped() {
     let pending = cache.invalidate_group("u1");
     assert_eq!(cache.get("u1", "a"), None, "evicted at the call");
     assert_eq!(cache.get_with("u1", "a", || async { 2 }).await, 2);
-    assert_eq!(cache.get("u1", "a"), None, "fetched before the return, so not stored");
+    assert_eq!(
+        cache.get("u1", "a"),
+        None,
+        "fetched before the return, so not stored"
+    );
     assert_eq!(pending.await, 1);
     assert_eq!(cache.get_with("u1", "a", || async { 3 }).await, 3);
-    assert_eq!(cache.get("u1", "a"), Some(3), "fetched after the return: stored");
+    assert_eq!(
+        cache.get("u1", "a"),
+        Some(3),
+        "fetched after the return: stored"
+    );
 }
