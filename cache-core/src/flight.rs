@@ -199,7 +199,9 @@ where
 {
     pub(crate) fn new() -> Self {
         Self {
-            map: HashMap::with_hasher(RandomState::default()),
+            // A minimum capacity: an empty scc map frees its bucket array, and the flight map
+            // is empty between misses, so without one every miss allocates and frees it.
+            map: HashMap::with_capacity_and_hasher(64, RandomState::default()),
         }
     }
 
