@@ -16,6 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod traces;
 
 /// The providers a group's second part is drawn from (12 to 17 bytes).
 pub const PROVIDERS: [&str; 4] = [
