@@ -16,53 +16,17 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use ttl_cached_benches::{
-    criterion_config, keys, sizes_from_env, thread_cpu_time, wall_clock, Key, Value,
+    criterion_config, keys, sizes_from_env, thread_cpu_time, time_threads, Key, Value,
 };
 
 #[path = "../shared/contenders.rs"]
 mod contenders;
 
 use contenders::{current_thread_runtime, Built, Contender, Driver};
-
-/// What one thread measured: wall-clock start and end, CPU time used.
-type Span = (Instant, Instant, Duration);
-
-/// Runs `per_thread(offset)` on `threads` OS threads released together and returns the time
-/// of the slowest: thread CPU time, or wall time from the common release with
-/// `BENCH_CLOCK=wall`.
-fn on_threads<F>(threads: usize, len: usize, per_thread: F) -> Duration
-where
-    F: Fn(usize) -> Span + Sync,
-{
-    let barrier = Barrier::new(threads);
-    let spans: Vec<Span> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (per_thread, barrier) = (&per_thread, &barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    per_thread(t * len / threads)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("bench thread panicked"))
-            .collect()
-    });
-    if wall_clock() {
-        let start = spans.iter().map(|s| s.0).min().expect("one thread");
-        let end = spans.iter().map(|s| s.1).max().expect("one thread");
-        end - start
-    } else {
-        spans.iter().map(|s| s.2).max().expect("one thread")
-    }
-}
 
 /// Times a contender's lookups in criterion.
 struct Timer<'g, 'c> {
@@ -77,7 +41,7 @@ impl Driver for Timer<'_, '_> {
         let (threads, len) = (self.threads, self.len);
         self.group.bench_function(self.id.clone(), |b| {
             b.iter_custom(|iters| {
-                on_threads(threads, len, |offset| {
+                time_threads(threads, len, |offset| {
                     let mut i = offset;
                     let (cpu, start) = (thread_cpu_time(), Instant::now());
                     for _ in 0..iters {
@@ -101,7 +65,7 @@ impl Driver for Timer<'_, '_> {
         let (threads, len) = (self.threads, self.len);
         self.group.bench_function(self.id.clone(), |b| {
             b.iter_custom(|iters| {
-                on_threads(threads, len, |offset| {
+                time_threads(threads, len, |offset| {
                     let rt = current_thread_runtime();
                     rt.block_on(async {
                         let mut i = offset;

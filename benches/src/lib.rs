@@ -204,6 +204,46 @@ pub fn wall_clock() -> bool {
     std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "wall")
 }
 
+/// What one benchmark thread measured: wall-clock start and end, and the CPU time it used.
+pub type Span = (std::time::Instant, std::time::Instant, Duration);
+
+/// Runs `per_thread(offset)` on `threads` OS threads released together (`offset` =
+/// `t * len / threads` for thread `t`) and returns the time of the slowest: its thread CPU
+/// time, or with `BENCH_CLOCK=wall` the wall time from the earliest start to the latest end.
+/// `per_thread` measures itself (see [`Span`]), so thread start-up is not counted.
+///
+/// # Panics
+///
+/// If a thread panics.
+pub fn time_threads<F>(threads: usize, len: usize, per_thread: F) -> Duration
+where
+    F: Fn(usize) -> Span + Sync,
+{
+    let barrier = std::sync::Barrier::new(threads);
+    let spans: Vec<Span> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (per_thread, barrier) = (&per_thread, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    per_thread(t * len / threads)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread panicked"))
+            .collect()
+    });
+    if wall_clock() {
+        let start = spans.iter().map(|s| s.0).min().expect("one thread");
+        let end = spans.iter().map(|s| s.1).max().expect("one thread");
+        end - start
+    } else {
+        spans.iter().map(|s| s.2).max().expect("one thread")
+    }
+}
+
 /// Whether `TTL_CACHED_BENCH_FULL` is set: longer measurements for numbers worth reporting.
 /// Without it every benchmark uses the short quick-mode settings, so that
 /// `cargo bench -p ttl-cached-benches` finishes in a few minutes on a small machine.
