@@ -1,8 +1,10 @@
 //! The miss path: a lookup of a cold key that fetches (the fetch builds the value, no I/O) and
 //! stores, in a full cache of 1 000 entries (so every store also evicts), on 1 and 2 threads.
 //!
-//! Keys cycle through a pool of 100 000 three-part keys: each key was last requested 100 000
-//! calls ago (50 000 with 2 threads), long evicted from a 1 000-entry cache. Contenders:
+//! Keys cycle through a pool of 100 000 three-part keys, each thread through its own share (so
+//! threads running at different speeds never meet on a key): each key was last requested
+//! 100 000 calls ago (50 000 with 2 threads), long evicted from a 1 000-entry cache.
+//! Contenders:
 //!
 //! - `ttlcache_get_with`: `TtlCache::get_with(&Borrowed((user, provider)), folder, fetch)`
 //!   (a lookup by borrowed key, the owned key built on the miss, the fetch, the store and
@@ -47,7 +49,8 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Where each thread stopped, so that the next batch of iterations goes on from there: a key
-/// comes back only after the whole pool, and the scc floor's FIFO bound stays exact.
+/// comes back only after the thread's whole share of the pool, and the scc floor's FIFO bound
+/// stays exact.
 struct Positions(Vec<AtomicUsize>);
 
 impl Positions {
@@ -80,8 +83,9 @@ fn bench_sync(
     threads: usize,
     op: impl Fn(usize) -> Value + Sync,
 ) {
+    // Outside the closure: criterion calls it again for each batch of samples.
+    let at = Positions::new(threads);
     group.bench_function(BenchmarkId::new(name, threads), |b| {
-        let at = Positions::new(threads);
         b.iter_custom(|iters| {
             time_threads(threads, POOL, |offset| {
                 let mut i = at.start(offset);
@@ -89,8 +93,8 @@ fn bench_sync(
                 for _ in 0..iters {
                     black_box(op(black_box(i)));
                     i += 1;
-                    if i == POOL {
-                        i = 0;
+                    if i == offset + POOL / threads {
+                        i = offset;
                     }
                 }
                 let span = (start, Instant::now(), thread_cpu_time() - cpu);
@@ -106,8 +110,9 @@ where
     F: Fn(usize) -> Fut + Sync,
     Fut: Future<Output = Value>,
 {
+    // Outside the closure: criterion calls it again for each batch of samples.
+    let at = Positions::new(threads);
     group.bench_function(BenchmarkId::new(name, threads), |b| {
-        let at = Positions::new(threads);
         b.iter_custom(|iters| {
             time_threads(threads, POOL, |offset| {
                 runtime().block_on(async {
@@ -116,8 +121,8 @@ where
                     for _ in 0..iters {
                         black_box(op(black_box(i)).await);
                         i += 1;
-                        if i == POOL {
-                            i = 0;
+                        if i == offset + POOL / threads {
+                            i = offset;
                         }
                     }
                     let span = (start, Instant::now(), thread_cpu_time() - cpu);
@@ -202,12 +207,13 @@ fn miss_path(c: &mut Criterion) {
 
         let scc: scc::HashMap<Tuple, Value, Fold> =
             scc::HashMap::with_capacity_and_hasher(CAPACITY * 2, Fold::default());
-        // Each thread keeps the CAPACITY keys before its position, so removing key
-        // i - CAPACITY stays correct from the first timed call on.
+        // Each thread keeps the CAPACITY keys before its position in its own range, so
+        // removing key i - CAPACITY stays correct from the first timed call on.
+        let span = POOL / threads;
+        let before = |i: usize, n: usize| i / span * span + (i % span + span - n) % span;
         for t in 0..threads {
-            let offset = t * POOL / threads;
             for j in 1..=CAPACITY {
-                let k = &keys[(offset + POOL - j) % POOL];
+                let k = &keys[before(t * span, j)];
                 let _ = scc.insert_sync(k.tuple(), value_for(k.id));
             }
         }
@@ -218,7 +224,7 @@ fn miss_path(c: &mut Criterion) {
             }
             let v = value_for(k.id);
             let _ = scc.insert_sync(k.tuple(), v.clone());
-            scc.remove_sync(&keys[(i + POOL - CAPACITY) % POOL].triple());
+            scc.remove_sync(&keys[before(i, CAPACITY)].triple());
             v
         });
         assert!(scc.len() <= CAPACITY * threads, "the FIFO bound drifted");
