@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Instructions per hit for every contender of the hit benchmark, counted by callgrind: stable
-# on a noisy shared machine, where wall-clock times are not.
+# Instructions per call for every contender of the hit benchmark, and for the misses of the
+# miss benchmark, counted by callgrind: stable on a noisy shared machine, where wall-clock
+# times are not.
 #
 # Usage: benches/callgrind.sh [n = 200000] [keys = 1000] [contender ...]
 #
@@ -8,7 +9,9 @@
 # artifacts `cargo bench` uses), runs each contender's n hits under
 # `valgrind --tool=callgrind`, collecting only inside the measured loop, subtracts the same
 # loop without a lookup (`empty` for sync contenders, `empty_async` for async ones) and
-# prints a markdown table of instructions per hit. Needs valgrind.
+# prints a markdown table of instructions per call. `keys` is the number of live keys for the
+# hits (the misses always use a full 1 000-entry cache and a 100 000-key pool). Contenders:
+# `hit_instructions list`. Needs valgrind.
 set -euo pipefail
 
 N="${1:-200000}"
@@ -41,9 +44,9 @@ else
     mapfile -t WHO < <("$BIN" list | awk '{ print $1 }')
 fi
 
-echo "instructions per hit, $KEYS keys, $N hits (baseline: empty loop $((EMPTY_SYNC / N)) sync, $((EMPTY_ASYNC / N)) async)"
+echo "instructions per call, $N calls, hits with $KEYS keys (baseline subtracted: the empty loop, $((EMPTY_SYNC / N)) sync, $((EMPTY_ASYNC / N)) async)"
 echo
-echo "| contender | instructions per hit |"
+echo "| contender | instructions per call |"
 echo "|---|---:|"
 for who in "${WHO[@]}"; do
     kind="$("$BIN" list | awk -v w="$who" '$1 == w { print $2 }')"
