@@ -4,11 +4,12 @@
 //!
 //! Cold and spread: the groups evicted are taken in a fixed random order over the whole cache
 //! (no group is evicted twice before every other group was), and before each round of
-//! evictions the CPU caches are flushed by streaming through a 64 MiB buffer (the L3 of the
-//! machine used is 32 MiB). Only after a round are its groups refilled (untimed), and the
-//! flush that starts the next round pushes them out of the CPU caches again. So an eviction
-//! finds its group where a service would: in memory, not in cache. (An earlier version refilled
-//! the group right before evicting it, which timed a hot group.)
+//! evictions the CPU caches are flushed by streaming through a buffer 1.5 times the largest
+//! CPU cache the kernel reports (720 MiB on the machine used, whose VM reports a 480 MiB L3).
+//! Only after a round are its groups refilled (untimed), and the flush that starts the next
+//! round pushes them out of the CPU caches again. So an eviction finds its group where a
+//! service would: in memory, not in cache. (An earlier version refilled the group right before
+//! evicting it, which timed a hot group.)
 //!
 //! - `TtlCache::invalidate_group(&Borrowed((user, provider)))`: removes the group's entries
 //!   before it returns (O(group)). Timed: the call; its count (20) is checked after.
@@ -32,8 +33,27 @@ use ttl_cached_benches::traces::Rng;
 use ttl_cached_benches::{keys, sizes_from_env, value_for, Key, Value, GROUP_SIZE};
 
 const TTL: Duration = Duration::from_secs(600);
-/// Bytes streamed through to flush the CPU caches, twice the L3 of the machine used.
-const FLUSH_BYTES: usize = 64 << 20;
+/// Bytes streamed through to flush the CPU caches: 1.5 times the largest cache the kernel
+/// reports (`/sys/devices/system/cpu/cpu0/cache/index*/size`), at least 64 MiB, at most 1 GiB.
+fn flush_bytes() -> usize {
+    let largest = (0..8)
+        .filter_map(|i| {
+            let path = format!("/sys/devices/system/cpu/cpu0/cache/index{i}/size");
+            let text = std::fs::read_to_string(path).ok()?;
+            let text = text.trim();
+            let (n, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+            let n: usize = n.parse().ok()?;
+            Some(match unit {
+                "K" => n << 10,
+                "M" => n << 20,
+                "G" => n << 30,
+                _ => n,
+            })
+        })
+        .max()
+        .unwrap_or(0);
+    (largest / 2 * 3).clamp(64 << 20, 1 << 30)
+}
 
 type MokaKey = (String, String, String);
 
@@ -231,7 +251,8 @@ fn main() {
         &[1_000, 10_000],
     );
     let full = ttl_cached_benches::full_mode();
-    let mut flush = vec![0u8; FLUSH_BYTES];
+    let mut flush = vec![0u8; flush_bytes()];
+    eprintln!("flushing CPU caches with {} MiB", flush.len() >> 20);
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     for (i, &size) in sizes.iter().enumerate() {
         assert!(
