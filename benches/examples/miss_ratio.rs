@@ -14,15 +14,17 @@
 //!
 //! Contenders (each request is a lookup, and on a miss an insert):
 //!
-//! - `ours`: `cache_core::TtlCache<u32, u32, u32>` through its public API: `get`, and on a miss
+//! - `ours`: `cache_core::TtlCache<u64, u32, u32>` through its public API: `get`, and on a miss
 //!   `get_with` whose fetch counts an upstream call (the misses reported are those calls).
 //!   Group = the trace's group (the user in the folder-browser trace; 0, one group for all,
-//!   in the traces without users), rest = the rest. One current-thread runtime, one `block_on`
-//!   around the whole replay.
-//! - `quick_cache`: `quick_cache::sync::Cache<u64, u32>::new(capacity)`, `get` / `insert`.
+//!   in the traces without users), rest = the rest; with `MISS_RATIO_OURS_GROUPS=key`, every
+//!   key is its own group (the macro's default when `group` is not given). One current-thread
+//!   runtime, one `block_on` around the whole replay.
+//! - `quick_cache`: `quick_cache::sync::Cache<u64, u32>` of `capacity` entries, `get` /
+//!   `insert`, with a fixed foldhash seed (so its shards, and its counts, repeat exactly).
 //! - `moka`: `moka::sync::Cache<u64, u32>` with `max_capacity(capacity)`, `get` / `insert`,
 //!   `run_pending_tasks()` every 1 000 requests (moka applies its admission and eviction in
-//!   those; its frequency sketch is seeded at random, so its counts move a little between runs).
+//!   those), with a fixed foldhash seed too.
 //! - `lru`: exact least-recently-used (a hash map to slots of an index-linked list).
 //! - `fifo`: first in, first out.
 //! - `belady`: Belady's offline optimum (evicts the key whose next use is farthest, and does not
@@ -39,7 +41,8 @@ use std::time::{Duration, Instant};
 use cache_core::TtlCache;
 use ttl_cached_benches::traces::{self, Trace};
 
-type Map<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+type Fixed = foldhash::fast::FixedState;
+type Map<K, V> = hashbrown::HashMap<K, V, Fixed>;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -203,7 +206,15 @@ fn replay_belady(trace: &Trace, capacity: usize) -> u64 {
 }
 
 fn replay_quick_cache(trace: &Trace, capacity: usize) -> u64 {
-    let cache: quick_cache::sync::Cache<u64, u32> = quick_cache::sync::Cache::new(capacity);
+    // A fixed hasher: quick_cache's default is seeded at random, which moves its shards' keys
+    // and so its counts a little from run to run.
+    let cache: quick_cache::sync::Cache<u64, u32, _, Fixed> = quick_cache::sync::Cache::with(
+        capacity,
+        capacity as u64,
+        quick_cache::UnitWeighter,
+        Fixed::default(),
+        quick_cache::sync::DefaultLifecycle::default(),
+    );
     let mut misses = 0;
     for r in &trace.requests {
         if cache.get(&r.id()).is_none() {
@@ -215,9 +226,9 @@ fn replay_quick_cache(trace: &Trace, capacity: usize) -> u64 {
 }
 
 fn replay_moka(trace: &Trace, capacity: usize) -> u64 {
-    let cache: moka::sync::Cache<u64, u32> = moka::sync::Cache::builder()
+    let cache: moka::sync::Cache<u64, u32, Fixed> = moka::sync::Cache::builder()
         .max_capacity(capacity as u64)
-        .build();
+        .build_with_hasher(Fixed::default());
     let mut misses = 0;
     for (i, r) in trace.requests.iter().enumerate() {
         if cache.get(&r.id()).is_none() {
@@ -232,7 +243,7 @@ fn replay_moka(trace: &Trace, capacity: usize) -> u64 {
 }
 
 fn replay_ours(trace: &Trace, capacity: usize) -> u64 {
-    let cache: TtlCache<u32, u32, u32> = TtlCache::builder()
+    let cache: TtlCache<u64, u32, u32> = TtlCache::builder()
         .ttl(DAY)
         .capacity(capacity)
         .name("miss_ratio")
@@ -243,11 +254,18 @@ fn replay_ours(trace: &Trace, capacity: usize) -> u64 {
         .enable_time()
         .build()
         .expect("a current-thread runtime");
+    // `MISS_RATIO_OURS_GROUPS=key`: every key its own group (the macro's default) instead.
+    let own_group = std::env::var("MISS_RATIO_OURS_GROUPS").is_ok_and(|v| v == "key");
     rt.block_on(async {
         for r in &trace.requests {
-            if cache.get(&r.group, &r.rest).is_none() {
+            let (group, rest) = if own_group {
+                (r.id(), 0)
+            } else {
+                (u64::from(r.group), r.rest)
+            };
+            if cache.get(&group, &rest).is_none() {
                 let v = cache
-                    .get_with(&r.group, &r.rest, || async {
+                    .get_with(&group, &rest, || async {
                         upstream.set(upstream.get() + 1);
                         r.rest
                     })
