@@ -12,8 +12,11 @@
 //! assert_eq!(key.joined(), "user-0000007-acme:dropbox-business:folder-00000042");
 //! ```
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod traces;
 
 /// The providers a group's second part is drawn from (12 to 17 bytes).
 pub const PROVIDERS: [&str; 4] = [
@@ -87,6 +90,53 @@ impl Key {
     }
 }
 
+/// The owned three-part key the peers store: `(user, provider, folder)`.
+pub type Tuple = (String, String, String);
+
+/// A borrowed [`Tuple`]: `Triple(user, provider, folder)` finds the entry stored under the owned
+/// tuple in every map whose lookups take `equivalent::Equivalent` (hashbrown, quick_cache and
+/// moka 0.12) or scc's copy of it, so a lookup builds no `String`.
+///
+/// It hashes exactly as the owned tuple does (each part as its `str`, in order):
+///
+/// ```
+/// use std::hash::BuildHasher;
+/// use ttl_cached_benches::{Key, Triple};
+/// let k = Key::new(1, 2);
+/// let s = std::hash::RandomState::new();
+/// assert_eq!(s.hash_one(k.triple()), s.hash_one(k.tuple()));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Triple<'a>(pub &'a str, pub &'a str, pub &'a str);
+
+impl Hash for Triple<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.hash(state);
+        self.2.hash(state);
+    }
+}
+
+impl equivalent::Equivalent<Tuple> for Triple<'_> {
+    fn equivalent(&self, key: &Tuple) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
+impl scc::Equivalent<Tuple> for Triple<'_> {
+    fn equivalent(&self, key: &Tuple) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
+impl Key {
+    /// The parts borrowed as a [`Triple`].
+    #[must_use]
+    pub fn triple(&self) -> Triple<'_> {
+        Triple(&self.user, &self.provider, &self.folder)
+    }
+}
+
 /// `n` keys in groups of [`GROUP_SIZE`]: key `i` is folder `i` of group `i / GROUP_SIZE`. All
 /// keys and all groups are distinct.
 #[must_use]
@@ -122,6 +172,76 @@ pub fn value_for_folder(folder: &str) -> Value {
 #[must_use]
 pub const fn value_payload_bytes() -> usize {
     size_of::<Value>() + 2 * size_of::<usize>() + size_of::<Vec<u64>>() + VALUE_LEN * 8
+}
+
+/// CPU time the calling thread has run (`CLOCK_THREAD_CPUTIME_ID`). On a machine shared with
+/// other work, the difference of two readings is what a loop cost this thread, without the time
+/// it spent preempted.
+///
+/// ```
+/// let a = ttl_cached_benches::thread_cpu_time();
+/// let b = ttl_cached_benches::thread_cpu_time();
+/// assert!(b >= a);
+/// ```
+#[must_use]
+#[allow(unsafe_code)]
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec`; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Whether benchmarks time with wall-clock time (`BENCH_CLOCK=wall`) instead of the threads'
+/// CPU time (the default: on a shared machine, CPU time leaves out the time the benchmark
+/// thread was preempted by other work).
+#[must_use]
+pub fn wall_clock() -> bool {
+    std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "wall")
+}
+
+/// What one benchmark thread measured: wall-clock start and end, and the CPU time it used.
+pub type Span = (std::time::Instant, std::time::Instant, Duration);
+
+/// Runs `per_thread(offset)` on `threads` OS threads released together (`offset` =
+/// `t * len / threads` for thread `t`) and returns the time of the slowest: its thread CPU
+/// time, or with `BENCH_CLOCK=wall` the wall time from the earliest start to the latest end.
+/// `per_thread` measures itself (see [`Span`]), so thread start-up is not counted.
+///
+/// # Panics
+///
+/// If a thread panics.
+pub fn time_threads<F>(threads: usize, len: usize, per_thread: F) -> Duration
+where
+    F: Fn(usize) -> Span + Sync,
+{
+    let barrier = std::sync::Barrier::new(threads);
+    let spans: Vec<Span> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (per_thread, barrier) = (&per_thread, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    per_thread(t * len / threads)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread panicked"))
+            .collect()
+    });
+    if wall_clock() {
+        let start = spans.iter().map(|s| s.0).min().expect("one thread");
+        let end = spans.iter().map(|s| s.1).max().expect("one thread");
+        end - start
+    } else {
+        spans.iter().map(|s| s.2).max().expect("one thread")
+    }
 }
 
 /// Whether `TTL_CACHED_BENCH_FULL` is set: longer measurements for numbers worth reporting.
