@@ -98,6 +98,13 @@ pub use invalidated::Invalidated;
 pub use scc::Equivalent;
 pub use stats::CacheStats;
 
+#[doc(hidden)]
+pub use parts::check_key_part;
+pub use parts::CacheKey;
+#[doc(hidden)]
+pub use policy::check_cached_value;
+pub use policy::Cacheable;
+
 /// Turns an `async fn` (free function, method, or trait method) into a TTL-cached one.
 ///
 /// ```

@@ -475,6 +475,14 @@ pub fn part<P: KeyPart + CheckedPart>(part: P) -> P {
 
 /// A key part must be `Hash + Eq`: checked on the placeholder's value as written, so that the
 /// error names the user's type (`HashMap<u32, u32>`, `Filter`) and says what to use instead.
+/// What a `#[ttl_cached]` key part must be: `Hash + Eq`. Implemented for every such type; you
+/// never implement it yourself. Named here so that a compile error about a key part names it.
+///
+/// ```
+/// fn is_key_part<T: ?Sized + cache_core::CacheKey>() {}
+/// is_key_part::<str>();
+/// is_key_part::<(u64, String)>();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a cache key",
     label = "key parts must be `Hash + Eq`",
@@ -483,15 +491,17 @@ pub fn part<P: KeyPart + CheckedPart>(part: P) -> P {
             (`f64::to_bits`, or a fixed-point integer)",
     note = "to leave a parameter out of the key on purpose, add it to `ignore = [...]`"
 )]
-pub trait HashEq: Hash + Eq {}
+pub trait CacheKey: Hash + Eq {}
 
 #[diagnostic::do_not_recommend]
-impl<T: ?Sized + Hash + Eq> HashEq for T {}
+impl<T: ?Sized + Hash + Eq> CacheKey for T {}
 
 /// Checks that a key part's value is `Hash + Eq`; the macro spans the call on the user's
-/// parameter type (or the template, for a field path).
+/// parameter type (or the template, for a field path). Public at the crate root so that
+/// rustc's notes name it there, not in a hidden module.
+#[doc(hidden)]
 #[inline(always)]
-pub fn key_part_is_hash_eq<T: ?Sized + HashEq>(_: &T) {}
+pub fn check_key_part<T: ?Sized + CacheKey>(_: &T) {}
 
 /// A part of `invalidate_<fn>`'s group, unchecked: the cached function's body checks the same
 /// parts, and one report per mistake is enough.

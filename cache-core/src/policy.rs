@@ -115,3 +115,41 @@ impl<V: Clone, E: Clone + Send + Sync + 'static> Policy for TryShared<V, E> {
         shared.downcast_ref::<E>().map(|e| Err(e.clone()))
     }
 }
+
+/// What a `#[ttl_cached]` function's value (its return type, or the `Ok` type of a `Result`)
+/// must be to be cached: `Clone + Send + Sync + 'static`. Implemented for every such type; you
+/// never implement it yourself. Named here so that a compile error about a value names it.
+///
+/// ```
+/// fn is_cacheable<T: cache_core::Cacheable>() {}
+/// is_cacheable::<std::sync::Arc<Vec<String>>>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in the cache",
+    label = "the cached value must be `Clone + Send + Sync + 'static`",
+    note = "a cached value (the return type, or its `Ok` type for a `Result`) is cloned for every \
+            caller and shared between threads: derive or implement `Clone` (wrap it in an `Arc` \
+            to make clones cheap), and make it own its data (no borrowed references)"
+)]
+pub trait Cacheable: Clone + Send + Sync + 'static {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + Sync + 'static> Cacheable for T {}
+
+/// The type a policy stores: the return type, or its `Ok` type.
+#[doc(hidden)]
+pub trait StoredValue {
+    /// The stored type.
+    type Stored: ?Sized;
+}
+
+/// Checks the type the policy stores; the macro spans the call on the return type. Public at
+/// the crate root so that rustc's notes name it there, not in a hidden module.
+#[doc(hidden)]
+#[inline(always)]
+pub fn check_cached_value<P: StoredValue>(policy: P) -> P
+where
+    P::Stored: Cacheable,
+{
+    policy
+}

@@ -7,9 +7,9 @@ use std::marker::PhantomData;
 pub use crate::flight::{Lead, Start};
 pub use crate::handle::CacheHandle;
 pub use crate::parts::{
-    group_part, key_part_is_hash_eq, part, CacheKeyPart, CheckedPart, HashEq, InvalidPart, Key,
-    KeyPart, NotAKeyPart, NotOwnedPart, OptionPart, OptionRefPart, Part, PartList, PartTag,
-    RefPart, RefRefPart, StrLike, StrPart, StrRefPart, UnownedPart, ValuePart,
+    group_part, part, CacheKeyPart, CheckedPart, InvalidPart, Key, KeyPart, NotAKeyPart,
+    NotOwnedPart, OptionPart, OptionRefPart, Part, PartList, PartTag, RefPart, RefRefPart, StrLike,
+    StrPart, StrRefPart, UnownedPart, ValuePart,
 };
 pub use crate::policy::{Plain, Policy, TryRetry, TryShared};
 
@@ -106,13 +106,7 @@ impl<R, S> Policy for Unstorable<R, S> {
     }
 }
 
-/// The type a policy stores: the return type, or its `Ok` type. The expansion requires it to be
-/// `Clone + Send + Sync + 'static` with a check of its own, so that the error names the user's
-/// type and nothing of this module.
-pub trait StoredValue {
-    /// The stored type.
-    type Stored: ?Sized;
-}
+pub use crate::policy::StoredValue;
 
 impl<V> StoredValue for Plain<V> {
     type Stored = V;
@@ -125,28 +119,6 @@ impl<V, E> StoredValue for TryShared<V, E> {
 }
 impl<R, S> StoredValue for Unstorable<R, S> {
     type Stored = S;
-}
-
-/// A cached value is cloned for every caller and shared between threads.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be stored in the cache",
-    label = "the cached value must be `Clone + Send + Sync + 'static`",
-    note = "a cached value (the return type, or its `Ok` type for a `Result`) is cloned for every \
-            caller and shared between threads: derive or implement `Clone` (wrap it in an `Arc` \
-            to make clones cheap), and make it own its data (no borrowed references)"
-)]
-pub trait StorableValue: Clone + Send + Sync + 'static {}
-
-#[diagnostic::do_not_recommend]
-impl<T: Clone + Send + Sync + 'static> StorableValue for T {}
-
-/// Checks the type the policy stores; the macro spans the call on the return type.
-#[inline(always)]
-pub fn stored_value<P: StoredValue>(policy: P) -> P
-where
-    P::Stored: StorableValue,
-{
-    policy
 }
 
 /// A type the cache can store.

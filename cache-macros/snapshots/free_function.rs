@@ -43,13 +43,13 @@ pub async fn list_folders(
             Result<Arc<Vec<Folder>>, ApiError>,
         >::NEW)
             .__ttl_cached_policy();
-        ::cache_core::__private::stored_value(__ttl_cached_policy)
+        ::cache_core::check_cached_value(__ttl_cached_policy)
     };
     let __ttl_cached_lead = {
         let __ttl_cached_key = {
-            ::cache_core::__private::key_part_is_hash_eq(&user_id);
-            ::cache_core::__private::key_part_is_hash_eq(&provider);
-            ::cache_core::__private::key_part_is_hash_eq(&folder_id);
+            ::cache_core::check_key_part(&user_id);
+            ::cache_core::check_key_part(&provider);
+            ::cache_core::check_key_part(&folder_id);
             ::cache_core::__private::Key {
                 group: (
                     ::cache_core::__private::part(

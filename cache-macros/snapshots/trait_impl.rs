@@ -50,12 +50,12 @@ impl CloudProvider for GoogleDrive {
                 Result<Vec<Folder>, Error>,
             >::NEW)
                 .__ttl_cached_policy();
-            ::cache_core::__private::stored_value(__ttl_cached_policy)
+            ::cache_core::check_cached_value(__ttl_cached_policy)
         };
         let __ttl_cached_lead = {
             let __ttl_cached_key = {
-                ::cache_core::__private::key_part_is_hash_eq(&user_id);
-                ::cache_core::__private::key_part_is_hash_eq(&folder_id);
+                ::cache_core::check_key_part(&user_id);
+                ::cache_core::check_key_part(&folder_id);
                 ::cache_core::__private::Key {
                     group: (
                         ::cache_core::__private::part(

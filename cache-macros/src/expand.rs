@@ -237,13 +237,14 @@ fn local(name: &str) -> Ident {
 //         use ::cache_core::__private::{...dispatch traits... as _};
 //         // Result with a Clone error: store Ok, share Err with waiters (autoref dispatch on
 //         // the concrete type, so aliases like anyhow::Result are seen through).
-//         // `stored_value` fails, once and on the return type, if the value is not storable.
-//         let policy = stored_value((&&&ReturnTag::<Result<..>>::NEW).__ttl_cached_policy());
+//         // `check_cached_value` fails, once and on the return type, if the value is not
+//         // storable.
+//         let policy = check_cached_value((&&&ReturnTag::<Result<..>>::NEW).__ttl_cached_policy());
 //         let lead = {
 //             // Borrowed parts: a hit builds no String. Each part's value is checked to be
 //             // `Hash + Eq` first, so that a bad part is one error on the user's parameter.
 //             let key = {
-//                 key_part_is_hash_eq(&user_id); ...
+//                 check_key_part(&user_id); ...
 //                 Key { group: (part(user_id), (part(provider), ())), rest: (part(folder_id), ()) }
 //             };
 //             match start(list_folders_cache(), &key, &policy).await {
@@ -286,7 +287,7 @@ fn body(
         };
         quote!({
             let #policy = #dispatch;
-            #krate::__private::stored_value(#policy)
+            #krate::check_cached_value(#policy)
         })
     };
     // The fake return edge: the moved body's output is the declared return type, so the body
@@ -459,7 +460,7 @@ fn key_part_check_call(
 ) -> TokenStream {
     let (value, check_span) = part_value(placeholder, root, params, lit_span);
     let krate = krate_at(krate, check_span);
-    quote_spanned!(check_span=> #krate::__private::key_part_is_hash_eq(&#value);)
+    quote_spanned!(check_span=> #krate::check_key_part(&#value);)
 }
 
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
