@@ -332,7 +332,7 @@ fn suggest_argument(name: &str) -> Option<&'static str> {
         .iter()
         .find(|n| **n == lower)
         .copied()
-        .or_else(|| crate::valid::nearest(&lower, NAMES))
+        .or_else(|| crate::suggest::nearest(&lower, NAMES))
 }
 
 /// Skips the rest of an argument: every token tree up to the next top-level comma.

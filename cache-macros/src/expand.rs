@@ -1,56 +1,17 @@
 //! Code generation: the rewritten function and its companions.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::ext::IdentExt;
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::visit_mut::VisitMut;
-use syn::{Attribute, Block, Ident, ReturnType, Signature, Type, Visibility};
+use syn::{Attribute, Block, Ident, ReturnType, Signature, Type};
 
 use crate::args::Args;
+use crate::context::{cfg_attrs, default_krate, Context, Names, Reach};
 use crate::errors::Errors;
 use crate::fallback;
 use crate::signature::Params;
 use crate::template::Placeholder;
 use crate::valid::{self, Plan, Root};
-
-/// Where the function is, as far as its expansion can tell: which decides whether it may name
-/// `Self`, and whether its companions must check that `Self` is an impl's type.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reach {
-    /// In an impl block marked `#[ttl_cached]`.
-    MarkedImpl,
-    /// A method (it has a receiver or names `Self`) of an unmarked impl, or of a trait.
-    SelfType,
-    /// A function that may be free or an associated function of an unmarked impl (nothing in its
-    /// signature tells): the owner is read from a closure's type name, so that the same code
-    /// works in both places.
-    Probe,
-}
-
-/// Where the function lives, which decides how its companions are reached and placed.
-#[derive(Clone)]
-pub(crate) struct Context {
-    /// How the body and the companions reach the cache.
-    pub(crate) reach: Reach,
-    /// The companions' visibility.
-    pub(crate) vis: Visibility,
-    /// The attribute, for errors about the attribute as a whole.
-    pub(crate) attr_span: Span,
-    /// In a trait impl: the self type and the trait, so that `Self::Id` in a parameter type
-    /// becomes `<Type as Trait>::Id` in the companions, which live in an inherent impl where
-    /// `Self::Id` would be ambiguous.
-    pub(crate) trait_impl: Option<(Type, syn::Path)>,
-    /// The path of the runtime crate: `::cache_core`, or the `crate = "..."` argument.
-    pub(crate) krate: TokenStream,
-    /// Put before the function's name in its companions' names (`companion_prefix`).
-    pub(crate) prefix: String,
-}
-
-/// The runtime crate's path when no `crate = "..."` is given.
-pub(crate) fn default_krate() -> TokenStream {
-    quote!(::cache_core)
-}
 
 /// `krate` with every token spanned at `span`, so that errors through the default path into the
 /// runtime land where the expansion puts them. A path from `crate = "..."` keeps the string's
@@ -67,40 +28,6 @@ fn krate_at(krate: &TokenStream, span: Span) -> TokenStream {
             tree
         })
         .collect()
-}
-
-impl Context {
-    /// `ty` as the companions write it.
-    pub(crate) fn companion_type(&self, ty: &Type) -> Type {
-        let mut ty = ty.clone();
-        if let Some((self_ty, trait_path)) = &self.trait_impl {
-            QualifySelf {
-                self_ty,
-                trait_path,
-            }
-            .visit_type_mut(&mut ty);
-        }
-        ty
-    }
-}
-
-/// Rewrites `Self::Assoc` into `<SelfTy as Trait>::Assoc`.
-struct QualifySelf<'a> {
-    self_ty: &'a Type,
-    trait_path: &'a syn::Path,
-}
-
-impl VisitMut for QualifySelf<'_> {
-    fn visit_type_path_mut(&mut self, ty: &mut syn::TypePath) {
-        let segments = &ty.path.segments;
-        if ty.qself.is_none() && segments.len() >= 2 && segments[0].ident == "Self" {
-            let (self_ty, trait_path) = (self.self_ty, self.trait_path);
-            let rest: Vec<_> = segments.iter().skip(1).collect();
-            *ty = syn::parse_quote!(<#self_ty as #trait_path>::#(#rest)::*);
-            return;
-        }
-        syn::visit_mut::visit_type_path_mut(self, ty);
-    }
 }
 
 /// What to emit when the attribute is wrong: the errors and stand-in companions, so the user
@@ -155,29 +82,6 @@ pub(crate) fn rewrite(
     let handle = handle_expr(&names, &plan, ctx);
     *block = body(sig, &params, &plan, &handle, block, &ctx.krate);
     Ok(companions(attrs, sig, &params, &plan, &names, &handle, ctx))
-}
-
-/// The generated identifiers of one function.
-pub(crate) struct Names {
-    pub(crate) function: Ident,
-    pub(crate) cache: Ident,
-    pub(crate) invalidate: Ident,
-}
-
-impl Names {
-    pub(crate) fn of(sig: &Signature, prefix: &str) -> Self {
-        let function = sig.ident.unraw();
-        Self {
-            cache: format_ident!("{}{}_cache", prefix, function, span = Span::call_site()),
-            invalidate: format_ident!(
-                "invalidate_{}{}",
-                prefix,
-                function,
-                span = Span::call_site()
-            ),
-            function,
-        }
-    }
 }
 
 /// How the body, `<fn>_cache()` and `invalidate_<fn>` reach the cache: each keeps a `static` of
@@ -461,19 +365,6 @@ fn key_part_check_call(
     let (value, check_span) = part_value(placeholder, root, params, lit_span);
     let krate = krate_at(krate, check_span);
     quote_spanned!(check_span=> #krate::check_key_part(&#value);)
-}
-
-/// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
-/// does, and `#[allow]`, since `invalidate_<fn>` mirrors its parameters (and their lints).
-pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
-    attrs
-        .iter()
-        .filter(|a| {
-            ["cfg", "cfg_attr", "allow"]
-                .iter()
-                .any(|name| a.path().is_ident(name))
-        })
-        .collect()
 }
 
 fn companions(

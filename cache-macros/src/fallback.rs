@@ -7,8 +7,8 @@ use quote::quote;
 use syn::{Attribute, Signature};
 
 use crate::args::Args;
+use crate::context::{cfg_attrs, Context, Names};
 use crate::errors::Errors;
-use crate::expand::{cfg_attrs, Context, Names};
 use crate::signature::Params;
 use crate::template::KeyTemplate;
 

@@ -8,7 +8,8 @@ use syn::spanned::Spanned;
 use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
 use crate::args::ImplArgs;
-use crate::expand::{default_krate, rewrite, Context, Reach};
+use crate::context::{default_krate, Context, Reach};
+use crate::expand::rewrite;
 
 // Input:
 //

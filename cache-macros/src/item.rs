@@ -4,7 +4,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Item, ItemFn};
 
-use crate::expand::{default_krate, rewrite, Context, Reach};
+use crate::context::{default_krate, Context, Reach};
+use crate::expand::rewrite;
 use crate::impl_block;
 use crate::signature;
 

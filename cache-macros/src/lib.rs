@@ -26,6 +26,7 @@
 use proc_macro::TokenStream;
 
 mod args;
+mod context;
 mod duration;
 mod errors;
 mod expand;
@@ -33,6 +34,7 @@ mod fallback;
 mod impl_block;
 mod item;
 mod signature;
+mod suggest;
 mod template;
 mod valid;
 

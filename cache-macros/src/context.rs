@@ -1,0 +1,117 @@
+//! What an expansion knows about where the function lives (free, inherent impl, trait impl),
+//! the names it generates, and the attributes it repeats: shared by the expansion
+//! (`expand.rs`) and the stand-in expansion on errors (`fallback.rs`).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
+use syn::visit_mut::VisitMut;
+use syn::{Attribute, Ident, Signature, Type, Visibility};
+
+/// Where the function is, as far as its expansion can tell: which decides whether it may name
+/// `Self`, and whether its companions must check that `Self` is an impl's type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// In an impl block marked `#[ttl_cached]`.
+    MarkedImpl,
+    /// A method (it has a receiver or names `Self`) of an unmarked impl, or of a trait.
+    SelfType,
+    /// A function that may be free or an associated function of an unmarked impl (nothing in its
+    /// signature tells): the owner is read from a closure's type name, so that the same code
+    /// works in both places.
+    Probe,
+}
+
+/// Where the function lives, which decides how its companions are reached and placed.
+#[derive(Clone)]
+pub(crate) struct Context {
+    /// How the body and the companions reach the cache.
+    pub(crate) reach: Reach,
+    /// The companions' visibility.
+    pub(crate) vis: Visibility,
+    /// The attribute, for errors about the attribute as a whole.
+    pub(crate) attr_span: Span,
+    /// In a trait impl: the self type and the trait, so that `Self::Id` in a parameter type
+    /// becomes `<Type as Trait>::Id` in the companions, which live in an inherent impl where
+    /// `Self::Id` would be ambiguous.
+    pub(crate) trait_impl: Option<(Type, syn::Path)>,
+    /// The path of the runtime crate: `::cache_core`, or the `crate = "..."` argument.
+    pub(crate) krate: TokenStream,
+    /// Put before the function's name in its companions' names (`companion_prefix`).
+    pub(crate) prefix: String,
+}
+
+/// The runtime crate's path when no `crate = "..."` is given.
+pub(crate) fn default_krate() -> TokenStream {
+    quote!(::cache_core)
+}
+
+impl Context {
+    /// `ty` as the companions write it.
+    pub(crate) fn companion_type(&self, ty: &Type) -> Type {
+        let mut ty = ty.clone();
+        if let Some((self_ty, trait_path)) = &self.trait_impl {
+            QualifySelf {
+                self_ty,
+                trait_path,
+            }
+            .visit_type_mut(&mut ty);
+        }
+        ty
+    }
+}
+
+/// Rewrites `Self::Assoc` into `<SelfTy as Trait>::Assoc`.
+struct QualifySelf<'a> {
+    self_ty: &'a Type,
+    trait_path: &'a syn::Path,
+}
+
+impl VisitMut for QualifySelf<'_> {
+    fn visit_type_path_mut(&mut self, ty: &mut syn::TypePath) {
+        let segments = &ty.path.segments;
+        if ty.qself.is_none() && segments.len() >= 2 && segments[0].ident == "Self" {
+            let (self_ty, trait_path) = (self.self_ty, self.trait_path);
+            let rest: Vec<_> = segments.iter().skip(1).collect();
+            *ty = syn::parse_quote!(<#self_ty as #trait_path>::#(#rest)::*);
+            return;
+        }
+        syn::visit_mut::visit_type_path_mut(self, ty);
+    }
+}
+
+/// The generated identifiers of one function.
+pub(crate) struct Names {
+    pub(crate) function: Ident,
+    pub(crate) cache: Ident,
+    pub(crate) invalidate: Ident,
+}
+
+impl Names {
+    pub(crate) fn of(sig: &Signature, prefix: &str) -> Self {
+        let function = sig.ident.unraw();
+        Self {
+            cache: format_ident!("{}{}_cache", prefix, function, span = Span::call_site()),
+            invalidate: format_ident!(
+                "invalidate_{}{}",
+                prefix,
+                function,
+                span = Span::call_site()
+            ),
+            function,
+        }
+    }
+}
+
+/// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
+/// does, and `#[allow]`, since `invalidate_<fn>` mirrors its parameters (and their lints).
+pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
+    attrs
+        .iter()
+        .filter(|a| {
+            ["cfg", "cfg_attr", "allow"]
+                .iter()
+                .any(|name| a.path().is_ident(name))
+        })
+        .collect()
+}
