@@ -411,3 +411,51 @@ async fn a_leader_cancelled_while_storing_leaves_nothing_behind() {
     let (entries, groups, flights) = cache.__internal_sizes();
     assert_eq!((entries, groups, flights), (1, 1, 0));
 }
+
+/// A key part whose `Clone` calls back into the cache, for the key it is a copy of. If the
+/// cache cloned a key part while holding one of its own locks (the flight entry, say), the
+/// call back would wait for that lock on the same thread and never return.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Reentrant(u32);
+
+static REENTRANT_CACHE: std::sync::OnceLock<TtlCache<String, Reentrant, u32>> =
+    std::sync::OnceLock::new();
+
+impl Clone for Reentrant {
+    fn clone(&self) -> Self {
+        if let Some(cache) = REENTRANT_CACHE.get() {
+            // Takes the key's flight entry: waits forever if this thread holds it.
+            drop(cache.invalidate("u1", self));
+        }
+        Reentrant(self.0)
+    }
+}
+
+/// "No lock is held across user code" includes a key part's `Clone`: one that calls back into
+/// the cache does not deadlock the miss path.
+#[test]
+fn a_key_part_clone_that_calls_back_into_the_cache_does_not_deadlock() {
+    REENTRANT_CACHE.get_or_init(|| {
+        TtlCache::builder()
+            .ttl(Duration::from_secs(60))
+            .build()
+            .unwrap()
+    });
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let cache = REENTRANT_CACHE.get().unwrap();
+        let first = runtime.block_on(cache.get_with("u1", &Reentrant(7), || async { 1 }));
+        let second = runtime.block_on(cache.get_with("u1", &Reentrant(7), || async { 2 }));
+        done.send((first, second)).unwrap();
+    });
+    let (first, second) = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a key part's Clone ran under one of the cache's locks: deadlock");
+    assert_eq!(first, 1);
+    // Each clone invalidated the key after the fetch read its stamp: never stored.
+    assert_eq!(second, 2, "a fetch invalidated while it ran was stored");
+}

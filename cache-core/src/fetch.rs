@@ -81,10 +81,13 @@ where
                 group: Arc::clone(&group),
                 rest: probe.owned_rest(),
             };
+            // Cloned here, not under the flight entry: a key part's `Clone` is user code.
+            let mut rest = Some(key.rest.clone());
             let epoch = stamp.epoch;
             let claim = self
                 .flights
-                .claim(key, stamp, || self.store.peek_live(probe, epoch));
+                .claim(key, &mut rest, stamp, || self.store.peek_live(probe, epoch));
+            drop(rest);
             let flight = match claim {
                 Claim::Join(flight) => {
                     self.store.groups.unpin(&group);

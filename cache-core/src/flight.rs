@@ -195,7 +195,7 @@ pub(crate) struct Flights<G, K, V> {
 impl<G, K, V> Flights<G, K, V>
 where
     G: Hash + Eq,
-    K: Hash + Eq + Clone,
+    K: Hash + Eq,
 {
     pub(crate) fn new() -> Self {
         Self {
@@ -207,10 +207,13 @@ where
 
     /// Joins the running flight for `key`, or, if `peek` (run under the key's entry, so no
     /// flight for the key can end meanwhile) finds nothing, registers a new one led by the
-    /// caller.
+    /// caller. `rest` is the new flight's own copy of the key's rest, made by the caller before
+    /// the entry is locked (cloning a key part is user code); it is taken only for a new flight,
+    /// and otherwise left for the caller to drop once the entry is released.
     pub(crate) fn claim<T>(
         &self,
         key: FlightKey<G, K, V>,
+        rest: &mut Option<K>,
         stamp: Stamp,
         peek: impl FnOnce() -> Option<T>,
     ) -> Claim<G, K, V, T> {
@@ -225,13 +228,12 @@ where
         if let Some(found) = peek() {
             return Claim::Found(found);
         }
+        let Some(rest) = rest.take() else {
+            unreachable!("the caller passes the new flight's key part")
+        };
         match entry {
             Entry::Occupied(mut o) => {
-                let flight = Arc::new(Flight::new(
-                    Arc::clone(&o.key().group),
-                    take_rest(o.key()),
-                    stamp,
-                ));
+                let flight = Arc::new(Flight::new(Arc::clone(&o.key().group), rest, stamp));
                 let replaced = o.insert(Arc::clone(&flight));
                 Claim::Lead {
                     flight,
@@ -239,11 +241,7 @@ where
                 }
             }
             Entry::Vacant(v) => {
-                let flight = Arc::new(Flight::new(
-                    Arc::clone(&v.key().group),
-                    take_rest(v.key()),
-                    stamp,
-                ));
+                let flight = Arc::new(Flight::new(Arc::clone(&v.key().group), rest, stamp));
                 v.insert_entry(Arc::clone(&flight));
                 Claim::Lead {
                     flight,
@@ -298,13 +296,6 @@ where
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
-}
-
-/// The owned rest of a flight key, for the flight itself. Clones the key part, which is user
-/// code, under the entry; the alternative, cloning before the entry on every miss, is paid by
-/// callers that end up joining.
-fn take_rest<G, K: Clone, V>(key: &FlightKey<G, K, V>) -> K {
-    key.rest.clone()
 }
 
 /// What a leader's flight became. The owner (the cache) stores, publishes and retires.
