@@ -189,8 +189,7 @@ where
         ));
         let mut graveyard = Graveyard::new();
         let (stored, retired) = self.flights.settle(flight, |ours| {
-            let fresh =
-                ours && !flight.is_key_invalidated() && flight.stamp == self.stamp(&flight.group);
+            let fresh = ours && flight.stamp == self.stamp(&flight.group);
             if fresh {
                 self.hooks.at_sync(HookPoint::StoreLocked);
                 self.store

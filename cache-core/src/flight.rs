@@ -13,8 +13,8 @@
 use std::any::Any;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{
-    AtomicBool, AtomicU8,
-    Ordering::{AcqRel, Acquire, Release},
+    AtomicU8,
+    Ordering::{AcqRel, Acquire},
 };
 use std::sync::{Arc, OnceLock};
 
@@ -45,9 +45,6 @@ pub(crate) struct Flight<G, K, V> {
     pub(crate) rest: K,
     pub(crate) stamp: Stamp,
     state: AtomicU8,
-    /// Set by `invalidate(group, key)` while the fetch runs: the result must not be stored and
-    /// new callers must not join.
-    key_invalidated: AtomicBool,
     value: OnceLock<V>,
     failure: OnceLock<Box<dyn Any + Send + Sync>>,
     notify: Notify,
@@ -60,7 +57,6 @@ impl<G, K, V> Flight<G, K, V> {
             rest,
             stamp,
             state: AtomicU8::new(RUNNING),
-            key_invalidated: AtomicBool::new(false),
             value: OnceLock::new(),
             failure: OnceLock::new(),
             notify: Notify::new(),
@@ -69,13 +65,7 @@ impl<G, K, V> Flight<G, K, V> {
 
     /// Whether a caller whose current stamp is `stamp` may wait for this flight.
     pub(crate) fn joinable(&self, stamp: Stamp) -> bool {
-        self.stamp == stamp
-            && self.state.load(Acquire) == RUNNING
-            && !self.key_invalidated.load(Acquire)
-    }
-
-    pub(crate) fn is_key_invalidated(&self) -> bool {
-        self.key_invalidated.load(Acquire)
+        self.stamp == stamp && self.state.load(Acquire) == RUNNING
     }
 
     pub(crate) fn stored(&self) -> Stored<'_, G, K> {
@@ -269,17 +259,15 @@ where
         (result, ours)
     }
 
-    /// Marks the flight of `probe`'s key (if any) so its result is neither stored nor joined,
-    /// then runs `then` while still holding the key's entry, so that a leader's store is wholly
-    /// before `then` or refused.
-    pub(crate) fn invalidate_key<P, R>(&self, probe: &P, then: impl FnOnce() -> R) -> R
+    /// Runs `then` while holding the entry of `probe`'s key (if it has one), so that a leader's
+    /// store of that key, which runs under the same entry, is wholly before `then` or wholly
+    /// after it. (A key invalidation needs no mark on the flight: it bumps the group's key
+    /// generation, which is in every flight's stamp.)
+    pub(crate) fn with_key_entry<P, R>(&self, probe: &P, then: impl FnOnce() -> R) -> R
     where
         P: ?Sized + KeyLookup<G, K>,
     {
         let entry = self.map.get_sync(&ByKey::new(probe));
-        if let Some(entry) = &entry {
-            entry.get().key_invalidated.store(true, Release);
-        }
         let result = then();
         drop(entry);
         result

@@ -78,7 +78,7 @@ where
             // before (and removed here) or wholly after (and refused) this point.
             removed = self
                 .flights
-                .invalidate_key(probe, || self.store.remove_key(probe, &mut graveyard));
+                .with_key_entry(probe, || self.store.remove_key(probe, &mut graveyard));
             drop(graveyard);
             self.store.groups.unpin(&group);
         }

@@ -39,9 +39,6 @@ pub(crate) enum Reason {
     Invalidated,
 }
 
-/// A node chosen for removal, and why.
-type Victim<G, K, V> = (Arc<Node<G, K, V>>, Reason);
-
 /// What removals took out of the cache, dropped by the caller once it holds no lock: dropping a
 /// value runs its destructor, which is user code.
 pub(crate) struct Graveyard<G, K, V> {
@@ -204,43 +201,17 @@ where
                 }
                 continue;
             }
-            let Some((victim, reason)) = self.pick_victim(now, epoch, graveyard) else {
+            // An expired (or invalidated) node if the oldest is one, else S3-FIFO's choice.
+            let picked = self
+                .eviction
+                .lock()
+                .pick_victim(now, epoch, &mut graveyard.nodes);
+            let Some(victim) = picked else {
                 return false;
             };
-            self.remove(&victim, reason, graveyard);
+            self.remove(&victim, reason(&victim, now, epoch), graveyard);
             graveyard.nodes.push(victim);
         }
-    }
-
-    /// Returns the oldest node if it is expired or stale, taken out of the eviction lists.
-    fn pop_dead_front(
-        &self,
-        now: Instant,
-        epoch: u64,
-        graveyard: &mut Graveyard<G, K, V>,
-    ) -> Option<Victim<G, K, V>> {
-        let node = self
-            .eviction
-            .lock()
-            .pop_dead(now, epoch, &mut graveyard.nodes)?;
-        let reason = reason(&node, now, epoch);
-        Some((node, reason))
-    }
-
-    /// Chooses a node to evict: an expired (or invalidated) one if there is any, else S3-FIFO's
-    /// choice.
-    fn pick_victim(
-        &self,
-        now: Instant,
-        epoch: u64,
-        graveyard: &mut Graveyard<G, K, V>,
-    ) -> Option<Victim<G, K, V>> {
-        let node = self
-            .eviction
-            .lock()
-            .pick_victim(now, epoch, &mut graveyard.nodes)?;
-        let reason = reason(&node, now, epoch);
-        Some((node, reason))
     }
 
     /// Removes `node` from the index if it is still there, and accounts for it.
@@ -330,10 +301,14 @@ where
         let now = Instant::now();
         let mut removed = 0;
         while removed < budget {
-            let Some((node, reason)) = self.pop_dead_front(now, epoch, graveyard) else {
+            let dead = self
+                .eviction
+                .lock()
+                .pop_dead(now, epoch, &mut graveyard.nodes);
+            let Some(node) = dead else {
                 break;
             };
-            if self.remove(&node, reason, graveyard) {
+            if self.remove(&node, reason(&node, now, epoch), graveyard) {
                 removed += 1;
             }
             graveyard.nodes.push(node);
