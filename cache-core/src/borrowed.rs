@@ -54,6 +54,7 @@ pub struct Borrowed<T>(pub T);
 macro_rules! borrowed_tuple {
     ($(($part:ident, $owned:ident, $i:tt)),+) => {
         impl<$($part: ?Sized + Hash),+> Hash for Borrowed<($(&$part,)+)> {
+            #[inline(always)]
             fn hash<H: Hasher>(&self, state: &mut H) {
                 // Hashes like the owned tuple: each part in order, as its borrowed form.
                 $(self.0.$i.hash(state);)+
@@ -63,6 +64,7 @@ macro_rules! borrowed_tuple {
         impl<$($part: ?Sized + Eq,)+ $($owned: Borrow<$part>),+> Equivalent<($($owned,)+)>
             for Borrowed<($(&$part,)+)>
         {
+            #[inline]
             fn equivalent(&self, key: &($($owned,)+)) -> bool {
                 $(*self.0.$i == *key.$i.borrow())&&+
             }

@@ -54,7 +54,7 @@ where
     T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
 {
     type Owned = T::Owned;
-    #[inline]
+    #[inline(always)]
     fn hash_part<H: Hasher>(&self, state: &mut H) {
         self.0.hash(state);
     }
@@ -75,7 +75,7 @@ pub struct StrPart<'a>(pub &'a str);
 
 impl KeyPart for StrPart<'_> {
     type Owned = String;
-    #[inline]
+    #[inline(always)]
     fn hash_part<H: Hasher>(&self, state: &mut H) {
         // As `String::hash`, which hashes the `str`.
         self.0.hash(state);
@@ -128,7 +128,7 @@ where
     T::Owned: Hash + Eq + Clone + Send + Sync + 'static,
 {
     type Owned = Option<T::Owned>;
-    #[inline]
+    #[inline(always)]
     fn hash_part<H: Hasher>(&self, state: &mut H) {
         // `Option<&T>` and `Option<T::Owned>` hash alike: discriminant, then the value.
         self.0.hash(state);
@@ -160,7 +160,7 @@ pub trait PartList {
 
 impl PartList for () {
     type Owned = ();
-    #[inline]
+    #[inline(always)]
     fn hash_parts<H: Hasher>(&self, _: &mut H) {}
     #[inline]
     fn matches(&self, (): &()) -> bool {
@@ -171,7 +171,7 @@ impl PartList for () {
 
 impl<P: KeyPart, Rest: PartList> PartList for (P, Rest) {
     type Owned = (P::Owned, Rest::Owned);
-    #[inline]
+    #[inline(always)]
     fn hash_parts<H: Hasher>(&self, state: &mut H) {
         self.0.hash_part(state);
         self.1.hash_parts(state);
@@ -195,7 +195,7 @@ pub struct Key<GP, RP> {
 }
 
 impl<GP: PartList, RP> GroupLookup<GP::Owned> for Key<GP, RP> {
-    #[inline]
+    #[inline(always)]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
         self.group.hash_parts(state);
     }
@@ -212,7 +212,7 @@ impl<GP: PartList, RP> GroupProbe<GP::Owned> for Key<GP, RP> {
 }
 
 impl<GP: PartList, RP: PartList> KeyLookup<GP::Owned, RP::Owned> for Key<GP, RP> {
-    #[inline]
+    #[inline(always)]
     fn hash_rest<H: Hasher>(&self, state: &mut H) {
         self.rest.hash_parts(state);
     }

@@ -61,7 +61,7 @@ where
     QG: ?Sized + Hash + Equivalent<G>,
     QK: ?Sized,
 {
-    #[inline]
+    #[inline(always)]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
         self.group.hash(state);
     }
@@ -86,7 +86,7 @@ where
     QG: ?Sized + Hash + Equivalent<G>,
     QK: ?Sized + Hash + Equivalent<K>,
 {
-    #[inline]
+    #[inline(always)]
     fn hash_rest<H: Hasher>(&self, state: &mut H) {
         self.rest.hash(state);
     }
@@ -113,7 +113,7 @@ impl<G, QG> GroupLookup<G> for GroupOnly<'_, QG>
 where
     QG: ?Sized + Hash + Equivalent<G>,
 {
-    #[inline]
+    #[inline(always)]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
         self.0.hash(state);
     }
@@ -130,7 +130,7 @@ pub(crate) struct Stored<'a, G, K> {
 }
 
 impl<G: Hash + Eq, K> GroupLookup<G> for Stored<'_, G, K> {
-    #[inline]
+    #[inline(always)]
     fn hash_group<H: Hasher>(&self, state: &mut H) {
         self.group.hash(state);
     }
@@ -141,7 +141,7 @@ impl<G: Hash + Eq, K> GroupLookup<G> for Stored<'_, G, K> {
 }
 
 impl<G: Hash + Eq, K: Hash + Eq> KeyLookup<G, K> for Stored<'_, G, K> {
-    #[inline]
+    #[inline(always)]
     fn hash_rest<H: Hasher>(&self, state: &mut H) {
         self.rest.hash(state);
     }
@@ -179,7 +179,7 @@ impl<'a, P: ?Sized, G, K> ByKey<'a, P, G, K> {
 }
 
 impl<P: ?Sized + KeyLookup<G, K>, G, K> Hash for ByKey<'_, P, G, K> {
-    #[inline]
+    #[inline(always)]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.probe.hash_group(state);
         self.probe.hash_rest(state);
@@ -210,7 +210,7 @@ impl<'a, P: ?Sized, G> ByGroup<'a, P, G> {
 }
 
 impl<P: ?Sized + GroupLookup<G>, G> Hash for ByGroup<'_, P, G> {
-    #[inline]
+    #[inline(always)]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.probe.hash_group(state);
     }
