@@ -171,27 +171,76 @@ impl StripedCounter {
     }
 }
 
-/// This thread's own cell, if it got one. Cells are never handed out twice (a thread that
-/// exits keeps its cell), so the writer of a cell is always one thread.
+/// This thread's own cell, if it got one. A cell has one writer at a time: a thread holds its
+/// cell until it exits, then hands it back for a later thread (so a process that keeps
+/// replacing threads, a blocking pool or a benchmark harness, still gives each live thread a
+/// cell of its own).
 #[inline]
 fn stripe() -> Option<usize> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    const UNASSIGNED: usize = usize::MAX;
-    const SHARED: usize = usize::MAX - 1;
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(UNASSIGNED) };
-    }
     STRIPE.with(|s| {
         let mut i = s.get();
         if i == UNASSIGNED {
-            i = NEXT.fetch_add(1, Relaxed);
-            if i >= OWNED_STRIPES {
-                i = SHARED;
-            }
+            i = claim_stripe();
             s.set(i);
         }
         (i != SHARED).then_some(i)
     })
+}
+
+thread_local! {
+    /// This thread's cell, [`UNASSIGNED`] or [`SHARED`].
+    static STRIPE: Cell<usize> = const { Cell::new(UNASSIGNED) };
+}
+
+const UNASSIGNED: usize = usize::MAX;
+const SHARED: usize = usize::MAX - 1;
+
+/// Cells handed back by threads that exited.
+static FREE_STRIPES: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// A cell for this thread: one handed back, else a new one, else [`SHARED`]. Registers the
+/// hand-back for when the thread exits.
+#[cold]
+fn claim_stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    /// Hands the thread's cell back when the thread's locals are destroyed.
+    struct Release(usize);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            // Whatever this thread still bumps while exiting goes to the shared cell: the
+            // cell is about to have a new owner.
+            let _ = STRIPE.try_with(|s| s.set(SHARED));
+            // A poisoned lock only means a thread panicked while pushing; the list is valid.
+            FREE_STRIPES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.0);
+        }
+    }
+    thread_local! {
+        static RELEASE: std::cell::RefCell<Option<Release>> = const { std::cell::RefCell::new(None) };
+    }
+    let reused = FREE_STRIPES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop();
+    let i = reused.unwrap_or_else(|| NEXT.fetch_add(1, Relaxed));
+    if i >= OWNED_STRIPES {
+        return SHARED;
+    }
+    // During thread exit (a destructor that hits a cache) the hand-back cannot be registered:
+    // return the cell at once and count on the shared cell.
+    if RELEASE
+        .try_with(|r| *r.borrow_mut() = Some(Release(i)))
+        .is_err()
+    {
+        FREE_STRIPES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(i);
+        return SHARED;
+    }
+    i
 }
 
 /// All counters of one cache.
@@ -236,5 +285,36 @@ impl Counters {
 pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     if by > 0 {
         counter.fetch_add(by, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{stripe, StripedCounter, OWNED_STRIPES};
+
+    #[test]
+    fn threads_that_exit_hand_their_cell_to_later_threads() {
+        // Far more threads than cells, one after another: each still gets a cell of its own.
+        for n in 0..OWNED_STRIPES * 3 {
+            let own = std::thread::spawn(stripe).join().unwrap();
+            assert!(own.is_some(), "thread {n} got no cell of its own");
+        }
+    }
+
+    #[test]
+    fn no_bump_is_lost_while_cells_change_hands() {
+        let counter = StripedCounter::new();
+        for _ in 0..10 {
+            std::thread::scope(|s| {
+                for _ in 0..8 {
+                    s.spawn(|| {
+                        for _ in 0..10_000 {
+                            counter.incr();
+                        }
+                    });
+                }
+            });
+        }
+        assert_eq!(counter.sum(), 10 * 8 * 10_000);
     }
 }
