@@ -66,6 +66,8 @@ where
         P: ?Sized + KeyProbe<G, K>,
         Pol: Policy<Value = V>,
     {
+        // Hashed once, for the group index, the flight map and the entry index alike.
+        let probe = &self.store.hasher.hashed(probe);
         loop {
             self.hooks.at(HookPoint::BeforeFlightEntry).await;
             // The fetch "begins" here, for the invalidation guarantee: the stamp is read after
@@ -74,12 +76,18 @@ where
             let stamp = self.stamp(&group);
             // Read after the stamp: see `invalidation.rs`.
             if self.invalidating.load(SeqCst) > 0 {
-                return Start::Lead(self.lead_unshared(group, probe.owned_rest(), stamp));
+                return Start::Lead(self.lead_unshared(
+                    group,
+                    probe.owned_rest(),
+                    probe.key,
+                    stamp,
+                ));
             }
             self.hooks.at_sync(HookPoint::StampTaken);
             let key = FlightKey {
                 group: Arc::clone(&group),
                 rest: probe.owned_rest(),
+                hash: probe.key,
             };
             // Cloned here, not under the flight entry: a key part's `Clone` is user code.
             let mut rest = Some(key.rest.clone());
@@ -146,9 +154,10 @@ where
         &self,
         group: Arc<NodeGroup<G, K, V>>,
         rest: K,
+        hash: u64,
         stamp: Stamp,
     ) -> Lead<'_, G, K, V> {
-        let flight = Arc::new(Flight::new(Arc::clone(&group), rest, stamp));
+        let flight = Arc::new(Flight::new(Arc::clone(&group), rest, hash, stamp));
         // Not in the map: the flight holds no pin on its group.
         self.store.groups.unpin(&group);
         bump(&self.store.counters.misses, 1);
@@ -185,7 +194,7 @@ where
             value.clone(),
             self.expiry(),
             flight.stamp,
-            crate::node::key_hash(&flight.group.key, &flight.rest),
+            flight.hash,
         ));
         let mut graveyard = Graveyard::new();
         let (stored, retired) = self.flights.settle(flight, |ours| {

@@ -18,7 +18,6 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, OnceLock};
 
-use foldhash::fast::RandomState;
 use scc::hash_map::Entry;
 use scc::HashMap;
 use tokio::sync::Notify;
@@ -26,7 +25,7 @@ use tokio::sync::Notify;
 use crate::hook::{HookPoint, Hooks};
 use crate::node::{NodeGroup, Stamp};
 use crate::policy::Policy;
-use crate::probe::{ByKey, KeyLookup, Stored, StoredKey};
+use crate::probe::{ByKey, KeyLookup, KnownHash, PreHashed, Stored, StoredKey};
 
 const RUNNING: u8 = 0;
 const READY: u8 = 1;
@@ -43,6 +42,8 @@ pub(crate) enum Ending {
 pub(crate) struct Flight<G, K, V> {
     pub(crate) group: Arc<NodeGroup<G, K, V>>,
     pub(crate) rest: K,
+    /// The key's hash (see `probe.rs`).
+    pub(crate) hash: u64,
     pub(crate) stamp: Stamp,
     state: AtomicU8,
     value: OnceLock<V>,
@@ -51,10 +52,11 @@ pub(crate) struct Flight<G, K, V> {
 }
 
 impl<G, K, V> Flight<G, K, V> {
-    pub(crate) fn new(group: Arc<NodeGroup<G, K, V>>, rest: K, stamp: Stamp) -> Self {
+    pub(crate) fn new(group: Arc<NodeGroup<G, K, V>>, rest: K, hash: u64, stamp: Stamp) -> Self {
         Self {
             group,
             rest,
+            hash,
             stamp,
             state: AtomicU8::new(RUNNING),
             value: OnceLock::new(),
@@ -72,6 +74,8 @@ impl<G, K, V> Flight<G, K, V> {
         Stored {
             group: &self.group.key,
             rest: &self.rest,
+            key_hash: self.hash,
+            group_hash: self.group.hash,
         }
     }
 
@@ -130,16 +134,17 @@ impl<G, K, V> Flight<G, K, V> {
     }
 }
 
-/// The flight map key: `(group, rest)`, hashed like every other key of the cache.
+/// The flight map key: `(group, rest)`, under its key hash like every other key of the cache.
 pub(crate) struct FlightKey<G, K, V> {
     pub(crate) group: Arc<NodeGroup<G, K, V>>,
     pub(crate) rest: K,
+    pub(crate) hash: u64,
 }
 
-impl<G: Hash, K: Hash, V> Hash for FlightKey<G, K, V> {
+impl<G, K, V> Hash for FlightKey<G, K, V> {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.group.key.hash(state);
-        self.rest.hash(state);
+        state.write_u64(self.hash);
     }
 }
 
@@ -174,7 +179,7 @@ pub(crate) enum Claim<G, K, V, T> {
     },
 }
 
-type FlightMap<G, K, V> = HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, RandomState>;
+type FlightMap<G, K, V> = HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, PreHashed>;
 
 /// The flight map. Its entries are locked only for short synchronous sections, never across an
 /// `.await` or user code, so its synchronous calls are safe on any runtime.
@@ -191,7 +196,7 @@ where
         Self {
             // A minimum capacity: an empty scc map frees its bucket array, and the flight map
             // is empty between misses, so without one every miss allocates and frees it.
-            map: HashMap::with_capacity_and_hasher(64, RandomState::default()),
+            map: HashMap::with_capacity_and_hasher(64, PreHashed::default()),
         }
     }
 
@@ -223,7 +228,12 @@ where
         };
         match entry {
             Entry::Occupied(mut o) => {
-                let flight = Arc::new(Flight::new(Arc::clone(&o.key().group), rest, stamp));
+                let flight = Arc::new(Flight::new(
+                    Arc::clone(&o.key().group),
+                    rest,
+                    o.key().hash,
+                    stamp,
+                ));
                 let replaced = o.insert(Arc::clone(&flight));
                 Claim::Lead {
                     flight,
@@ -231,7 +241,12 @@ where
                 }
             }
             Entry::Vacant(v) => {
-                let flight = Arc::new(Flight::new(Arc::clone(&v.key().group), rest, stamp));
+                let flight = Arc::new(Flight::new(
+                    Arc::clone(&v.key().group),
+                    rest,
+                    v.key().hash,
+                    stamp,
+                ));
                 v.insert_entry(Arc::clone(&flight));
                 Claim::Lead {
                     flight,
@@ -265,7 +280,7 @@ where
     /// generation, which is in every flight's stamp.)
     pub(crate) fn with_key_entry<P, R>(&self, probe: &P, then: impl FnOnce() -> R) -> R
     where
-        P: ?Sized + KeyLookup<G, K>,
+        P: ?Sized + KeyLookup<G, K> + KnownHash,
     {
         let entry = self.map.get_sync(&ByKey::new(probe));
         let result = then();

@@ -18,6 +18,8 @@ pub(crate) trait Member {
 
 pub(crate) struct Group<G, N> {
     pub(crate) key: G,
+    /// The group key's hash (see `probe.rs`): what the group index hashes.
+    pub(crate) hash: u64,
     /// Bumped by every invalidation of this group.
     pub(crate) gen: AtomicU64,
     /// Bumped by every invalidation of one of this group's keys. Part of a flight's stamp (a
@@ -36,9 +38,10 @@ pub(crate) struct Group<G, N> {
 }
 
 impl<G, N: Member> Group<G, N> {
-    pub(crate) fn new(key: G) -> Self {
+    pub(crate) fn new(key: G, hash: u64) -> Self {
         Self {
             key,
+            hash,
             gen: AtomicU64::new(0),
             key_gen: AtomicU64::new(0),
             pins: AtomicUsize::new(1),
@@ -87,9 +90,10 @@ impl<G, N: Member> Group<G, N> {
 /// The group index key: the group itself, hashed and compared by its key.
 pub(crate) struct GroupKey<G, N>(pub(crate) Arc<Group<G, N>>);
 
-impl<G: Hash, N> Hash for GroupKey<G, N> {
+impl<G, N> Hash for GroupKey<G, N> {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.key.hash(state);
+        state.write_u64(self.0.hash);
     }
 }
 

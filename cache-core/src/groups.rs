@@ -5,15 +5,14 @@ use std::hash::Hash;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::Arc;
 
-use foldhash::fast::RandomState;
 use scc::hash_index::Entry;
 use scc::HashIndex;
 
 use crate::group::{Group, GroupKey, Member};
-use crate::probe::{ByGroup, GroupLookup, GroupProbe, Stored};
+use crate::probe::{ByGroup, GroupLookup, GroupProbe, KnownHash, PreHashed, Stored};
 
 pub(crate) struct Groups<G, N> {
-    index: HashIndex<GroupKey<G, N>, (), RandomState>,
+    index: HashIndex<GroupKey<G, N>, (), PreHashed>,
 }
 
 impl<G, N> Groups<G, N>
@@ -23,12 +22,12 @@ where
 {
     pub(crate) fn new() -> Self {
         Self {
-            index: HashIndex::with_hasher(RandomState::default()),
+            index: HashIndex::with_hasher(PreHashed::default()),
         }
     }
 
     /// The group of `probe`, pinned, if it exists.
-    pub(crate) fn pin_existing<P: ?Sized + GroupLookup<G>>(
+    pub(crate) fn pin_existing<P: ?Sized + GroupLookup<G> + KnownHash>(
         &self,
         probe: &P,
     ) -> Option<Arc<Group<G, N>>> {
@@ -39,13 +38,13 @@ where
     }
 
     /// Finds or creates the group of `probe` and pins it (see [`Group::pins`]).
-    pub(crate) fn pin<P: ?Sized + GroupProbe<G>>(&self, probe: &P) -> Arc<Group<G, N>> {
+    pub(crate) fn pin<P: ?Sized + GroupProbe<G> + KnownHash>(&self, probe: &P) -> Arc<Group<G, N>> {
         if let Some(entry) = self.index.get_sync(&ByGroup::new(probe)) {
             let group = Arc::clone(&entry.key().0);
             group.pins.fetch_add(1, Relaxed);
             return group;
         }
-        let fresh = Arc::new(Group::new(probe.owned_group()));
+        let fresh = Arc::new(Group::new(probe.owned_group(), probe.group_hash()));
         match self.index.entry_sync(GroupKey(Arc::clone(&fresh))) {
             Entry::Occupied(entry) => {
                 let group = Arc::clone(&entry.key().0);
@@ -67,6 +66,8 @@ where
         let probe = Stored::<G, ()> {
             group: &group.key,
             rest: &(),
+            key_hash: 0,
+            group_hash: group.hash,
         };
         if let Some(entry) = self.index.get_sync(&ByGroup::new(&probe)) {
             // Pins only grow under this lock (or from above zero), so zero here is final.

@@ -16,7 +16,7 @@ use std::{borrow::Cow, fmt};
 
 use crate::cache::TtlCache;
 use crate::invalidated::Invalidated;
-use crate::probe::Stored;
+use crate::probe::GroupOnly;
 use crate::stats::CacheStats;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -52,8 +52,7 @@ where
         let Some(group) = group.downcast_ref::<G>() else {
             type_mismatch(self.name())
         };
-        let probe = Stored::<G, ()> { group, rest: &() };
-        self.invalidate_group_by(&probe)
+        self.invalidate_group_by(&GroupOnly(group))
     }
 }
 

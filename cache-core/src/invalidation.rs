@@ -47,6 +47,7 @@ where
         probe: &P,
     ) -> Invalidated<usize> {
         let in_progress = InProgress::start(&self.invalidating);
+        let probe = &self.store.hasher.hashed_group(probe);
         let mut removed = 0;
         // A group that does not exist has nothing stored and nothing in flight.
         if let Some(group) = self.store.groups.pin_existing(probe) {
@@ -68,6 +69,7 @@ where
         probe: &P,
     ) -> Invalidated<bool> {
         let in_progress = InProgress::start(&self.invalidating);
+        let probe = &self.store.hasher.hashed(probe);
         let mut removed = false;
         // A stored entry and a flight in the map both pin their group: without the group, the
         // key has nothing stored and nothing in flight.

@@ -1,6 +1,5 @@
 //! A stored value: what the index holds and what a hit reads.
 
-use std::hash::BuildHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU8, AtomicUsize,
@@ -50,7 +49,8 @@ pub(crate) struct Node<G, K, V> {
     pub(crate) freq: AtomicU8,
     /// Whether the node is in the main eviction queue (else the small one).
     pub(crate) in_main: AtomicBool,
-    /// A hash of the key, for the eviction's ghost list.
+    /// The key's hash (see `probe.rs`): what the index hashes, and what the eviction's ghost
+    /// list remembers.
     pub(crate) hash: u64,
     /// Set once, by whoever removed the node from the index.
     pub(crate) removed: AtomicBool,
@@ -131,6 +131,8 @@ impl<G, K, V> Node<G, K, V> {
         Stored {
             group: &self.group.key,
             rest: &self.rest,
+            key_hash: self.hash,
+            group_hash: self.group.hash,
         }
     }
 }
@@ -146,10 +148,10 @@ impl<G, K, V: Clone> Node<G, K, V> {
 /// The index key: the node itself, hashed and compared by its `(group, rest)` content.
 pub(crate) struct NodeKey<G, K, V>(pub(crate) Arc<Node<G, K, V>>);
 
-impl<G: Hash, K: Hash, V> Hash for NodeKey<G, K, V> {
+impl<G, K, V> Hash for NodeKey<G, K, V> {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.group.key.hash(state);
-        self.0.rest.hash(state);
+        state.write_u64(self.0.hash);
     }
 }
 
@@ -171,10 +173,4 @@ impl<G, K, V> StoredKey<G, K> for NodeKey<G, K, V> {
     fn rest(&self) -> &K {
         &self.0.rest
     }
-}
-
-/// The key hash the eviction's ghost list remembers: fixed-seeded, so a key hashes the same in
-/// every node that ever holds it.
-pub(crate) fn key_hash<G: Hash, K: Hash>(group: &G, rest: &K) -> u64 {
-    foldhash::fast::FixedState::default().hash_one((group, rest))
 }

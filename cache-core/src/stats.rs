@@ -220,10 +220,7 @@ fn claim_stripe() -> usize {
     thread_local! {
         static RELEASE: std::cell::RefCell<Option<Release>> = const { std::cell::RefCell::new(None) };
     }
-    let reused = FREE_STRIPES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop();
+    let reused = FREE_STRIPES.lock().unwrap_or_else(|e| e.into_inner()).pop();
     let i = reused.unwrap_or_else(|| NEXT.fetch_add(1, Relaxed));
     if i >= OWNED_STRIPES {
         return SHARED;

@@ -20,7 +20,6 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 
-use foldhash::fast::RandomState;
 use scc::HashIndex;
 use tokio::time::Instant;
 
@@ -28,7 +27,7 @@ use crate::eviction::Eviction;
 use crate::groups::Groups;
 use crate::hook::{HookPoint, Hooks};
 use crate::node::{Node, NodeGroup, NodeKey};
-use crate::probe::{ByKey, KeyLookup};
+use crate::probe::{ByKey, KeyHasher, KeyLookup, KnownHash, PreHashed};
 use crate::stats::{bump, Counters};
 
 /// Why a node left the cache, for the stats.
@@ -56,7 +55,9 @@ impl<G, K, V> Graveyard<G, K, V> {
 }
 
 pub(crate) struct Store<G, K, V> {
-    index: HashIndex<NodeKey<G, K, V>, (), RandomState>,
+    index: HashIndex<NodeKey<G, K, V>, (), PreHashed>,
+    /// The cache's key hash function (see `probe.rs`).
+    pub(crate) hasher: KeyHasher,
     pub(crate) groups: Groups<G, Node<G, K, V>>,
     eviction: Eviction<G, K, V>,
     live: AtomicUsize,
@@ -72,7 +73,8 @@ where
 {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            index: HashIndex::with_hasher(RandomState::default()),
+            index: HashIndex::with_hasher(PreHashed::default()),
+            hasher: KeyHasher::new(),
             groups: Groups::new(),
             eviction: Eviction::new(capacity),
             live: AtomicUsize::new(0),
@@ -97,9 +99,10 @@ where
     /// The hit path: a lock-free read by borrowed key.
     #[inline]
     pub(crate) fn lookup<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P, epoch: u64) -> Option<V> {
+        let hash = self.hasher.key(probe);
         let value = self
             .index
-            .peek_with(&ByKey::new(probe), |key, ()| {
+            .peek_with(&ByKey::with_hash(probe, hash), |key, ()| {
                 let node = &key.0;
                 // The clock is read after the lookup: it costs about as much as the rest of a
                 // hit, and reading it here lets its latency overlap the lookup's memory accesses.
@@ -116,7 +119,7 @@ where
     }
 
     /// The live node of `probe`'s key, if any.
-    pub(crate) fn peek_live<P: ?Sized + KeyLookup<G, K>>(
+    pub(crate) fn peek_live<P: ?Sized + KeyLookup<G, K> + KnownHash>(
         &self,
         probe: &P,
         epoch: u64,
@@ -233,7 +236,7 @@ where
     }
 
     /// Removes the entry of `probe`'s key, whatever node it holds.
-    pub(crate) fn remove_key<P: ?Sized + KeyLookup<G, K>>(
+    pub(crate) fn remove_key<P: ?Sized + KeyLookup<G, K> + KnownHash>(
         &self,
         probe: &P,
         graveyard: &mut Graveyard<G, K, V>,
