@@ -129,7 +129,11 @@ impl<G, K, V> Queues<G, K, V> {
     }
 
     /// Takes `node` out of every list it is in; the caller drops what is returned.
-    pub(crate) fn unlink(&mut self, node: &Arc<Node<G, K, V>>, out: &mut Vec<Arc<Node<G, K, V>>>) {
+    pub(crate) fn unlink(
+        &mut self,
+        node: &Arc<Node<G, K, V>>,
+        out: &mut impl Extend<Arc<Node<G, K, V>>>,
+    ) {
         out.extend(self.expiry.unlink(node));
         let queue = if node.in_main.load(Relaxed) {
             &mut self.main
@@ -144,7 +148,7 @@ impl<G, K, V> Queues<G, K, V> {
         &mut self,
         now: Instant,
         epoch: u64,
-        out: &mut Vec<Arc<Node<G, K, V>>>,
+        out: &mut impl Extend<Arc<Node<G, K, V>>>,
     ) -> Option<Arc<Node<G, K, V>>> {
         if self.expiry.front()?.is_live(now, epoch) {
             return None;
@@ -165,7 +169,7 @@ impl<G, K, V> Queues<G, K, V> {
         &mut self,
         now: Instant,
         epoch: u64,
-        out: &mut Vec<Arc<Node<G, K, V>>>,
+        out: &mut impl Extend<Arc<Node<G, K, V>>>,
     ) -> Option<Arc<Node<G, K, V>>> {
         if let Some(dead) = self.pop_dead(now, epoch, out) {
             return Some(dead);

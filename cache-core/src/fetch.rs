@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::cache::TtlCache;
-use crate::flight::{Claim, Ending, Flight, FlightKey, Lead, Settle, Start};
+use crate::flight::{Claim, Ending, Flight, Lead, Settle, Start};
 use crate::hook::HookPoint;
 use crate::node::{Node, NodeGroup, Stamp};
 use crate::policy::Policy;
@@ -84,18 +84,17 @@ where
                 ));
             }
             self.hooks.at_sync(HookPoint::StampTaken);
-            let key = FlightKey {
-                group: Arc::clone(&group),
-                rest: probe.owned_rest(),
-                hash: probe.key,
-            };
-            // Cloned here, not under the flight entry: a key part's `Clone` is user code.
-            let mut rest = Some(key.rest.clone());
+            // Built here, not under the flight entry: a key part's `Clone` is user code.
+            let ours = Arc::new(Flight::new(
+                Arc::clone(&group),
+                probe.owned_rest(),
+                probe.key,
+                stamp,
+            ));
             let epoch = stamp.epoch;
             let claim = self
                 .flights
-                .claim(key, &mut rest, stamp, || self.store.peek_live(probe, epoch));
-            drop(rest);
+                .claim(ours, stamp, || self.store.peek_live(probe, epoch));
             let flight = match claim {
                 Claim::Join(flight) => {
                     self.store.groups.unpin(&group);

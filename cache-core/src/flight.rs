@@ -134,23 +134,22 @@ impl<G, K, V> Flight<G, K, V> {
     }
 }
 
-/// The flight map key: `(group, rest)`, under its key hash like every other key of the cache.
-pub(crate) struct FlightKey<G, K, V> {
-    pub(crate) group: Arc<NodeGroup<G, K, V>>,
-    pub(crate) rest: K,
-    pub(crate) hash: u64,
-}
+/// The flight map key: the `(group, rest)` of the flight that created the entry, under its key
+/// hash like every other key of the cache. A later flight of the key (after the first went
+/// stale or was abandoned) replaces the entry's value, not its key.
+pub(crate) struct FlightKey<G, K, V>(pub(crate) Arc<Flight<G, K, V>>);
 
 impl<G, K, V> Hash for FlightKey<G, K, V> {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+        state.write_u64(self.0.hash);
     }
 }
 
 impl<G: Eq, K: Eq, V> PartialEq for FlightKey<G, K, V> {
     fn eq(&self, other: &Self) -> bool {
-        self.rest == other.rest && self.group.key == other.group.key
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.rest == other.0.rest && self.0.group.key == other.0.group.key)
     }
 }
 
@@ -158,10 +157,10 @@ impl<G: Eq, K: Eq, V> Eq for FlightKey<G, K, V> {}
 
 impl<G, K, V> StoredKey<G, K> for FlightKey<G, K, V> {
     fn group(&self) -> &G {
-        &self.group.key
+        &self.0.group.key
     }
     fn rest(&self) -> &K {
-        &self.rest
+        &self.0.rest
     }
 }
 
@@ -200,19 +199,17 @@ where
         }
     }
 
-    /// Joins the running flight for `key`, or, if `peek` (run under the key's entry, so no
-    /// flight for the key can end meanwhile) finds nothing, registers a new one led by the
-    /// caller. `rest` is the new flight's own copy of the key's rest, made by the caller before
-    /// the entry is locked (cloning a key part is user code); it is taken only for a new flight,
-    /// and otherwise left for the caller to drop once the entry is released.
+    /// Joins the running flight of `flight`'s key, or, if `peek` (run under the key's entry, so
+    /// no flight for the key can end meanwhile) finds nothing, registers `flight`, a new flight
+    /// led by the caller. The caller built `flight` (and so cloned the key's parts, which is
+    /// user code) before the entry is locked; it is dropped unused if the caller joins.
     pub(crate) fn claim<T>(
         &self,
-        key: FlightKey<G, K, V>,
-        rest: &mut Option<K>,
+        flight: Arc<Flight<G, K, V>>,
         stamp: Stamp,
         peek: impl FnOnce() -> Option<T>,
     ) -> Claim<G, K, V, T> {
-        let entry = self.map.entry_sync(key);
+        let entry = self.map.entry_sync(FlightKey(Arc::clone(&flight)));
         if let Entry::Occupied(o) = &entry {
             if o.get().joinable(stamp) {
                 return Claim::Join(Arc::clone(o.get()));
@@ -223,17 +220,8 @@ where
         if let Some(found) = peek() {
             return Claim::Found(found);
         }
-        let Some(rest) = rest.take() else {
-            unreachable!("the caller passes the new flight's key part")
-        };
         match entry {
             Entry::Occupied(mut o) => {
-                let flight = Arc::new(Flight::new(
-                    Arc::clone(&o.key().group),
-                    rest,
-                    o.key().hash,
-                    stamp,
-                ));
                 let replaced = o.insert(Arc::clone(&flight));
                 Claim::Lead {
                     flight,
@@ -241,12 +229,6 @@ where
                 }
             }
             Entry::Vacant(v) => {
-                let flight = Arc::new(Flight::new(
-                    Arc::clone(&v.key().group),
-                    rest,
-                    v.key().hash,
-                    stamp,
-                ));
                 v.insert_entry(Arc::clone(&flight));
                 Claim::Lead {
                     flight,

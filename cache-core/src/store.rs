@@ -21,6 +21,7 @@ use std::sync::atomic::{
 use std::sync::Arc;
 
 use scc::HashIndex;
+use smallvec::SmallVec;
 use tokio::time::Instant;
 
 use crate::eviction::Eviction;
@@ -40,16 +41,19 @@ pub(crate) enum Reason {
 
 /// What removals took out of the cache, dropped by the caller once it holds no lock: dropping a
 /// value runs its destructor, which is user code.
+///
+/// A miss that evicts fills it with a handful of references, so they are kept inline: the
+/// graveyard allocates only for large removals (a group, a clear).
 pub(crate) struct Graveyard<G, K, V> {
-    nodes: Vec<Arc<Node<G, K, V>>>,
-    values: Vec<Arc<V>>,
+    nodes: SmallVec<[Arc<Node<G, K, V>>; 8]>,
+    values: SmallVec<[Arc<V>; 2]>,
 }
 
 impl<G, K, V> Graveyard<G, K, V> {
     pub(crate) fn new() -> Self {
         Self {
-            nodes: Vec::new(),
-            values: Vec::new(),
+            nodes: SmallVec::new(),
+            values: SmallVec::new(),
         }
     }
 }
