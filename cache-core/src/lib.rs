@@ -270,9 +270,14 @@ pub use policy::Cacheable;
 ///
 /// The impl-level attribute takes two optional arguments: `crate = "..."` (for every method of
 /// the block) and `companion_prefix = "..."`. A type whose two trait impls cache a method of
-/// the same name would get two `find_cache()` and two `invalidate_find`: no expansion sees the
-/// other impl (inherent items belong to the type, across modules), so rustc reports the clash
-/// (E0592, `duplicate definitions`, once per companion). Give one of the impls a prefix:
+/// the same name would get two `find_cache()` and two `invalidate_find`. Give one of the impls
+/// a prefix; without one, the build fails with one error on the second impl's method naming the
+/// prefix to add (also for a trait impl caching a name that an inherent impl of the type caches:
+/// the error is on the trait impl's method). An expansion sees only its own impl, so it reads
+/// the impls around it from the source file: this covers impls in one file and one module,
+/// compiled with Rust 1.88 or later. Elsewhere (two files or modules, an older compiler, an impl
+/// written by another macro) rustc reports the clash: E0592, `duplicate definitions`, once per
+/// companion.
 ///
 /// ```
 /// # use cache_core::ttl_cached;
@@ -330,9 +335,11 @@ pub use policy::Cacheable;
 ///   A default method with neither `self` nor `Self` in its signature cannot be told from a
 ///   free function at all, and its companions do become items of the trait: don't cache one.)
 /// - a method-level `#[ttl_cached(...)]` in a trait impl without the impl-level attribute:
-///   rustc's "method `<fn>_cache` is not a member of trait" (E0407), once per companion. The
-///   method-level expansion cannot see that it is in a trait impl, where nothing can be added,
-///   rather than in an inherent impl, where the companions must be; mark the impl block.
+///   one error saying to mark the impl block. The method-level expansion cannot see whether it
+///   is in a trait impl, where nothing can be added, or in an inherent impl, where the
+///   companions must be; it reads the impl around it from the source file, as above. Where it
+///   cannot, rustc reports "method `<fn>_cache` is not a member of trait" (E0407), once per
+///   companion.
 ///
 /// ```compile_fail
 /// # use cache_core::ttl_cached;

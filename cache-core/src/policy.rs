@@ -144,12 +144,15 @@ pub trait StoredValue {
 }
 
 /// Checks the type the policy stores; the macro spans the call on the return type. Public at
-/// the crate root so that rustc's notes name it there, not in a hidden module.
+/// the crate root so that rustc's notes name it there, not in a hidden module. The bound the
+/// user's type fails is the first line of the `where` clause, on a parameter named for what it
+/// is: rustc's note quotes that line and the signature, and nothing of the policy.
 #[doc(hidden)]
 #[inline(always)]
-pub fn check_cached_value<P: StoredValue>(policy: P) -> P
+pub fn check_cached_value<CachedValue, P>(policy: P) -> P
 where
-    P::Stored: Cacheable,
+    CachedValue: Cacheable,
+    P: StoredValue<Stored = CachedValue>,
 {
     policy
 }

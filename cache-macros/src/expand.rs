@@ -141,8 +141,8 @@ fn local(name: &str) -> Ident {
 //         use ::cache_core::__private::{...dispatch traits... as _};
 //         // Result with a Clone error: store Ok, share Err with waiters (autoref dispatch on
 //         // the concrete type, so aliases like anyhow::Result are seen through).
-//         // `check_cached_value` fails, once and on the return type, if the value is not
-//         // storable.
+//         // `check_cached_value` fails, once and on the value type (`Arc<Vec<Folder>>`), if
+//         // the value is not storable.
 //         let policy = check_cached_value((&&&ReturnTag::<Result<..>>::NEW).__ttl_cached_policy());
 //         let lead = {
 //             // Borrowed parts: a hit builds no String. Each part's value is checked to be
@@ -179,19 +179,31 @@ fn body(
     let lead = local("__ttl_cached_lead");
     let done = local("__ttl_cached_done");
     let outcome = local("__ttl_cached_outcome");
-    // Spanned on the return type, so that a type that cannot be stored is reported there.
-    // The check's argument is a plain local: were it spanned on the return type, rustc would
-    // suggest borrowing the return type ("consider borrowing here") instead of printing the
-    // message and its note. The error then points at the attribute and at the type's
-    // definition, and names the type.
+    // The check that the value can be stored is reported on the user's value type: the `Ok`
+    // type of a `Result` written as such (`Result<T, E>`, `anyhow::Result<T>`), else the return
+    // type. Its tokens keep the expansion's context but take that location (`located_at`):
+    // spanned with the user's own context, rustc would propose borrowing the return type
+    // ("consider borrowing here") in place of the message and its note; with the call site's
+    // location, the error would point at the attribute.
     let policy_expr = {
         let at_ret = krate_at(krate, ret_span);
         let dispatch = quote_spanned! {ret_span=>
             (&&&&&#at_ret::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy()
         };
+        let (first, last) = value_type(&sig.output).map_or((ret_span, ret_span), ends);
+        let at = Span::call_site().located_at(first);
+        let at_krate = krate_at(krate, at);
+        let checked = Ident::new("__ttl_cached_policy", Span::mixed_site().located_at(at));
+        // The call's closing parenthesis at the type's last token: the call covers the type.
+        let mut args = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Parenthesis,
+            quote_spanned!(at=> #checked),
+        );
+        args.set_span(Span::call_site().located_at(last));
+        let check = quote_spanned!(at=> #at_krate::check_cached_value #args);
         quote!({
             let #policy = #dispatch;
-            #krate::check_cached_value(#policy)
+            #check
         })
     };
     // The fake return edge: the moved body's output is the declared return type, so the body
@@ -268,6 +280,37 @@ fn body(
     }};
     // The body re-parses: it is the user's statements inside generated ones.
     syn::parse2(tokens).expect("generated body is a block")
+}
+
+/// Where a value that cannot be stored is reported: the `Ok` type of a return type written
+/// `Result<T, ..>` (any path ending in `Result`, aliases such as `anyhow::Result<T>` included),
+/// since that is the value stored; else the return type.
+fn value_type(output: &ReturnType) -> Option<&Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let ok = match &**ty {
+        Type::Path(path) => path.path.segments.last().and_then(|last| {
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first() {
+                Some(syn::GenericArgument::Type(ok)) if last.ident == "Result" => Some(ok),
+                _ => None,
+            }
+        }),
+        _ => None,
+    };
+    Some(ok.unwrap_or(ty))
+}
+
+/// The spans of the first and the last token of `ty`: on a stable compiler a span cannot be
+/// joined, so a generated expression covers the type by starting at one and ending at the other.
+fn ends(ty: &Type) -> (Span, Span) {
+    let mut tokens = ty.to_token_stream().into_iter();
+    let first = tokens.next().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.last().map_or(first, |t| t.span());
+    (first, last)
 }
 
 fn return_type(sig: &Signature) -> (Type, Span) {

@@ -33,6 +33,11 @@ const INTERNAL: &[&str] = &[
     "SiteHandles",
     "MethodOfAnImpl",
     "method_of_an_impl",
+    "StoredValue",
+    "Policy",
+    "Plain<",
+    "TryRetry",
+    "TryShared",
 ];
 
 /// Signatures the arguments are tried on, with a valid set of arguments for each.
@@ -281,6 +286,9 @@ struct Tally {
     errors: usize,
     most_errors: usize,
     single_mistake_cases: usize,
+    /// Errors reported for the single-mistake cases, in all and at most for one.
+    single_mistake_errors: usize,
+    single_mistake_most_errors: usize,
     single_mistake_not_one_error: Vec<String>,
     internal_names: Vec<String>,
     unspanned: usize,
@@ -435,6 +443,9 @@ fn generated_inputs_never_panic_and_report_few_clean_errors() {
                 continue;
             }
             tally.single_mistake_cases += 1;
+            tally.single_mistake_errors += outcome.errors.len();
+            tally.single_mistake_most_errors =
+                tally.single_mistake_most_errors.max(outcome.errors.len());
             if outcome.errors.len() != 1 {
                 tally.single_mistake_not_one_error.push(format!(
                     "{what}: `{mutated}` on `{item}`: {:?}",
@@ -518,23 +529,36 @@ fn generated_inputs_never_panic_and_report_few_clean_errors() {
         tally.record(&args, item, &outcome);
     }
 
+    let mean = |errors: usize, cases: usize| errors as f64 / cases.max(1) as f64;
     println!(
-        "fuzz: {} cases ({} valid, {} invalid), {} errors, at most {} in one case; \
-         single-mistake cases: {}, of which not exactly one error: {}; internal names seen: {}; \
-         errors on the attribute as a whole (a missing `ttl`): {}; not lowercase: {}; \
-         traits and declarations refused with one error: {}",
+        "fuzz: {} cases tried ({} valid, {} invalid); errors per single-mistake case: at most {}, \
+         mean {:.2} over {} cases ({} not exactly one); errors per invalid case (random \
+         combinations of up to four fragments, several mistakes each): at most {}, mean {:.2}; \
+         internal names seen in error messages: {}; errors on the attribute as a whole (a \
+         missing `ttl`): {}; not lowercase: {}; traits and declarations refused with one error: {}",
         tally.cases,
         tally.valid,
         tally.invalid,
-        tally.errors,
-        tally.most_errors,
+        tally.single_mistake_most_errors,
+        mean(tally.single_mistake_errors, tally.single_mistake_cases),
         tally.single_mistake_cases,
         tally.single_mistake_not_one_error.len(),
+        tally.most_errors,
+        mean(tally.errors, tally.invalid),
         tally.internal_names.len(),
         tally.unspanned,
         tally.not_lowercase.len(),
         tally.refused_traits,
     );
+    // The generator must keep producing what the counts are about.
+    assert!(
+        tally.single_mistake_cases >= 100 && tally.invalid >= 1000 && tally.valid >= 5,
+        "the generator produced too few cases of a kind: {} single-mistake, {} invalid, {} valid",
+        tally.single_mistake_cases,
+        tally.invalid,
+        tally.valid
+    );
+    assert_eq!(tally.single_mistake_most_errors, 1);
     // Only a missing `ttl` is about the attribute as a whole; everything else points at the
     // argument, placeholder, parameter or type concerned.
     assert!(

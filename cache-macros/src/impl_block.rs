@@ -4,12 +4,14 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
 use crate::args::ImplArgs;
 use crate::context::{default_krate, Context, Reach};
 use crate::expand::rewrite;
+use crate::source::{self, is_ttl_cached, Conflict, Summary};
 
 // Input:
 //
@@ -70,6 +72,14 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
     let self_ty = &item.self_ty;
     let mut companions = TokenStream::new();
     let mut cached = 0;
+    let conflicts = match &item.trait_ {
+        Some((trait_path, _)) if errors.is_empty() => Summary::of_call_site()
+            .map(|summary| {
+                summary.conflicts(trait_path, self_ty, prefix.as_deref().unwrap_or_default())
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     if !errors.is_empty() {
         // The block cannot be expanded: the methods stay as they are, without their attribute
         // (which would otherwise expand on its own and add errors of its own).
@@ -116,7 +126,18 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
                 krate: krate.clone().unwrap_or_else(default_krate),
                 prefix: prefix.clone().unwrap_or_default(),
             };
-            match rewrite(args, &method.attrs, &method.sig, &mut method.block, &ctx) {
+            let result = rewrite(args, &method.attrs, &method.sig, &mut method.block, &ctx);
+            let name = method.sig.ident.unraw().to_string();
+            if let Some((_, conflict)) = conflicts.iter().find(|(n, _)| *n == name) {
+                // The other impl's companions stand; this one's would be "duplicate
+                // definitions", one per companion. The cached method works without them.
+                errors.error(
+                    &method.sig.ident,
+                    collision_message(&item.trait_, self_ty, &ctx.prefix, &name, conflict),
+                );
+                continue;
+            }
+            match result {
                 Ok(tokens) => companions.extend(tokens),
                 Err(failure) => {
                     errors.push(failure.error);
@@ -141,6 +162,47 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
         }
         #errors
     }
+}
+
+/// The same method name cached in two impls of one type (a second trait impl, or an inherent
+/// impl): the fix is a prefix on this impl's companions, named after its trait.
+fn collision_message(
+    trait_: &Option<(syn::Path, syn::Token![for])>,
+    self_ty: &Type,
+    prefix: &str,
+    name: &str,
+    conflict: &Conflict,
+) -> String {
+    let ty = display(&quote!(#self_ty));
+    let suggested = trait_
+        .as_ref()
+        .and_then(|(path, _)| path.segments.last())
+        .map(|segment| format!("{}_", snake_case(&segment.ident.unraw().to_string())))
+        .unwrap_or_else(|| "other_".to_string());
+    format!(
+        "`{ty}` already gets `{stem}_cache()` and `invalidate_{stem}` from the cached `{name}` \
+         of `{other}`: give this impl's companions a prefix with \
+         `#[ttl_cached(companion_prefix = \"{suggested}\")]` on the impl block, which names them \
+         `{ty}::{suggested}{name}_cache()` and `{ty}::invalidate_{suggested}{name}`",
+        stem = format_args!("{prefix}{name}"),
+        other = conflict.other,
+    )
+}
+
+/// `CloudProvider` → `cloud_provider`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Why `ty` cannot have an inherent impl in this crate, if it visibly cannot: a reference, a
@@ -172,20 +234,5 @@ fn no_inherent_impl(ty: &Type) -> Option<&'static str> {
 
 /// Tokens as a person writes them: `&'static L`, `Vec<String>`.
 fn display(tokens: &TokenStream) -> String {
-    tokens
-        .to_string()
-        .replace(" :: ", "::")
-        .replace(":: ", "::")
-        .replace(" < ", "<")
-        .replace("< ", "<")
-        .replace(" >", ">")
-        .replace(" ,", ",")
-        .replace("& ", "&")
-}
-
-fn is_ttl_cached(attr: &syn::Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "ttl_cached")
+    source::display(&tokens.to_string())
 }

@@ -4,10 +4,11 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Item, ItemFn};
 
-use crate::context::{default_krate, Context, Reach};
+use crate::context::{default_krate, Context, Names, Reach};
 use crate::expand::rewrite;
 use crate::impl_block;
 use crate::signature;
+use crate::source::Summary;
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     match syn::parse2::<Item>(input.clone()) {
@@ -41,6 +42,10 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
+    if let Some(error) = unmarked_trait_impl(&args, &function) {
+        let error = error.to_compile_error();
+        return quote!(#function #error);
+    }
     let ctx = Context {
         // A method can name `Self`; a receiver-less function whose signature does not may be free
         // or in an impl, and its expansion works in both.
@@ -70,6 +75,36 @@ fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
             quote!(#function #stubs #error)
         }
     }
+}
+
+// Input:
+//
+//     impl Directory for Ldap {
+//         #[ttl_cached(ttl = 60, ignore = [self])]
+//         async fn lookup(&self, name: &str) -> Option<String> { .. }
+//     }
+//
+// Output: the method as written, and one error saying to mark the impl block. Expanded, the
+// method's companions would be items of the trait impl: "not a member of trait" (E0407), once
+// per companion. The attribute sees only the method; the impl around it is read from the file.
+fn unmarked_trait_impl(args: &TokenStream, function: &ItemFn) -> Option<syn::Error> {
+    // A method of a trait impl has no visibility of its own; with one, this is not such a method,
+    // and the file need not be read.
+    if !matches!(function.vis, syn::Visibility::Inherited) {
+        return None;
+    }
+    let (written, ty) = Summary::of_call_site()?.unmarked_trait_impl_of(&function.sig, args)?;
+    let names = Names::of(&function.sig, "");
+    Some(syn::Error::new(
+        Span::call_site(),
+        format!(
+            "`#[ttl_cached(...)]` on a method of a trait impl needs `#[ttl_cached]` on the impl \
+             block too, which puts the companions `{cache}()` and `{invalidate}` in an inherent \
+             impl of `{ty}`: add `#[ttl_cached]` above `{written}`",
+            cache = names.cache,
+            invalidate = names.invalidate,
+        ),
+    ))
 }
 
 // Input:

@@ -21,7 +21,9 @@
 //!
 //! The crate is organized by phase: `args` parses the attribute, `template` scans key
 //! templates, `signature` models the parameters, `valid` checks the rules, `expand` and
-//! `impl_block` generate code, and `fallback` is what is emitted beside the errors.
+//! `impl_block` generate code, `fallback` is what is emitted beside the errors, and `source`
+//! reads the impls around an attribute from its file, for the placements its item alone does
+//! not decide.
 
 use proc_macro::TokenStream;
 
@@ -34,6 +36,7 @@ mod fallback;
 mod impl_block;
 mod item;
 mod signature;
+mod source;
 mod suggest;
 mod template;
 mod valid;

@@ -10,8 +10,9 @@ trait Photos {
 
 struct Drive;
 
-// Both impls would give `Drive` a `lookup_cache()` and an `invalidate_lookup`: one of them
-// needs `companion_prefix`.
+// Both impls would give `Drive` a `lookup_cache()` and an `invalidate_lookup`: the second is one
+// error on its method, naming the `companion_prefix` to add. The first keeps its companions, so
+// their uses are no further errors.
 #[ttl_cached]
 impl Files for Drive {
     #[ttl_cached(ttl = 60, ignore = [self])]
@@ -28,4 +29,6 @@ impl Photos for Drive {
     }
 }
 
-fn main() {}
+fn main() {
+    let _ = Drive::lookup_cache();
+}

@@ -1,0 +1,490 @@
+//! What an expansion learns from the file it is in. An attribute sees only its own item, yet two
+//! placements depend on the code around it: a method-level `#[ttl_cached(...)]` in a trait impl
+//! without the impl-level attribute has nowhere to put its companions, and two trait impls of one
+//! type that cache methods of the same name would both give the type `<method>_cache()`. Both
+//! are read from the source file, summarized here, so that each is one error that names the fix
+//! rather than rustc's "not a member of trait" (E0407) or "duplicate definitions" (E0592) per
+//! companion.
+//!
+//! The file is found through `Span::local_file` (Rust 1.88 and later). Where it is not available
+//! (an older compiler, an IDE's expansion, an impl written by another macro, a second impl in
+//! another file or module) nothing is found, and rustc's own errors remain.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::visit::Visit;
+use syn::{Attribute, ImplItem, ItemImpl, Meta};
+
+use crate::args::ImplArgs;
+
+/// The impls of a file, in the order they are written.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    impls: Vec<ImplSummary>,
+}
+
+#[derive(Debug)]
+struct ImplSummary {
+    /// The module or block the impl is written in: two impls name the same type with the same
+    /// tokens only within one scope.
+    scope: usize,
+    trait_path: Option<String>,
+    self_ty: String,
+    /// The impl-level `#[ttl_cached(...)]`: `None` if absent, else its `companion_prefix`.
+    marked: Option<Marked>,
+    /// Under `#[cfg]`: it may not be compiled together with another impl.
+    conditional: bool,
+    /// Type parameters: refused on a marked impl, and one cache per instantiation elsewhere.
+    generic: bool,
+    methods: Vec<MethodSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Marked {
+    Prefix(String),
+    /// The block's own arguments are wrong: it is left unexpanded, with no companions.
+    Invalid,
+}
+
+#[derive(Debug)]
+struct MethodSummary {
+    name: String,
+    /// The arguments of the method's `#[ttl_cached(...)]`, if it has one.
+    cached: Option<String>,
+    sig: String,
+    conditional: bool,
+}
+
+/// A file's summary with what identifies the file's contents: its path, size and time.
+type Kept = (PathBuf, (u64, SystemTime), Arc<Summary>);
+
+/// Another impl that gives the same type companions of the same names.
+pub(crate) struct Conflict {
+    /// `impl Files for Drive` or `impl Drive`, as written.
+    pub(crate) other: String,
+}
+
+impl Summary {
+    /// The summary of the file the attribute being expanded is in, if it can be read.
+    pub(crate) fn of_call_site() -> Option<Arc<Summary>> {
+        let path = Span::call_site().local_file()?;
+        let metadata = std::fs::metadata(&path).ok()?;
+        let stamp = (metadata.len(), metadata.modified().ok()?);
+        // The expansions of one file follow each other: the last file's summary is kept, so a
+        // file with many cached methods is read and parsed once. It depends on the file's
+        // contents only, which the size and time stand for.
+        static LAST: Mutex<Option<Kept>> = Mutex::new(None);
+        let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((p, s, summary)) = &*last {
+            if *p == path && *s == stamp {
+                return Some(Arc::clone(summary));
+            }
+        }
+        let text = std::fs::read_to_string(&path).ok()?;
+        let summary = Arc::new(Self::of_source(&text)?);
+        *last = Some((path, stamp, Arc::clone(&summary)));
+        Some(summary)
+    }
+
+    /// The summary of a source file's text; `None` if it does not parse.
+    pub(crate) fn of_source(text: &str) -> Option<Self> {
+        let file = syn::parse_file(text).ok()?;
+        let mut collector = Collector::default();
+        collector.visit_file(&file);
+        Some(collector.summary)
+    }
+
+    /// For a method-level attribute: the impl it is in and its type, as written (`impl Directory
+    /// for Ldap`, `Ldap`), if that is a trait impl without the impl-level attribute. The method
+    /// is found by its name, signature and attribute arguments; if these match several methods
+    /// and not all are in such impls, `None`.
+    pub(crate) fn unmarked_trait_impl_of(
+        &self,
+        sig: &syn::Signature,
+        args: &TokenStream,
+    ) -> Option<(String, String)> {
+        let (name, sig, args) = (sig.ident.unraw().to_string(), text(sig), args.to_string());
+        let mut found = None;
+        for item in &self.impls {
+            for method in &item.methods {
+                if method.name == name
+                    && method.sig == sig
+                    && method.cached.as_deref() == Some(args.as_str())
+                {
+                    if item.trait_path.is_none() || item.marked.is_some() {
+                        return None;
+                    }
+                    found = Some((item.written(), display(&item.self_ty)));
+                }
+            }
+        }
+        found
+    }
+
+    /// For a marked trait impl of `self_ty`: each method it caches whose companions
+    /// (`<prefix><name>_cache`, `invalidate_<prefix><name>`) another impl of the same type in the
+    /// same scope also generates, with that impl, where this one is to report it. A trait impl
+    /// defers to an earlier trait impl and to any inherent impl, so that exactly one of two
+    /// colliding impls reports. Nothing is found if the impl cannot be told apart from another
+    /// in the file.
+    pub(crate) fn conflicts(
+        &self,
+        trait_path: &syn::Path,
+        self_ty: &syn::Type,
+        prefix: &str,
+    ) -> Vec<(String, Conflict)> {
+        let (trait_path, self_ty) = (text(trait_path), text(self_ty));
+        let mut own =
+            self.impls.iter().enumerate().filter(|(_, i)| {
+                i.trait_path.as_ref() == Some(&trait_path) && i.self_ty == self_ty
+            });
+        let (Some((position, own)), None) = (own.next(), own.next()) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for method in own.methods.iter().filter(|m| m.cached.is_some()) {
+            if method.conditional {
+                continue;
+            }
+            let stem = format!("{prefix}{}", method.name);
+            let other = self.impls.iter().enumerate().find(|(at, other)| {
+                *at != position
+                    && other.scope == own.scope
+                    && other.self_ty == self_ty
+                    && !other.conditional
+                    && !other.generic
+                    && (other.trait_path.is_none() || *at < position)
+                    && other.stems().contains(&stem)
+            });
+            if let Some((_, other)) = other {
+                found.push((
+                    method.name.clone(),
+                    Conflict {
+                        other: other.written(),
+                    },
+                ));
+            }
+        }
+        found
+    }
+}
+
+impl ImplSummary {
+    /// The names the impl's cached methods' companions are made of: `<prefix><method>`.
+    fn stems(&self) -> Vec<String> {
+        let prefix = match &self.marked {
+            Some(Marked::Invalid) => return Vec::new(),
+            // A trait impl's methods are expanded only through the impl-level attribute; without
+            // it they add no companions to the type (and are an error of their own).
+            None if self.trait_path.is_some() => return Vec::new(),
+            None => "",
+            Some(Marked::Prefix(prefix)) => prefix,
+        };
+        self.methods
+            .iter()
+            .filter(|m| m.cached.is_some() && !m.conditional)
+            .map(|m| format!("{prefix}{}", m.name))
+            .collect()
+    }
+
+    fn written(&self) -> String {
+        match &self.trait_path {
+            Some(tr) => format!("impl {} for {}", display(tr), display(&self.self_ty)),
+            None => format!("impl {}", display(&self.self_ty)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Collector {
+    summary: Summary,
+    scopes: Vec<usize>,
+    next_scope: usize,
+}
+
+impl Collector {
+    fn in_scope(&mut self, visit: impl FnOnce(&mut Self)) {
+        self.next_scope += 1;
+        self.scopes.push(self.next_scope);
+        visit(self);
+        self.scopes.pop();
+    }
+}
+
+impl<'ast> Visit<'ast> for Collector {
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        self.in_scope(|this| syn::visit::visit_item_mod(this, item));
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        self.in_scope(|this| syn::visit::visit_block(this, block));
+    }
+
+    fn visit_item_impl(&mut self, item: &'ast ItemImpl) {
+        let marked = item.attrs.iter().find(|a| is_ttl_cached(a)).map(|a| {
+            let tokens = match &a.meta {
+                Meta::List(list) => list.tokens.clone(),
+                Meta::Path(_) => TokenStream::new(),
+                Meta::NameValue(_) => return Marked::Invalid,
+            };
+            let args = ImplArgs::parse(tokens);
+            if args.errors.is_empty() {
+                Marked::Prefix(args.prefix.unwrap_or_default())
+            } else {
+                Marked::Invalid
+            }
+        });
+        let methods =
+            item.items
+                .iter()
+                .filter_map(|impl_item| match impl_item {
+                    ImplItem::Fn(method) => Some(MethodSummary {
+                        name: method.sig.ident.unraw().to_string(),
+                        cached: method.attrs.iter().find(|a| is_ttl_cached(a)).map(|a| {
+                            match &a.meta {
+                                Meta::List(list) => list.tokens.to_string(),
+                                _ => String::new(),
+                            }
+                        }),
+                        sig: text(&method.sig),
+                        conditional: is_conditional(&method.attrs),
+                    }),
+                    _ => None,
+                })
+                .collect();
+        self.summary.impls.push(ImplSummary {
+            scope: self.scopes.last().copied().unwrap_or(0),
+            trait_path: item.trait_.as_ref().map(|(path, _)| text(path)),
+            self_ty: text(&item.self_ty),
+            marked,
+            conditional: is_conditional(&item.attrs),
+            generic: item
+                .generics
+                .params
+                .iter()
+                .any(|p| !matches!(p, syn::GenericParam::Lifetime(_))),
+            methods,
+        });
+        syn::visit::visit_item_impl(self, item);
+    }
+}
+
+pub(crate) fn is_ttl_cached(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "ttl_cached")
+}
+
+fn is_conditional(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .any(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+}
+
+/// Tokens as compared: printed the same way for the item being expanded and for the file.
+fn text(tokens: &impl ToTokens) -> String {
+    tokens.to_token_stream().to_string()
+}
+
+/// Tokens as a person writes them: `&'static L`, `Vec<String>`.
+pub(crate) fn display(tokens: &str) -> String {
+    tokens
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace("& ", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn summary(text: &str) -> Summary {
+        Summary::of_source(text).expect("the source parses")
+    }
+
+    fn conflicts(text: &str, trait_path: &str, self_ty: &str, prefix: &str) -> Vec<String> {
+        let trait_path: syn::Path = syn::parse_str(trait_path).unwrap();
+        let self_ty: syn::Type = syn::parse_str(self_ty).unwrap();
+        summary(text)
+            .conflicts(&trait_path, &self_ty, prefix)
+            .into_iter()
+            .map(|(method, c)| format!("{method}: {}", c.other))
+            .collect()
+    }
+
+    const TWO_IMPLS: &str = r#"
+        struct Drive;
+        #[ttl_cached]
+        impl Files for Drive {
+            #[ttl_cached(ttl = 60, ignore = [self])]
+            async fn find(&self, name: &str) -> Option<String> { None }
+            async fn other(&self) {}
+        }
+        #[ttl_cached]
+        impl Photos for Drive {
+            #[ttl_cached(ttl = 60, ignore = [self])]
+            async fn find(&self, name: &str) -> Option<String> { None }
+        }
+    "#;
+
+    #[test]
+    fn the_later_of_two_trait_impls_reports_the_collision() {
+        assert_eq!(
+            conflicts(TWO_IMPLS, "Photos", "Drive", ""),
+            ["find: impl Files for Drive"]
+        );
+        assert!(conflicts(TWO_IMPLS, "Files", "Drive", "").is_empty());
+    }
+
+    #[test]
+    fn a_prefix_on_either_impl_removes_the_collision() {
+        assert!(conflicts(TWO_IMPLS, "Photos", "Drive", "photos_").is_empty());
+        let prefixed = TWO_IMPLS.replacen(
+            "#[ttl_cached]\n        impl Files",
+            "#[ttl_cached(companion_prefix = \"files_\")]\n        impl Files",
+            1,
+        );
+        assert_ne!(prefixed, TWO_IMPLS);
+        assert!(conflicts(&prefixed, "Photos", "Drive", "").is_empty());
+        // The prefix makes the stems equal: `files_` + `find` against a method `files_find`.
+        let clash = prefixed.replacen("async fn find", "async fn files_find", 2);
+        let clash = clash.replacen("async fn files_find", "async fn find", 1);
+        assert_eq!(
+            conflicts(&clash, "Photos", "Drive", ""),
+            ["files_find: impl Files for Drive"]
+        );
+    }
+
+    #[test]
+    fn an_inherent_impl_caching_the_same_name_is_reported_by_the_trait_impl() {
+        let text = r#"
+            #[ttl_cached]
+            impl Files for Drive {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                async fn find(&self, name: &str) -> Option<String> { None }
+            }
+            impl Drive {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                pub async fn find(&self, name: &str) -> Option<String> { None }
+            }
+        "#;
+        assert_eq!(conflicts(text, "Files", "Drive", ""), ["find: impl Drive"]);
+    }
+
+    #[test]
+    fn other_scopes_types_and_cfgs_do_not_collide() {
+        let text = r#"
+            mod a {
+                #[ttl_cached]
+                impl Files for Drive {
+                    #[ttl_cached(ttl = 60, ignore = [self])]
+                    async fn find(&self, name: &str) -> Option<String> { None }
+                }
+            }
+            #[ttl_cached]
+            impl Files for Dropbox {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                async fn find(&self, name: &str) -> Option<String> { None }
+            }
+            #[cfg(unix)]
+            #[ttl_cached]
+            impl Unix for Drive {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                async fn find(&self, name: &str) -> Option<String> { None }
+            }
+            #[ttl_cached]
+            impl Photos for Drive {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                async fn find(&self, name: &str) -> Option<String> { None }
+            }
+            impl Other for Drive {
+                async fn find(&self, name: &str) -> Option<String> { None }
+            }
+        "#;
+        assert!(conflicts(text, "Photos", "Drive", "").is_empty());
+        assert!(conflicts(text, "Files", "Dropbox", "").is_empty());
+    }
+
+    #[test]
+    fn an_impl_that_cannot_be_told_apart_is_not_judged() {
+        let text = r#"
+            mod a {
+                #[ttl_cached] impl Files for Drive { #[ttl_cached(ttl = 1)] async fn f(&self) {} }
+                #[ttl_cached] impl Photos for Drive { #[ttl_cached(ttl = 1)] async fn f(&self) {} }
+            }
+            mod b {
+                #[ttl_cached] impl Photos for Drive { #[ttl_cached(ttl = 1)] async fn f(&self) {} }
+            }
+        "#;
+        assert!(conflicts(text, "Photos", "Drive", "").is_empty());
+        assert!(conflicts(text, "Files", "Drive", "").is_empty());
+    }
+
+    #[test]
+    fn a_method_is_found_in_an_unmarked_trait_impl_only() {
+        let text = r#"
+            impl Directory for Ldap {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                async fn lookup(&self, name: &str) -> Option<String> { None }
+            }
+            impl Ldap {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                async fn search(&self, name: &str) -> Option<String> { None }
+            }
+            #[ttl_cached]
+            impl Other for Ldap {
+                #[ttl_cached(ttl = 60, ignore = [self])]
+                async fn other(&self, name: &str) -> Option<String> { None }
+            }
+        "#;
+        let summary = summary(text);
+        let args = quote!(ttl = 60, ignore = [self]);
+        let sig = |s: &str| -> syn::Signature { syn::parse_str(s).unwrap() };
+        let lookup = sig("async fn lookup(&self, name: &str) -> Option<String>");
+        assert_eq!(
+            summary.unmarked_trait_impl_of(&lookup, &args),
+            Some(("impl Directory for Ldap".to_string(), "Ldap".to_string()))
+        );
+        // Other arguments or another signature: not this method.
+        assert_eq!(
+            summary.unmarked_trait_impl_of(&lookup, &quote!(ttl = 61, ignore = [self])),
+            None
+        );
+        let other_sig = sig("async fn lookup(&self, name: String) -> Option<String>");
+        assert_eq!(summary.unmarked_trait_impl_of(&other_sig, &args), None);
+        let search = sig("async fn search(&self, name: &str) -> Option<String>");
+        assert_eq!(summary.unmarked_trait_impl_of(&search, &args), None);
+        let other = sig("async fn other(&self, name: &str) -> Option<String>");
+        assert_eq!(summary.unmarked_trait_impl_of(&other, &args), None);
+    }
+
+    #[test]
+    fn the_same_method_in_an_inherent_impl_too_is_not_judged() {
+        let text = r#"
+            impl Directory for Ldap {
+                #[ttl_cached(ttl = 60)]
+                async fn lookup(&self) -> u32 { 1 }
+            }
+            impl Ldap {
+                #[ttl_cached(ttl = 60)]
+                async fn lookup(&self) -> u32 { 1 }
+            }
+        "#;
+        let sig: syn::Signature = syn::parse_str("async fn lookup(&self) -> u32").unwrap();
+        assert_eq!(
+            summary(text).unmarked_trait_impl_of(&sig, &quote!(ttl = 60)),
+            None
+        );
+    }
+}
