@@ -37,8 +37,9 @@ where
         if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
             return policy.answer(value);
         }
-        // Boxed: only misses pay for the miss path's state machine.
-        let lead = match Box::pin(self.start(probe, policy)).await {
+        // Not boxed: the miss path's state makes the future 376 bytes instead of 312, and a
+        // box would cost every miss an allocation.
+        let lead = match self.start(probe, policy).await {
             Start::Done(outcome) => return outcome,
             Start::Lead(lead) => lead,
         };
