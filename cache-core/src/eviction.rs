@@ -72,10 +72,18 @@ impl Ghosts {
     }
 }
 
+/// The most credit a main-queue node keeps from one pass of the queue to the next.
+const MAX_CREDIT: u8 = 2;
+
 pub(crate) struct Queues<G, K, V> {
     expiry: List<Node<G, K, V>, ExpiryLink>,
     small: List<Node<G, K, V>, QueueLink>,
     main: List<Node<G, K, V>, QueueLink>,
+    /// The credit of each node in the main queue, by the node's slot in the expiry order (which
+    /// does not move while the node is stored): what its hits earned it up to the last pass.
+    /// Kept here rather than in the node's hit counter, which restarts from zero at each pass,
+    /// so that a pass can tell a node read since the last pass from one that was not.
+    credit: Vec<u8>,
     ghosts: Ghosts,
     small_target: usize,
 }
@@ -93,6 +101,7 @@ impl<G, K, V> Eviction<G, K, V> {
                 expiry: List::new(),
                 small: List::new(),
                 main: List::new(),
+                credit: Vec::new(),
                 ghosts: Ghosts {
                     set: HashSet::with_hasher(FixedState::default()),
                     order: VecDeque::new(),
@@ -121,8 +130,7 @@ impl<G, K, V> Queues<G, K, V> {
     pub(crate) fn admit(&mut self, node: &Arc<Node<G, K, V>>) {
         self.expiry.push_back(Arc::clone(node));
         if self.ghosts.recall(node.hash) {
-            node.in_main.store(true, Relaxed);
-            self.main.push_back(Arc::clone(node));
+            self.push_main(Arc::clone(node), 0);
         } else {
             self.small.push_back(Arc::clone(node));
         }
@@ -177,8 +185,7 @@ impl<G, K, V> Queues<G, K, V> {
                 if node.freq.load(Relaxed) > 0 && node.is_live(now, epoch) {
                     // Read while on probation: keep it, in the main queue.
                     node.freq.store(0, Relaxed);
-                    node.in_main.store(true, Relaxed);
-                    self.main.push_back(node);
+                    self.push_main(node, 0);
                     continue;
                 }
                 self.ghosts.remember(node.hash);
@@ -186,15 +193,37 @@ impl<G, K, V> Queues<G, K, V> {
                 return Some(node);
             }
             let node = self.main.pop_front()?;
-            let freq = node.freq.load(Relaxed);
-            if freq > 0 && node.is_live(now, epoch) {
-                node.freq.store(freq - 1, Relaxed);
-                self.main.push_back(node);
-                continue;
+            if node.is_live(now, epoch) {
+                let hits = node.freq.load(Relaxed);
+                let credit = self.credit[Self::credit_slot(&node)];
+                let score = (credit + hits).min(MAX_CREDIT + 1);
+                if score > 0 {
+                    if hits > 0 {
+                        node.freq.store(0, Relaxed);
+                    }
+                    self.push_main(node, score - 1);
+                    continue;
+                }
             }
             out.extend(self.expiry.unlink(&node));
             return Some(node);
         }
+    }
+
+    /// Where `node`'s credit is kept: its slot in the expiry order.
+    fn credit_slot(node: &Node<G, K, V>) -> usize {
+        node.expiry_slot.load(Relaxed) as usize
+    }
+
+    /// Appends `node` to the main queue with `credit`.
+    fn push_main(&mut self, node: Arc<Node<G, K, V>>, credit: u8) {
+        let slot = Self::credit_slot(&node);
+        if slot >= self.credit.len() {
+            self.credit.resize(slot + 1, 0);
+        }
+        self.credit[slot] = credit;
+        node.in_main.store(true, Relaxed);
+        self.main.push_back(node);
     }
 
     /// Empties every list, for dropping the cache; the caller drops the nodes.
@@ -202,6 +231,7 @@ impl<G, K, V> Queues<G, K, V> {
         let mut all = self.expiry.drain();
         all.extend(self.small.drain());
         all.extend(self.main.drain());
+        self.credit.clear();
         all
     }
 }
