@@ -84,8 +84,37 @@ pub(crate) struct Queues<G, K, V> {
     /// Kept here rather than in the node's hit counter, which restarts from zero at each pass,
     /// so that a pass can tell a node read since the last pass from one that was not.
     credit: Vec<u8>,
+    idle: IdleShare,
     ghosts: Ghosts,
     small_target: usize,
+}
+
+/// How many of the main queue's best-credited nodes were found unread by their last pass: a
+/// moving average over the last few hundred such passes, in 1/65 536ths.
+///
+/// A node with full credit was read at least as often as the queue goes round, so in a steady
+/// workload few of them go a whole round unread. When most of them do, the popular keys have
+/// changed; while that lasts, a pass evicts an unread node whatever its credit, instead of
+/// keeping yesterday's favourites for several more rounds.
+struct IdleShare(u32);
+
+impl IdleShare {
+    /// Weight of the newest pass: 1/512.
+    const SHIFT: u32 = 9;
+    const ONE: u32 = 1 << 16;
+
+    fn observe(&mut self, idle: bool) {
+        if idle {
+            self.0 += (Self::ONE - self.0) >> Self::SHIFT;
+        } else {
+            self.0 -= self.0 >> Self::SHIFT;
+        }
+    }
+
+    /// Whether most full-credit nodes went unread: the popular keys are changing.
+    fn shifting(&self) -> bool {
+        self.0 > Self::ONE / 2
+    }
 }
 
 /// The queues behind their lock. Held for link edits only: never across an `.await` or user
@@ -102,6 +131,7 @@ impl<G, K, V> Eviction<G, K, V> {
                 small: List::new(),
                 main: List::new(),
                 credit: Vec::new(),
+                idle: IdleShare(0),
                 ghosts: Ghosts {
                     set: HashSet::with_hasher(FixedState::default()),
                     order: VecDeque::new(),
@@ -196,7 +226,14 @@ impl<G, K, V> Queues<G, K, V> {
             if node.is_live(now, epoch) {
                 let hits = node.freq.load(Relaxed);
                 let credit = self.credit[Self::credit_slot(&node)];
-                let score = (credit + hits).min(MAX_CREDIT + 1);
+                if credit == MAX_CREDIT {
+                    self.idle.observe(hits == 0);
+                }
+                let score = if hits == 0 && self.idle.shifting() {
+                    0
+                } else {
+                    (credit + hits).min(MAX_CREDIT + 1)
+                };
                 if score > 0 {
                     if hits > 0 {
                         node.freq.store(0, Relaxed);
