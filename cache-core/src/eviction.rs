@@ -73,7 +73,7 @@ impl Ghosts {
 }
 
 /// The most credit a main-queue node keeps from one pass of the queue to the next.
-const MAX_CREDIT: u8 = 2;
+const MAX_CREDIT: u8 = 3;
 
 pub(crate) struct Queues<G, K, V> {
     expiry: List<Node<G, K, V>, ExpiryLink>,
