@@ -89,31 +89,44 @@ pub(crate) struct Queues<G, K, V> {
     small_target: usize,
 }
 
-/// How many of the main queue's best-credited nodes were found unread by their last pass: a
-/// moving average over the last few hundred such passes, in 1/65 536ths.
+/// How many of the main queue's full-credit nodes were found unread by their last pass: a
+/// moving average over the last eighth to quarter of the capacity in such passes (a power of
+/// two), in 1/2^24ths.
 ///
 /// A node with full credit was read at least as often as the queue goes round, so in a steady
 /// workload few of them go a whole round unread. When most of them do, the popular keys have
 /// changed; while that lasts, a pass evicts an unread node whatever its credit, instead of
 /// keeping yesterday's favourites for several more rounds.
-struct IdleShare(u32);
+struct IdleShare {
+    share: u32,
+    /// The weight of the newest pass is 1/2^`shift`.
+    shift: u32,
+}
 
 impl IdleShare {
-    /// Weight of the newest pass: 1/512.
-    const SHIFT: u32 = 9;
-    const ONE: u32 = 1 << 16;
+    const ONE: u32 = 1 << 24;
+
+    fn new(capacity: usize) -> Self {
+        // A window of a fraction of the capacity, so that a shift shows within a fraction of
+        // a round of the main queue at any capacity (a fixed window of 512 passes was never
+        // filled with idle passes in caches of a few hundred entries).
+        Self {
+            share: 0,
+            shift: (capacity / 4).max(8).ilog2().min(20),
+        }
+    }
 
     fn observe(&mut self, idle: bool) {
         if idle {
-            self.0 += (Self::ONE - self.0) >> Self::SHIFT;
+            self.share += (Self::ONE - self.share) >> self.shift;
         } else {
-            self.0 -= self.0 >> Self::SHIFT;
+            self.share -= self.share >> self.shift;
         }
     }
 
     /// Whether most full-credit nodes went unread: the popular keys are changing.
     fn shifting(&self) -> bool {
-        self.0 > Self::ONE / 2
+        self.share > Self::ONE / 2
     }
 }
 
@@ -131,7 +144,7 @@ impl<G, K, V> Eviction<G, K, V> {
                 small: List::new(),
                 main: List::new(),
                 credit: Vec::new(),
-                idle: IdleShare(0),
+                idle: IdleShare::new(capacity),
                 ghosts: Ghosts {
                     set: HashSet::with_hasher(FixedState::default()),
                     order: VecDeque::new(),
