@@ -7,17 +7,34 @@
 //!   there without reading any entry, and eviction takes them before any live entry.
 //! - the **eviction queues** (S3-FIFO: Yang et al., "FIFO queues are all you need for cache
 //!   eviction", SOSP 2023): a small probationary FIFO where new keys enter (3 % of the
-//!   capacity here), a main FIFO, and a ghost list of the hashes of keys
-//!   recently evicted from the small queue (as many as half the capacity). A hit only bumps a 2-bit saturating counter on the node (no lock, no allocation, and
-//!   no write once the counter is full). A key evicted from the small queue without a hit since
-//!   it entered is remembered as a ghost; a key read while in the small queue moves to the main
-//!   queue; a key whose ghost is found when it is stored again enters the main queue directly.
-//!   The main queue is a CLOCK with a counter: a node at its front with hits left goes back to
-//!   the end with one hit fewer. One-off keys (scans, one-off folders) thus leave quickly from
-//!   the small queue, while keys read again stay.
+//!   capacity here), a main FIFO, and a ghost list of the hashes of keys recently evicted from
+//!   the small queue (as many as half the capacity).
 //!
-//! All of this happens on the miss path, under a mutex held for O(1) link edits (amortized:
-//! a node's counter is at most 3, so each node is passed over at most 3 times per stay).
+//! A hit only bumps a 2-bit saturating counter on the node (no lock, no allocation, and no
+//! write once the counter is full). Everything else happens on the miss path:
+//!
+//! - A key evicted from the small queue without a hit since it entered is remembered as a
+//!   ghost; a key read while in the small queue moves to the main queue; a key whose ghost is
+//!   found when it is stored again enters the main queue directly. One-off keys (scans,
+//!   one-off folders) thus leave quickly from the small queue, while keys read again stay.
+//! - The main queue is a CLOCK with a credit per node, kept here (not on the node): a pass
+//!   over the node at the front adds its hits since the last pass to its credit (at most 4),
+//!   and if that is above zero the node goes back to the end with one less (so it keeps at
+//!   most 3), its hit counter restarting from zero; else it is evicted. A node read in every
+//!   round stays; one that stops being read leaves after as many rounds as it has credit.
+//! - **Shift detection**: a node with full credit was read at least as often as the queue goes
+//!   round, so in a steady workload few such nodes are found unread by a pass. When the share
+//!   of them that are (a moving average over the last eighth to quarter of the capacity's
+//!   worth of such passes) goes above one half, the popular keys changed: while it stays
+//!   there, a pass evicts an unread node whatever its credit, so yesterday's favourites leave
+//!   within a round instead of four.
+//!   (A shorter memory for every node would do the same after a change, but costs the steady
+//!   workloads the moderately popular keys that had one unlucky round.)
+//!
+//! The parameters (3 % small queue, ghosts for half the capacity, credit up to 3, the shift
+//! threshold and window) were chosen on the replayed traces (`benches/examples/miss_ratio.rs`,
+//! BENCHMARKS.md). The lock is held for O(1) link edits per step, amortized: every pass over a
+//! node in the main queue is paid for by a hit it had since it entered.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -268,6 +285,11 @@ impl<G, K, V> Queues<G, K, V> {
     /// Appends `node` to the main queue with `credit`.
     fn push_main(&mut self, node: Arc<Node<G, K, V>>, credit: u8) {
         let slot = Self::credit_slot(&node);
+        debug_assert_ne!(
+            slot,
+            crate::list::NO_SLOT as usize,
+            "a queued node is in the expiry order"
+        );
         if slot >= self.credit.len() {
             self.credit.resize(slot + 1, 0);
         }
