@@ -88,3 +88,56 @@ async fn a_key_asked_for_again_soon_after_its_eviction_is_kept_longer() {
         "the second scan evicted it again"
     );
 }
+
+/// When the popular keys change, the old ones leave the main queue within about a round, not
+/// after the several rounds their hit counts would buy them in a steady workload: the cache
+/// notices that most of its best-credited entries went a whole round unread.
+#[tokio::test(start_paused = true)]
+async fn when_the_popular_keys_change_the_old_ones_leave_quickly() {
+    let cache = cache(200);
+    // Reads each of `keys` twice in a row, storing it on a miss; returns the misses.
+    let round = |keys: std::ops::Range<u32>| {
+        let cache = &cache;
+        async move {
+            let mut misses = 0;
+            for k in keys {
+                for _ in 0..2 {
+                    if cache.get("u", &k).is_none() {
+                        store(cache, k).await;
+                        misses += 1;
+                    }
+                }
+            }
+            misses
+        }
+    };
+    // Yesterday's favourites (150 of the 200 slots), read again and again while one-off keys
+    // come and go.
+    let mut one_off = 1_000_000;
+    let mut yesterday = 0;
+    for _ in 0..20 {
+        yesterday = round(0..150).await;
+        round(one_off..one_off + 30).await;
+        one_off += 30;
+    }
+    assert_eq!(
+        yesterday, 0,
+        "the favourites were evicted in a steady workload"
+    );
+    // Today's favourites: a different set of 150.
+    let mut misses = Vec::new();
+    for _ in 0..6 {
+        misses.push(round(10_000..10_150).await);
+        round(one_off..one_off + 30).await;
+        one_off += 30;
+    }
+    assert_eq!(misses[0], 150);
+    // Keeping yesterday's favourites for as many rounds as their counters allow (the policy
+    // before the shift detection) misses 135 of 150 here.
+    assert!(
+        misses[1] <= 50,
+        "the second round of today's favourites missed {} of 150: {misses:?}",
+        misses[1]
+    );
+    assert!(misses[2..].iter().all(|&m| m == 0), "{misses:?}");
+}

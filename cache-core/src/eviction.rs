@@ -7,17 +7,34 @@
 //!   there without reading any entry, and eviction takes them before any live entry.
 //! - the **eviction queues** (S3-FIFO: Yang et al., "FIFO queues are all you need for cache
 //!   eviction", SOSP 2023): a small probationary FIFO where new keys enter (3 % of the
-//!   capacity here), a main FIFO, and a ghost list of the hashes of keys
-//!   recently evicted from the small queue (as many as half the capacity). A hit only bumps a 2-bit saturating counter on the node (no lock, no allocation, and
-//!   no write once the counter is full). A key evicted from the small queue without a hit since
-//!   it entered is remembered as a ghost; a key read while in the small queue moves to the main
-//!   queue; a key whose ghost is found when it is stored again enters the main queue directly.
-//!   The main queue is a CLOCK with a counter: a node at its front with hits left goes back to
-//!   the end with one hit fewer. One-off keys (scans, one-off folders) thus leave quickly from
-//!   the small queue, while keys read again stay.
+//!   capacity here), a main FIFO, and a ghost list of the hashes of keys recently evicted from
+//!   the small queue (as many as half the capacity).
 //!
-//! All of this happens on the miss path, under a mutex held for O(1) link edits (amortized:
-//! a node's counter is at most 3, so each node is passed over at most 3 times per stay).
+//! A hit only bumps a 2-bit saturating counter on the node (no lock, no allocation, and no
+//! write once the counter is full). Everything else happens on the miss path:
+//!
+//! - A key evicted from the small queue without a hit since it entered is remembered as a
+//!   ghost; a key read while in the small queue moves to the main queue; a key whose ghost is
+//!   found when it is stored again enters the main queue directly. One-off keys (scans,
+//!   one-off folders) thus leave quickly from the small queue, while keys read again stay.
+//! - The main queue is a CLOCK with a credit per node, kept here (not on the node): a pass
+//!   over the node at the front adds its hits since the last pass to its credit (at most 4),
+//!   and if that is above zero the node goes back to the end with one less (so it keeps at
+//!   most 3), its hit counter restarting from zero; else it is evicted. A node read in every
+//!   round stays; one that stops being read leaves after as many rounds as it has credit.
+//! - **Shift detection**: a node with full credit was read at least as often as the queue goes
+//!   round, so in a steady workload few such nodes are found unread by a pass. When the share
+//!   of them that are (a moving average over the last eighth to quarter of the capacity's
+//!   worth of such passes) goes above one half, the popular keys changed: while it stays
+//!   there, a pass evicts an unread node whatever its credit, so yesterday's favourites leave
+//!   within a round instead of four.
+//!   (A shorter memory for every node would do the same after a change, but costs the steady
+//!   workloads the moderately popular keys that had one unlucky round.)
+//!
+//! The parameters (3 % small queue, ghosts for half the capacity, credit up to 3, the shift
+//! threshold and window) were chosen on the replayed traces (`benches/examples/miss_ratio.rs`,
+//! BENCHMARKS.md). The lock is held for O(1) link edits per step, amortized: every pass over a
+//! node in the main queue is paid for by a hit it had since it entered.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -72,12 +89,62 @@ impl Ghosts {
     }
 }
 
+/// The most credit a main-queue node keeps from one pass of the queue to the next.
+const MAX_CREDIT: u8 = 3;
+
 pub(crate) struct Queues<G, K, V> {
     expiry: List<Node<G, K, V>, ExpiryLink>,
     small: List<Node<G, K, V>, QueueLink>,
     main: List<Node<G, K, V>, QueueLink>,
+    /// The credit of each node in the main queue, by the node's slot in the expiry order (which
+    /// does not move while the node is stored): what its hits earned it up to the last pass.
+    /// Kept here rather than in the node's hit counter, which restarts from zero at each pass,
+    /// so that a pass can tell a node read since the last pass from one that was not.
+    credit: Vec<u8>,
+    idle: IdleShare,
     ghosts: Ghosts,
     small_target: usize,
+}
+
+/// How many of the main queue's full-credit nodes were found unread by their last pass: a
+/// moving average over the last eighth to quarter of the capacity in such passes (a power of
+/// two), in 1/2^24ths.
+///
+/// A node with full credit was read at least as often as the queue goes round, so in a steady
+/// workload few of them go a whole round unread. When most of them do, the popular keys have
+/// changed; while that lasts, a pass evicts an unread node whatever its credit, instead of
+/// keeping yesterday's favourites for several more rounds.
+struct IdleShare {
+    share: u32,
+    /// The weight of the newest pass is 1/2^`shift`.
+    shift: u32,
+}
+
+impl IdleShare {
+    const ONE: u32 = 1 << 24;
+
+    fn new(capacity: usize) -> Self {
+        // A window of a fraction of the capacity, so that a shift shows within a fraction of
+        // a round of the main queue at any capacity (a fixed window of 512 passes was never
+        // filled with idle passes in caches of a few hundred entries).
+        Self {
+            share: 0,
+            shift: (capacity / 4).max(8).ilog2().min(20),
+        }
+    }
+
+    fn observe(&mut self, idle: bool) {
+        if idle {
+            self.share += (Self::ONE - self.share) >> self.shift;
+        } else {
+            self.share -= self.share >> self.shift;
+        }
+    }
+
+    /// Whether most full-credit nodes went unread: the popular keys are changing.
+    fn shifting(&self) -> bool {
+        self.share > Self::ONE / 2
+    }
 }
 
 /// The queues behind their lock. Held for link edits only: never across an `.await` or user
@@ -93,6 +160,8 @@ impl<G, K, V> Eviction<G, K, V> {
                 expiry: List::new(),
                 small: List::new(),
                 main: List::new(),
+                credit: Vec::new(),
+                idle: IdleShare::new(capacity),
                 ghosts: Ghosts {
                     set: HashSet::with_hasher(FixedState::default()),
                     order: VecDeque::new(),
@@ -121,8 +190,7 @@ impl<G, K, V> Queues<G, K, V> {
     pub(crate) fn admit(&mut self, node: &Arc<Node<G, K, V>>) {
         self.expiry.push_back(Arc::clone(node));
         if self.ghosts.recall(node.hash) {
-            node.in_main.store(true, Relaxed);
-            self.main.push_back(Arc::clone(node));
+            self.push_main(Arc::clone(node), 0);
         } else {
             self.small.push_back(Arc::clone(node));
         }
@@ -181,8 +249,7 @@ impl<G, K, V> Queues<G, K, V> {
                 if node.freq.load(Relaxed) > 0 && node.is_live(now, epoch) {
                     // Read while on probation: keep it, in the main queue.
                     node.freq.store(0, Relaxed);
-                    node.in_main.store(true, Relaxed);
-                    self.main.push_back(node);
+                    self.push_main(node, 0);
                     continue;
                 }
                 self.ghosts.remember(node.hash);
@@ -190,15 +257,49 @@ impl<G, K, V> Queues<G, K, V> {
                 return Some(node);
             }
             let node = self.main.pop_front()?;
-            let freq = node.freq.load(Relaxed);
-            if freq > 0 && node.is_live(now, epoch) {
-                node.freq.store(freq - 1, Relaxed);
-                self.main.push_back(node);
-                continue;
+            if node.is_live(now, epoch) {
+                let hits = node.freq.load(Relaxed);
+                let credit = self.credit[Self::credit_slot(&node)];
+                if credit == MAX_CREDIT {
+                    self.idle.observe(hits == 0);
+                }
+                let score = if hits == 0 && self.idle.shifting() {
+                    0
+                } else {
+                    (credit + hits).min(MAX_CREDIT + 1)
+                };
+                if score > 0 {
+                    if hits > 0 {
+                        node.freq.store(0, Relaxed);
+                    }
+                    self.push_main(node, score - 1);
+                    continue;
+                }
             }
             out.extend(self.expiry.unlink(&node));
             return Some(node);
         }
+    }
+
+    /// Where `node`'s credit is kept: its slot in the expiry order.
+    fn credit_slot(node: &Node<G, K, V>) -> usize {
+        node.expiry_slot.load(Relaxed) as usize
+    }
+
+    /// Appends `node` to the main queue with `credit`.
+    fn push_main(&mut self, node: Arc<Node<G, K, V>>, credit: u8) {
+        let slot = Self::credit_slot(&node);
+        debug_assert_ne!(
+            slot,
+            crate::list::NO_SLOT as usize,
+            "a queued node is in the expiry order"
+        );
+        if slot >= self.credit.len() {
+            self.credit.resize(slot + 1, 0);
+        }
+        self.credit[slot] = credit;
+        node.in_main.store(true, Relaxed);
+        self.main.push_back(node);
     }
 
     /// Empties every list, for dropping the cache; the caller drops the nodes.
@@ -206,6 +307,7 @@ impl<G, K, V> Queues<G, K, V> {
         let mut all = self.expiry.drain();
         all.extend(self.small.drain());
         all.extend(self.main.drain());
+        self.credit.clear();
         all
     }
 }
