@@ -6,7 +6,7 @@
 //!
 //! The contenders are those of `benches/hit.rs` (`shared/contenders.rs`; `hit_instructions
 //! list` prints their names), the misses of `benches/miss.rs` (`miss_ttlcache_get_with`,
-//! `miss_moka_sync_get_with`, `miss_scc_get_insert_fifo`: cold keys cycled from a pool of
+//! `miss_moka_sync_get_with`, `miss_moka_future_get_with`, `miss_scc_get_insert_fifo`: cold keys cycled from a pool of
 //! 100 000 through a full 1 000-entry cache, as there, on one thread; `keys` is ignored), plus
 //! two baselines: `empty` (the loop of the sync contenders with no lookup) and `empty_async`
 //! (the loop of the async ones, awaiting a ready future).
@@ -123,6 +123,23 @@ fn miss(name: &str, n: u64) -> bool {
                 cache.get_with(k.tuple(), || value_for(k.id))
             });
         }
+        "miss_moka_future_get_with" => {
+            let cache: moka::future::Cache<Tuple, Value, Fold> = moka::future::Cache::builder()
+                .max_capacity(CAPACITY as u64)
+                .time_to_live(contenders::TTL)
+                .build_with_hasher(Fold::default());
+            rt.block_on(async {
+                for k in warm {
+                    cache.insert(k.tuple(), value_for(k.id)).await;
+                }
+                cache.run_pending_tasks().await;
+            });
+            let get = |i: usize| {
+                let (k, cache) = (&keys[i], &cache);
+                async move { cache.get_with(k.tuple(), async { value_for(k.id) }).await }
+            };
+            measured_async_loop(&rt, n, POOL, get);
+        }
         "miss_scc_get_insert_fifo" => {
             let map: scc::HashMap<Tuple, Value, Fold> =
                 scc::HashMap::with_capacity_and_hasher(CAPACITY * 2, Fold::default());
@@ -170,6 +187,7 @@ fn main() {
             }
             println!("miss_ttlcache_get_with async");
             println!("miss_moka_sync_get_with sync");
+            println!("miss_moka_future_get_with async");
             println!("miss_scc_get_insert_fifo sync");
         }
         "empty" => measured_sync_loop(n, len, |i| i),
