@@ -30,6 +30,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::borrowed::ToKey;
 use crate::builder::{BuildError, CacheBuilder};
 use crate::hook::Hooks;
@@ -380,8 +382,12 @@ where
     /// ```
     pub async fn purge_expired(&self) -> usize {
         let mut graveyard = Graveyard::new();
-        self.store
-            .sweep(self.current_epoch(), usize::MAX, &mut graveyard)
+        self.store.sweep(
+            Instant::now(),
+            self.current_epoch(),
+            usize::MAX,
+            &mut graveyard,
+        )
     }
 
     /// The number of stored entries (expired ones included until they are removed).
@@ -477,9 +483,14 @@ where
     /// Bounded housekeeping after each miss and invalidation: a few expired entries off the
     /// front of the store order.
     pub(crate) fn maintain(&self) {
+        self.maintain_at(Instant::now());
+    }
+
+    /// [`maintain`](Self::maintain) with the caller's clock reading.
+    pub(crate) fn maintain_at(&self, now: Instant) {
         let mut graveyard = Graveyard::new();
         self.store
-            .sweep(self.current_epoch(), SWEEP_BUDGET, &mut graveyard);
+            .sweep(now, self.current_epoch(), SWEEP_BUDGET, &mut graveyard);
     }
 }
 

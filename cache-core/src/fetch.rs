@@ -170,8 +170,7 @@ where
         }
     }
 
-    fn expiry(&self) -> Instant {
-        let now = Instant::now();
+    fn expiry(&self, now: Instant) -> Instant {
         now.checked_add(self.ttl())
             .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
     }
@@ -187,12 +186,16 @@ where
     /// the flight, all under the flight's map entry, so that a concurrent key invalidation is
     /// ordered wholly before the store (and refuses it) or wholly after (and removes it).
     fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V) {
+        // One clock read for the whole miss: the expiry, and what counts as expired while making
+        // room and sweeping. Read before the locks, it is at most as late as the truth, so
+        // nothing is taken for expired early.
+        let now = Instant::now();
         // Clones happen before any lock is taken: they are user code.
         let node = Arc::new(Node::new(
             Arc::clone(&flight.group),
             flight.rest.clone(),
             value.clone(),
-            self.expiry(),
+            self.expiry(now),
             flight.stamp,
             flight.hash,
         ));
@@ -202,7 +205,7 @@ where
             if fresh {
                 self.hooks.at_sync(HookPoint::StoreLocked);
                 self.store
-                    .insert(node, &self.epoch, &self.hooks, &mut graveyard);
+                    .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
             }
             flight.publish_value(value);
             fresh
@@ -212,7 +215,7 @@ where
         }
         trace::fetched(self.name(), stored);
         drop(graveyard);
-        self.maintain();
+        self.maintain_at(now);
     }
 
     fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>) {

@@ -128,10 +128,11 @@ where
         probe: &P,
         epoch: u64,
     ) -> Option<Arc<Node<G, K, V>>> {
-        let now = Instant::now();
         self.index
             .peek_with(&ByKey::new(probe), |key, ()| {
-                key.0.is_live(now, epoch).then(|| Arc::clone(&key.0))
+                key.0
+                    .is_live(Instant::now(), epoch)
+                    .then(|| Arc::clone(&key.0))
             })
             .flatten()
     }
@@ -143,13 +144,13 @@ where
     pub(crate) fn insert(
         &self,
         node: Arc<Node<G, K, V>>,
+        now: Instant,
         epoch: &std::sync::atomic::AtomicU64,
         hooks: &Hooks,
         graveyard: &mut Graveyard<G, K, V>,
     ) {
         // Dropped by the caller, after it let go of the flight entry.
         graveyard.nodes.push(Arc::clone(&node));
-        let now = Instant::now();
         let at_start = epoch.load(Acquire);
         if let Some(entry) = self.index.get_sync(&ByKey::new(&node.stored())) {
             let old = Arc::clone(&entry.key().0);
@@ -301,11 +302,11 @@ where
     /// Removes up to `budget` expired or invalidated entries from the front of the store order.
     pub(crate) fn sweep(
         &self,
+        now: Instant,
         epoch: u64,
         budget: usize,
         graveyard: &mut Graveyard<G, K, V>,
     ) -> usize {
-        let now = Instant::now();
         let mut removed = 0;
         while removed < budget {
             let dead = self
