@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use foldhash::fast::FixedState;
 use tokio::time::Instant;
 
-use crate::list::{Link, List};
+use crate::list::{Bin, Link, List};
 use crate::node::Node;
 
 /// A node's slot in the expiry order.
@@ -200,15 +200,15 @@ impl<G, K, V> Queues<G, K, V> {
     pub(crate) fn unlink(
         &mut self,
         node: &Arc<Node<G, K, V>>,
-        out: &mut impl Extend<Arc<Node<G, K, V>>>,
+        out: &mut impl Bin<Arc<Node<G, K, V>>>,
     ) {
-        out.extend(self.expiry.unlink(node));
+        out.put(self.expiry.unlink(node));
         let queue = if node.in_main.load(Relaxed) {
             &mut self.main
         } else {
             &mut self.small
         };
-        out.extend(queue.unlink(node));
+        out.put(queue.unlink(node));
     }
 
     /// The oldest node, if it is dead (expired or invalidated), taken out of every list.
@@ -216,7 +216,7 @@ impl<G, K, V> Queues<G, K, V> {
         &mut self,
         now: Instant,
         epoch: u64,
-        out: &mut impl Extend<Arc<Node<G, K, V>>>,
+        out: &mut impl Bin<Arc<Node<G, K, V>>>,
     ) -> Option<Arc<Node<G, K, V>>> {
         if self.expiry.front()?.is_live(now, epoch) {
             return None;
@@ -227,7 +227,7 @@ impl<G, K, V> Queues<G, K, V> {
         } else {
             &mut self.small
         };
-        out.extend(queue.unlink(&node));
+        out.put(queue.unlink(&node));
         Some(node)
     }
 
@@ -237,7 +237,7 @@ impl<G, K, V> Queues<G, K, V> {
         &mut self,
         now: Instant,
         epoch: u64,
-        out: &mut impl Extend<Arc<Node<G, K, V>>>,
+        out: &mut impl Bin<Arc<Node<G, K, V>>>,
     ) -> Option<Arc<Node<G, K, V>>> {
         if let Some(dead) = self.pop_dead(now, epoch, out) {
             return Some(dead);
@@ -253,7 +253,7 @@ impl<G, K, V> Queues<G, K, V> {
                     continue;
                 }
                 self.ghosts.remember(node.hash);
-                out.extend(self.expiry.unlink(&node));
+                out.put(self.expiry.unlink(&node));
                 return Some(node);
             }
             let node = self.main.pop_front()?;
@@ -276,7 +276,7 @@ impl<G, K, V> Queues<G, K, V> {
                     continue;
                 }
             }
-            out.extend(self.expiry.unlink(&node));
+            out.put(self.expiry.unlink(&node));
             return Some(node);
         }
     }

@@ -7,6 +7,24 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 
+/// Where references taken out of a list go, to be dropped by the caller once it holds no lock.
+pub(crate) trait Bin<T> {
+    /// Keeps `item`, if any.
+    fn put(&mut self, item: Option<T>);
+}
+
+impl<T, const N: usize> Bin<T> for smallvec::SmallVec<[T; N]>
+where
+    [T; N]: smallvec::Array<Item = T>,
+{
+    #[inline]
+    fn put(&mut self, item: Option<T>) {
+        if let Some(item) = item {
+            self.push(item);
+        }
+    }
+}
+
 /// Marks a member that is in no list of a given [`Link`].
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
