@@ -76,6 +76,7 @@ impl<G, K, V> Flight<G, K, V> {
             rest: &self.rest,
             key_hash: self.hash,
             group_hash: self.group.hash,
+            identity: std::ptr::from_ref(self).cast(),
         }
     }
 
@@ -161,6 +162,9 @@ impl<G, K, V> StoredKey<G, K> for FlightKey<G, K, V> {
     }
     fn rest(&self) -> &K {
         &self.0.rest
+    }
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
     }
 }
 

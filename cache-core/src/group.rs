@@ -110,4 +110,8 @@ impl<G, N> StoredGroup<G> for GroupKey<G, N> {
     fn group(&self) -> &G {
         &self.0.key
     }
+    #[inline]
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
+    }
 }

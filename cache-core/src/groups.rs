@@ -68,6 +68,7 @@ where
             rest: &(),
             key_hash: 0,
             group_hash: group.hash,
+            identity: Arc::as_ptr(group).cast(),
         };
         if let Some(entry) = self.index.get_sync(&ByGroup::new(&probe)) {
             // Pins only grow under this lock (or from above zero), so zero here is final.

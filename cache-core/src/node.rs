@@ -133,6 +133,7 @@ impl<G, K, V> Node<G, K, V> {
             rest: &self.rest,
             key_hash: self.hash,
             group_hash: self.group.hash,
+            identity: std::ptr::from_ref(self).cast(),
         }
     }
 }
@@ -172,5 +173,9 @@ impl<G, K, V> StoredKey<G, K> for NodeKey<G, K, V> {
     #[inline]
     fn rest(&self) -> &K {
         &self.0.rest
+    }
+    #[inline]
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
     }
 }

@@ -34,6 +34,13 @@ pub(crate) trait GroupLookup<G> {
     fn hash_group<H: Hasher>(&self, state: &mut H);
     /// Whether this probe denotes `group`.
     fn group_matches(&self, group: &G) -> bool;
+    /// Whether this probe is the stored record whose address is `identity` (a node, a flight,
+    /// a group): then it denotes the record's key without comparing it.
+    #[inline]
+    fn is(&self, identity: *const ()) -> bool {
+        let _ = identity;
+        false
+    }
 }
 
 /// A [`GroupLookup`] that can also build the owned group key (a miss needs it; lookups do not).
@@ -136,6 +143,8 @@ pub(crate) struct Stored<'a, G, K> {
     pub(crate) rest: &'a K,
     pub(crate) key_hash: u64,
     pub(crate) group_hash: u64,
+    /// The address of the record these parts belong to (see [`GroupLookup::is`]).
+    pub(crate) identity: *const (),
 }
 
 impl<G, K> KnownHash for Stored<'_, G, K> {
@@ -157,6 +166,10 @@ impl<G: Hash + Eq, K> GroupLookup<G> for Stored<'_, G, K> {
     #[inline]
     fn group_matches(&self, group: &G) -> bool {
         self.group == group
+    }
+    #[inline]
+    fn is(&self, identity: *const ()) -> bool {
+        std::ptr::eq(self.identity, identity)
     }
 }
 
@@ -281,6 +294,10 @@ impl<G, P: ?Sized + GroupLookup<G>> GroupLookup<G> for Hashed<'_, P> {
     fn group_matches(&self, group: &G) -> bool {
         self.probe.group_matches(group)
     }
+    #[inline]
+    fn is(&self, identity: *const ()) -> bool {
+        self.probe.is(identity)
+    }
 }
 
 impl<G, P: ?Sized + GroupProbe<G>> GroupProbe<G> for Hashed<'_, P> {
@@ -329,11 +346,15 @@ impl<P: ?Sized> KnownHash for Hashed<'_, P> {
 pub(crate) trait StoredKey<G, K> {
     fn group(&self) -> &G;
     fn rest(&self) -> &K;
+    /// The address of the record the key belongs to.
+    fn identity(&self) -> *const ();
 }
 
 /// A stored key that exposes its owned group part.
 pub(crate) trait StoredGroup<G> {
     fn group(&self) -> &G;
+    /// The address of the record the key belongs to.
+    fn identity(&self) -> *const ();
 }
 
 /// Adapts a [`KeyLookup`] with its key hash to scc's `Hash + Equivalent` lookup interface.
@@ -374,7 +395,8 @@ impl<P: ?Sized, G, K> Hash for ByKey<'_, P, G, K> {
 impl<P: ?Sized + KeyLookup<G, K>, G, K, S: StoredKey<G, K>> Equivalent<S> for ByKey<'_, P, G, K> {
     #[inline]
     fn equivalent(&self, stored: &S) -> bool {
-        self.probe.rest_matches(stored.rest()) && self.probe.group_matches(stored.group())
+        self.probe.is(stored.identity())
+            || (self.probe.rest_matches(stored.rest()) && self.probe.group_matches(stored.group()))
     }
 }
 
@@ -405,6 +427,6 @@ impl<P: ?Sized + KnownHash, G> Hash for ByGroup<'_, P, G> {
 impl<P: ?Sized + GroupLookup<G>, G, S: StoredGroup<G>> Equivalent<S> for ByGroup<'_, P, G> {
     #[inline]
     fn equivalent(&self, stored: &S) -> bool {
-        self.probe.group_matches(stored.group())
+        self.probe.is(stored.identity()) || self.probe.group_matches(stored.group())
     }
 }
