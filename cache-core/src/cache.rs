@@ -100,6 +100,9 @@ where
     /// Invalidations (of a group, a key, or everything) in progress. A fetch that begins while
     /// it is above zero runs unshared: see `invalidation.rs`.
     pub(crate) invalidating: Arc<AtomicUsize>,
+    /// The scope this cache joined (a `#[ttl_cached]` function's `scope = ...`): its
+    /// invalidations in progress count for this cache's fetches too. See `scope.rs`.
+    pub(crate) scope: std::sync::OnceLock<&'static crate::ScopeCore>,
     ttl: Duration,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -135,6 +138,7 @@ where
             flights: crate::flight::Flights::new(),
             epoch: AtomicU64::new(0),
             invalidating: Arc::new(AtomicUsize::new(0)),
+            scope: std::sync::OnceLock::new(),
             ttl: config.ttl,
             name: config.name,
             hooks: config.hooks,

@@ -76,7 +76,7 @@ where
             let group = self.store.groups.pin(probe);
             let stamp = self.stamp(&group);
             // Read after the stamp: see `invalidation.rs`.
-            if self.invalidating.load(SeqCst) > 0 {
+            if self.invalidating.load(SeqCst) > 0 || self.scope.get().is_some_and(|s| s.busy()) {
                 return Start::Lead(self.lead_unshared(
                     group,
                     probe.owned_rest(),

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use smallvec::SmallVec;
+
 /// One invalidation in progress, counted on its cache until dropped. While the count is raised,
 /// fetches that begin run unshared (see `invalidation.rs`): this is what makes "a fetch that
 /// began before the invalidation returned" cover everything up to the return itself.
@@ -58,14 +60,15 @@ impl Drop for InProgress {
 #[must_use = "the invalidation has taken effect; await this to learn how much it removed"]
 pub struct Invalidated<T> {
     count: Option<T>,
-    in_progress: Option<InProgress>,
+    /// The in-progress marks it holds: one per cache it invalidated (several for a scope).
+    in_progress: SmallVec<[InProgress; 1]>,
 }
 
 impl<T> Invalidated<T> {
     pub(crate) fn new(count: T, in_progress: InProgress) -> Self {
         Self {
             count: Some(count),
-            in_progress: Some(in_progress),
+            in_progress: smallvec::smallvec![in_progress],
         }
     }
 
@@ -73,8 +76,13 @@ impl<T> Invalidated<T> {
     pub(crate) fn done(count: T) -> Self {
         Self {
             count: Some(count),
-            in_progress: None,
+            in_progress: SmallVec::new(),
         }
+    }
+
+    /// Holds `mark` too, until this completes or is dropped.
+    pub(crate) fn hold(&mut self, mark: InProgress) {
+        self.in_progress.push(mark);
     }
 
     /// How much was removed, without awaiting.
@@ -87,7 +95,7 @@ impl<T> Invalidated<T> {
     /// assert_eq!(cache.clear().count(), 0);
     /// ```
     pub fn count(mut self) -> T {
-        self.in_progress = None;
+        self.in_progress.clear();
         self.count
             .take()
             .expect("`Invalidated` is only taken apart once: `count` consumes it")
@@ -105,12 +113,28 @@ impl<T: Unpin> Future for Invalidated<T> {
 
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        this.in_progress = None;
+        this.in_progress.clear();
         match this.count.take() {
             Some(count) => Poll::Ready(count),
             // Polling a completed future is a caller's bug (the `Future` contract allows a
             // panic); say what happened rather than hang.
             None => panic!("`Invalidated` polled after it completed"),
         }
+    }
+}
+
+impl Invalidated<usize> {
+    /// Adds `other`'s count to this one and holds its marks too: the invalidations of a scope
+    /// return together.
+    pub(crate) fn absorb(&mut self, mut other: Invalidated<usize>) {
+        if let (Some(total), Some(more)) = (self.count.as_mut(), other.count.take()) {
+            *total += more;
+        }
+        self.in_progress.append(&mut other.in_progress);
+    }
+
+    /// The count so far.
+    pub(crate) fn peek(&self) -> usize {
+        self.count.unwrap_or(0)
     }
 }

@@ -80,6 +80,7 @@ mod node;
 mod parts;
 mod policy;
 mod probe;
+mod scope;
 mod stats;
 mod store;
 mod trace;
@@ -96,6 +97,7 @@ pub use handle::CacheHandle;
 pub use hook::{Hook, HookPoint, SyncHook};
 pub use invalidated::Invalidated;
 pub use scc::Equivalent;
+pub use scope::{Scope, ScopeCore};
 pub use stats::CacheStats;
 
 #[doc(hidden)]

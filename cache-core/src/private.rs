@@ -371,6 +371,60 @@ impl<T> MethodOfAnImpl for T {}
 #[inline]
 pub fn method_of_an_impl<T: ?Sized + MethodOfAnImpl>() {}
 
+/// A `scope = S` function's miss path: joins the function's cache to the scope before the
+/// fetch takes its stamp (see `scope.rs`), once.
+#[inline]
+pub fn join_scope<GP, RP, P>(
+    handle: &'static CacheHandle,
+    _key: &Key<GP, RP>,
+    _policy: &P,
+    scope: &'static crate::ScopeCore,
+) where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: CacheValue,
+{
+    let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    if cache.scope.get().is_none() {
+        scope.join(handle);
+        let _ = cache.scope.set(scope);
+    }
+}
+
+/// The owned group of a function, as a type to compare with a scope's: see [`check_scope`].
+#[derive(Debug)]
+pub struct GroupParts<G>(PhantomData<G>);
+
+/// Implemented exactly when a function's owned group parts are the scope's: `scope!` implements
+/// it for its scope's group.
+#[diagnostic::on_unimplemented(
+    message = "this function's group does not have the parts of the scope `{S}`",
+    label = "the group's parts must be the scope's, in the same order",
+    note = "a function joins a scope only if its `group` template names parameters whose owned types are the types in the scope's declaration (`String` for a `&str` parameter), in order"
+)]
+pub trait GroupOfScope<S> {}
+
+// Implemented by each `scope!` declaration, for its own group only. This impl, which no group
+// meets, keeps that one impl from being the only candidate: with one, rustc would report a
+// mismatch as a type equation between the expansion's internal types instead of this message.
+#[diagnostic::do_not_recommend]
+impl<S> GroupOfScope<S> for GroupParts<NoGroup> {}
+
+/// A type no group has: see the impl above.
+#[derive(Debug)]
+pub enum NoGroup {}
+
+/// Fails to compile, with [`GroupOfScope`]'s message, unless `GP`'s owned parts are `S`'s group.
+#[inline]
+pub fn check_scope<S, GP>(_group: &GP)
+where
+    S: crate::Scope,
+    GP: PartList,
+    GroupParts<GP::Owned>: GroupOfScope<S>,
+{
+}
+
 #[cfg(test)]
 mod tests {
     use super::owner_of_probe;

@@ -18,6 +18,9 @@ mod imp {
     pub(crate) fn cleared(cache: &str, removed: usize) {
         tracing::debug!(target: "cache_core", cache, removed, "cache cleared");
     }
+    pub(crate) fn invalidated_scope(scope: &str, removed: usize) {
+        tracing::debug!(target: "cache_core", scope, removed, "scope invalidated");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -32,6 +35,8 @@ mod imp {
     pub(crate) fn invalidated_key(_: &str, _: bool) {}
     #[inline(always)]
     pub(crate) fn cleared(_: &str, _: usize) {}
+    #[inline(always)]
+    pub(crate) fn invalidated_scope(_: &str, _: usize) {}
 }
 
 pub(crate) use imp::*;

@@ -11,7 +11,7 @@ use syn::{bracketed, Ident, LitInt, LitStr, Token};
 use crate::duration::parse_duration;
 use crate::errors::Errors;
 
-const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `crate`";
+const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `scope`, `crate`";
 
 /// The TTL, already validated and converted.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +31,8 @@ pub(crate) struct Args {
     /// `crate = "path"`: the path the expansion names the runtime by, for a renamed or
     /// re-exported `cache-core`.
     pub(crate) krate: Option<proc_macro2::TokenStream>,
+    /// `scope = Account`: the scope the function's group joins.
+    pub(crate) scope: Option<syn::Path>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
     pub(crate) ttl_given: bool,
     /// Set when `key`, `group` or `ignore` was given but could not be read: the checks that
@@ -112,7 +114,10 @@ impl Args {
             }
         };
         let key = name.to_string();
-        let known = ["ttl", "key", "group", "capacity", "ignore", "crate"].contains(&key.as_str());
+        let known = [
+            "ttl", "key", "group", "capacity", "ignore", "scope", "crate",
+        ]
+        .contains(&key.as_str());
         if known && seen.contains(&key) {
             self.errors.error(
                 &name,
@@ -161,6 +166,7 @@ impl Args {
                 "group" => "group = \"<user_id>\"",
                 "capacity" => "capacity = 10_000",
                 "crate" => "crate = \"cache_core\"",
+                "scope" => "scope = Account",
                 _ => "ignore = [self]",
             };
             return Err(syn::Error::new(
@@ -174,6 +180,7 @@ impl Args {
             "group" => self.group = Some(parse_template(input, "group")?),
             "capacity" => self.capacity = Some(parse_capacity(input)?),
             "crate" => self.krate = Some(parse_crate_path(input)?),
+            "scope" => self.scope = Some(parse_scope(input)?),
             "ignore" => {
                 let before = self.errors.len();
                 self.ignore.extend(parse_ignore(input, &mut self.errors)?);
@@ -326,7 +333,9 @@ impl ImplArgs {
 
 /// The valid argument that `name` most likely meant: a typo, or a different case (`TTL`).
 fn suggest_argument(name: &str) -> Option<&'static str> {
-    const NAMES: [&str; 6] = ["ttl", "key", "group", "capacity", "ignore", "crate"];
+    const NAMES: [&str; 7] = [
+        "ttl", "key", "group", "capacity", "ignore", "scope", "crate",
+    ];
     let lower = name.to_lowercase();
     NAMES
         .iter()
@@ -448,6 +457,19 @@ pub(crate) fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<proc_macro
         return Err(syn::Error::new(lit.span(), message));
     }
     Ok(quote::quote!(#path))
+}
+
+/// `scope = Account`: the path of a scope declared with `cache_core::scope!`.
+fn parse_scope(input: ParseStream<'_>) -> syn::Result<syn::Path> {
+    let message = "`scope` takes the name of a scope declared with `cache_core::scope!`, such as \
+                   `scope = Account`";
+    if !(input.peek(Ident::peek_any) || input.peek(Token![::])) {
+        return Err(syn::Error::new(input.span(), message));
+    }
+    let path: syn::Path = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), message))?;
+    Ok(path)
 }
 
 /// `capacity = 10_000`.

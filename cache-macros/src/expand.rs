@@ -249,6 +249,27 @@ fn body(
     );
     let stmts = &original.stmts;
     let handle_local = local("__ttl_cached_handle");
+    // `scope = S`: the group's parts are checked against the scope's (the error is on `S`), and
+    // the miss path joins the cache to the scope before its fetch begins.
+    let join_scope = plan.scope.as_ref().map(|scope| {
+        let at = krate_at(krate, scope.span());
+        // The group is handed to the check under a name spanned on the scope's path, which is
+        // where a mismatch is then reported.
+        let group = Ident::new("__ttl_cached_scope_group", scope.span());
+        let check = quote_spanned! {scope.span()=>
+            let #group = &#key.group;
+            #at::__private::check_scope::<#scope, _>(#group);
+        };
+        quote! {
+            #check
+            #krate::__private::join_scope(
+                #handle_local,
+                &#key,
+                &#policy,
+                <#scope as #krate::Scope>::core(),
+            );
+        }
+    });
     let tokens = quote! {{
         #imports
         // Imported rather than named in the patterns: with a `crate = "..."` path that does not
@@ -267,6 +288,7 @@ fn body(
             {
                 return #done;
             }
+            #join_scope
             match #krate::__private::start(#handle_local, &#key, &#policy).await {
                 __TtlCachedStart::Done(#done) => return #done,
                 __TtlCachedStart::Lead(#lead) => #lead,

@@ -29,6 +29,8 @@ pub(crate) struct Plan {
     pub(crate) group_len: usize,
     pub(crate) ttl: Ttl,
     pub(crate) capacity: usize,
+    /// `scope = Account`.
+    pub(crate) scope: Option<syn::Path>,
 }
 
 impl Plan {
@@ -338,6 +340,7 @@ pub(crate) fn plan(
         group_len,
         ttl: args.ttl?,
         capacity: args.capacity.unwrap_or(10_000),
+        scope: args.scope.clone(),
     })
 }
 

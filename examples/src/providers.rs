@@ -6,7 +6,8 @@
 //! it stops being valid (`<user_id>`, on credential rotation). The credential is deliberately not
 //! part of the key: a listing does not change because a token did, and keying on the token would
 //! only leave the old entries behind, unreachable, until they expire. Revocation is handled
-//! explicitly by [`invalidate_user`], which calls the generated helpers.
+//! explicitly by [`invalidate_user`]: every provider's listing joins the scope [`User`], and one
+//! call evicts a user from all of them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,6 +20,12 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::api::IssuedCredential;
+
+cache_core::scope! {
+    /// Everything cached for one signed-in user, on every provider: evicted at once when the
+    /// user's credential rotates.
+    pub(crate) User(user_id: String);
+}
 
 /// The current token of every signed-in user, shared by all provider clients.
 #[derive(Debug, Default)]
@@ -196,7 +203,13 @@ struct DriveFile {
 #[ttl_cached]
 #[async_trait]
 impl CloudProvider for GoogleDrive {
-    #[ttl_cached(ttl = 60, key = "<user_id>:<folder_id>", group = "<user_id>", ignore = [self])]
+    #[ttl_cached(
+        ttl = 60,
+        key = "<user_id>:<folder_id>",
+        group = "<user_id>",
+        ignore = [self],
+        scope = User
+    )]
     async fn list_folders(&self, user_id: &str, folder_id: &str) -> Result<Arc<Listing>, ApiError> {
         self.fetch_folder(user_id, folder_id).await
     }
@@ -243,7 +256,13 @@ struct DropboxEntry {
 #[ttl_cached]
 #[async_trait]
 impl CloudProvider for Dropbox {
-    #[ttl_cached(ttl = "90s", key = "<user_id>:<folder_id>", group = "<user_id>", ignore = [self])]
+    #[ttl_cached(
+        ttl = "90s",
+        key = "<user_id>:<folder_id>",
+        group = "<user_id>",
+        ignore = [self],
+        scope = User
+    )]
     async fn list_folders(&self, user_id: &str, folder_id: &str) -> Result<Arc<Listing>, ApiError> {
         self.fetch_folder(user_id, folder_id).await
     }
@@ -279,9 +298,8 @@ pub(crate) fn listing_caches() -> [&'static CacheHandle; 2] {
 ///
 /// Call it once the new credential is in the [`CredentialStore`]: a call that starts after this
 /// returns never sees a listing fetched before it (the cache guarantees that even for fetches
-/// still in flight). Every cached provider must be listed here: the generated helpers are
-/// associated functions of each type, not reachable through `dyn CloudProvider`.
+/// still in flight). No provider is named: every cached function with `scope = User` is covered,
+/// including providers added later.
 pub(crate) async fn invalidate_user(user_id: &str) -> usize {
-    GoogleDrive::invalidate_list_folders(user_id).await
-        + Dropbox::invalidate_list_folders(user_id).await
+    User::invalidate(user_id).await
 }

@@ -403,7 +403,7 @@ impl fmt::Display for Report<'_> {
         )?;
         row(
             f,
-            "         entries evicted by invalidate_list_folders",
+            "         entries evicted by User::invalidate",
             &count(off.rotation.evicted),
             &count(on.rotation.evicted),
             "",

@@ -1,0 +1,233 @@
+//! Scopes: one group shared by the caches of several `#[ttl_cached]` functions, evicted from all
+//! of them by one call.
+//!
+//! A scope is declared with [`scope!`](crate::scope!), which names the owned types of its group
+//! parts; a function joins it with `scope = Name` in its attribute, which is accepted only if the
+//! function's group has exactly those parts. `Name::invalidate(parts...)` then evicts that group
+//! from every cache of the scope.
+//!
+//! **The guarantee is `invalidate_*`'s, across the scope**: a call of any function of the scope
+//! that begins after `Name::invalidate` returned never receives a value whose fetch began before
+//! that return. How:
+//!
+//! - A cache joins the scope on its first miss, before that miss takes its stamp, so a cache
+//!   with anything stored or in flight is a member.
+//! - An invalidation raises the scope's in-progress count, then takes the member list, then
+//!   runs each member's group invalidation (each with its own in-progress count, as
+//!   `invalidate_*` does), and lowers all the counts when its [`Invalidated`] completes or is
+//!   dropped.
+//! - A fetch of a member cache reads the scope's count after its stamp, as it reads its own
+//!   cache's: if an invalidation of the scope is in progress, the fetch runs unshared (its caller
+//!   gets the result; it is neither joined nor stored). A cache that joined after an
+//!   invalidation took the member list is therefore covered too: every fetch it began before
+//!   that invalidation returned saw the count raised.
+//!
+//! The cost of an invalidation is the entries evicted plus the number of caches in the scope.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::handle::CacheHandle;
+use crate::invalidated::{InProgress, Invalidated};
+
+/// A scope declared with [`scope!`](crate::scope!): the owned types of its group and its
+/// members. Implemented by the declaration; not meant to be implemented by hand.
+pub trait Scope: 'static {
+    /// The owned group, as nested pairs: `(String, (u64, ()))` for
+    /// `scope!(pub Account(user_id: String, shard: u64))`.
+    type Group: Any + Send + Sync;
+    /// The scope's members and in-progress count.
+    fn core() -> &'static ScopeCore;
+}
+
+/// The run-time state of a [`Scope`]: its name, the caches that joined it, and its
+/// invalidations in progress. Created by [`scope!`](crate::scope!).
+///
+/// ```
+/// cache_core::scope! {
+///     /// Everything cached for one account.
+///     pub Account(user_id: String);
+/// }
+/// use cache_core::Scope;
+/// assert_eq!(Account::core().name(), "Account");
+/// assert_eq!(Account::core().len(), 0); // no cached function of the scope has missed yet
+/// ```
+pub struct ScopeCore {
+    name: &'static str,
+    members: RwLock<Vec<&'static CacheHandle>>,
+    invalidating: OnceLock<Arc<AtomicUsize>>,
+}
+
+impl ScopeCore {
+    /// A scope with no members yet.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            members: RwLock::new(Vec::new()),
+            invalidating: OnceLock::new(),
+        }
+    }
+
+    /// The scope's name, as declared.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// How many caches have joined the scope (a cache joins on its first miss).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.members().len()
+    }
+
+    /// Whether no cache has joined the scope yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn members(&self) -> std::sync::RwLockReadGuard<'_, Vec<&'static CacheHandle>> {
+        // A poisoned lock only means a thread panicked while pushing; the list is valid.
+        self.members
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(&self) -> &Arc<AtomicUsize> {
+        self.invalidating
+            .get_or_init(|| Arc::new(AtomicUsize::new(0)))
+    }
+
+    /// Whether an invalidation of the scope is in progress (read by member caches' fetches).
+    pub(crate) fn busy(&self) -> bool {
+        self.count().load(SeqCst) > 0
+    }
+
+    /// Adds `handle` to the members, once.
+    pub(crate) fn join(&self, handle: &'static CacheHandle) {
+        let mut members = self
+            .members
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !members.iter().any(|m| std::ptr::eq(*m, handle)) {
+            members.push(handle);
+        }
+    }
+
+    /// Evicts `group` (the scope's owned group, erased) from every member. Not public: the
+    /// declared scope's `invalidate` checks the group's type.
+    #[doc(hidden)]
+    pub fn invalidate_erased(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize> {
+        let mut all = Invalidated::done(0);
+        all.hold(InProgress::start(self.count()));
+        let members: Vec<&'static CacheHandle> = self.members().clone();
+        for member in members {
+            all.absorb(member.invalidate_group_erased(group));
+        }
+        crate::trace::invalidated_scope(self.name, all.peek());
+        all
+    }
+}
+
+impl fmt::Debug for ScopeCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeCore")
+            .field("name", &self.name)
+            .field("members", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Declares a scope: a named group shared by several `#[ttl_cached]` functions, evicted from
+/// all of their caches by one call, `Name::invalidate(parts...)`.
+///
+/// The parts are the *owned* types the functions' group parts are stored as (`String` for a
+/// `&str` parameter, `u64` for a `u64`); a function joins with `scope = Name` in its attribute,
+/// and is refused at compile time unless its group has exactly these parts, in this order.
+/// `invalidate` takes each part borrowed (`&str` for `String`, `&u64` for `u64`), like the
+/// generated `invalidate_*` companions, and gives the same guarantee across the whole scope:
+/// a call of any function of the scope that begins after it returned never receives a value
+/// whose fetch began before.
+///
+/// ```
+/// use cache_core::ttl_cached;
+/// use std::sync::Arc;
+///
+/// cache_core::scope! {
+///     /// Everything cached for one account of one provider.
+///     pub Account(user_id: String, provider: String);
+/// }
+///
+/// #[ttl_cached(ttl = 60, key = "<user_id>:<provider>:<folder>", group = "<user_id>:<provider>", scope = Account)]
+/// async fn list_folders(user_id: &str, provider: &str, folder: &str) -> Arc<Vec<String>> {
+///     Arc::new(vec![format!("{folder} of {user_id} on {provider}")])
+/// }
+///
+/// #[ttl_cached(ttl = 60, key = "<user_id>:<provider>:<file>", group = "<user_id>:<provider>", scope = Account)]
+/// async fn file_size(user_id: &str, provider: &str, file: &str) -> u64 {
+///     file.len() as u64
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// list_folders("u1", "drive", "root").await;
+/// file_size("u1", "drive", "a.txt").await;
+/// file_size("u2", "drive", "a.txt").await;
+/// // The credentials of u1 on drive changed: one call, every function of the scope.
+/// assert_eq!(Account::invalidate("u1", "drive").await, 2);
+/// assert_eq!(list_folders_cache().len() + file_size_cache().len(), 1);
+/// # }
+/// ```
+#[macro_export]
+macro_rules! scope {
+    ($(#[$meta:meta])* $vis:vis $name:ident($($part:ident: $ty:ty),+ $(,)?);) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name;
+
+        impl $crate::Scope for $name {
+            type Group = $crate::__scope_group!($($ty),+);
+            fn core() -> &'static $crate::ScopeCore {
+                static CORE: $crate::ScopeCore = $crate::ScopeCore::new(::core::stringify!($name));
+                &CORE
+            }
+        }
+
+        impl $crate::__private::GroupOfScope<$name>
+            for $crate::__private::GroupParts<$crate::__scope_group!($($ty),+)>
+        {
+        }
+
+        impl $name {
+            /// Evicts this group from the cache of every function in the scope, with the
+            /// guarantee of the generated `invalidate_*` companions, across all of them.
+            /// Generated by `cache_core::scope!`.
+            #[allow(clippy::needless_lifetimes)]
+            $vis fn invalidate($($part: &(impl ?::core::marker::Sized + $crate::ToKey<$ty>)),+) -> $crate::Invalidated<usize> {
+                let group: <Self as $crate::Scope>::Group =
+                    $crate::__scope_group_value!($($crate::ToKey::<$ty>::to_key($part)),+);
+                <Self as $crate::Scope>::core().invalidate_erased(&group)
+            }
+        }
+    };
+}
+
+/// `(A, (B, ()))` from `A, B`: the owned group of a scope, shaped as the macro's part lists.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __scope_group {
+    () => { () };
+    ($head:ty $(, $rest:ty)*) => { ($head, $crate::__scope_group!($($rest),*)) };
+}
+
+/// `(a, (b, ()))` from `a, b`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __scope_group_value {
+    () => { () };
+    ($head:expr $(, $rest:expr)*) => { ($head, $crate::__scope_group_value!($($rest),*)) };
+}
