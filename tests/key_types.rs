@@ -146,3 +146,75 @@ async fn parts_behind_two_references_are_keyed_by_value() {
     assert_eq!(DOUBLE_REFERENCE.load(SeqCst), 3, "different values miss");
     assert_eq!(invalidate_double_reference(&"a", &&one, &&tenant).await, 1);
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Uuid([u8; 16]);
+
+static COLLECTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// The key part types the README lists beyond strings and integers: slices (owned as `Vec`),
+/// `Vec`s by value or reference, a `Copy` id type, `Option` of a borrowed slice or string,
+/// `&Option<String>` and `&Path` (owned as `PathBuf`).
+#[allow(clippy::too_many_arguments, clippy::ptr_arg, clippy::ref_option)]
+#[ttl_cached(
+    ttl = 60,
+    key = "<id>:<tags>:<path>:<ids>:<name>:<bytes>:<note>:<file>",
+    group = "<id>"
+)]
+async fn collections(
+    id: Uuid,
+    tags: &[u32],
+    path: Vec<String>,
+    ids: &Vec<u8>,
+    name: Option<&str>,
+    bytes: Option<&[u8]>,
+    note: &Option<String>,
+    file: &std::path::Path,
+) -> usize {
+    let _ = (id, tags, path, ids, name, bytes, note, file);
+    COLLECTIONS.fetch_add(1, SeqCst)
+}
+
+#[tokio::test]
+async fn slices_vecs_and_copy_ids_are_key_parts() {
+    let id = Uuid([7; 16]);
+    let file = std::path::Path::new("/a");
+    let ids = vec![1_u8];
+    let call = |tags: &'static [u32], name: Option<&'static str>| {
+        collections(
+            id,
+            tags,
+            vec!["a".into()],
+            &ids,
+            name,
+            Some(&[2][..]),
+            &None,
+            file,
+        )
+    };
+    call(&[1, 2], Some("x")).await;
+    call(&[1, 2], Some("x")).await;
+    assert_eq!(COLLECTIONS.load(SeqCst), 1, "equal values hit");
+    call(&[1], Some("x")).await;
+    call(&[1, 2], None).await;
+    assert_eq!(COLLECTIONS.load(SeqCst), 3, "each part distinguishes keys");
+    assert_eq!(invalidate_collections(id).await, 3);
+}
+
+/// A `TtlCache` without grouping: `()` as the group, `&()` at every call.
+#[tokio::test]
+async fn unit_group_is_a_flat_cache() {
+    let cache: cache_core::TtlCache<(), String, u64> = cache_core::TtlCache::builder()
+        .ttl(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    assert_eq!(cache.get_with(&(), "k", || async { 7 }).await, 7);
+    assert_eq!(cache.get(&(), "k"), Some(7));
+    assert!(cache.invalidate(&(), "k").await);
+    cache.get_with(&(), "k", || async { 8 }).await;
+    assert_eq!(
+        cache.invalidate_group(&()).await,
+        1,
+        "the one group is everything"
+    );
+}

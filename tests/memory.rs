@@ -119,7 +119,7 @@ where
                 drop(blob);
                 sample();
                 key += CHURNERS;
-                if (key / CHURNERS) % PAUSE_EVERY == 0 {
+                if (key / CHURNERS).is_multiple_of(PAUSE_EVERY) {
                     // Bursty traffic, as in a service: workers go idle and tasks move between
                     // threads.
                     sleep(Duration::from_millis(1)).await;
