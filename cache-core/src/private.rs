@@ -254,7 +254,7 @@ impl SiteHandles {
     /// The cache of the function as a member of `T`.
     #[inline]
     pub fn of_type<T: ?Sized>(&'static self) -> &'static CacheHandle {
-        self.of_source(std::any::type_name::<T>(), |ty| ty.to_owned())
+        self.of_source(std::any::type_name::<T>(), owner_of_type)
     }
 
     /// The cache of the function in which the closure named by `probe` was written.
@@ -263,8 +263,27 @@ impl SiteHandles {
         self.of_source(probe, owner_of_probe)
     }
 
+    /// The first owner's cache, read inline; everything else is out of line in [`Self::find`],
+    /// so that each of the many call sites (every cached function and its companions) keeps a
+    /// load, a comparison and a call.
     #[inline]
     fn of_source(
+        &'static self,
+        source: &'static str,
+        owner: fn(&str) -> String,
+    ) -> &'static CacheHandle {
+        if let Some(&(first_source, first)) = self.first.get() {
+            if std::ptr::eq(first_source, source) || first_source == source {
+                return first;
+            }
+        }
+        self.find(source, owner)
+    }
+
+    /// The first call through this `static`, or another owner than the first.
+    #[cold]
+    #[inline(never)]
+    fn find(
         &'static self,
         source: &'static str,
         owner: fn(&str) -> String,
@@ -320,6 +339,11 @@ impl SiteHandles {
         map.insert(key, handle);
         handle
     }
+}
+
+/// The owner named by `std::any::type_name::<Self>()`: the type itself.
+fn owner_of_type(ty: &str) -> String {
+    ty.to_owned()
 }
 
 /// `crate::Client<u8>` from `crate::Client<u8>::get_cache::{{closure}}` or, in an `async fn`,
