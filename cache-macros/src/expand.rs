@@ -480,16 +480,21 @@ fn companions(
         krate,
     );
 
+    // `#[inline]`: the companions are small and rarely called, and a non-generic `pub fn` is
+    // otherwise compiled in the crate that defines it, whether or not anything calls it; inline,
+    // it is compiled where it is used, if anywhere. The statics stay one item each.
     quote! {
         #(#cfgs)*
         #[doc = #cache_doc]
         #[must_use]
+        #[inline]
         #vis fn #cache() -> &'static #krate::CacheHandle {
             #cache_body
         }
 
         #(#cfgs)*
         #[doc = #invalidate_doc]
+        #[inline]
         #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
             #imports
             let #group_local = #group;
