@@ -126,11 +126,18 @@ pub trait CacheValue: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
 
-/// Fixes the fetch future's output to the function's return type, so `return` and `?` in the
-/// body are checked against it, as they would be in the original `async fn`.
-#[inline(always)]
-pub fn fetch<R, F: Future<Output = R>>(future: F) -> F {
-    future
+/// The rest of a miss once the caller leads: runs the fetch, then stores and publishes its
+/// outcome. One future for both, so that the cached function's own state machine has one
+/// suspension point fewer (each costs every cached function type and borrow checking). `R`,
+/// named by the expansion, fixes the fetch's output to the function's return type, so `return`
+/// and `?` in the body are checked against it, as they would be in the original `async fn`.
+pub async fn complete<R, F, G, K, P>(lead: Lead<'_, G, K, P::Value>, fetch: F, policy: &P) -> R
+where
+    F: Future<Output = R>,
+    P: Policy<Output = R>,
+{
+    let outcome = fetch.await;
+    lead.finish(outcome, policy).await
 }
 
 /// The hit path of a `#[ttl_cached]` function: plain synchronous code, so a hit does not

@@ -91,25 +91,31 @@ impl CloudProvider for GoogleDrive {
                 __TtlCachedStart::Lead(__ttl_cached_lead) => __ttl_cached_lead,
             }
         };
-        let __ttl_cached_outcome = ::cache_core::__private::fetch::<
+        ::cache_core::__private::complete::<
             Result<Vec<Folder>, Error>,
             _,
-        >(async move {
-                #[allow(
-                    unreachable_code,
-                    clippy::diverging_sub_expression,
-                    clippy::empty_loop,
-                    clippy::let_unit_value,
-                    clippy::needless_return
-                )]
-                if false {
-                    let __ttl_cached_unreachable: Result<Vec<Folder>, Error> = loop {};
-                    return __ttl_cached_unreachable;
-                }
-                self.fetch(user_id, folder_id).await
-            })
-            .await;
-        __ttl_cached_lead.finish(__ttl_cached_outcome, &__ttl_cached_policy).await
+            _,
+            _,
+            _,
+        >(
+                __ttl_cached_lead,
+                async move {
+                    #[allow(
+                        unreachable_code,
+                        clippy::diverging_sub_expression,
+                        clippy::empty_loop,
+                        clippy::let_unit_value,
+                        clippy::needless_return
+                    )]
+                    if false {
+                        let __ttl_cached_unreachable: Result<Vec<Folder>, Error> = loop {};
+                        return __ttl_cached_unreachable;
+                    }
+                    self.fetch(user_id, folder_id).await
+                },
+                &__ttl_cached_policy,
+            )
+            .await
     }
 }
 impl GoogleDrive {

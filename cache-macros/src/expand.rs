@@ -157,12 +157,12 @@ fn local(name: &str) -> Ident {
 //             }
 //         };
 //         // The key's borrows ended above, so the body may move the parameters.
-//         // The fake return edge makes the moved body's output the declared return type.
-//         let outcome = fetch::<Result<..>, _>(async move {
+//         // The fake return edge makes the moved body's output the declared return type; one
+//         // future runs the body, then stores and publishes its outcome.
+//         complete::<Result<..>, _, _, _, _>(lead, async move {
 //             if false { let r: Result<..> = loop {}; return r; }
 //             BODY
-//         }).await;
-//         lead.finish(outcome, &policy).await
+//         }, &policy).await
 //     }
 fn body(
     sig: &Signature,
@@ -178,7 +178,6 @@ fn body(
     let key = local("__ttl_cached_key");
     let lead = local("__ttl_cached_lead");
     let done = local("__ttl_cached_done");
-    let outcome = local("__ttl_cached_outcome");
     // The check that the value can be stored is reported on the user's value type: the `Ok`
     // type of a `Result` written as such (`Result<T, E>`, `anyhow::Result<T>`), else the return
     // type. Its tokens keep the expansion's context but take that location (`located_at`):
@@ -272,11 +271,10 @@ fn body(
                 __TtlCachedStart::Lead(#lead) => #lead,
             }
         };
-        let #outcome = #krate::__private::fetch::<#ret_ty, _>(async move {
+        #krate::__private::complete::<#ret_ty, _, _, _, _>(#lead, async move {
             #return_edge
             #(#stmts)*
-        }).await;
-        #lead.finish(#outcome, &#policy).await
+        }, &#policy).await
     };
     // The tokens as they are, not parsed again into statements: parsing the user's statements a
     // second time was most of the attribute's own running time, once per cached function.
