@@ -126,11 +126,18 @@ pub trait CacheValue: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
 
-/// Fixes the fetch future's output to the function's return type, so `return` and `?` in the
-/// body are checked against it, as they would be in the original `async fn`.
-#[inline(always)]
-pub fn fetch<R, F: Future<Output = R>>(future: F) -> F {
-    future
+/// The rest of a miss once the caller leads: runs the fetch, then stores and publishes its
+/// outcome. One future for both, so that the cached function's own state machine has one
+/// suspension point fewer (each costs every cached function type and borrow checking). `R`,
+/// named by the expansion, fixes the fetch's output to the function's return type, so `return`
+/// and `?` in the body are checked against it, as they would be in the original `async fn`.
+pub async fn complete<R, F, G, K, P>(lead: Lead<'_, G, K, P::Value>, fetch: F, policy: &P) -> R
+where
+    F: Future<Output = R>,
+    P: Policy<Output = R>,
+{
+    let outcome = fetch.await;
+    lead.finish(outcome, policy).await
 }
 
 /// The hit path of a `#[ttl_cached]` function: plain synchronous code, so a hit does not
@@ -254,7 +261,7 @@ impl SiteHandles {
     /// The cache of the function as a member of `T`.
     #[inline]
     pub fn of_type<T: ?Sized>(&'static self) -> &'static CacheHandle {
-        self.of_source(std::any::type_name::<T>(), |ty| ty.to_owned())
+        self.of_source(std::any::type_name::<T>(), owner_of_type)
     }
 
     /// The cache of the function in which the closure named by `probe` was written.
@@ -263,8 +270,27 @@ impl SiteHandles {
         self.of_source(probe, owner_of_probe)
     }
 
+    /// The first owner's cache, read inline; everything else is out of line in [`Self::find`],
+    /// so that each of the many call sites (every cached function and its companions) keeps a
+    /// load, a comparison and a call.
     #[inline]
     fn of_source(
+        &'static self,
+        source: &'static str,
+        owner: fn(&str) -> String,
+    ) -> &'static CacheHandle {
+        if let Some(&(first_source, first)) = self.first.get() {
+            if std::ptr::eq(first_source, source) || first_source == source {
+                return first;
+            }
+        }
+        self.find(source, owner)
+    }
+
+    /// The first call through this `static`, or another owner than the first.
+    #[cold]
+    #[inline(never)]
+    fn find(
         &'static self,
         source: &'static str,
         owner: fn(&str) -> String,
@@ -320,6 +346,11 @@ impl SiteHandles {
         map.insert(key, handle);
         handle
     }
+}
+
+/// The owner named by `std::any::type_name::<Self>()`: the type itself.
+fn owner_of_type(ty: &str) -> String {
+    ty.to_owned()
 }
 
 /// `crate::Client<u8>` from `crate::Client<u8>::get_cache::{{closure}}` or, in an `async fn`,

@@ -157,12 +157,12 @@ fn local(name: &str) -> Ident {
 //             }
 //         };
 //         // The key's borrows ended above, so the body may move the parameters.
-//         // The fake return edge makes the moved body's output the declared return type.
-//         let outcome = fetch::<Result<..>, _>(async move {
+//         // The fake return edge makes the moved body's output the declared return type; one
+//         // future runs the body, then stores and publishes its outcome.
+//         complete::<Result<..>, _, _, _, _>(lead, async move {
 //             if false { let r: Result<..> = loop {}; return r; }
 //             BODY
-//         }).await;
-//         lead.finish(outcome, &policy).await
+//         }, &policy).await
 //     }
 fn body(
     sig: &Signature,
@@ -178,7 +178,6 @@ fn body(
     let key = local("__ttl_cached_key");
     let lead = local("__ttl_cached_lead");
     let done = local("__ttl_cached_done");
-    let outcome = local("__ttl_cached_outcome");
     // The check that the value can be stored is reported on the user's value type: the `Ok`
     // type of a `Result` written as such (`Result<T, E>`, `anyhow::Result<T>`), else the return
     // type. Its tokens keep the expansion's context but take that location (`located_at`):
@@ -270,7 +269,7 @@ fn body(
             );
         }
     });
-    let tokens = quote! {{
+    let tokens = quote! {
         #imports
         // Imported rather than named in the patterns: with a `crate = "..."` path that does not
         // resolve, the import fails like every other path, on the string, and rustc shows that
@@ -294,14 +293,17 @@ fn body(
                 __TtlCachedStart::Lead(#lead) => #lead,
             }
         };
-        let #outcome = #krate::__private::fetch::<#ret_ty, _>(async move {
+        #krate::__private::complete::<#ret_ty, _, _, _, _>(#lead, async move {
             #return_edge
             #(#stmts)*
-        }).await;
-        #lead.finish(#outcome, &#policy).await
-    }};
-    // The body re-parses: it is the user's statements inside generated ones.
-    syn::parse2(tokens).expect("generated body is a block")
+        }, &#policy).await
+    };
+    // The tokens as they are, not parsed again into statements: parsing the user's statements a
+    // second time was most of the attribute's own running time, once per cached function.
+    Block {
+        brace_token: syn::token::Brace::default(),
+        stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(tokens), None)],
+    }
 }
 
 /// Where a value that cannot be stored is reported: the `Ok` type of a return type written
@@ -498,16 +500,21 @@ fn companions(
         krate,
     );
 
+    // `#[inline]`: the companions are small and rarely called, and a non-generic `pub fn` is
+    // otherwise compiled in the crate that defines it, whether or not anything calls it; inline,
+    // it is compiled where it is used, if anywhere. The statics stay one item each.
     quote! {
         #(#cfgs)*
         #[doc = #cache_doc]
         #[must_use]
+        #[inline]
         #vis fn #cache() -> &'static #krate::CacheHandle {
             #cache_body
         }
 
         #(#cfgs)*
         #[doc = #invalidate_doc]
+        #[inline]
         #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
             #imports
             let #group_local = #group;
