@@ -26,7 +26,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +103,9 @@ where
     /// Invalidations (of a group, a key, or everything) in progress. A fetch that begins while
     /// it is above zero runs unshared: see `invalidation.rs`.
     pub(crate) invalidating: Arc<AtomicUsize>,
-    ttl: Duration,
+    /// The TTL in nanoseconds (saturating at about 584 years), read once per store: a setting
+    /// changed at run time applies to the values stored after it.
+    ttl_nanos: AtomicU64,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
 }
@@ -135,7 +140,7 @@ where
             flights: crate::flight::Flights::new(),
             epoch: AtomicU64::new(0),
             invalidating: Arc::new(AtomicUsize::new(0)),
-            ttl: config.ttl,
+            ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             name: config.name,
             hooks: config.hooks,
         })
@@ -382,12 +387,8 @@ where
     /// ```
     pub async fn purge_expired(&self) -> usize {
         let mut graveyard = Graveyard::new();
-        self.store.sweep(
-            Instant::now(),
-            self.current_epoch(),
-            usize::MAX,
-            &mut graveyard,
-        )
+        self.store
+            .purge(Instant::now(), self.current_epoch(), &mut graveyard)
     }
 
     /// The number of stored entries (expired ones included until they are removed).
@@ -452,7 +453,51 @@ where
     /// assert_eq!(cache.ttl(), Duration::from_secs(9));
     /// ```
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        Duration::from_nanos(self.ttl_nanos.load(Relaxed))
+    }
+
+    /// Changes the TTL of the values stored from now on; values already stored keep the expiry
+    /// they were stored with. Meant for configuration read at start-up, but safe at any time.
+    /// A TTL above about 584 years is kept as 584 years.
+    ///
+    /// Lowering it has a cost for as long as the old TTL: values stored before may then expire
+    /// after values stored later, so [`purge_expired`](Self::purge_expired) looks at every
+    /// entry instead of the oldest ones only (an expired entry is never served either way).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroTtl`] for a zero TTL, which would make a cache that stores nothing; the
+    /// TTL is then left as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use cache_core::{BuildError, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// cache.get_with("u", &1, || async { 1 }).await; // stored for 60 s
+    /// cache.set_ttl(Duration::from_secs(5)).unwrap();
+    /// cache.get_with("u", &2, || async { 2 }).await; // stored for 5 s
+    ///
+    /// tokio::time::advance(Duration::from_secs(6)).await;
+    /// assert_eq!(cache.get("u", &1), Some(1));
+    /// assert_eq!(cache.get("u", &2), None);
+    /// assert_eq!(cache.set_ttl(Duration::ZERO), Err(BuildError::ZeroTtl));
+    /// assert_eq!(cache.ttl(), Duration::from_secs(5));
+    /// # }
+    /// ```
+    pub fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
+        if ttl.is_zero() {
+            return Err(BuildError::ZeroTtl);
+        }
+        let old = Duration::from_nanos(self.ttl_nanos.swap(ttl_nanos(ttl), Relaxed));
+        if ttl < old {
+            // Values stored from now on may expire before values stored earlier.
+            self.store.ttl_lowered(Instant::now(), old);
+        }
+        Ok(())
     }
 
     /// The most entries stored at once.
@@ -466,6 +511,51 @@ where
     /// ```
     pub fn capacity(&self) -> usize {
         self.store.capacity()
+    }
+
+    /// Changes the most entries stored at once. Raised, it lets later stores keep more entries.
+    /// Lowered below the number stored, it evicts down to the new capacity before it returns
+    /// (expired and invalidated entries first, then by the usual eviction order), and drops the
+    /// evicted values, so that `len() <= capacity()` holds when it returns; stores running
+    /// meanwhile already respect the new bound. Meant for configuration read at start-up, but
+    /// safe at any time.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroCapacity`] for a zero capacity, which would make a cache that stores
+    /// nothing; the capacity is then left as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::{BuildError, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).capacity(100).build().unwrap();
+    /// for n in 0..10 {
+    ///     cache.get_with("u", &n, || async move { u64::from(n) }).await;
+    /// }
+    /// cache.set_capacity(4).unwrap();
+    /// assert_eq!(cache.len(), 4); // evicted down at once
+    /// assert_eq!(cache.stats().evicted_capacity, 6);
+    /// assert_eq!(cache.set_capacity(0), Err(BuildError::ZeroCapacity));
+    /// assert_eq!(cache.capacity(), 4);
+    /// # }
+    /// ```
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
+        if capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        let mut graveyard = Graveyard::new();
+        self.store.set_capacity(
+            capacity,
+            Instant::now(),
+            self.current_epoch(),
+            &mut graveyard,
+        );
+        drop(graveyard);
+        Ok(())
     }
 
     /// Sizes of the internal maps `(entries, groups, flights)`, for tests that check memory is
@@ -494,6 +584,11 @@ where
     }
 }
 
+/// `ttl` in nanoseconds, saturating: about 584 years at most.
+fn ttl_nanos(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl<G, K, V> fmt::Debug for TtlCache<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
@@ -503,7 +598,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TtlCache")
             .field("name", &self.name)
-            .field("ttl", &self.ttl)
+            .field("ttl", &self.ttl())
             .field("capacity", &self.capacity())
             .field("len", &self.len())
             .finish_non_exhaustive()

@@ -80,6 +80,7 @@ mod node;
 mod parts;
 mod policy;
 mod probe;
+mod setting;
 mod stats;
 mod store;
 mod trace;
@@ -96,6 +97,9 @@ pub use handle::CacheHandle;
 pub use hook::{Hook, HookPoint, SyncHook};
 pub use invalidated::Invalidated;
 pub use scc::Equivalent;
+#[doc(hidden)]
+pub use setting::{capacity_setting, ttl_setting};
+pub use setting::{CapacitySetting, TtlSetting};
 pub use stats::CacheStats;
 
 #[doc(hidden)]
@@ -127,10 +131,10 @@ pub use policy::Cacheable;
 ///
 /// | argument | meaning |
 /// |---|---|
-/// | `ttl` | Required. Whole seconds (`ttl = 60`, no literal suffix) or a duration string (`"250ms"`, `"90s"`, `"5m"`, `"1h30m"`). Zero or unparsable is a compile error. |
+/// | `ttl` | Required. Whole seconds (`ttl = 60`, no literal suffix), a duration string (`"250ms"`, `"90s"`, `"5m"`, `"1h30m"`), or the path of a `const` or `static` holding a [`Duration`](std::time::Duration) or whole seconds (`ttl = LISTING_TTL`; see [`TtlSetting`]). A written zero, or one that does not parse, is a compile error; a named zero panics when the cache is made (its first use). |
 /// | `key` | The key template. `<name>` is a parameter, `<name.field.field>` a field path from a parameter or from `self` (`<self.account_id>`), `<pair.0>` a tuple field. Text between placeholders is for display only: the key is the list of placeholder values, compared part by part. Default: every parameter except `self` and those in `ignore`, in order. |
 /// | `group` | A template whose placeholders are the first placeholders of `key`: the unit of invalidation. Default: the whole key. |
-/// | `capacity` | Most entries held at once. Default 10 000. |
+/// | `capacity` | Most entries held at once: a number, or the path of a `usize` `const` or `static` (`capacity = LISTINGS`). Default 10 000. |
 /// | `ignore` | Parameters deliberately left out of the key: `ignore = [self, http]`. |
 /// | `crate` | The path the expansion names this crate by, for a renamed or re-exported dependency: `crate = "ttlc"` with `ttlc = { package = "cache-core", .. }` in `Cargo.toml`. Default `::cache_core`. |
 ///
@@ -159,7 +163,9 @@ pub use policy::Cacheable;
 ///   are rooted in, with their declared types, in order; when the group uses `<self...>` it is
 ///   a method taking `&self`. It costs O(entries in the group).
 /// - `list_folders_cache() -> &'static CacheHandle`: `len()`, `stats()`, `clear()` and the
-///   configuration; see [`CacheHandle`].
+///   configuration, which can be changed at run time with
+///   [`set_ttl`](CacheHandle::set_ttl) and [`set_capacity`](CacheHandle::set_capacity); see
+///   [`CacheHandle`].
 ///
 /// # Behaviour
 ///

@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, Ident, ReturnType, Signature, Type};
 
-use crate::args::Args;
+use crate::args::{Args, Capacity, Ttl};
 use crate::context::{cfg_attrs, default_krate, Context, Names, Reach};
 use crate::errors::Errors;
 use crate::fallback;
@@ -95,15 +95,53 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
     // With a `companion_prefix`, the cache's name has it too: two trait impls' caches of one
     // method are then told apart in statistics and traces, as their companions are.
     let function = format!("{}{}", ctx.prefix, names.function);
-    let (secs, nanos, capacity) = (plan.ttl.secs, plan.ttl.nanos, plan.capacity);
     let krate = &ctx.krate;
+    let position = quote!(::core::concat!(
+        ::core::file!(),
+        ":",
+        ::core::line!(),
+        ":",
+        ::core::column!()
+    ));
+    let handles = match (&plan.ttl, &plan.capacity) {
+        (Ttl::Written { secs, nanos }, Capacity::Written(capacity)) => quote! {
+            #krate::__private::SiteHandles::new(
+                #function,
+                #position,
+                ::core::time::Duration::new(#secs, #nanos),
+                #capacity,
+            )
+        },
+        // A named setting is read when the cache is made, through a function: a `static` may
+        // not be read where the handles are built (a constant context), and the setting's type
+        // is checked on the name the user wrote.
+        (ttl, capacity) => {
+            let ttl = match ttl {
+                Ttl::Written { secs, nanos } => quote!(::core::time::Duration::new(#secs, #nanos)),
+                Ttl::Named(path) => {
+                    let at = krate_at(krate, path.span());
+                    quote_spanned!(path.span()=> #at::ttl_setting(&#path))
+                }
+            };
+            let capacity = match capacity {
+                Capacity::Written(capacity) => quote!(#capacity),
+                Capacity::Named(path) => {
+                    let at = krate_at(krate, path.span());
+                    quote_spanned!(path.span()=> #at::capacity_setting(&#path))
+                }
+            };
+            quote! {
+                #krate::__private::SiteHandles::configured(
+                    #function,
+                    #position,
+                    || #ttl,
+                    || #capacity,
+                )
+            }
+        }
+    };
     let declare = quote! {
-        static #site: #krate::__private::SiteHandles = #krate::__private::SiteHandles::new(
-            #function,
-            ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-            ::core::time::Duration::new(#secs, #nanos),
-            #capacity,
-        );
+        static #site: #krate::__private::SiteHandles = #handles;
     };
     match ctx.reach {
         Reach::MarkedImpl | Reach::SelfType => quote!({ #declare #site.of_type::<Self>() }),

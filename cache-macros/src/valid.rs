@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::visit::Visit;
 use syn::{Ident, ReturnType, Signature, Type};
 
-use crate::args::{missing_ttl, Args, Ttl};
+use crate::args::{missing_ttl, Args, Capacity, Ttl};
 use crate::errors::Errors;
 use crate::signature::{ParamName, Params};
 use crate::suggest::nearest;
@@ -28,7 +28,7 @@ pub(crate) struct Plan {
     /// The first `group_len` placeholders of `key` are the group.
     pub(crate) group_len: usize,
     pub(crate) ttl: Ttl,
-    pub(crate) capacity: usize,
+    pub(crate) capacity: Capacity,
 }
 
 impl Plan {
@@ -336,8 +336,8 @@ pub(crate) fn plan(
             .map(|r| r.expect("checked above"))
             .collect(),
         group_len,
-        ttl: args.ttl?,
-        capacity: args.capacity.unwrap_or(10_000),
+        ttl: args.ttl.take()?,
+        capacity: args.capacity.take().unwrap_or(Capacity::Written(10_000)),
     })
 }
 
