@@ -54,7 +54,8 @@ const SWEEP_BUDGET: usize = 8;
 ///
 /// - **Get-or-fetch**: [`get_with`](Self::get_with), [`try_get_with`](Self::try_get_with) and
 ///   [`try_get_with_shared`](Self::try_get_with_shared) return a clone of the cached value or run
-///   the fetch; concurrent misses for one key share one fetch.
+///   the fetch; concurrent misses for one key share one fetch. [`refresh`](Self::refresh) and
+///   [`try_refresh`](Self::try_refresh) fetch one key anew.
 /// - **Invalidation**: [`invalidate_group`](Self::invalidate_group),
 ///   [`invalidate`](Self::invalidate), [`clear`](Self::clear). A call that begins after one of
 ///   these returned never receives a value whose fetch began before it.
@@ -265,6 +266,85 @@ where
     {
         self.run(&Pair { group, rest: key }, &TryShared::<V, E>::NEW, fetch)
             .await
+    }
+
+    /// Runs `fetch` now for `(group, key)`, stores its value (unless an invalidation of the key
+    /// ran meanwhile, as for any fetch) and returns it: for a user who asks to see the latest
+    /// data of one entry.
+    ///
+    /// It does not read the cache and does not wait for a fetch of the key that began before
+    /// it; that fetch's value goes to the callers already waiting for it, and is not stored.
+    /// From the call on, the key's stored value is gone: callers that arrive while `fetch` runs
+    /// wait for it and receive its value, and none receives a value fetched before the call.
+    /// (The entry removed counts as [`invalidated`](CacheStats::invalidated), and the refresh
+    /// as a miss.) If the caller is cancelled, or `fetch` panics, a waiting caller takes over,
+    /// as with [`get_with`](Self::get_with).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<String, u32, String> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// cache.get_with("alice", &1, || async { "old listing".to_string() }).await;
+    ///
+    /// // The user pressed "refresh" on folder 1:
+    /// let fresh = cache.refresh("alice", &1, || async { "new listing".to_string() }).await;
+    /// assert_eq!(fresh, "new listing");
+    /// assert_eq!(cache.get("alice", &1).as_deref(), Some("new listing"));
+    /// # }
+    /// ```
+    pub async fn refresh<QG, QK, F, Fut>(&self, group: &QG, key: &QK, fetch: F) -> V
+    where
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        let lead = self.lead_refresh(&Pair { group, rest: key });
+        let value = fetch().await;
+        lead.finish(value, &Plain::<V>::NEW).await
+    }
+
+    /// [`refresh`](Self::refresh) for a fallible fetch: an `Ok` value is stored, an `Err` is
+    /// returned and not stored (the key then has no value: the old one was removed when the
+    /// refresh began), and the callers that were waiting for it retry, as with
+    /// [`try_get_with`](Self::try_get_with).
+    ///
+    /// # Errors
+    ///
+    /// Whatever `fetch` returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// let fresh = cache.try_refresh("alice", &1, || async { Ok::<_, String>(7) }).await;
+    /// assert_eq!(fresh, Ok(7));
+    /// let failed = cache.try_refresh("alice", &1, || async { Err::<u64, _>("offline") }).await;
+    /// assert_eq!(failed, Err("offline"));
+    /// assert_eq!(cache.get("alice", &1), None);
+    /// # }
+    /// ```
+    pub async fn try_refresh<QG, QK, F, Fut, E>(
+        &self,
+        group: &QG,
+        key: &QK,
+        fetch: F,
+    ) -> Result<V, E>
+    where
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let lead = self.lead_refresh(&Pair { group, rest: key });
+        let outcome = fetch().await;
+        lead.finish(outcome, &TryRetry::<V, E>::NEW).await
     }
 
     /// Returns a clone of the live value for `(group, key)`, without fetching. Never blocks.

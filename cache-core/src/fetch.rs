@@ -148,6 +148,52 @@ where
         }
     }
 
+    /// Makes the caller the leader of a refresh of `probe`'s key: a new flight that takes the
+    /// key's flight entry from the flight running (which then neither stores its value nor
+    /// takes later callers), while the stored value, if any, is removed, so that every call
+    /// from here on either joins the refresh or begins after it. The same stamp rules as any
+    /// fetch apply: while an invalidation is in progress the refresh runs unshared.
+    pub(crate) fn lead_refresh<P>(&self, probe: &P) -> Lead<'_, G, K, V>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        let probe = &self.store.hasher.hashed(probe);
+        let group = self.store.groups.pin(probe);
+        let stamp = self.stamp(&group);
+        // Read after the stamp, as in `start`.
+        let shared = self.invalidating.load(SeqCst) == 0;
+        let flight = Arc::new(Flight::new(
+            Arc::clone(&group),
+            probe.owned_rest(),
+            probe.key,
+            stamp,
+        ));
+        let mut graveyard = Graveyard::new();
+        let displaced = self
+            .flights
+            .displace(probe, shared.then(|| Arc::clone(&flight)), || {
+                // Under the flight entry: a store of the displaced flight is wholly before
+                // (and its value removed here) or wholly after (and refused: not ours).
+                self.store.remove_key(probe, &mut graveyard);
+            });
+        if let Some(old) = displaced {
+            self.store.groups.unpin(&old.group);
+        }
+        if !shared {
+            // Not in the map: the flight holds no pin on its group.
+            self.store.groups.unpin(&group);
+        }
+        drop(graveyard);
+        bump(&self.store.counters.misses, 1);
+        trace::fetch(self.name());
+        Lead {
+            owner: self,
+            hooks: &self.hooks,
+            flight,
+            armed: true,
+        }
+    }
+
     /// A flight for a fetch that began while an invalidation of its group (or a clear) ran:
     /// outside the flight map, so nobody joins it and its value is not stored.
     fn lead_unshared(

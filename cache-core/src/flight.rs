@@ -242,6 +242,40 @@ where
         }
     }
 
+    /// For a refresh: takes the key's entry from whatever flight holds it, for `by` (a flight
+    /// that later callers join), or for nobody (a refresh that runs unshared), running `under`
+    /// while the entry is held. Returns the flight displaced, whose group pin the caller must
+    /// drop; it is no longer `ours` when it settles, so its value is handed to its waiters and
+    /// not stored.
+    pub(crate) fn displace<P>(
+        &self,
+        probe: &P,
+        by: Option<Arc<Flight<G, K, V>>>,
+        under: impl FnOnce(),
+    ) -> Option<Arc<Flight<G, K, V>>>
+    where
+        P: ?Sized + KeyLookup<G, K> + KnownHash,
+    {
+        match by {
+            Some(flight) => match self.map.entry_sync(FlightKey(Arc::clone(&flight))) {
+                Entry::Occupied(mut o) => {
+                    under();
+                    Some(o.insert(flight))
+                }
+                Entry::Vacant(v) => {
+                    under();
+                    v.insert_entry(flight);
+                    None
+                }
+            },
+            None => {
+                let entry = self.map.get_sync(&ByKey::new(probe));
+                under();
+                entry.map(|e| e.remove_entry().1)
+            }
+        }
+    }
+
     /// Runs `settle(ours)` under the entry of `flight`'s key, where `ours` says whether the
     /// entry still holds `flight`, and then takes `flight` out of the map. Returns `settle`'s
     /// result and whether `flight` was taken out (its group pin is then the caller's to drop).

@@ -18,7 +18,7 @@ use std::{borrow::Cow, fmt};
 use crate::builder::BuildError;
 use crate::cache::TtlCache;
 use crate::invalidated::Invalidated;
-use crate::probe::GroupOnly;
+use crate::probe::{GroupOnly, Pair};
 use crate::stats::CacheStats;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -30,6 +30,11 @@ trait ErasedCache: Any + Send + Sync {
     fn clear(&self) -> Invalidated<usize>;
     fn purge_expired(&self) -> BoxFuture<'_, usize>;
     fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize>;
+    fn invalidate_key(
+        &self,
+        group: &(dyn Any + Send + Sync),
+        rest: &(dyn Any + Send + Sync),
+    ) -> Invalidated<bool>;
     fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError>;
     fn set_capacity(&self, capacity: usize) -> Result<(), BuildError>;
 }
@@ -57,6 +62,17 @@ where
             type_mismatch(self.name())
         };
         self.invalidate_group_by(&GroupOnly(group))
+    }
+    fn invalidate_key(
+        &self,
+        group: &(dyn Any + Send + Sync),
+        rest: &(dyn Any + Send + Sync),
+    ) -> Invalidated<bool> {
+        let (Some(group), Some(rest)) = (group.downcast_ref::<G>(), rest.downcast_ref::<K>())
+        else {
+            type_mismatch(self.name())
+        };
+        self.invalidate_key_by(&Pair { group, rest })
     }
     fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
         TtlCache::set_ttl(self, ttl)
@@ -201,6 +217,18 @@ impl CacheHandle {
         self.settings.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Invalidates the key whose owned parts are `group` and `rest` (the cache's `G` and `K`,
+    /// erased).
+    pub(crate) fn invalidate_key_erased(
+        &self,
+        group: &(dyn Any + Send + Sync),
+        rest: &(dyn Any + Send + Sync),
+    ) -> Invalidated<bool> {
+        match self.cell.get() {
+            Some(cache) => cache.invalidate_key(group, rest),
+            None => Invalidated::done(false),
+        }
+    }
 
     /// Invalidates the group whose owned key is `group` (the cache's `G`, erased).
     pub(crate) fn invalidate_group_erased(

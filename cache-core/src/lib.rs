@@ -80,6 +80,7 @@ mod node;
 mod parts;
 mod policy;
 mod probe;
+mod refresh;
 mod setting;
 mod stats;
 mod store;
@@ -124,6 +125,10 @@ pub use policy::Cacheable;
 /// }
 /// // Generated beside it, with the same visibility:
 /// //   fn invalidate_list_folders(user_id: &str, provider: &str) -> cache_core::Invalidated<usize>
+/// //   fn invalidate_list_folders_key(user_id: &str, provider: &str, folder_id: &str)
+/// //       -> cache_core::Invalidated<bool>
+/// //   async fn refresh_list_folders(user_id: &str, provider: &str, folder_id: &str)
+/// //       -> Result<Arc<Vec<Folder>>, ApiError>
 /// //   fn list_folders_cache() -> &'static cache_core::CacheHandle
 /// ```
 ///
@@ -162,6 +167,17 @@ pub use policy::Cacheable;
 ///   [`Invalidated`]: awaiting it is optional). It takes the parameters the group's placeholders
 ///   are rooted in, with their declared types, in order; when the group uses `<self...>` it is
 ///   a method taking `&self`. It costs O(entries in the group).
+/// - `invalidate_list_folders_key(<key parameters>) -> Invalidated<bool>`: the same for one key
+///   (its stored value and its fetch in flight), yielding whether a value was stored. It takes
+///   the parameters the key's placeholders are rooted in, in order, and `&self` for a
+///   `<self...>` key.
+/// - `async refresh_list_folders(<the function's parameters>) -> <its return type>`: runs the
+///   body now, without reading the cache and without joining a call of the same key already
+///   running (whose result then goes to its own callers only and is not stored), stores the
+///   result as a call would (unless the key is invalidated meanwhile, or the result is not
+///   stored anyway), and returns it. From the moment it starts, the key's stored value is gone:
+///   calls of the key that arrive meanwhile wait for the refresh and receive its result. It is
+///   a method when the function is one.
 /// - `list_folders_cache() -> &'static CacheHandle`: `len()`, `stats()`, `clear()` and the
 ///   configuration, which can be changed at run time with
 ///   [`set_ttl`](CacheHandle::set_ttl) and [`set_capacity`](CacheHandle::set_capacity); see
@@ -180,6 +196,27 @@ pub use policy::Cacheable;
 /// - Entries expire `ttl` after they were stored, on tokio's clock (`tokio::time::pause` works).
 /// - A call that begins after `invalidate_*` (or `clear`) returned never receives a value whose
 ///   fetch began before that return.
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// # use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+/// static VERSION: AtomicU32 = AtomicU32::new(0);
+///
+/// #[ttl_cached(ttl = 60, key = "<user_id>:<folder_id>", group = "<user_id>")]
+/// async fn list_folder(user_id: &str, folder_id: &str) -> String {
+///     format!("{folder_id} v{}", VERSION.fetch_add(1, SeqCst))
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(list_folder("u1", "root").await, "root v0");
+/// assert_eq!(list_folder("u1", "root").await, "root v0"); // cached
+/// // The user pressed "refresh" on this folder:
+/// assert_eq!(refresh_list_folder("u1", "root").await, "root v1");
+/// assert_eq!(list_folder("u1", "root").await, "root v1"); // the refreshed value, stored
+/// // The folder was deleted: evict it alone, not every folder of u1.
+/// assert!(invalidate_list_folder_key("u1", "root").await);
+/// # }
+/// ```
 ///
 /// # Methods and trait impls
 ///

@@ -163,9 +163,37 @@ where
     P: Policy,
     P::Value: CacheValue,
 {
+    // Called by `refresh_<fn>`: lead its refresh (see `refresh.rs`).
+    if let Some(lead) = crate::refresh::take(handle) {
+        return Start::Lead(lead);
+    }
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     // Boxed: the miss path's state machine stays out of the caller's future.
     Box::pin(cache.start(key, policy)).await
+}
+
+pub use crate::refresh::{Refresh, Refreshing};
+
+/// `refresh_<fn>`, first half: leads a refresh of the key (taking its flight entry, removing its
+/// stored value) and returns the leadership for [`refreshing`] to lend to the call of `<fn>`.
+pub fn begin_refresh<GP, RP, P>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+    _policy: &P,
+) -> Refresh
+where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: CacheValue,
+{
+    let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    Refresh::new(handle, cache.lead_refresh(key))
+}
+
+/// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.
+pub fn refreshing<F: Future>(refresh: Refresh, call: F) -> Refreshing<F> {
+    Refreshing::new(refresh, call)
 }
 
 /// `invalidate_<fn>(group parameters...)`: invalidates when called (the companion is a plain
@@ -176,6 +204,16 @@ pub fn invalidate_group<GP: PartList>(
 ) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
     handle.invalidate_group_erased(&owned)
+}
+
+/// `invalidate_<fn>_key(key parameters...)`: invalidates when called, like
+/// [`invalidate_group`].
+pub fn invalidate_key<GP: PartList, RP: PartList>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+) -> crate::Invalidated<bool> {
+    let (group, rest) = (key.group.to_owned_parts(), key.rest.to_owned_parts());
+    handle.invalidate_key_erased(&group, &rest)
 }
 
 /// The caches of a `#[ttl_cached]` function: the cached function, `<fn>_cache()` and

@@ -35,14 +35,24 @@ impl Plan {
     /// The roots of the group's placeholders, each once, in declaration order (`self` first):
     /// the parameters of `invalidate_<fn>`.
     pub(crate) fn group_roots(&self) -> Vec<Root> {
-        let mut roots: Vec<Root> = self.roots[..self.group_len].to_vec();
-        roots.sort_by_key(|r| match r {
-            Root::SelfValue => 0,
-            Root::Param(i) => i + 1,
-        });
-        roots.dedup();
-        roots
+        roots_in_order(&self.roots[..self.group_len])
     }
+
+    /// The roots of every placeholder of the key, each once, in declaration order: the
+    /// parameters of `invalidate_<fn>_key`.
+    pub(crate) fn key_roots(&self) -> Vec<Root> {
+        roots_in_order(&self.roots)
+    }
+}
+
+fn roots_in_order(roots: &[Root]) -> Vec<Root> {
+    let mut roots = roots.to_vec();
+    roots.sort_by_key(|r| match r {
+        Root::SelfValue => 0,
+        Root::Param(i) => i + 1,
+    });
+    roots.dedup();
+    roots
 }
 
 /// Checks everything the attribute requires of the function; `None` if anything is wrong (the
