@@ -228,33 +228,40 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// Stores the value (unless the flight went stale), publishes it to the waiters and retires
-    /// the flight, all under the flight's map entry, so that a concurrent key invalidation is
-    /// ordered wholly before the store (and refuses it) or wholly after (and removes it).
-    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V) {
+    /// Stores the value (if `store`, and unless the flight went stale), publishes it to the
+    /// waiters and retires the flight, all under the flight's map entry, so that a concurrent key
+    /// invalidation is ordered wholly before the store (and refuses it) or wholly after (and
+    /// removes it). A value not stored still goes to the waiters: they asked while it was fetched.
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool) {
         // One clock read for the whole miss: the expiry, and what counts as expired while making
         // room and sweeping. Read before the locks, it is at most as late as the truth, so
         // nothing is taken for expired early.
         let now = Instant::now();
         // Clones happen before any lock is taken: they are user code.
-        let node = Arc::new(Node::new(
-            Arc::clone(&flight.group),
-            flight.rest.clone(),
-            value.clone(),
-            self.expiry(now),
-            flight.stamp,
-            flight.hash,
-        ));
+        let node = store.then(|| {
+            Arc::new(Node::new(
+                Arc::clone(&flight.group),
+                flight.rest.clone(),
+                value.clone(),
+                self.expiry(now),
+                flight.stamp,
+                flight.hash,
+            ))
+        });
         let mut graveyard = Graveyard::new();
         let (stored, retired) = self.flights.settle(flight, |ours| {
             let fresh = ours && flight.stamp == self.stamp(&flight.group);
-            if fresh {
-                self.hooks.at_sync(HookPoint::StoreLocked);
-                self.store
-                    .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
-            }
+            let stored = match node {
+                Some(node) if fresh => {
+                    self.hooks.at_sync(HookPoint::StoreLocked);
+                    self.store
+                        .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
+                    true
+                }
+                _ => false,
+            };
             flight.publish_value(value);
-            fresh
+            stored
         });
         if retired {
             self.store.groups.unpin(&flight.group);

@@ -323,8 +323,9 @@ where
 
 /// What a leader's flight became. The owner (the cache) stores, publishes and retires.
 pub(crate) trait Settle<G, K, V>: Sync {
-    /// The fetch produced a value to store (unless the flight went stale) and hand to waiters.
-    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V);
+    /// The fetch produced a value to hand to waiters, and to store if `store` (the policy keeps
+    /// it) and the flight did not go stale.
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool);
     /// The fetch produced an outcome that is not stored; `shared` is what waiters receive.
     fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>);
     /// The leader was cancelled or its fetch panicked.
@@ -366,8 +367,9 @@ impl<G, K, V> Lead<'_, G, K, V> {
         outcome: P::Output,
         policy: &P,
     ) -> P::Output {
-        // User code (the value's `Clone`) runs here, before any lock.
+        // User code (the value's `Clone`, a `store_if` predicate) runs here, before any lock.
         let storable = policy.storable(&outcome);
+        let store = storable.as_ref().is_some_and(|value| policy.keep(value));
         let shared = match &storable {
             Some(_) => None,
             None => policy.share(&outcome),
@@ -376,7 +378,7 @@ impl<G, K, V> Lead<'_, G, K, V> {
         // cancellation. From here on, settling runs to the end without yielding.
         self.hooks.at(HookPoint::BeforeStore).await;
         match storable {
-            Some(value) => self.owner.commit(&self.flight, value),
+            Some(value) => self.owner.commit(&self.flight, value, store),
             None => self.owner.fail(&self.flight, shared),
         }
         self.armed = false;

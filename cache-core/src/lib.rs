@@ -107,8 +107,8 @@ pub use stats::CacheStats;
 pub use parts::check_key_part;
 pub use parts::CacheKey;
 #[doc(hidden)]
-pub use policy::check_cached_value;
-pub use policy::Cacheable;
+pub use policy::{check_cached_value, store_if, store_none_false};
+pub use policy::{Cacheable, OptionValue};
 
 /// Turns an `async fn` (free function, method, or trait method) into a TTL-cached one.
 ///
@@ -141,6 +141,8 @@ pub use policy::Cacheable;
 /// | `group` | A template whose placeholders are the first placeholders of `key`: the unit of invalidation. Default: the whole key. |
 /// | `capacity` | Most entries held at once: a number, or the path of a `usize` `const` or `static` (`capacity = LISTINGS`). Default 10 000. |
 /// | `ignore` | Parameters deliberately left out of the key: `ignore = [self, http]`. |
+/// | `store_if` | A predicate choosing which results are stored: a function or non-capturing closure from `&value` to `bool`, where the value is the return type, or its `Ok` type for a `Result` (`store_if = \|listing\| !listing.is_empty()`, `store_if = Option::is_some`). Default: every value is stored. |
+/// | `store_none` | `store_none = false`: a `None` is returned but not stored (the value must be an `Option`, or a `Result` of one). Default `true`: `None` is stored for the full TTL, like any value. |
 /// | `crate` | The path the expansion names this crate by, for a renamed or re-exported dependency: `crate = "ttlc"` with `ttlc = { package = "cache-core", .. }` in `Cargo.toml`. Default `::cache_core`. |
 ///
 /// Every parameter, the receiver `self` included, must appear in `key` or in `ignore`: nothing
@@ -193,6 +195,36 @@ pub use policy::Cacheable;
 /// - `Err` results are returned and never stored, for any `Result`, aliases such as
 ///   `anyhow::Result<T>` included. If the error type is `Clone`, callers waiting on the failed
 ///   run receive a clone of the error instead of retrying one after another.
+/// - Every other value is stored, `None` included: a "not found" is served for the full TTL
+///   (a file created just after it stays invisible until then). `store_none = false`, or
+///   `store_if = PREDICATE`, returns the values they reject without storing them; the callers
+///   that joined that run receive them too (they asked while it ran), and the next call runs the
+///   body again.
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// # use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+/// static LOOKUPS: AtomicU32 = AtomicU32::new(0);
+///
+/// #[ttl_cached(ttl = 60, store_none = false)]
+/// async fn find_file(name: &str) -> Option<String> {
+///     LOOKUPS.fetch_add(1, SeqCst);
+///     None // not there (yet)
+/// }
+///
+/// #[ttl_cached(ttl = 60, store_if = |listing| !listing.is_empty())]
+/// async fn list_folder(folder_id: u64) -> Result<Vec<String>, String> {
+///     Ok(Vec::new())
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(find_file("report.pdf").await, None);
+/// assert_eq!(find_file("report.pdf").await, None);
+/// assert_eq!(LOOKUPS.load(SeqCst), 2); // asked the upstream again
+/// assert_eq!(list_folder(1).await, Ok(vec![]));
+/// assert!(list_folder_cache().is_empty());
+/// # }
+/// ```
 /// - Entries expire `ttl` after they were stored, on tokio's clock (`tokio::time::pause` works).
 /// - A call that begins after `invalidate_*` (or `clear`) returned never receives a value whose
 ///   fetch began before that return.

@@ -11,7 +11,20 @@ use syn::{bracketed, Ident, LitInt, LitStr, Token};
 use crate::duration::parse_duration;
 use crate::errors::Errors;
 
-const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `crate`";
+const VALID: &str =
+    "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, `crate`";
+
+/// The method-level arguments, in the order `VALID` lists them.
+const NAMES: [&str; 8] = [
+    "ttl",
+    "key",
+    "group",
+    "capacity",
+    "ignore",
+    "store_if",
+    "store_none",
+    "crate",
+];
 
 /// The TTL: written in the attribute (validated and converted), or named by it.
 #[derive(Debug, Clone)]
@@ -40,6 +53,10 @@ pub(crate) struct Args {
     pub(crate) group: Option<LitStr>,
     pub(crate) capacity: Option<Capacity>,
     pub(crate) ignore: Vec<Ident>,
+    /// `store_if = PREDICATE`: a value is stored only where `PREDICATE(&value)` is true.
+    pub(crate) store_if: Option<syn::Expr>,
+    /// `store_none = false` (the `false`): `None` is not stored.
+    pub(crate) store_none_false: Option<syn::LitBool>,
     /// `crate = "path"`: the path the expansion names the runtime by, for a renamed or
     /// re-exported `cache-core`.
     pub(crate) krate: Option<proc_macro2::TokenStream>,
@@ -124,7 +141,7 @@ impl Args {
             }
         };
         let key = name.to_string();
-        let known = ["ttl", "key", "group", "capacity", "ignore", "crate"].contains(&key.as_str());
+        let known = NAMES.contains(&key.as_str());
         if known && seen.contains(&key) {
             self.errors.error(
                 &name,
@@ -173,6 +190,8 @@ impl Args {
                 "group" => "group = \"<user_id>\"",
                 "capacity" => "capacity = 10_000",
                 "crate" => "crate = \"cache_core\"",
+                "store_if" => "store_if = |value| ...",
+                "store_none" => "store_none = false",
                 _ => "ignore = [self]",
             };
             return Err(syn::Error::new(
@@ -186,6 +205,16 @@ impl Args {
             "group" => self.group = Some(parse_template(input, "group")?),
             "capacity" => self.capacity = Some(parse_capacity(input)?),
             "crate" => self.krate = Some(parse_crate_path(input)?),
+            "store_if" => self.store_if = Some(parse_store_if(input)?),
+            "store_none" => {
+                let store: syn::LitBool = input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`store_none` takes `false` (do not store `None`) or `true` (the default)",
+                    )
+                })?;
+                self.store_none_false = (!store.value).then_some(store);
+            }
             "ignore" => {
                 let before = self.errors.len();
                 self.ignore.extend(parse_ignore(input, &mut self.errors)?);
@@ -271,7 +300,7 @@ impl ImplArgs {
             )
         })?;
         let key = name.to_string();
-        if ["ttl", "key", "group", "capacity", "ignore"].contains(&key.as_str()) {
+        if NAMES.contains(&key.as_str()) && key != "crate" {
             // Method arguments on the block are one mistake, reported once.
             if !*misplaced {
                 *misplaced = true;
@@ -338,7 +367,6 @@ impl ImplArgs {
 
 /// The valid argument that `name` most likely meant: a typo, or a different case (`TTL`).
 fn suggest_argument(name: &str) -> Option<&'static str> {
-    const NAMES: [&str; 6] = ["ttl", "key", "group", "capacity", "ignore", "crate"];
     let lower = name.to_lowercase();
     NAMES
         .iter()
@@ -518,6 +546,18 @@ pub(crate) fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<proc_macro
         return Err(syn::Error::new(lit.span(), message));
     }
     Ok(quote::quote!(#path))
+}
+
+/// `store_if = |value| ..` or `store_if = path::to::predicate`: any expression, whose type is
+/// checked where it is used (on these tokens).
+fn parse_store_if(input: ParseStream<'_>) -> syn::Result<syn::Expr> {
+    input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "`store_if` takes a function or closure from `&value` to `bool`, such as \
+             `store_if = |listing| !listing.is_empty()` or `store_if = Option::is_some`",
+        )
+    })
 }
 
 /// `capacity = 10_000` or `capacity = LISTINGS`.

@@ -324,6 +324,7 @@ fn body(
     );
     let stmts = &original.stmts;
     let handle_local = local("__ttl_cached_handle");
+    let filters = store_filters(plan, &policy, krate);
     let tokens = quote! {{
         #imports
         // Imported rather than named in the patterns: with a `crate = "..."` path that does not
@@ -332,6 +333,7 @@ fn body(
         use #krate::__private::Start as __TtlCachedStart;
         let #handle_local: &'static #krate::CacheHandle = #handle;
         let #policy = #policy_expr;
+        #filters
         let #lead = {
             let #key = {
                 #(#checks)*
@@ -355,6 +357,34 @@ fn body(
     }};
     // The body re-parses: it is the user's statements inside generated ones.
     syn::parse2(tokens).expect("generated body is a block")
+}
+
+// Input: `store_none = false, store_if = |listing| !listing.is_empty()`
+//
+// Output, after the policy is chosen:
+//
+//     let policy = ::cache_core::store_none_false(policy);   // spanned on `false`
+//     let policy = ::cache_core::store_if(policy, |listing| !listing.is_empty()); // on the closure
+//
+// Each wrapper is called with the user's tokens' location, so that a predicate of the wrong
+// type, or `store_none = false` on a value that is not an `Option`, is one error there.
+fn store_filters(plan: &Plan, policy: &Ident, krate: &TokenStream) -> TokenStream {
+    let mut filters = TokenStream::new();
+    if let Some(store_none) = &plan.store_none_false {
+        let span = store_none.span();
+        let at = krate_at(krate, span);
+        filters.extend(quote_spanned! {span=>
+            let #policy = #at::store_none_false(#policy);
+        });
+    }
+    if let Some(predicate) = &plan.store_if {
+        let span = predicate.span();
+        let at = krate_at(krate, span);
+        filters.extend(quote_spanned! {span=>
+            let #policy = #at::store_if(#policy, #predicate);
+        });
+    }
+    filters
 }
 
 /// Where a value that cannot be stored is reported: the `Ok` type of a return type written

@@ -29,6 +29,10 @@ pub(crate) struct Plan {
     pub(crate) group_len: usize,
     pub(crate) ttl: Ttl,
     pub(crate) capacity: Capacity,
+    /// `store_if = PREDICATE`.
+    pub(crate) store_if: Option<syn::Expr>,
+    /// `store_none = false`: its `false`, where errors about it are reported.
+    pub(crate) store_none_false: Option<syn::LitBool>,
 }
 
 impl Plan {
@@ -348,6 +352,8 @@ pub(crate) fn plan(
         group_len,
         ttl: args.ttl.take()?,
         capacity: args.capacity.take().unwrap_or(Capacity::Written(10_000)),
+        store_if: args.store_if.take(),
+        store_none_false: args.store_none_false.take(),
     })
 }
 
