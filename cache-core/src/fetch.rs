@@ -67,6 +67,10 @@ where
         P: ?Sized + KeyProbe<G, K>,
         Pol: Policy<Value = V>,
     {
+        // Called by `refresh_<fn>`: lead its refresh (see `refresh.rs`).
+        if let Some(lead) = crate::refresh::take(self) {
+            return Start::Lead(lead);
+        }
         // Hashed once, for the group index, the flight map and the entry index alike.
         let probe = &self.store.hasher.hashed(probe);
         loop {

@@ -163,10 +163,6 @@ where
     P: Policy,
     P::Value: CacheValue,
 {
-    // Called by `refresh_<fn>`: lead its refresh (see `refresh.rs`).
-    if let Some(lead) = crate::refresh::take(handle) {
-        return Start::Lead(lead);
-    }
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     // Boxed: the miss path's state machine stays out of the caller's future.
     Box::pin(cache.start(key, policy)).await
@@ -188,7 +184,7 @@ where
     P::Value: CacheValue,
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
-    Refresh::new(handle, cache.lead_refresh(key))
+    Refresh::new(cache, cache.lead_refresh(key))
 }
 
 /// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.

@@ -4,9 +4,9 @@
 //! the call, it makes itself the leader of a refresh of the key (`TtlCache::lead_refresh`:
 //! the key's flight entry is its own and the stored value is gone, so the function's lookup
 //! misses) and lends the leadership to the call through a thread-local slot that is filled only
-//! while the call's future is being polled. The function's miss path (`__private::start`) takes
-//! it from there, if it is for its own cache and types, instead of joining or leading a flight
-//! of its own. The hit path does not look at the slot.
+//! while the call's future is being polled. The function's miss path (`TtlCache::start`) takes
+//! it from there, if it is for its own cache, instead of joining or leading a flight of its
+//! own. The hit path does not look at the slot.
 //!
 //! A leadership nobody took (the lookup found a value another refresh stored meanwhile) is
 //! dropped when the call finishes, which abandons the flight like a cancelled leader: its
@@ -15,11 +15,12 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
+use std::hash::Hash;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::cache::TtlCache;
 use crate::flight::Lead;
-use crate::handle::CacheHandle;
 
 type Lent = Option<Box<dyn Any + Send>>;
 
@@ -30,8 +31,8 @@ thread_local! {
 
 /// A refresh's leadership, for the call of one cache's function.
 struct Handoff<G: 'static, K: 'static, V: 'static> {
-    /// The cache's handle, by address: the leadership is for its function only.
-    handle: usize,
+    /// The cache, by address: the leadership is for its function only.
+    cache: usize,
     lead: Lead<'static, G, K, V>,
 }
 
@@ -42,14 +43,17 @@ pub struct Refresh {
 }
 
 impl Refresh {
-    pub(crate) fn new<G, K, V>(handle: &'static CacheHandle, lead: Lead<'static, G, K, V>) -> Self
+    pub(crate) fn new<G, K, V>(
+        cache: &'static TtlCache<G, K, V>,
+        lead: Lead<'static, G, K, V>,
+    ) -> Self
     where
-        G: Send + Sync + 'static,
-        K: Send + Sync + 'static,
-        V: Send + Sync + 'static,
+        G: Hash + Eq + Clone + Send + Sync + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
     {
         let handoff = Handoff {
-            handle: std::ptr::from_ref(handle) as usize,
+            cache: std::ptr::from_ref(cache) as usize,
             lead,
         };
         Self {
@@ -58,17 +62,16 @@ impl Refresh {
     }
 }
 
-/// The leadership lent to the future being polled, if it is for `handle`'s cache with these
-/// types.
-pub(crate) fn take<G, K, V>(handle: &CacheHandle) -> Option<Lead<'static, G, K, V>>
+/// The leadership lent to the future being polled, if it is for `cache`.
+pub(crate) fn take<G, K, V>(cache: &TtlCache<G, K, V>) -> Option<Lead<'static, G, K, V>>
 where
-    G: Send + Sync + 'static,
-    K: Send + Sync + 'static,
-    V: Send + Sync + 'static,
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
 {
     let lent = LENT.take()?;
     match lent.downcast::<Handoff<G, K, V>>() {
-        Ok(handoff) if handoff.handle == std::ptr::from_ref(handle) as usize => Some(handoff.lead),
+        Ok(handoff) if handoff.cache == std::ptr::from_ref(cache) as usize => Some(handoff.lead),
         // For another function: a cached function its key parts called, say. Left in place.
         Ok(handoff) => {
             LENT.set(Some(handoff));
