@@ -148,7 +148,12 @@ pub(crate) struct Config {
     pub(crate) hooks: Hooks,
 }
 
-/// Why [`CacheBuilder::build`] refused a configuration.
+/// Why [`CacheBuilder::build`], or a run-time setting ([`TtlCache::set_ttl`],
+/// [`TtlCache::set_capacity`] and the same on a [`CacheHandle`]), refused a configuration.
+///
+/// [`TtlCache::set_ttl`]: crate::TtlCache::set_ttl
+/// [`TtlCache::set_capacity`]: crate::TtlCache::set_capacity
+/// [`CacheHandle`]: crate::CacheHandle
 ///
 /// ```
 /// use cache_core::BuildError;

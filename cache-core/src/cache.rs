@@ -26,7 +26,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,7 +54,8 @@ const SWEEP_BUDGET: usize = 8;
 ///
 /// - **Get-or-fetch**: [`get_with`](Self::get_with), [`try_get_with`](Self::try_get_with) and
 ///   [`try_get_with_shared`](Self::try_get_with_shared) return a clone of the cached value or run
-///   the fetch; concurrent misses for one key share one fetch.
+///   the fetch; concurrent misses for one key share one fetch. [`refresh`](Self::refresh) and
+///   [`try_refresh`](Self::try_refresh) fetch one key anew.
 /// - **Invalidation**: [`invalidate_group`](Self::invalidate_group),
 ///   [`invalidate`](Self::invalidate), [`clear`](Self::clear). A call that begins after one of
 ///   these returned never receives a value whose fetch began before it.
@@ -103,7 +107,9 @@ where
     /// The scope this cache joined (a `#[ttl_cached]` function's `scope = ...`): its
     /// invalidations in progress count for this cache's fetches too. See `scope.rs`.
     pub(crate) scope: std::sync::OnceLock<&'static crate::ScopeCore>,
-    ttl: Duration,
+    /// The TTL in nanoseconds (saturating at about 584 years), read once per store: a setting
+    /// changed at run time applies to the values stored after it.
+    ttl_nanos: AtomicU64,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
 }
@@ -139,7 +145,7 @@ where
             epoch: AtomicU64::new(0),
             invalidating: Arc::new(AtomicUsize::new(0)),
             scope: std::sync::OnceLock::new(),
-            ttl: config.ttl,
+            ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             name: config.name,
             hooks: config.hooks,
         })
@@ -266,6 +272,85 @@ where
             .await
     }
 
+    /// Runs `fetch` now for `(group, key)`, stores its value (unless an invalidation of the key
+    /// ran meanwhile, as for any fetch) and returns it: for a user who asks to see the latest
+    /// data of one entry.
+    ///
+    /// It does not read the cache and does not wait for a fetch of the key that began before
+    /// it; that fetch's value goes to the callers already waiting for it, and is not stored.
+    /// From the call on, the key's stored value is gone: callers that arrive while `fetch` runs
+    /// wait for it and receive its value, and none receives a value fetched before the call.
+    /// (The entry removed counts as [`invalidated`](CacheStats::invalidated), and the refresh
+    /// as a miss.) If the caller is cancelled, or `fetch` panics, a waiting caller takes over,
+    /// as with [`get_with`](Self::get_with).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<String, u32, String> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// cache.get_with("alice", &1, || async { "old listing".to_string() }).await;
+    ///
+    /// // The user pressed "refresh" on folder 1:
+    /// let fresh = cache.refresh("alice", &1, || async { "new listing".to_string() }).await;
+    /// assert_eq!(fresh, "new listing");
+    /// assert_eq!(cache.get("alice", &1).as_deref(), Some("new listing"));
+    /// # }
+    /// ```
+    pub async fn refresh<QG, QK, F, Fut>(&self, group: &QG, key: &QK, fetch: F) -> V
+    where
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        let lead = self.lead_refresh(&Pair { group, rest: key });
+        let value = fetch().await;
+        lead.finish(value, &Plain::<V>::NEW).await
+    }
+
+    /// [`refresh`](Self::refresh) for a fallible fetch: an `Ok` value is stored, an `Err` is
+    /// returned and not stored (the key then has no value: the old one was removed when the
+    /// refresh began), and the callers that were waiting for it retry, as with
+    /// [`try_get_with`](Self::try_get_with).
+    ///
+    /// # Errors
+    ///
+    /// Whatever `fetch` returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// let fresh = cache.try_refresh("alice", &1, || async { Ok::<_, String>(7) }).await;
+    /// assert_eq!(fresh, Ok(7));
+    /// let failed = cache.try_refresh("alice", &1, || async { Err::<u64, _>("offline") }).await;
+    /// assert_eq!(failed, Err("offline"));
+    /// assert_eq!(cache.get("alice", &1), None);
+    /// # }
+    /// ```
+    pub async fn try_refresh<QG, QK, F, Fut, E>(
+        &self,
+        group: &QG,
+        key: &QK,
+        fetch: F,
+    ) -> Result<V, E>
+    where
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let lead = self.lead_refresh(&Pair { group, rest: key });
+        let outcome = fetch().await;
+        lead.finish(outcome, &TryRetry::<V, E>::NEW).await
+    }
+
     /// Returns a clone of the live value for `(group, key)`, without fetching. Never blocks.
     ///
     /// ```
@@ -386,12 +471,8 @@ where
     /// ```
     pub async fn purge_expired(&self) -> usize {
         let mut graveyard = Graveyard::new();
-        self.store.sweep(
-            Instant::now(),
-            self.current_epoch(),
-            usize::MAX,
-            &mut graveyard,
-        )
+        self.store
+            .purge(Instant::now(), self.current_epoch(), &mut graveyard)
     }
 
     /// The number of stored entries (expired ones included until they are removed).
@@ -456,7 +537,51 @@ where
     /// assert_eq!(cache.ttl(), Duration::from_secs(9));
     /// ```
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        Duration::from_nanos(self.ttl_nanos.load(Relaxed))
+    }
+
+    /// Changes the TTL of the values stored from now on; values already stored keep the expiry
+    /// they were stored with. Meant for configuration read at start-up, but safe at any time.
+    /// A TTL above about 584 years is kept as 584 years.
+    ///
+    /// Lowering it has a cost for as long as the old TTL: values stored before may then expire
+    /// after values stored later, so [`purge_expired`](Self::purge_expired) looks at every
+    /// entry instead of the oldest ones only (an expired entry is never served either way).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroTtl`] for a zero TTL, which would make a cache that stores nothing; the
+    /// TTL is then left as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use cache_core::{BuildError, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// cache.get_with("u", &1, || async { 1 }).await; // stored for 60 s
+    /// cache.set_ttl(Duration::from_secs(5)).unwrap();
+    /// cache.get_with("u", &2, || async { 2 }).await; // stored for 5 s
+    ///
+    /// tokio::time::advance(Duration::from_secs(6)).await;
+    /// assert_eq!(cache.get("u", &1), Some(1));
+    /// assert_eq!(cache.get("u", &2), None);
+    /// assert_eq!(cache.set_ttl(Duration::ZERO), Err(BuildError::ZeroTtl));
+    /// assert_eq!(cache.ttl(), Duration::from_secs(5));
+    /// # }
+    /// ```
+    pub fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
+        if ttl.is_zero() {
+            return Err(BuildError::ZeroTtl);
+        }
+        let old = Duration::from_nanos(self.ttl_nanos.swap(ttl_nanos(ttl), Relaxed));
+        if ttl < old {
+            // Values stored from now on may expire before values stored earlier.
+            self.store.ttl_lowered(Instant::now(), old);
+        }
+        Ok(())
     }
 
     /// The most entries stored at once.
@@ -470,6 +595,51 @@ where
     /// ```
     pub fn capacity(&self) -> usize {
         self.store.capacity()
+    }
+
+    /// Changes the most entries stored at once. Raised, it lets later stores keep more entries.
+    /// Lowered below the number stored, it evicts down to the new capacity before it returns
+    /// (expired and invalidated entries first, then by the usual eviction order), and drops the
+    /// evicted values, so that `len() <= capacity()` holds when it returns; stores running
+    /// meanwhile already respect the new bound. Meant for configuration read at start-up, but
+    /// safe at any time.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroCapacity`] for a zero capacity, which would make a cache that stores
+    /// nothing; the capacity is then left as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::{BuildError, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).capacity(100).build().unwrap();
+    /// for n in 0..10 {
+    ///     cache.get_with("u", &n, || async move { u64::from(n) }).await;
+    /// }
+    /// cache.set_capacity(4).unwrap();
+    /// assert_eq!(cache.len(), 4); // evicted down at once
+    /// assert_eq!(cache.stats().evicted_capacity, 6);
+    /// assert_eq!(cache.set_capacity(0), Err(BuildError::ZeroCapacity));
+    /// assert_eq!(cache.capacity(), 4);
+    /// # }
+    /// ```
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
+        if capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        let mut graveyard = Graveyard::new();
+        self.store.set_capacity(
+            capacity,
+            Instant::now(),
+            self.current_epoch(),
+            &mut graveyard,
+        );
+        drop(graveyard);
+        Ok(())
     }
 
     /// Sizes of the internal maps `(entries, groups, flights)`, for tests that check memory is
@@ -498,6 +668,11 @@ where
     }
 }
 
+/// `ttl` in nanoseconds, saturating: about 584 years at most.
+fn ttl_nanos(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl<G, K, V> fmt::Debug for TtlCache<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
@@ -507,7 +682,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TtlCache")
             .field("name", &self.name)
-            .field("ttl", &self.ttl)
+            .field("ttl", &self.ttl())
             .field("capacity", &self.capacity())
             .field("len", &self.len())
             .finish_non_exhaustive()

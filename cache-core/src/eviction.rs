@@ -75,6 +75,10 @@ impl Ghosts {
         if self.set.insert(hash) {
             self.order.push_back(hash);
         }
+        self.trim();
+    }
+
+    fn trim(&mut self) {
         while self.order.len() > self.limit {
             if let Some(old) = self.order.pop_front() {
                 self.set.remove(&old);
@@ -104,6 +108,9 @@ pub(crate) struct Queues<G, K, V> {
     idle: IdleShare,
     ghosts: Ghosts,
     small_target: usize,
+    /// Set when the TTL was lowered: until then, nodes stored before the change may expire after
+    /// nodes stored behind them, and the expiry order is not sorted by expiry.
+    unsorted_until: Option<Instant>,
 }
 
 /// How many of the main queue's full-credit nodes were found unread by their last pass: a
@@ -129,8 +136,12 @@ impl IdleShare {
         // filled with idle passes in caches of a few hundred entries).
         Self {
             share: 0,
-            shift: (capacity / 4).max(8).ilog2().min(20),
+            shift: Self::shift_for(capacity),
         }
+    }
+
+    fn shift_for(capacity: usize) -> u32 {
+        (capacity / 4).max(8).ilog2().min(20)
     }
 
     fn observe(&mut self, idle: bool) {
@@ -165,14 +176,10 @@ impl<G, K, V> Eviction<G, K, V> {
                 ghosts: Ghosts {
                     set: HashSet::with_hasher(FixedState::default()),
                     order: VecDeque::new(),
-                    // Half the capacity: a longer memory helps when popularity shifts (the
-                    // reshuffled trace), a shorter one when it is stable (the Zipf traces).
-                    limit: capacity / 2,
+                    limit: ghost_limit(capacity),
                 },
-                // 3 %, not the paper's 10 %: chosen on the replayed traces
-                // (`benches/examples/miss_ratio.rs`), where it cut the misses on every Zipf
-                // trace by 1 to 3 % and was no worse on the others.
-                small_target: (capacity * 3 / 100).max(1),
+                small_target: small_target(capacity),
+                unsorted_until: None,
             }),
         }
     }
@@ -184,7 +191,28 @@ impl<G, K, V> Eviction<G, K, V> {
     }
 }
 
+/// Half the capacity: a longer memory helps when popularity shifts (the reshuffled trace), a
+/// shorter one when it is stable (the Zipf traces).
+fn ghost_limit(capacity: usize) -> usize {
+    capacity / 2
+}
+
+/// 3 %, not the paper's 10 %: chosen on the replayed traces (`benches/examples/miss_ratio.rs`),
+/// where it cut the misses on every Zipf trace by 1 to 3 % and was no worse on the others.
+fn small_target(capacity: usize) -> usize {
+    (capacity * 3 / 100).max(1)
+}
+
 impl<G, K, V> Queues<G, K, V> {
+    /// Sizes what depends on the capacity for a new one (`set_capacity`). The queues keep their
+    /// nodes: the store evicts down to the new capacity after this.
+    pub(crate) fn resize(&mut self, capacity: usize) {
+        self.idle.shift = IdleShare::shift_for(capacity);
+        self.ghosts.limit = ghost_limit(capacity);
+        self.ghosts.trim();
+        self.small_target = small_target(capacity);
+    }
+
     /// Adds a node just stored: at the end of the expiry order, and in the main queue if its
     /// key was evicted recently without a second chance, else in the small queue.
     pub(crate) fn admit(&mut self, node: &Arc<Node<G, K, V>>) {
@@ -193,6 +221,30 @@ impl<G, K, V> Queues<G, K, V> {
             self.push_main(Arc::clone(node), 0);
         } else {
             self.small.push_back(Arc::clone(node));
+        }
+    }
+
+    /// The TTL was lowered: nodes stored until now expire by `until`, possibly after nodes
+    /// stored after them.
+    pub(crate) fn ttl_lowered(&mut self, until: Instant) {
+        self.unsorted_until = Some(self.unsorted_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// Every dead node behind a live one in the expiry order, which [`pop_dead`](Self::pop_dead)
+    /// does not reach: some only while the order is unsorted (after the TTL was lowered),
+    /// else none. Left in the lists; the caller removes them.
+    pub(crate) fn dead_behind(&mut self, now: Instant, epoch: u64) -> Vec<Arc<Node<G, K, V>>> {
+        match self.unsorted_until {
+            Some(until) if now < until => self
+                .expiry
+                .iter()
+                .filter(|node| !node.is_live(now, epoch))
+                .cloned()
+                .collect(),
+            _ => {
+                self.unsorted_until = None;
+                Vec::new()
+            }
         }
     }
 

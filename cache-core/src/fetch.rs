@@ -67,6 +67,10 @@ where
         P: ?Sized + KeyProbe<G, K>,
         Pol: Policy<Value = V>,
     {
+        // Called by `refresh_<fn>`: lead its refresh (see `refresh.rs`).
+        if let Some(lead) = crate::refresh::take(self) {
+            return Start::Lead(lead);
+        }
         // Hashed once, for the group index, the flight map and the entry index alike.
         let probe = &self.store.hasher.hashed(probe);
         loop {
@@ -148,6 +152,52 @@ where
         }
     }
 
+    /// Makes the caller the leader of a refresh of `probe`'s key: a new flight that takes the
+    /// key's flight entry from the flight running (which then neither stores its value nor
+    /// takes later callers), while the stored value, if any, is removed, so that every call
+    /// from here on either joins the refresh or begins after it. The same stamp rules as any
+    /// fetch apply: while an invalidation is in progress the refresh runs unshared.
+    pub(crate) fn lead_refresh<P>(&self, probe: &P) -> Lead<'_, G, K, V>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        let probe = &self.store.hasher.hashed(probe);
+        let group = self.store.groups.pin(probe);
+        let stamp = self.stamp(&group);
+        // Read after the stamp, as in `start`.
+        let shared = self.invalidating.load(SeqCst) == 0;
+        let flight = Arc::new(Flight::new(
+            Arc::clone(&group),
+            probe.owned_rest(),
+            probe.key,
+            stamp,
+        ));
+        let mut graveyard = Graveyard::new();
+        let displaced = self
+            .flights
+            .displace(probe, shared.then(|| Arc::clone(&flight)), || {
+                // Under the flight entry: a store of the displaced flight is wholly before
+                // (and its value removed here) or wholly after (and refused: not ours).
+                self.store.remove_key(probe, &mut graveyard);
+            });
+        if let Some(old) = displaced {
+            self.store.groups.unpin(&old.group);
+        }
+        if !shared {
+            // Not in the map: the flight holds no pin on its group.
+            self.store.groups.unpin(&group);
+        }
+        drop(graveyard);
+        bump(&self.store.counters.misses, 1);
+        trace::fetch(self.name());
+        Lead {
+            owner: self,
+            hooks: &self.hooks,
+            flight,
+            armed: true,
+        }
+    }
+
     /// A flight for a fetch that began while an invalidation of its group (or a clear) ran:
     /// outside the flight map, so nobody joins it and its value is not stored.
     fn lead_unshared(
@@ -182,33 +232,40 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// Stores the value (unless the flight went stale), publishes it to the waiters and retires
-    /// the flight, all under the flight's map entry, so that a concurrent key invalidation is
-    /// ordered wholly before the store (and refuses it) or wholly after (and removes it).
-    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V) {
+    /// Stores the value (if `store`, and unless the flight went stale), publishes it to the
+    /// waiters and retires the flight, all under the flight's map entry, so that a concurrent key
+    /// invalidation is ordered wholly before the store (and refuses it) or wholly after (and
+    /// removes it). A value not stored still goes to the waiters: they asked while it was fetched.
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool) {
         // One clock read for the whole miss: the expiry, and what counts as expired while making
         // room and sweeping. Read before the locks, it is at most as late as the truth, so
         // nothing is taken for expired early.
         let now = Instant::now();
         // Clones happen before any lock is taken: they are user code.
-        let node = Arc::new(Node::new(
-            Arc::clone(&flight.group),
-            flight.rest.clone(),
-            value.clone(),
-            self.expiry(now),
-            flight.stamp,
-            flight.hash,
-        ));
+        let node = store.then(|| {
+            Arc::new(Node::new(
+                Arc::clone(&flight.group),
+                flight.rest.clone(),
+                value.clone(),
+                self.expiry(now),
+                flight.stamp,
+                flight.hash,
+            ))
+        });
         let mut graveyard = Graveyard::new();
         let (stored, retired) = self.flights.settle(flight, |ours| {
             let fresh = ours && flight.stamp == self.stamp(&flight.group);
-            if fresh {
-                self.hooks.at_sync(HookPoint::StoreLocked);
-                self.store
-                    .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
-            }
+            let stored = match node {
+                Some(node) if fresh => {
+                    self.hooks.at_sync(HookPoint::StoreLocked);
+                    self.store
+                        .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
+                    true
+                }
+                _ => false,
+            };
             flight.publish_value(value);
-            fresh
+            stored
         });
         if retired {
             self.store.groups.unpin(&flight.group);

@@ -242,6 +242,40 @@ where
         }
     }
 
+    /// For a refresh: takes the key's entry from whatever flight holds it, for `by` (a flight
+    /// that later callers join), or for nobody (a refresh that runs unshared), running `under`
+    /// while the entry is held. Returns the flight displaced, whose group pin the caller must
+    /// drop; it is no longer `ours` when it settles, so its value is handed to its waiters and
+    /// not stored.
+    pub(crate) fn displace<P>(
+        &self,
+        probe: &P,
+        by: Option<Arc<Flight<G, K, V>>>,
+        under: impl FnOnce(),
+    ) -> Option<Arc<Flight<G, K, V>>>
+    where
+        P: ?Sized + KeyLookup<G, K> + KnownHash,
+    {
+        match by {
+            Some(flight) => match self.map.entry_sync(FlightKey(Arc::clone(&flight))) {
+                Entry::Occupied(mut o) => {
+                    under();
+                    Some(o.insert(flight))
+                }
+                Entry::Vacant(v) => {
+                    under();
+                    v.insert_entry(flight);
+                    None
+                }
+            },
+            None => {
+                let entry = self.map.get_sync(&ByKey::new(probe));
+                under();
+                entry.map(|e| e.remove_entry().1)
+            }
+        }
+    }
+
     /// Runs `settle(ours)` under the entry of `flight`'s key, where `ours` says whether the
     /// entry still holds `flight`, and then takes `flight` out of the map. Returns `settle`'s
     /// result and whether `flight` was taken out (its group pin is then the caller's to drop).
@@ -289,8 +323,9 @@ where
 
 /// What a leader's flight became. The owner (the cache) stores, publishes and retires.
 pub(crate) trait Settle<G, K, V>: Sync {
-    /// The fetch produced a value to store (unless the flight went stale) and hand to waiters.
-    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V);
+    /// The fetch produced a value to hand to waiters, and to store if `store` (the policy keeps
+    /// it) and the flight did not go stale.
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool);
     /// The fetch produced an outcome that is not stored; `shared` is what waiters receive.
     fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>);
     /// The leader was cancelled or its fetch panicked.
@@ -332,8 +367,9 @@ impl<G, K, V> Lead<'_, G, K, V> {
         outcome: P::Output,
         policy: &P,
     ) -> P::Output {
-        // User code (the value's `Clone`) runs here, before any lock.
+        // User code (the value's `Clone`, a `store_if` predicate) runs here, before any lock.
         let storable = policy.storable(&outcome);
+        let store = storable.as_ref().is_some_and(|value| policy.keep(value));
         let shared = match &storable {
             Some(_) => None,
             None => policy.share(&outcome),
@@ -342,7 +378,7 @@ impl<G, K, V> Lead<'_, G, K, V> {
         // cancellation. From here on, settling runs to the end without yielding.
         self.hooks.at(HookPoint::BeforeStore).await;
         match storable {
-            Some(value) => self.owner.commit(&self.flight, value),
+            Some(value) => self.owner.commit(&self.flight, value, store),
             None => self.owner.fail(&self.flight, shared),
         }
         self.armed = false;

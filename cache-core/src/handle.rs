@@ -10,13 +10,15 @@ use std::any::Any;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
+use crate::builder::BuildError;
 use crate::cache::TtlCache;
 use crate::invalidated::Invalidated;
-use crate::probe::GroupOnly;
+use crate::probe::{GroupOnly, Pair};
 use crate::stats::CacheStats;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,6 +30,13 @@ trait ErasedCache: Any + Send + Sync {
     fn clear(&self) -> Invalidated<usize>;
     fn purge_expired(&self) -> BoxFuture<'_, usize>;
     fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize>;
+    fn invalidate_key(
+        &self,
+        group: &(dyn Any + Send + Sync),
+        rest: &(dyn Any + Send + Sync),
+    ) -> Invalidated<bool>;
+    fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError>;
+    fn set_capacity(&self, capacity: usize) -> Result<(), BuildError>;
 }
 
 impl<G, K, V> ErasedCache for TtlCache<G, K, V>
@@ -53,6 +62,23 @@ where
             type_mismatch(self.name())
         };
         self.invalidate_group_by(&GroupOnly(group))
+    }
+    fn invalidate_key(
+        &self,
+        group: &(dyn Any + Send + Sync),
+        rest: &(dyn Any + Send + Sync),
+    ) -> Invalidated<bool> {
+        let (Some(group), Some(rest)) = (group.downcast_ref::<G>(), rest.downcast_ref::<K>())
+        else {
+            type_mismatch(self.name())
+        };
+        self.invalidate_key_by(&Pair { group, rest })
+    }
+    fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
+        TtlCache::set_ttl(self, ttl)
+    }
+    fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
+        TtlCache::set_capacity(self, capacity)
     }
 }
 
@@ -91,8 +117,15 @@ fn type_mismatch(name: &str) -> ! {
 /// ```
 pub struct CacheHandle {
     name: &'static str,
-    ttl: Duration,
-    capacity: usize,
+    /// The settings, kept here so that they can be changed before the cache exists; see
+    /// [`set_ttl`](Self::set_ttl).
+    ttl_nanos: AtomicU64,
+    capacity: AtomicUsize,
+    /// Held while a setting is changed and passed on to the cache, and by the caller that
+    /// created the cache while it passes on the settings of the moment: a change made while
+    /// the cache was being created is then not lost, and two changes reach the cache in the
+    /// order they were made.
+    settings: Mutex<()>,
     cell: OnceLock<Box<dyn ErasedCache>>,
 }
 
@@ -100,10 +133,20 @@ impl fmt::Debug for CacheHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheHandle")
             .field("name", &self.name)
-            .field("ttl", &self.ttl)
-            .field("capacity", &self.capacity)
+            .field("ttl", &self.ttl())
+            .field("capacity", &self.capacity())
             .field("len", &self.len())
             .finish()
+    }
+}
+
+/// `ttl` in nanoseconds, saturating: about 584 years at most.
+const fn ttl_nanos(ttl: Duration) -> u64 {
+    let nanos = ttl.as_nanos();
+    if nanos > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        nanos as u64
     }
 }
 
@@ -113,8 +156,9 @@ impl CacheHandle {
     pub const fn __new(name: &'static str, ttl: Duration, capacity: usize) -> Self {
         Self {
             name,
-            ttl,
-            capacity,
+            ttl_nanos: AtomicU64::new(ttl_nanos(ttl)),
+            capacity: AtomicUsize::new(capacity),
+            settings: Mutex::new(()),
             cell: OnceLock::new(),
         }
     }
@@ -128,20 +172,61 @@ impl CacheHandle {
         K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        let erased = self.cell.get_or_init(|| {
-            let cache = TtlCache::<G, K, V>::builder()
-                .ttl(self.ttl)
-                .capacity(self.capacity)
-                .name(Cow::Borrowed(self.name))
-                .build()
-                // The macro rejects a zero ttl or capacity at compile time.
-                .unwrap_or_else(|e| panic!("cache `{}`: {e}", self.name));
-            Box::new(cache)
-        });
-        let any: &dyn Any = &**erased;
+        let erased: &dyn ErasedCache = match self.cell.get() {
+            Some(erased) => &**erased,
+            None => self.create::<G, K, V>(),
+        };
+        let any: &dyn Any = erased;
         match any.downcast_ref() {
             Some(cache) => cache,
             None => type_mismatch(self.name),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn create<G, K, V>(&self) -> &dyn ErasedCache
+    where
+        G: Hash + Eq + Clone + Send + Sync + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let erased = self.cell.get_or_init(|| {
+            let cache = TtlCache::<G, K, V>::builder()
+                .ttl(self.ttl())
+                .capacity(self.capacity())
+                .name(Cow::Borrowed(self.name))
+                .build()
+                // The macro rejects a zero ttl or capacity written in the attribute, a zero
+                // named by the attribute is refused when the handle is made, and the setters
+                // refuse zero.
+                .unwrap_or_else(|e| panic!("cache `{}`: {e}", self.name));
+            Box::new(cache)
+        });
+        // A setting changed after the cache read it, but before the cache was in the cell,
+        // reached only the handle: pass the settings of the moment on.
+        let _settings = self.lock_settings();
+        // Both were checked when they were set.
+        let _ = erased.set_ttl(self.ttl());
+        let _ = erased.set_capacity(self.capacity());
+        &**erased
+    }
+
+    fn lock_settings(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The lock guards no data: a panic while it was held leaves nothing inconsistent.
+        self.settings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Invalidates the key whose owned parts are `group` and `rest` (the cache's `G` and `K`,
+    /// erased).
+    pub(crate) fn invalidate_key_erased(
+        &self,
+        group: &(dyn Any + Send + Sync),
+        rest: &(dyn Any + Send + Sync),
+    ) -> Invalidated<bool> {
+        match self.cell.get() {
+            Some(cache) => cache.invalidate_key(group, rest),
+            None => Invalidated::done(false),
         }
     }
 
@@ -240,7 +325,7 @@ impl CacheHandle {
         self.name
     }
 
-    /// The TTL from the attribute.
+    /// The TTL: from the attribute, or as last set by [`set_ttl`](Self::set_ttl).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -249,10 +334,12 @@ impl CacheHandle {
     /// assert_eq!(double_cache().ttl(), Duration::from_secs(90));
     /// ```
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        Duration::from_nanos(self.ttl_nanos.load(SeqCst))
     }
 
-    /// The capacity from the attribute (default [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)).
+    /// The capacity: from the attribute (default
+    /// [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)), or as last set by
+    /// [`set_capacity`](Self::set_capacity).
     ///
     /// ```
     /// # #[cache_core::ttl_cached(ttl = 60, capacity = 500)]
@@ -260,6 +347,85 @@ impl CacheHandle {
     /// assert_eq!(double_cache().capacity(), 500);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity.load(SeqCst)
+    }
+
+    /// Changes the TTL of the values the function stores from now on, for configuration read at
+    /// start-up (the attribute's `ttl` is then the default); values already stored keep their
+    /// expiry. Works before the function's first call as after it. See
+    /// [`TtlCache::set_ttl`].
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroTtl`] for a zero TTL; the TTL is then left as it was.
+    ///
+    /// ```
+    /// use cache_core::ttl_cached;
+    /// use std::time::Duration;
+    ///
+    /// #[ttl_cached(ttl = 60)]
+    /// async fn list_folders(user_id: u64) -> Vec<String> {
+    ///     vec![format!("folders of {user_id}")]
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // At start-up, from the application's configuration:
+    /// let configured = Duration::from_secs(15);
+    /// list_folders_cache().set_ttl(configured).expect("a non-zero ttl");
+    /// assert_eq!(list_folders_cache().ttl(), configured);
+    /// # list_folders(1).await;
+    /// assert!(list_folders_cache().set_ttl(Duration::ZERO).is_err());
+    /// # }
+    /// ```
+    pub fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
+        if ttl.is_zero() {
+            return Err(BuildError::ZeroTtl);
+        }
+        let _settings = self.lock_settings();
+        self.ttl_nanos.store(ttl_nanos(ttl), SeqCst);
+        match self.cell.get() {
+            Some(cache) => cache.set_ttl(ttl),
+            None => Ok(()),
+        }
+    }
+
+    /// Changes the most entries the function's cache holds at once, for configuration read at
+    /// start-up. Lowered below the number of entries stored, it evicts down to it before it
+    /// returns. Works before the function's first call as after it. See
+    /// [`TtlCache::set_capacity`].
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroCapacity`] for a zero capacity; the capacity is then left as it was.
+    ///
+    /// ```
+    /// use cache_core::ttl_cached;
+    ///
+    /// #[ttl_cached(ttl = 60)]
+    /// async fn thumbnail(file_id: u64) -> Vec<u8> {
+    ///     vec![0; 16]
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// for file_id in 0..10 {
+    ///     thumbnail(file_id).await;
+    /// }
+    /// thumbnail_cache().set_capacity(3).unwrap();
+    /// assert_eq!(thumbnail_cache().len(), 3);
+    /// assert!(thumbnail_cache().set_capacity(0).is_err());
+    /// # }
+    /// ```
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
+        if capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        let _settings = self.lock_settings();
+        self.capacity.store(capacity, SeqCst);
+        match self.cell.get() {
+            Some(cache) => cache.set_capacity(capacity),
+            None => Ok(()),
+        }
     }
 }

@@ -81,6 +81,8 @@ mod parts;
 mod policy;
 mod probe;
 mod scope;
+mod refresh;
+mod setting;
 mod stats;
 mod store;
 mod trace;
@@ -98,14 +100,17 @@ pub use hook::{Hook, HookPoint, SyncHook};
 pub use invalidated::Invalidated;
 pub use scc::Equivalent;
 pub use scope::{Scope, ScopeCore};
+#[doc(hidden)]
+pub use setting::{capacity_setting, ttl_setting};
+pub use setting::{CapacitySetting, TtlSetting};
 pub use stats::CacheStats;
 
 #[doc(hidden)]
 pub use parts::check_key_part;
 pub use parts::CacheKey;
 #[doc(hidden)]
-pub use policy::check_cached_value;
-pub use policy::Cacheable;
+pub use policy::{check_cached_value, store_if, store_none_false};
+pub use policy::{Cacheable, OptionValue};
 
 /// Turns an `async fn` (free function, method, or trait method) into a TTL-cached one.
 ///
@@ -122,6 +127,10 @@ pub use policy::Cacheable;
 /// }
 /// // Generated beside it, with the same visibility:
 /// //   fn invalidate_list_folders(user_id: &str, provider: &str) -> cache_core::Invalidated<usize>
+/// //   fn invalidate_list_folders_key(user_id: &str, provider: &str, folder_id: &str)
+/// //       -> cache_core::Invalidated<bool>
+/// //   async fn refresh_list_folders(user_id: &str, provider: &str, folder_id: &str)
+/// //       -> Result<Arc<Vec<Folder>>, ApiError>
 /// //   fn list_folders_cache() -> &'static cache_core::CacheHandle
 /// ```
 ///
@@ -129,11 +138,13 @@ pub use policy::Cacheable;
 ///
 /// | argument | meaning |
 /// |---|---|
-/// | `ttl` | Required. Whole seconds (`ttl = 60`, no literal suffix) or a duration string (`"250ms"`, `"90s"`, `"5m"`, `"1h30m"`). Zero or unparsable is a compile error. |
+/// | `ttl` | Required. Whole seconds (`ttl = 60`, no literal suffix), a duration string (`"250ms"`, `"90s"`, `"5m"`, `"1h30m"`), or the path of a `const` or `static` holding a [`Duration`](std::time::Duration) or whole seconds (`ttl = LISTING_TTL`; see [`TtlSetting`]). A written zero, or one that does not parse, is a compile error; a named zero panics when the cache is made (its first use). |
 /// | `key` | The key template. `<name>` is a parameter, `<name.field.field>` a field path from a parameter or from `self` (`<self.account_id>`), `<pair.0>` a tuple field. Text between placeholders is for display only: the key is the list of placeholder values, compared part by part. Default: every parameter except `self` and those in `ignore`, in order. |
 /// | `group` | A template whose placeholders are the first placeholders of `key`: the unit of invalidation. Default: the whole key. |
-/// | `capacity` | Most entries held at once. Default 10 000. |
+/// | `capacity` | Most entries held at once: a number, or the path of a `usize` `const` or `static` (`capacity = LISTINGS`). Default 10 000. |
 /// | `ignore` | Parameters deliberately left out of the key: `ignore = [self, http]`. |
+/// | `store_if` | A predicate choosing which results are stored: a function or non-capturing closure from `&value` to `bool`, where the value is the return type, or its `Ok` type for a `Result` (`store_if = \|listing\| !listing.is_empty()`, `store_if = Option::is_some`). Default: every value is stored. |
+/// | `store_none` | `store_none = false`: a `None` is returned but not stored (the value must be an `Option`, or a `Result` of one). Default `true`: `None` is stored for the full TTL, like any value. |
 /// | `crate` | The path the expansion names this crate by, for a renamed or re-exported dependency: `crate = "ttlc"` with `ttlc = { package = "cache-core", .. }` in `Cargo.toml`. Default `::cache_core`. |
 ///
 /// Every parameter, the receiver `self` included, must appear in `key` or in `ignore`: nothing
@@ -160,8 +171,21 @@ pub use policy::Cacheable;
 ///   [`Invalidated`]: awaiting it is optional). It takes the parameters the group's placeholders
 ///   are rooted in, with their declared types, in order; when the group uses `<self...>` it is
 ///   a method taking `&self`. It costs O(entries in the group).
+/// - `invalidate_list_folders_key(<key parameters>) -> Invalidated<bool>`: the same for one key
+///   (its stored value and its fetch in flight), yielding whether a value was stored. It takes
+///   the parameters the key's placeholders are rooted in, in order, and `&self` for a
+///   `<self...>` key.
+/// - `async refresh_list_folders(<the function's parameters>) -> <its return type>`: runs the
+///   body now, without reading the cache and without joining a call of the same key already
+///   running (whose result then goes to its own callers only and is not stored), stores the
+///   result as a call would (unless the key is invalidated meanwhile, or the result is not
+///   stored anyway), and returns it. From the moment it starts, the key's stored value is gone:
+///   calls of the key that arrive meanwhile wait for the refresh and receive its result. It is
+///   a method when the function is one.
 /// - `list_folders_cache() -> &'static CacheHandle`: `len()`, `stats()`, `clear()` and the
-///   configuration; see [`CacheHandle`].
+///   configuration, which can be changed at run time with
+///   [`set_ttl`](CacheHandle::set_ttl) and [`set_capacity`](CacheHandle::set_capacity); see
+///   [`CacheHandle`].
 ///
 /// # Behaviour
 ///
@@ -173,9 +197,60 @@ pub use policy::Cacheable;
 /// - `Err` results are returned and never stored, for any `Result`, aliases such as
 ///   `anyhow::Result<T>` included. If the error type is `Clone`, callers waiting on the failed
 ///   run receive a clone of the error instead of retrying one after another.
+/// - Every other value is stored, `None` included: a "not found" is served for the full TTL
+///   (a file created just after it stays invisible until then). `store_none = false`, or
+///   `store_if = PREDICATE`, returns the values they reject without storing them; the callers
+///   that joined that run receive them too (they asked while it ran), and the next call runs the
+///   body again.
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// # use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+/// static LOOKUPS: AtomicU32 = AtomicU32::new(0);
+///
+/// #[ttl_cached(ttl = 60, store_none = false)]
+/// async fn find_file(name: &str) -> Option<String> {
+///     LOOKUPS.fetch_add(1, SeqCst);
+///     None // not there (yet)
+/// }
+///
+/// #[ttl_cached(ttl = 60, store_if = |listing| !listing.is_empty())]
+/// async fn list_folder(folder_id: u64) -> Result<Vec<String>, String> {
+///     Ok(Vec::new())
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(find_file("report.pdf").await, None);
+/// assert_eq!(find_file("report.pdf").await, None);
+/// assert_eq!(LOOKUPS.load(SeqCst), 2); // asked the upstream again
+/// assert_eq!(list_folder(1).await, Ok(vec![]));
+/// assert!(list_folder_cache().is_empty());
+/// # }
+/// ```
 /// - Entries expire `ttl` after they were stored, on tokio's clock (`tokio::time::pause` works).
 /// - A call that begins after `invalidate_*` (or `clear`) returned never receives a value whose
 ///   fetch began before that return.
+///
+/// ```
+/// # use cache_core::ttl_cached;
+/// # use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+/// static VERSION: AtomicU32 = AtomicU32::new(0);
+///
+/// #[ttl_cached(ttl = 60, key = "<user_id>:<folder_id>", group = "<user_id>")]
+/// async fn list_folder(user_id: &str, folder_id: &str) -> String {
+///     format!("{folder_id} v{}", VERSION.fetch_add(1, SeqCst))
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(list_folder("u1", "root").await, "root v0");
+/// assert_eq!(list_folder("u1", "root").await, "root v0"); // cached
+/// // The user pressed "refresh" on this folder:
+/// assert_eq!(refresh_list_folder("u1", "root").await, "root v1");
+/// assert_eq!(list_folder("u1", "root").await, "root v1"); // the refreshed value, stored
+/// // The folder was deleted: evict it alone, not every folder of u1.
+/// assert!(invalidate_list_folder_key("u1", "root").await);
+/// # }
+/// ```
 ///
 /// # Methods and trait impls
 ///

@@ -141,6 +141,16 @@ impl<N, L: Link<N>> List<N, L> {
         }
     }
 
+    /// The members, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<N>> {
+        let mut at = self.head;
+        std::iter::from_fn(move || {
+            let slot = self.slots.get(at as usize)?;
+            at = slot.next;
+            slot.member.as_ref()
+        })
+    }
+
     /// Empties the list, for dropping the cache; the caller drops the members.
     pub(crate) fn drain(&mut self) -> Vec<Arc<N>> {
         self.head = NO_SLOT;

@@ -15,8 +15,13 @@ pub trait Policy {
     type Value;
     /// What the fetch returns and the caller receives.
     type Output;
-    /// The value to store, or `None` to store nothing.
+    /// The value to store and hand to waiters, or `None` for an outcome that is not a value.
     fn storable(&self, outcome: &Self::Output) -> Option<Self::Value>;
+    /// Whether a value is stored (else only handed to the waiters): `store_if`.
+    #[inline]
+    fn keep(&self, _value: &Self::Value) -> bool {
+        true
+    }
     /// A copy of a non-storable outcome for the waiters, or `None` to make them retry.
     fn share(&self, outcome: &Self::Output) -> Option<Box<dyn Any + Send + Sync>>;
     /// The caller's answer for a stored or shared value.
@@ -155,4 +160,108 @@ where
     P: StoredValue<Stored = CachedValue>,
 {
     policy
+}
+
+/// A policy whose values are stored only if `keep` says so: `#[ttl_cached(store_if = ..)]` and
+/// `store_none = false`. A value not stored is still returned, and handed to the callers that
+/// waited for it.
+///
+/// The predicate is a function pointer (a non-capturing closure or a function), so that the
+/// policy is a policy whatever the predicate: a predicate of the wrong type is then one error,
+/// where it is given, not one more at each use of the policy.
+#[doc(hidden)]
+pub struct KeepIf<P: Policy> {
+    policy: P,
+    keep: fn(&P::Value) -> bool,
+}
+
+impl<P: Policy + std::fmt::Debug> std::fmt::Debug for KeepIf<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeepIf")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Policy> Policy for KeepIf<P> {
+    type Value = P::Value;
+    type Output = P::Output;
+    #[inline]
+    fn storable(&self, outcome: &P::Output) -> Option<P::Value> {
+        self.policy.storable(outcome)
+    }
+    #[inline]
+    fn keep(&self, value: &P::Value) -> bool {
+        (self.keep)(value) && self.policy.keep(value)
+    }
+    fn share(&self, outcome: &P::Output) -> Option<Box<dyn Any + Send + Sync>> {
+        self.policy.share(outcome)
+    }
+    #[inline]
+    fn answer(&self, value: P::Value) -> P::Output {
+        self.policy.answer(value)
+    }
+    fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<P::Output> {
+        self.policy.answer_shared(shared)
+    }
+}
+
+impl<P: Policy + StoredValue> StoredValue for KeepIf<P> {
+    type Stored = P::Stored;
+}
+
+/// `#[ttl_cached(store_if = PREDICATE)]`: the function's policy, storing a value only where
+/// `PREDICATE(&value)` is true. The macro spans the call on the predicate, and a predicate of
+/// the wrong type is a mismatch with the parameter `store_if: fn(&CachedValue) -> bool`.
+#[doc(hidden)]
+#[inline(always)]
+pub fn store_if<CachedValue, P>(policy: P, store_if: fn(&CachedValue) -> bool) -> KeepIf<P>
+where
+    P: Policy<Value = CachedValue>,
+{
+    KeepIf {
+        policy,
+        keep: store_if,
+    }
+}
+
+/// What `#[ttl_cached(store_none = false)]` requires of the cached value (the return type, or
+/// its `Ok` type for a `Result`): an `Option`. Named here so that a compile error names it; you
+/// never implement it.
+///
+/// ```
+/// fn not_storing_none<T: cache_core::OptionValue>() {}
+/// not_storing_none::<Option<String>>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`store_none = false` applies to a cached value that is an `Option`, and `{Self}` is not one",
+    label = "`store_none = false` given here",
+    note = "the cached value is the return type, or its `Ok` type for a `Result`; to store only \
+            some values of another type, use `store_if = |value| ...`"
+)]
+pub trait OptionValue {
+    /// Whether the value is `Some`.
+    fn is_some_value(&self) -> bool;
+}
+
+impl<T> OptionValue for Option<T> {
+    #[inline]
+    fn is_some_value(&self) -> bool {
+        self.is_some()
+    }
+}
+
+/// `#[ttl_cached(store_none = false)]`: the function's policy, storing no `None`. The macro
+/// spans the call on `store_none`.
+#[doc(hidden)]
+#[inline(always)]
+pub fn store_none_false<CachedValue, P>(policy: P) -> KeepIf<P>
+where
+    CachedValue: OptionValue,
+    P: Policy<Value = CachedValue>,
+{
+    KeepIf {
+        policy,
+        keep: CachedValue::is_some_value,
+    }
 }

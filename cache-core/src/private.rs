@@ -175,6 +175,30 @@ where
     Box::pin(cache.start(key, policy)).await
 }
 
+pub use crate::refresh::{Refresh, Refreshing};
+
+/// `refresh_<fn>`, first half: leads a refresh of the key (taking its flight entry, removing its
+/// stored value) and returns the leadership for [`refreshing`] to lend to the call of `<fn>`.
+pub fn begin_refresh<GP, RP, P>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+    _policy: &P,
+) -> Refresh
+where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: CacheValue,
+{
+    let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    Refresh::new(cache, cache.lead_refresh(key))
+}
+
+/// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.
+pub fn refreshing<F: Future>(refresh: Refresh, call: F) -> Refreshing<F> {
+    Refreshing::new(refresh, call)
+}
+
 /// `invalidate_<fn>(group parameters...)`: invalidates when called (the companion is a plain
 /// `fn`), whether or not the returned future is awaited.
 pub fn invalidate_group<GP: PartList>(
@@ -183,6 +207,16 @@ pub fn invalidate_group<GP: PartList>(
 ) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
     handle.invalidate_group_erased(&owned)
+}
+
+/// `invalidate_<fn>_key(key parameters...)`: invalidates when called, like
+/// [`invalidate_group`].
+pub fn invalidate_key<GP: PartList, RP: PartList>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+) -> crate::Invalidated<bool> {
+    let (group, rest) = (key.group.to_owned_parts(), key.rest.to_owned_parts());
+    handle.invalidate_key_erased(&group, &rest)
 }
 
 /// The caches of a `#[ttl_cached]` function: the cached function, `<fn>_cache()` and
@@ -225,8 +259,8 @@ pub fn invalidate_group<GP: PartList>(
 pub struct SiteHandles {
     function: &'static str,
     site: &'static str,
-    ttl: std::time::Duration,
-    capacity: usize,
+    ttl: Setting<std::time::Duration>,
+    capacity: Setting<usize>,
     /// The first owner seen by this `static` (by its source string), and its cache: the only
     /// one outside generic impls, found without a lock.
     first: std::sync::OnceLock<(&'static str, &'static CacheHandle)>,
@@ -240,6 +274,23 @@ pub fn probe<F>(_closure: &F) -> &'static str {
     std::any::type_name::<F>()
 }
 
+/// A setting of the attribute: written in it, or named by it (`ttl = LISTING_TTL`) and read
+/// when the handle is made.
+#[derive(Debug, Clone, Copy)]
+enum Setting<T> {
+    Written(T),
+    Named(fn() -> T),
+}
+
+impl<T> Setting<T> {
+    fn read(self) -> T {
+        match self {
+            Self::Written(value) => value,
+            Self::Named(read) => read(),
+        }
+    }
+}
+
 impl SiteHandles {
     /// No cache yet; it is created, or found in the registry, on first use.
     pub const fn new(
@@ -251,8 +302,26 @@ impl SiteHandles {
         Self {
             function,
             site,
-            ttl,
-            capacity,
+            ttl: Setting::Written(ttl),
+            capacity: Setting::Written(capacity),
+            first: std::sync::OnceLock::new(),
+            more: std::sync::RwLock::new(Vec::new()),
+        }
+    }
+
+    /// For an attribute that names its `ttl` or `capacity` (`ttl = LISTING_TTL`): the settings
+    /// are read when the handle is made.
+    pub const fn configured(
+        function: &'static str,
+        site: &'static str,
+        ttl: fn() -> std::time::Duration,
+        capacity: fn() -> usize,
+    ) -> Self {
+        Self {
+            function,
+            site,
+            ttl: Setting::Named(ttl),
+            capacity: Setting::Named(capacity),
             first: std::sync::OnceLock::new(),
             more: std::sync::RwLock::new(Vec::new()),
         }
@@ -333,6 +402,16 @@ impl SiteHandles {
         type Registry =
             std::collections::HashMap<(&'static str, &'static str, String), &'static CacheHandle>;
         static REGISTRY: std::sync::Mutex<Option<Registry>> = std::sync::Mutex::new(None);
+        let (ttl, capacity) = (self.ttl.read(), self.capacity.read());
+        // A zero written in the attribute is a compile error; a zero it names is found here.
+        if ttl.is_zero() || capacity == 0 {
+            let which = if ttl.is_zero() { "ttl" } else { "capacity" };
+            panic!(
+                "cache `{owner}::{}`: the `{which}` named in its `#[ttl_cached]` attribute is \
+                 zero, which would cache nothing",
+                self.function
+            );
+        }
         // A poisoned lock only means another thread panicked while inserting; the map is valid.
         let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
         let key = (self.site, self.function, owner.to_owned());
@@ -342,7 +421,7 @@ impl SiteHandles {
         }
         let name: &'static str = Box::leak(format!("{owner}::{}", self.function).into_boxed_str());
         let handle: &'static CacheHandle =
-            Box::leak(Box::new(CacheHandle::__new(name, self.ttl, self.capacity)));
+            Box::leak(Box::new(CacheHandle::__new(name, ttl, capacity)));
         map.insert(key, handle);
         handle
     }

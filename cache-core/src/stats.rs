@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 pub struct CacheStats {
     /// Calls answered from a live cached entry.
     pub hits: u64,
-    /// Calls that ran the fetch themselves (the leader of a flight).
+    /// Calls that ran the fetch themselves (the leader of a flight), refreshes included.
     pub misses: u64,
     /// Calls that waited for another caller's fetch and received its value.
     pub coalesced: u64,
@@ -43,7 +43,8 @@ pub struct CacheStats {
     pub evicted_expired: u64,
     /// Live entries removed to stay within the capacity.
     pub evicted_capacity: u64,
-    /// Entries removed by `invalidate`, `invalidate_group` or `clear`.
+    /// Entries removed by `invalidate`, `invalidate_group` or `clear`, or by a refresh of
+    /// their key (which replaces them).
     pub invalidated: u64,
 }
 

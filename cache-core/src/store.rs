@@ -16,7 +16,7 @@
 use std::hash::Hash;
 use std::sync::atomic::{
     AtomicUsize,
-    Ordering::{AcqRel, Acquire, Relaxed},
+    Ordering::{AcqRel, Acquire, Relaxed, SeqCst},
 };
 use std::sync::Arc;
 
@@ -65,7 +65,8 @@ pub(crate) struct Store<G, K, V> {
     pub(crate) groups: Groups<G, Node<G, K, V>>,
     eviction: Eviction<G, K, V>,
     live: AtomicUsize,
-    capacity: usize,
+    /// Read by every store; changed by `set_capacity`.
+    capacity: AtomicUsize,
     pub(crate) counters: Counters,
 }
 
@@ -82,7 +83,7 @@ where
             groups: Groups::new(),
             eviction: Eviction::new(capacity),
             live: AtomicUsize::new(0),
-            capacity,
+            capacity: AtomicUsize::new(capacity),
             counters: Counters::new(),
         }
     }
@@ -92,7 +93,33 @@ where
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity.load(Relaxed)
+    }
+
+    /// Sets the capacity and evicts down to it. A store running meanwhile reads the new
+    /// capacity in `reserve` (or, having read the old one, is followed by this loop, which
+    /// reads `live` after it), so the bound holds once this returns.
+    pub(crate) fn set_capacity(
+        &self,
+        capacity: usize,
+        now: Instant,
+        epoch: u64,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) {
+        self.capacity.store(capacity, SeqCst);
+        self.eviction.lock().resize(capacity);
+        while self.live.load(SeqCst) > capacity {
+            let picked = self
+                .eviction
+                .lock()
+                .pick_victim(now, epoch, &mut graveyard.nodes);
+            let Some(victim) = picked else {
+                // Every stored node is being inserted or removed by another call.
+                break;
+            };
+            self.remove(&victim, reason(&victim, now, epoch), graveyard);
+            graveyard.nodes.push(victim);
+        }
     }
 
     /// `(entries in the index, groups)`, for tests that check memory is reclaimed.
@@ -199,7 +226,7 @@ where
     fn reserve(&self, now: Instant, epoch: u64, graveyard: &mut Graveyard<G, K, V>) -> bool {
         loop {
             let live = self.live.load(Relaxed);
-            if live < self.capacity {
+            if live < self.capacity.load(Relaxed) {
                 if self
                     .live
                     .compare_exchange_weak(live, live + 1, AcqRel, Relaxed)
@@ -322,6 +349,32 @@ where
             graveyard.nodes.push(node);
         }
         removed
+    }
+
+    /// Removes every expired or invalidated entry: those at the front of the store order, and,
+    /// for a while after the TTL was lowered, those behind entries stored with the longer one.
+    pub(crate) fn purge(
+        &self,
+        now: Instant,
+        epoch: u64,
+        graveyard: &mut Graveyard<G, K, V>,
+    ) -> usize {
+        let mut removed = self.sweep(now, epoch, usize::MAX, graveyard);
+        let behind = self.eviction.lock().dead_behind(now, epoch);
+        for node in behind {
+            if self.remove(&node, reason(&node, now, epoch), graveyard) {
+                removed += 1;
+            }
+            graveyard.nodes.push(node);
+        }
+        removed
+    }
+
+    /// The TTL was lowered at `now` from `old`: see [`purge`](Self::purge).
+    pub(crate) fn ttl_lowered(&self, now: Instant, old: std::time::Duration) {
+        if let Some(until) = now.checked_add(old) {
+            self.eviction.lock().ttl_lowered(until);
+        }
     }
 
     /// Empties the store order, for dropping the cache: nodes point at their group and groups

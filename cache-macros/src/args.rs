@@ -11,13 +11,39 @@ use syn::{bracketed, Ident, LitInt, LitStr, Token};
 use crate::duration::parse_duration;
 use crate::errors::Errors;
 
-const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `scope`, `crate`";
+const VALID: &str =
+    "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, `scope`, `crate`";
 
-/// The TTL, already validated and converted.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Ttl {
-    pub(crate) secs: u64,
-    pub(crate) nanos: u32,
+/// The method-level arguments, in the order `VALID` lists them.
+const NAMES: [&str; 9] = [
+    "ttl",
+    "key",
+    "group",
+    "capacity",
+    "ignore",
+    "store_if",
+    "store_none",
+    "scope",
+    "crate",
+];
+
+/// The TTL: written in the attribute (validated and converted), or named by it.
+#[derive(Debug, Clone)]
+pub(crate) enum Ttl {
+    Written {
+        secs: u64,
+        nanos: u32,
+    },
+    /// `ttl = LISTING_TTL`: a `const` or `static`, read when the cache is made.
+    Named(syn::Path),
+}
+
+/// The capacity: written in the attribute (validated), or named by it.
+#[derive(Debug, Clone)]
+pub(crate) enum Capacity {
+    Written(usize),
+    /// `capacity = LISTINGS`: a `const` or `static`, read when the cache is made.
+    Named(syn::Path),
 }
 
 /// The attribute's arguments; `None` where absent or invalid (the error is in `errors`).
@@ -26,8 +52,12 @@ pub(crate) struct Args {
     pub(crate) ttl: Option<Ttl>,
     pub(crate) key: Option<LitStr>,
     pub(crate) group: Option<LitStr>,
-    pub(crate) capacity: Option<usize>,
+    pub(crate) capacity: Option<Capacity>,
     pub(crate) ignore: Vec<Ident>,
+    /// `store_if = PREDICATE`: a value is stored only where `PREDICATE(&value)` is true.
+    pub(crate) store_if: Option<syn::Expr>,
+    /// `store_none = false` (the `false`): `None` is not stored.
+    pub(crate) store_none_false: Option<syn::LitBool>,
     /// `crate = "path"`: the path the expansion names the runtime by, for a renamed or
     /// re-exported `cache-core`.
     pub(crate) krate: Option<proc_macro2::TokenStream>,
@@ -114,10 +144,7 @@ impl Args {
             }
         };
         let key = name.to_string();
-        let known = [
-            "ttl", "key", "group", "capacity", "ignore", "scope", "crate",
-        ]
-        .contains(&key.as_str());
+        let known = NAMES.contains(&key.as_str());
         if known && seen.contains(&key) {
             self.errors.error(
                 &name,
@@ -167,6 +194,8 @@ impl Args {
                 "capacity" => "capacity = 10_000",
                 "crate" => "crate = \"cache_core\"",
                 "scope" => "scope = Account",
+                "store_if" => "store_if = |value| ...",
+                "store_none" => "store_none = false",
                 _ => "ignore = [self]",
             };
             return Err(syn::Error::new(
@@ -175,12 +204,22 @@ impl Args {
             ));
         }
         match key.as_str() {
-            "ttl" => self.ttl = parse_ttl(input)?.or(self.ttl),
+            "ttl" => self.ttl = parse_ttl(input)?.or(self.ttl.take()),
             "key" => self.key = Some(parse_template(input, "key")?),
             "group" => self.group = Some(parse_template(input, "group")?),
             "capacity" => self.capacity = Some(parse_capacity(input)?),
             "crate" => self.krate = Some(parse_crate_path(input)?),
             "scope" => self.scope = Some(parse_scope(input)?),
+            "store_if" => self.store_if = Some(parse_store_if(input)?),
+            "store_none" => {
+                let store: syn::LitBool = input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`store_none` takes `false` (do not store `None`) or `true` (the default)",
+                    )
+                })?;
+                self.store_none_false = (!store.value).then_some(store);
+            }
             "ignore" => {
                 let before = self.errors.len();
                 self.ignore.extend(parse_ignore(input, &mut self.errors)?);
@@ -266,7 +305,7 @@ impl ImplArgs {
             )
         })?;
         let key = name.to_string();
-        if ["ttl", "key", "group", "capacity", "ignore"].contains(&key.as_str()) {
+        if NAMES.contains(&key.as_str()) && key != "crate" {
             // Method arguments on the block are one mistake, reported once.
             if !*misplaced {
                 *misplaced = true;
@@ -333,9 +372,6 @@ impl ImplArgs {
 
 /// The valid argument that `name` most likely meant: a typo, or a different case (`TTL`).
 fn suggest_argument(name: &str) -> Option<&'static str> {
-    const NAMES: [&str; 7] = [
-        "ttl", "key", "group", "capacity", "ignore", "scope", "crate",
-    ];
     let lower = name.to_lowercase();
     NAMES
         .iter()
@@ -393,6 +429,9 @@ fn parse_template(input: ParseStream<'_>, which: &str) -> syn::Result<LitStr> {
 /// `ttl = 60` or `ttl = "1h30m"`; `Ok(None)` never happens for valid input but keeps the
 /// signature uniform with the error path.
 fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
+    if let Some(path) = parse_named(input, "ttl", "LISTING_TTL", "Duration")? {
+        return Ok(Some(Ttl::Named(path)));
+    }
     let lookahead = input.lookahead1();
     if lookahead.peek(LitInt) {
         let lit: LitInt = input.parse()?;
@@ -409,7 +448,7 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
                 "`ttl` must be greater than zero: a zero ttl would cache nothing",
             ));
         }
-        Ok(Some(Ttl { secs, nanos: 0 }))
+        Ok(Some(Ttl::Written { secs, nanos: 0 }))
     } else if lookahead.peek(LitStr) {
         let lit: LitStr = input.parse()?;
         no_suffix(lit.suffix(), lit.span(), "ttl", "\"90s\"")?;
@@ -420,7 +459,7 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
                 "`ttl` must be greater than zero: a zero ttl would cache nothing",
             ));
         }
-        Ok(Some(Ttl {
+        Ok(Some(Ttl::Written {
             secs: duration.as_secs(),
             nanos: duration.subsec_nanos(),
         }))
@@ -433,10 +472,65 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Option<Ttl>> {
     } else {
         Err(syn::Error::new(
             input.span(),
-            "`ttl` takes whole seconds (`ttl = 60`) or a duration string (`ttl = \"90s\"`, \
-             `\"1h30m\"`, `\"250ms\"`)",
+            "`ttl` takes whole seconds (`ttl = 60`), a duration string (`ttl = \"90s\"`, \
+             `\"1h30m\"`, `\"250ms\"`), or the name of a `const` or `static` \
+             (`ttl = LISTING_TTL`)",
         ))
     }
+}
+
+/// `ttl = LISTING_TTL`, `capacity = config::LISTINGS`: the path of a `const` or `static`, or
+/// `None` if the value is not a path. The cache is made outside the function, where `Self` and
+/// an expression's context do not exist, so only a path to an item is taken.
+fn parse_named(
+    input: ParseStream<'_>,
+    which: &str,
+    example: &str,
+    ty: &str,
+) -> syn::Result<Option<syn::Path>> {
+    if !(input.peek(Ident::peek_any) || input.peek(Token![::])) {
+        return Ok(None);
+    }
+    let path: syn::Path = input.parse()?;
+    if path.segments.first().is_some_and(|s| s.ident == "Self") {
+        let rest: Vec<_> = path.segments.iter().skip(1).map(|s| &s.ident).collect();
+        let rest = quote::quote!(#(#rest)::*).to_string().replace(' ', "");
+        return Err(syn::Error::new_spanned(
+            &path,
+            format!(
+                "`{which}` cannot name an item through `Self`: the cache is made outside the \
+                 impl; name the type instead of `Self`, as in `{which} = MyType::{rest}`"
+            ),
+        ));
+    }
+    if input.peek(syn::token::Paren) || input.peek(Token![.]) || input.peek(syn::token::Brace) {
+        // The whole expression, so that the error covers it.
+        let rest = input.step(|cursor| {
+            let mut rest = *cursor;
+            let mut tokens = proc_macro2::TokenStream::new();
+            while let Some((tt, next)) = rest.token_tree() {
+                if matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',') {
+                    break;
+                }
+                tokens.extend([tt]);
+                rest = next;
+            }
+            Ok((tokens, rest))
+        })?;
+        let expression = quote::quote!(#path #rest);
+        let text = crate::source::display(&expression.to_string())
+            .replace(" (", "(")
+            .replace("( ", "(")
+            .replace(" )", ")");
+        return Err(syn::Error::new_spanned(
+            expression,
+            format!(
+                "`{which}` takes the name of a `const` or `static`, not an expression: declare \
+                 `const {example}: {ty} = {text};` and write `{which} = {example}`"
+            ),
+        ));
+    }
+    Ok(Some(path))
 }
 
 /// `crate = "ttlc"`: a string holding a path (the serde and tokio convention), as tokens spanned
@@ -472,9 +566,25 @@ fn parse_scope(input: ParseStream<'_>) -> syn::Result<syn::Path> {
     Ok(path)
 }
 
-/// `capacity = 10_000`.
-fn parse_capacity(input: ParseStream<'_>) -> syn::Result<usize> {
-    let message = "`capacity` takes a whole number of entries, such as `capacity = 10_000`";
+/// `store_if = |value| ..` or `store_if = path::to::predicate`: any expression, whose type is
+/// checked where it is used (on these tokens).
+fn parse_store_if(input: ParseStream<'_>) -> syn::Result<syn::Expr> {
+    input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "`store_if` takes a function or closure from `&value` to `bool`, such as \
+             `store_if = |listing| !listing.is_empty()` or `store_if = Option::is_some`",
+        )
+    })
+}
+
+/// `capacity = 10_000` or `capacity = LISTINGS`.
+fn parse_capacity(input: ParseStream<'_>) -> syn::Result<Capacity> {
+    if let Some(path) = parse_named(input, "capacity", "LISTINGS", "usize")? {
+        return Ok(Capacity::Named(path));
+    }
+    let message = "`capacity` takes a whole number of entries, such as `capacity = 10_000`, or \
+                   the name of a `const` or `static` (`capacity = LISTINGS`)";
     if input.peek(syn::LitFloat) {
         let lit: syn::LitFloat = input.parse()?;
         return Err(syn::Error::new(lit.span(), message));
@@ -488,7 +598,7 @@ fn parse_capacity(input: ParseStream<'_>) -> syn::Result<usize> {
             lit.span(),
             "`capacity` must be at least 1: a zero capacity would cache nothing",
         )),
-        Ok(n) => Ok(n),
+        Ok(n) => Ok(Capacity::Written(n)),
         Err(_) => Err(syn::Error::new(
             lit.span(),
             "`capacity` must be a whole number that fits in a `usize`",
@@ -572,11 +682,13 @@ mod tests {
             ignore = [self, c]
         ));
         assert!(args.errors.is_empty(), "{:?}", messages(&args));
-        let ttl = args.ttl.unwrap();
-        assert_eq!((ttl.secs, ttl.nanos), (90, 0));
+        assert!(matches!(
+            args.ttl,
+            Some(Ttl::Written { secs: 90, nanos: 0 })
+        ));
         assert_eq!(args.key.unwrap().value(), "<a>:<b>");
         assert_eq!(args.group.unwrap().value(), "<a>");
-        assert_eq!(args.capacity, Some(5));
+        assert!(matches!(args.capacity, Some(Capacity::Written(5))));
         let ignored: Vec<String> = args.ignore.iter().map(ToString::to_string).collect();
         assert_eq!(ignored, ["self", "c"]);
     }

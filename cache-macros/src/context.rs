@@ -3,7 +3,7 @@
 //! (`expand.rs`) and the stand-in expansion on errors (`fallback.rs`).
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
 use syn::{Attribute, Ident, Signature, Type, Visibility};
@@ -85,19 +85,22 @@ pub(crate) struct Names {
     pub(crate) function: Ident,
     pub(crate) cache: Ident,
     pub(crate) invalidate: Ident,
+    pub(crate) invalidate_key: Ident,
+    pub(crate) refresh: Ident,
 }
 
 impl Names {
     pub(crate) fn of(sig: &Signature, prefix: &str) -> Self {
         let function = sig.ident.unraw();
+        let name = |format: &str| {
+            let name = format.replace("{}", &format!("{prefix}{function}"));
+            Ident::new(&name, Span::call_site())
+        };
         Self {
-            cache: format_ident!("{}{}_cache", prefix, function, span = Span::call_site()),
-            invalidate: format_ident!(
-                "invalidate_{}{}",
-                prefix,
-                function,
-                span = Span::call_site()
-            ),
+            cache: name("{}_cache"),
+            invalidate: name("invalidate_{}"),
+            invalidate_key: name("invalidate_{}_key"),
+            refresh: name("refresh_{}"),
             function,
         }
     }

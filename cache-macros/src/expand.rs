@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, Ident, ReturnType, Signature, Type};
 
-use crate::args::Args;
+use crate::args::{Args, Capacity, Ttl};
 use crate::context::{cfg_attrs, default_krate, Context, Names, Reach};
 use crate::errors::Errors;
 use crate::fallback;
@@ -46,6 +46,7 @@ pub(crate) fn rewrite(
     block: &mut Block,
     ctx: &Context,
 ) -> Result<TokenStream, Failure> {
+    let callee = callee(sig, &args, ctx);
     let mut parsed = Args::parse(args);
     let overridden;
     let ctx = match parsed.krate.take() {
@@ -81,7 +82,43 @@ pub(crate) fn rewrite(
     let names = Names::of(sig, &ctx.prefix);
     let handle = handle_expr(&names, &plan, ctx);
     *block = body(sig, &params, &plan, &handle, block, &ctx.krate);
-    Ok(companions(attrs, sig, &params, &plan, &names, &handle, ctx))
+    let companions = Companions {
+        attrs,
+        sig,
+        params: &params,
+        plan: &plan,
+        names: &names,
+        handle: &handle,
+        ctx,
+    };
+    Ok(companions.expand(&callee))
+}
+
+/// How `refresh_<fn>`, beside the function, names it: `<Self as Trait>::f` from the inherent
+/// impl of a trait impl's companions, `Self::f` from an impl, `f` beside a free function. A
+/// function whose expansion cannot tell (no `self`, no `Self` in its signature) is looked up in
+/// its file; where the file cannot be read it is taken for a free function, and in an impl the
+/// call is rustc's "cannot find function", on the function's name, which says to mark the
+/// impl block (or to use a newer compiler).
+fn callee(sig: &Signature, args: &TokenStream, ctx: &Context) -> TokenStream {
+    let ident = &sig.ident;
+    // Alone, the name would resolve to a parameter of the same name (`async fn folder(folder:
+    // u32)`); with the expansion's hygiene, it sees no local variable of the user's.
+    let mut alone = ident.clone();
+    alone.set_span(Span::mixed_site().located_at(ident.span()));
+    match (&ctx.trait_impl, ctx.reach) {
+        (Some((_, trait_path)), _) => quote!(<Self as #trait_path>::#ident),
+        (None, Reach::MarkedImpl | Reach::SelfType) => quote!(Self::#ident),
+        (None, Reach::Probe) => {
+            let in_impl = crate::source::Summary::of_call_site()
+                .and_then(|summary| summary.in_impl(sig, args));
+            if in_impl == Some(true) {
+                quote!(Self::#ident)
+            } else {
+                quote!(#alone)
+            }
+        }
+    }
 }
 
 /// How the body, `<fn>_cache()` and `invalidate_<fn>` reach the cache: each keeps a `static` of
@@ -95,15 +132,53 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
     // With a `companion_prefix`, the cache's name has it too: two trait impls' caches of one
     // method are then told apart in statistics and traces, as their companions are.
     let function = format!("{}{}", ctx.prefix, names.function);
-    let (secs, nanos, capacity) = (plan.ttl.secs, plan.ttl.nanos, plan.capacity);
     let krate = &ctx.krate;
+    let position = quote!(::core::concat!(
+        ::core::file!(),
+        ":",
+        ::core::line!(),
+        ":",
+        ::core::column!()
+    ));
+    let handles = match (&plan.ttl, &plan.capacity) {
+        (Ttl::Written { secs, nanos }, Capacity::Written(capacity)) => quote! {
+            #krate::__private::SiteHandles::new(
+                #function,
+                #position,
+                ::core::time::Duration::new(#secs, #nanos),
+                #capacity,
+            )
+        },
+        // A named setting is read when the cache is made, through a function: a `static` may
+        // not be read where the handles are built (a constant context), and the setting's type
+        // is checked on the name the user wrote.
+        (ttl, capacity) => {
+            let ttl = match ttl {
+                Ttl::Written { secs, nanos } => quote!(::core::time::Duration::new(#secs, #nanos)),
+                Ttl::Named(path) => {
+                    let at = krate_at(krate, path.span());
+                    quote_spanned!(path.span()=> #at::ttl_setting(&#path))
+                }
+            };
+            let capacity = match capacity {
+                Capacity::Written(capacity) => quote!(#capacity),
+                Capacity::Named(path) => {
+                    let at = krate_at(krate, path.span());
+                    quote_spanned!(path.span()=> #at::capacity_setting(&#path))
+                }
+            };
+            quote! {
+                #krate::__private::SiteHandles::configured(
+                    #function,
+                    #position,
+                    || #ttl,
+                    || #capacity,
+                )
+            }
+        }
+    };
     let declare = quote! {
-        static #site: #krate::__private::SiteHandles = #krate::__private::SiteHandles::new(
-            #function,
-            ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-            ::core::time::Duration::new(#secs, #nanos),
-            #capacity,
-        );
+        static #site: #krate::__private::SiteHandles = #handles;
     };
     match ctx.reach {
         Reach::MarkedImpl | Reach::SelfType => quote!({ #declare #site.of_type::<Self>() }),
@@ -269,6 +344,7 @@ fn body(
             );
         }
     });
+    let filters = store_filters(plan, &policy, krate);
     let tokens = quote! {
         #imports
         // Imported rather than named in the patterns: with a `crate = "..."` path that does not
@@ -277,6 +353,7 @@ fn body(
         use #krate::__private::Start as __TtlCachedStart;
         let #handle_local: &'static #krate::CacheHandle = #handle;
         let #policy = #policy_expr;
+        #filters
         let #lead = {
             let #key = {
                 #(#checks)*
@@ -304,6 +381,34 @@ fn body(
         brace_token: syn::token::Brace::default(),
         stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(tokens), None)],
     }
+}
+
+// Input: `store_none = false, store_if = |listing| !listing.is_empty()`
+//
+// Output, after the policy is chosen:
+//
+//     let policy = ::cache_core::store_none_false(policy);   // spanned on `false`
+//     let policy = ::cache_core::store_if(policy, |listing| !listing.is_empty()); // on the closure
+//
+// Each wrapper is called with the user's tokens' location, so that a predicate of the wrong
+// type, or `store_none = false` on a value that is not an `Option`, is one error there.
+fn store_filters(plan: &Plan, policy: &Ident, krate: &TokenStream) -> TokenStream {
+    let mut filters = TokenStream::new();
+    if let Some(store_none) = &plan.store_none_false {
+        let span = store_none.span();
+        let at = krate_at(krate, span);
+        filters.extend(quote_spanned! {span=>
+            let #policy = #at::store_none_false(#policy);
+        });
+    }
+    if let Some(predicate) = &plan.store_if {
+        let span = predicate.span();
+        let at = krate_at(krate, span);
+        filters.extend(quote_spanned! {span=>
+            let #policy = #at::store_if(#policy, #predicate);
+        });
+    }
+    filters
 }
 
 /// Where a value that cannot be stored is reported: the `Ok` type of a return type written
@@ -337,7 +442,7 @@ fn ends(ty: &Type) -> (Span, Span) {
     (first, last)
 }
 
-fn return_type(sig: &Signature) -> (Type, Span) {
+pub(crate) fn return_type(sig: &Signature) -> (Type, Span) {
     match &sig.output {
         ReturnType::Default => (syn::parse_quote!(()), sig.ident.span()),
         ReturnType::Type(_, ty) => ((**ty).clone(), ty.span()),
@@ -434,105 +539,197 @@ fn key_part_check_call(
     quote_spanned!(check_span=> #krate::check_key_part(&#value);)
 }
 
-fn companions(
-    attrs: &[Attribute],
-    sig: &Signature,
-    params: &Params<'_>,
-    plan: &Plan,
-    names: &Names,
-    handle: &TokenStream,
-    ctx: &Context,
-) -> TokenStream {
-    let cfgs = cfg_attrs(attrs);
-    let vis = &ctx.vis;
-    let krate = &ctx.krate;
-    let Names {
-        function,
-        cache,
-        invalidate,
-    } = names;
-    // In a marked impl, `Self` is known to be an impl's type. Elsewhere, a method's companions
-    // first require it, so that on a trait's default method they are one error rather than
-    // items of the trait.
-    let cache_body = match ctx.reach {
-        Reach::MarkedImpl | Reach::Probe => quote!(#handle),
-        Reach::SelfType => {
-            let at_attr = krate_at(krate, ctx.attr_span);
-            let check = quote_spanned! {ctx.attr_span=>
-                #at_attr::__private::method_of_an_impl::<Self>();
-            };
-            quote!(#check #handle)
-        }
-    };
-    let cache_doc = format!(
-        " The cache behind `{function}`: entry count, statistics and `clear`. \
-         Generated by `#[ttl_cached]`."
-    );
+/// What the companions are generated from.
+struct Companions<'a> {
+    attrs: &'a [Attribute],
+    sig: &'a Signature,
+    params: &'a Params<'a>,
+    plan: &'a Plan,
+    names: &'a Names,
+    handle: &'a TokenStream,
+    ctx: &'a Context,
+}
 
-    let group_text = plan.key.placeholders[..plan.group_len]
-        .iter()
-        .map(|p| format!("<{}>", p.text))
-        .collect::<Vec<_>>()
-        .join(":");
-    let invalidate_doc = if group_text.is_empty() {
-        format!(
-            " Evicts every cached result of `{function}` (its key has no parts), and returns \
-             how many entries were removed. Generated by `#[ttl_cached]`."
-        )
-    } else {
-        format!(
-            " Evicts every cached result of `{function}` in the group `{group_text}`, \
-             including results of fetches still running, and returns how many entries were \
-             removed. Generated by `#[ttl_cached]`."
-        )
-    };
-    let (receiver, inputs) = group_inputs(plan, params, ctx);
-    let generics = &sig.generics;
-    let where_clause = &sig.generics.where_clause;
-    let imports = dispatch_imports(krate);
-    let group_local = local("__ttl_cached_group");
-    let group = part_list(
-        &plan.key.placeholders[..plan.group_len],
-        &plan.roots,
-        params,
-        plan.key.lit.span(),
-        PartCheck::Companion,
-        krate,
-    );
+impl Companions<'_> {
+    fn expand(&self, callee: &TokenStream) -> TokenStream {
+        let Self {
+            attrs,
+            sig,
+            params,
+            plan,
+            names,
+            handle,
+            ctx,
+        } = self;
+        let cfgs = cfg_attrs(attrs);
+        let vis = &ctx.vis;
+        let krate = &ctx.krate;
+        let Names {
+            function,
+            cache,
+            invalidate,
+            invalidate_key,
+            refresh,
+        } = names;
+        // In a marked impl, `Self` is known to be an impl's type. Elsewhere, a method's
+        // companions first require it, so that on a trait's default method they are one error
+        // rather than items of the trait.
+        let cache_body = match ctx.reach {
+            Reach::MarkedImpl | Reach::Probe => quote!(#handle),
+            Reach::SelfType => {
+                let at_attr = krate_at(krate, ctx.attr_span);
+                let check = quote_spanned! {ctx.attr_span=>
+                    #at_attr::__private::method_of_an_impl::<Self>();
+                };
+                quote!(#check #handle)
+            }
+        };
+        let cache_doc = format!(
+            " The cache behind `{function}`: entry count, statistics, `clear` and settings. \
+             Generated by `#[ttl_cached]`."
+        );
+        let template = |placeholders: &[Placeholder]| {
+            placeholders
+                .iter()
+                .map(|p| format!("<{}>", p.text))
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        let group_text = template(&plan.key.placeholders[..plan.group_len]);
+        let invalidate_doc = if group_text.is_empty() {
+            format!(
+                " Evicts every cached result of `{function}` (its key has no parts), and returns \
+                 how many entries were removed. Generated by `#[ttl_cached]`."
+            )
+        } else {
+            format!(
+                " Evicts every cached result of `{function}` in the group `{group_text}`, \
+                 including results of fetches still running, and returns how many entries were \
+                 removed. Generated by `#[ttl_cached]`."
+            )
+        };
+        let key_text = template(&plan.key.placeholders);
+        let invalidate_key_doc = format!(
+            " Evicts the cached result of `{function}` for one key `{key_text}`, including the \
+             result of a fetch of it still running, and returns whether one was stored. \
+             Generated by `#[ttl_cached]`."
+        );
+        let refresh_doc = format!(
+            " Runs `{function}` now, without reading its cache or waiting for a call of the same \
+             key already running, stores the result as a call would (unless the key is \
+             invalidated meanwhile), and returns it. Calls of the same key that arrive meanwhile \
+             wait for it and receive its result. Generated by `#[ttl_cached]`."
+        );
+        let generics = &sig.generics;
+        let where_clause = &sig.generics.where_clause;
+        let imports = dispatch_imports(krate);
+        let lit_span = plan.key.lit.span();
+        let companion_parts = |from: usize, to: usize| {
+            part_list(
+                &plan.key.placeholders[from..to],
+                &plan.roots[from..to],
+                params,
+                lit_span,
+                PartCheck::Companion,
+                krate,
+            )
+        };
+        let group = companion_parts(0, plan.group_len);
+        let rest = companion_parts(plan.group_len, plan.roots.len());
+        let (group_receiver, group_inputs) = root_inputs(&plan.group_roots(), params, ctx);
+        let (key_receiver, key_inputs) = root_inputs(&plan.key_roots(), params, ctx);
+        let group_local = local("__ttl_cached_group");
+        let key_local = local("__ttl_cached_key");
+        let policy_local = local("__ttl_cached_policy");
+        let refresh_local = local("__ttl_cached_refresh");
+        let (ret_ty, _) = return_type(sig);
+        let ret_ty = ctx.companion_type(&ret_ty);
+        let (refresh_inputs, call_args) = call_inputs(params, ctx);
 
-    // `#[inline]`: the companions are small and rarely called, and a non-generic `pub fn` is
-    // otherwise compiled in the crate that defines it, whether or not anything calls it; inline,
-    // it is compiled where it is used, if anywhere. The statics stay one item each.
-    quote! {
-        #(#cfgs)*
-        #[doc = #cache_doc]
-        #[must_use]
-        #[inline]
-        #vis fn #cache() -> &'static #krate::CacheHandle {
-            #cache_body
-        }
+        // `#[inline]`: the companions are small and rarely called, and a non-generic `pub fn` is
+        // otherwise compiled in the crate that defines it, whether or not anything calls it;
+        // inline, it is compiled where it is used, if anywhere. The statics stay one item each.
+        quote! {
+            #(#cfgs)*
+            #[doc = #cache_doc]
+            #[must_use]
+            #[inline]
+            #vis fn #cache() -> &'static #krate::CacheHandle {
+                #cache_body
+            }
 
-        #(#cfgs)*
-        #[doc = #invalidate_doc]
-        #[inline]
-        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
-            #imports
-            let #group_local = #group;
-            #krate::__private::invalidate_group(#handle, &#group_local)
+            #(#cfgs)*
+            #[doc = #invalidate_doc]
+            #[inline]
+            #vis fn #invalidate #generics (#group_receiver #(#group_inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
+                #imports
+                let #group_local = #group;
+                #krate::__private::invalidate_group(#handle, &#group_local)
+            }
+
+            #(#cfgs)*
+            #[doc = #invalidate_key_doc]
+            #[inline]
+            #vis fn #invalidate_key #generics (#key_receiver #(#key_inputs),*) -> #krate::Invalidated<::core::primitive::bool> #where_clause {
+                #imports
+                let #key_local = #krate::__private::Key { group: #group, rest: #rest };
+                #krate::__private::invalidate_key(#handle, &#key_local)
+            }
+
+            #(#cfgs)*
+            #[doc = #refresh_doc]
+            #vis async fn #refresh #generics (#(#refresh_inputs),*) -> #ret_ty #where_clause {
+                #imports
+                let #refresh_local = {
+                    let #policy_local =
+                        (&&&&&#krate::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy();
+                    let #key_local = #krate::__private::Key { group: #group, rest: #rest };
+                    #krate::__private::begin_refresh(#handle, &#key_local, &#policy_local)
+                };
+                #krate::__private::refreshing(#refresh_local, #callee(#(#call_args),*)).await
+            }
         }
     }
 }
 
-/// The parameters of `invalidate_<fn>`: `&self` if the group uses `self`, then each group
-/// parameter with its declared type.
-fn group_inputs(
-    plan: &Plan,
+/// The parameters of `refresh_<fn>`, the function's own, and the arguments it calls the
+/// function with: named parameters keep their names (without `mut`), destructured and `_`
+/// parameters get one (their parts are never in the key).
+pub(crate) fn call_inputs(
+    params: &Params<'_>,
+    ctx: &Context,
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let mut inputs = Vec::new();
+    let mut args = Vec::new();
+    if let Some(receiver) = params.receiver {
+        let mut receiver = receiver.clone();
+        receiver.mutability = None;
+        receiver.attrs.clear();
+        inputs.push(quote!(#receiver));
+        args.push(quote!(self));
+    }
+    for (index, param) in params.params.iter().enumerate() {
+        let name = match param.ident() {
+            Some(ident) => ident.clone(),
+            None => local(&format!("__ttl_cached_arg{index}")),
+        };
+        let ty = ctx.companion_type(param.ty);
+        inputs.push(quote!(#name: #ty));
+        args.push(quote!(#name));
+    }
+    (inputs, args)
+}
+
+/// The parameters of `invalidate_<fn>` (`roots`: the group's) and `invalidate_<fn>_key` (the
+/// key's): `&self` if they use `self`, then each parameter with its declared type.
+fn root_inputs(
+    roots: &[Root],
     params: &Params<'_>,
     ctx: &Context,
 ) -> (TokenStream, Vec<TokenStream>) {
     let mut receiver = TokenStream::new();
     let mut inputs = Vec::new();
-    for root in plan.group_roots() {
+    for &root in roots {
         match root {
             Root::SelfValue => receiver = quote!(&self,),
             Root::Param(index) => {

@@ -20,7 +20,11 @@ pub(crate) fn companions(
     ctx: &Context,
 ) -> TokenStream {
     let Names {
-        cache, invalidate, ..
+        cache,
+        invalidate,
+        invalidate_key,
+        refresh,
+        ..
     } = Names::of(sig, &ctx.prefix);
     let cfgs = cfg_attrs(attrs);
     let vis = &ctx.vis;
@@ -28,11 +32,50 @@ pub(crate) fn companions(
 
     // The group's parameters if the template can be read, else every named parameter (the
     // default group is the whole default key).
-    let template = args
-        .group
-        .as_ref()
-        .or(args.key.as_ref())
-        .map(|lit| KeyTemplate::parse(lit, "group", &mut Errors::default()));
+    let group = args.group.as_ref().or(args.key.as_ref());
+    let (receiver, inputs) = template_inputs(group, params, ctx);
+    let (key_receiver, key_inputs) = template_inputs(args.key.as_ref(), params, ctx);
+    let (refresh_inputs, _) = crate::expand::call_inputs(params, ctx);
+    let (ret_ty, _) = crate::expand::return_type(sig);
+    let ret_ty = ctx.companion_type(&ret_ty);
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    quote! {
+        #(#cfgs)*
+        #[allow(unused_variables, clippy::all)]
+        #vis fn #cache() -> &'static #krate::CacheHandle {
+            ::core::unreachable!()
+        }
+
+        #(#cfgs)*
+        #[allow(unused_variables, clippy::all)]
+        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
+            ::core::unreachable!()
+        }
+
+        #(#cfgs)*
+        #[allow(unused_variables, clippy::all)]
+        #vis fn #invalidate_key #generics (#key_receiver #(#key_inputs),*) -> #krate::Invalidated<::core::primitive::bool> #where_clause {
+            ::core::unreachable!()
+        }
+
+        #(#cfgs)*
+        #[allow(unused_variables, clippy::all)]
+        #vis async fn #refresh #generics (#(#refresh_inputs),*) -> #ret_ty #where_clause {
+            ::core::unreachable!()
+        }
+    }
+}
+
+/// The receiver (`&self,` or nothing) and parameters of a companion taking the parameters that
+/// `template`'s placeholders are rooted in; without a template that can be read, every named
+/// parameter (the default key is every parameter).
+fn template_inputs(
+    template: Option<&syn::LitStr>,
+    params: &Params<'_>,
+    ctx: &Context,
+) -> (TokenStream, Vec<TokenStream>) {
+    let template = template.map(|lit| KeyTemplate::parse(lit, "group", &mut Errors::default()));
     let mut uses_self = false;
     let mut inputs = Vec::new();
     match template {
@@ -63,19 +106,5 @@ pub(crate) fn companions(
         }
     }
     let receiver = if uses_self { quote!(&self,) } else { quote!() };
-    let generics = &sig.generics;
-    let where_clause = &sig.generics.where_clause;
-    quote! {
-        #(#cfgs)*
-        #[allow(unused_variables, clippy::all)]
-        #vis fn #cache() -> &'static #krate::CacheHandle {
-            ::core::unreachable!()
-        }
-
-        #(#cfgs)*
-        #[allow(unused_variables, clippy::all)]
-        #vis fn #invalidate #generics (#receiver #(#inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
-            ::core::unreachable!()
-        }
-    }
+    (receiver, inputs)
 }

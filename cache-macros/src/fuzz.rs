@@ -109,8 +109,12 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
             Box::new(|a: &str| with_ttl(a, "ttl =")),
         ),
         (
-            "ttl identifier",
-            Box::new(|a: &str| with_ttl(a, "ttl = sixty")),
+            "ttl expression",
+            Box::new(|a: &str| with_ttl(a, "ttl = Duration::from_secs(60)")),
+        ),
+        (
+            "ttl through Self",
+            Box::new(|a: &str| with_ttl(a, "ttl = Self::TTL")),
         ),
         ("missing ttl", Box::new(|a: &str| with_ttl(a, ""))),
         ("unknown argument", append("capacty = 5")),

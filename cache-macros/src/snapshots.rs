@@ -51,6 +51,24 @@ fn free_function() {
     check("free_function", &attributed, &expand(args, item));
 }
 
+/// Settings named by the attribute, read when the cache is made, and a result filter.
+#[test]
+fn configured() {
+    let args = quote!(
+        ttl = config::LISTING_TTL,
+        capacity = LISTINGS,
+        store_none = false,
+        store_if = |file| file.as_ref().is_none_or(|f| !f.is_empty())
+    );
+    let item = quote! {
+        pub async fn find_file(user_id: u64, name: &str) -> Result<Option<String>, ApiError> {
+            client().find(user_id, name).await
+        }
+    };
+    let attributed = quote!(#[ttl_cached(#args)] #item);
+    check("configured", &attributed, &expand(args, item));
+}
+
 #[test]
 fn method() {
     let args = quote!(

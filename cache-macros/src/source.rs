@@ -26,6 +26,8 @@ use crate::args::ImplArgs;
 #[derive(Debug, Default)]
 pub(crate) struct Summary {
     impls: Vec<ImplSummary>,
+    /// The functions written outside impls, with their `#[ttl_cached(...)]` arguments.
+    free_fns: Vec<MethodSummary>,
 }
 
 #[derive(Debug)]
@@ -126,6 +128,23 @@ impl Summary {
         found
     }
 
+    /// For a function whose expansion cannot tell whether it is free or in an impl (no `self`,
+    /// no `Self` in its signature): whether it is in an impl, if the file says so unambiguously
+    /// (found by name, signature and attribute arguments, in impls only or outside them only).
+    pub(crate) fn in_impl(&self, sig: &syn::Signature, args: &TokenStream) -> Option<bool> {
+        let (name, sig, args) = (sig.ident.unraw().to_string(), text(sig), args.to_string());
+        let matches = |method: &MethodSummary| {
+            method.name == name && method.sig == sig && method.cached.as_deref() == Some(&*args)
+        };
+        let in_impls = self.impls.iter().flat_map(|i| &i.methods).any(matches);
+        let free = self.free_fns.iter().any(matches);
+        match (in_impls, free) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        }
+    }
+
     /// For a marked trait impl of `self_ty`: each method it caches whose companions
     /// (`<prefix><name>_cache`, `invalidate_<prefix><name>`) another impl of the same type in the
     /// same scope also generates, with that impl, where this one is to report it. A trait impl
@@ -217,6 +236,16 @@ impl Collector {
 }
 
 impl<'ast> Visit<'ast> for Collector {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.summary.free_fns.push(MethodSummary {
+            name: item.sig.ident.unraw().to_string(),
+            cached: cached_args(&item.attrs),
+            sig: text(&item.sig),
+            conditional: is_conditional(&item.attrs),
+        });
+        syn::visit::visit_item_fn(self, item);
+    }
+
     fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
         self.in_scope(|this| syn::visit::visit_item_mod(this, item));
     }
@@ -239,24 +268,19 @@ impl<'ast> Visit<'ast> for Collector {
                 Marked::Invalid
             }
         });
-        let methods =
-            item.items
-                .iter()
-                .filter_map(|impl_item| match impl_item {
-                    ImplItem::Fn(method) => Some(MethodSummary {
-                        name: method.sig.ident.unraw().to_string(),
-                        cached: method.attrs.iter().find(|a| is_ttl_cached(a)).map(|a| {
-                            match &a.meta {
-                                Meta::List(list) => list.tokens.to_string(),
-                                _ => String::new(),
-                            }
-                        }),
-                        sig: text(&method.sig),
-                        conditional: is_conditional(&method.attrs),
-                    }),
-                    _ => None,
-                })
-                .collect();
+        let methods = item
+            .items
+            .iter()
+            .filter_map(|impl_item| match impl_item {
+                ImplItem::Fn(method) => Some(MethodSummary {
+                    name: method.sig.ident.unraw().to_string(),
+                    cached: cached_args(&method.attrs),
+                    sig: text(&method.sig),
+                    conditional: is_conditional(&method.attrs),
+                }),
+                _ => None,
+            })
+            .collect();
         self.summary.impls.push(ImplSummary {
             scope: self.scopes.last().copied().unwrap_or(0),
             trait_path: item.trait_.as_ref().map(|(path, _)| text(path)),
@@ -272,6 +296,17 @@ impl<'ast> Visit<'ast> for Collector {
         });
         syn::visit::visit_item_impl(self, item);
     }
+}
+
+/// The arguments of a `#[ttl_cached(...)]` among `attrs`, as text, if there is one.
+fn cached_args(attrs: &[Attribute]) -> Option<String> {
+    attrs
+        .iter()
+        .find(|a| is_ttl_cached(a))
+        .map(|a| match &a.meta {
+            Meta::List(list) => list.tokens.to_string(),
+            _ => String::new(),
+        })
 }
 
 pub(crate) fn is_ttl_cached(attr: &Attribute) -> bool {

@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::visit::Visit;
 use syn::{Ident, ReturnType, Signature, Type};
 
-use crate::args::{missing_ttl, Args, Ttl};
+use crate::args::{missing_ttl, Args, Capacity, Ttl};
 use crate::errors::Errors;
 use crate::signature::{ParamName, Params};
 use crate::suggest::nearest;
@@ -28,7 +28,11 @@ pub(crate) struct Plan {
     /// The first `group_len` placeholders of `key` are the group.
     pub(crate) group_len: usize,
     pub(crate) ttl: Ttl,
-    pub(crate) capacity: usize,
+    pub(crate) capacity: Capacity,
+    /// `store_if = PREDICATE`.
+    pub(crate) store_if: Option<syn::Expr>,
+    /// `store_none = false`: its `false`, where errors about it are reported.
+    pub(crate) store_none_false: Option<syn::LitBool>,
     /// `scope = Account`.
     pub(crate) scope: Option<syn::Path>,
 }
@@ -37,14 +41,24 @@ impl Plan {
     /// The roots of the group's placeholders, each once, in declaration order (`self` first):
     /// the parameters of `invalidate_<fn>`.
     pub(crate) fn group_roots(&self) -> Vec<Root> {
-        let mut roots: Vec<Root> = self.roots[..self.group_len].to_vec();
-        roots.sort_by_key(|r| match r {
-            Root::SelfValue => 0,
-            Root::Param(i) => i + 1,
-        });
-        roots.dedup();
-        roots
+        roots_in_order(&self.roots[..self.group_len])
     }
+
+    /// The roots of every placeholder of the key, each once, in declaration order: the
+    /// parameters of `invalidate_<fn>_key`.
+    pub(crate) fn key_roots(&self) -> Vec<Root> {
+        roots_in_order(&self.roots)
+    }
+}
+
+fn roots_in_order(roots: &[Root]) -> Vec<Root> {
+    let mut roots = roots.to_vec();
+    roots.sort_by_key(|r| match r {
+        Root::SelfValue => 0,
+        Root::Param(i) => i + 1,
+    });
+    roots.dedup();
+    roots
 }
 
 /// Checks everything the attribute requires of the function; `None` if anything is wrong (the
@@ -338,9 +352,11 @@ pub(crate) fn plan(
             .map(|r| r.expect("checked above"))
             .collect(),
         group_len,
-        ttl: args.ttl?,
-        capacity: args.capacity.unwrap_or(10_000),
-        scope: args.scope.clone(),
+        ttl: args.ttl.take()?,
+        capacity: args.capacity.take().unwrap_or(Capacity::Written(10_000)),
+        store_if: args.store_if.take(),
+        store_none_false: args.store_none_false.take(),
+        scope: args.scope.take(),
     })
 }
 

@@ -1,5 +1,5 @@
 // A parameter typed with the trait's associated type (`Self::Id`): the companions, in an
-// inherent impl, take it as `<Ldap as Directory>::Id`.
+// inherent impl, take it as `<Ldap as Directory>::Id` (and `refresh_lookup` passes it on).
 use cache_core::ttl_cached;
 
 trait Directory {
@@ -21,5 +21,7 @@ impl Directory for Ldap {
 
 fn main() {
     let _ = Ldap::invalidate_lookup(7);
+    let _ = Ldap::invalidate_lookup_key(7, "ann");
+    let _ = Ldap.refresh_lookup(7, "ann");
     let _ = Ldap::lookup_cache().len();
 }
