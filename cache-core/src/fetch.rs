@@ -165,7 +165,8 @@ where
         let group = self.store.groups.pin(probe);
         let stamp = self.stamp(&group);
         // Read after the stamp, as in `start`.
-        let shared = self.invalidating.load(SeqCst) == 0;
+        let shared =
+            self.invalidating.load(SeqCst) == 0 && !self.scope.get().is_some_and(|s| s.busy());
         let flight = Arc::new(Flight::new(
             Arc::clone(&group),
             probe.owned_rest(),
