@@ -80,7 +80,7 @@ where
             let group = self.store.groups.pin(probe);
             let stamp = self.stamp(&group);
             // Read after the stamp: see `invalidation.rs`.
-            if self.invalidating.load(SeqCst) > 0 || self.scope.get().is_some_and(|s| s.busy()) {
+            if self.invalidation_in_progress() {
                 return Start::Lead(self.lead_unshared(
                     group,
                     probe.owned_rest(),
@@ -120,14 +120,7 @@ where
                     if let Some(old) = replaced {
                         self.store.groups.unpin(&old.group);
                     }
-                    bump(&self.store.counters.misses, 1);
-                    trace::fetch(self.name());
-                    return Start::Lead(Lead {
-                        owner: self,
-                        hooks: &self.hooks,
-                        flight,
-                        armed: true,
-                    });
+                    return Start::Lead(self.lead(flight));
                 }
             };
             match flight.wait().await {
@@ -165,8 +158,7 @@ where
         let group = self.store.groups.pin(probe);
         let stamp = self.stamp(&group);
         // Read after the stamp, as in `start`.
-        let shared =
-            self.invalidating.load(SeqCst) == 0 && !self.scope.get().is_some_and(|s| s.busy());
+        let shared = !self.invalidation_in_progress();
         let flight = Arc::new(Flight::new(
             Arc::clone(&group),
             probe.owned_rest(),
@@ -189,14 +181,7 @@ where
             self.store.groups.unpin(&group);
         }
         drop(graveyard);
-        bump(&self.store.counters.misses, 1);
-        trace::fetch(self.name());
-        Lead {
-            owner: self,
-            hooks: &self.hooks,
-            flight,
-            armed: true,
-        }
+        self.lead(flight)
     }
 
     /// A flight for a fetch that began while an invalidation of its group (or a clear) ran:
@@ -211,6 +196,11 @@ where
         let flight = Arc::new(Flight::new(Arc::clone(&group), rest, hash, stamp));
         // Not in the map: the flight holds no pin on its group.
         self.store.groups.unpin(&group);
+        self.lead(flight)
+    }
+
+    /// Makes the caller the leader of `flight`: counted as a miss, and traced.
+    fn lead(&self, flight: Arc<Flight<G, K, V>>) -> Lead<'_, G, K, V> {
         bump(&self.store.counters.misses, 1);
         trace::fetch(self.name());
         Lead {
@@ -219,6 +209,13 @@ where
             flight,
             armed: true,
         }
+    }
+
+    /// Whether an invalidation of this cache, or of the scope it joined, is in progress: a
+    /// fetch that reads this after its stamp and finds one runs unshared (see
+    /// `invalidation.rs` and `scope.rs`).
+    fn invalidation_in_progress(&self) -> bool {
+        self.invalidating.load(SeqCst) > 0 || self.scope.get().is_some_and(|s| s.busy())
     }
 
     fn expiry(&self, now: Instant) -> Instant {
