@@ -40,7 +40,7 @@ use crate::builder::{BuildError, CacheBuilder};
 use crate::hook::Hooks;
 use crate::invalidated::Invalidated;
 use crate::policy::{Plain, TryRetry, TryShared};
-use crate::probe::{GroupOnly, Pair};
+use crate::probe::{GroupOnly, KeyLookup, Pair};
 use crate::stats::CacheStats;
 use crate::store::{Graveyard, Store};
 use scc::Equivalent;
@@ -61,10 +61,18 @@ const SWEEP_BUDGET: usize = 8;
 ///   these returned never receives a value whose fetch began before it.
 /// - **Bounds**: entries expire `ttl` after they were stored, on tokio's clock (so tests can
 ///   pause time); at most `capacity` entries are stored, expired entries leaving first.
+/// - **A shared handle**: cloning a `TtlCache` is cheap (one reference count) and every clone
+///   is the same cache, so it can sit in an axum `State` or be moved into tasks without an
+///   `Arc` of your own. The entries are dropped with the last clone.
+///
+/// For keys without a group, use [`FlatCache`](crate::FlatCache), the same cache with one-part
+/// verbs (`get_with(key, fetch)`, `insert(key, value)`, `invalidate(key)`).
 ///
 /// Keys are structured values, compared part by part, never joined into strings: group
 /// `("a:b", "c")` and group `("a", "b:c")` are different groups. Lookups take borrowed forms
-/// (`&str` for `String`), so a hit builds no owned key.
+/// (`&str` for `String`), so a hit builds no owned key; for a tuple part such as a
+/// `(String, String)` group, pass [`Borrowed`](crate::Borrowed)`((user, provider))` (a tuple of
+/// `&str`, up to four parts) or a reference to the owned tuple.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -92,6 +100,16 @@ const SWEEP_BUDGET: usize = 8;
 /// # }
 /// ```
 pub struct TtlCache<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    inner: Arc<Inner<G, K, V>>,
+}
+
+/// What every clone of one [`TtlCache`] shares: the entries, the flights and the settings.
+pub(crate) struct Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -138,8 +156,16 @@ where
     /// assert_eq!(missing.unwrap_err(), BuildError::MissingTtl);
     /// ```
     pub fn build(self) -> Result<TtlCache<G, K, V>, BuildError> {
-        let config = self.config()?;
         Ok(TtlCache {
+            inner: Arc::new(self.build_inner()?),
+        })
+    }
+
+    /// The cache's state alone: a `#[ttl_cached]` function's handle owns it directly, so a hit
+    /// through the macro follows no `Arc`.
+    pub(crate) fn build_inner(self) -> Result<Inner<G, K, V>, BuildError> {
+        let config = self.config()?;
+        Ok(Inner {
             store: Store::new(config.capacity),
             flights: crate::flight::Flights::new(),
             epoch: AtomicU64::new(0),
@@ -195,7 +221,8 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        self.run(&Pair { group, rest: key }, &Plain::<V>::NEW, fetch)
+        self.inner
+            .run(&Pair { group, rest: key }, &Plain::<V>::NEW, fetch)
             .await
     }
 
@@ -232,7 +259,8 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
-        self.run(&Pair { group, rest: key }, &TryRetry::<V, E>::NEW, fetch)
+        self.inner
+            .run(&Pair { group, rest: key }, &TryRetry::<V, E>::NEW, fetch)
             .await
     }
 
@@ -268,7 +296,8 @@ where
         Fut: Future<Output = Result<V, E>>,
         E: Clone + Send + Sync + 'static,
     {
-        self.run(&Pair { group, rest: key }, &TryShared::<V, E>::NEW, fetch)
+        self.inner
+            .run(&Pair { group, rest: key }, &TryShared::<V, E>::NEW, fetch)
             .await
     }
 
@@ -306,7 +335,7 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        let lead = self.lead_refresh(&Pair { group, rest: key });
+        let lead = self.inner.lead_refresh(&Pair { group, rest: key });
         let value = fetch().await;
         lead.finish(value, &Plain::<V>::NEW).await
     }
@@ -346,9 +375,41 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
-        let lead = self.lead_refresh(&Pair { group, rest: key });
+        let lead = self.inner.lead_refresh(&Pair { group, rest: key });
         let outcome = fetch().await;
         lead.finish(outcome, &TryRetry::<V, E>::NEW).await
+    }
+
+    /// Stores `value` under `(group, key)`, replacing what was there, as
+    /// [`refresh`](Self::refresh) does with a value already in hand: a fetch of that key in
+    /// flight when it is called is not stored afterwards (its callers still get its value), and
+    /// callers that arrive later get `value`. It counts as no miss: nothing was fetched.
+    ///
+    /// Like any entry, the inserted one may be gone by the next [`get`](Self::get): it expires
+    /// after the TTL, it may be evicted for capacity, and it is not stored at all when an
+    /// invalidation of this cache (or of its scope) is running at that moment, the same rule
+    /// that keeps a fetch racing an invalidation out of the cache.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<String, u32, String> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// // A write-through: the upload handler already has the new listing.
+    /// cache.insert("alice", &1, "listing after upload".to_string()).await;
+    /// let listing = cache.get_with("alice", &1, || async { unreachable!("a hit") }).await;
+    /// assert_eq!(listing, "listing after upload");
+    /// # }
+    /// ```
+    pub async fn insert<QG, QK>(&self, group: &QG, key: &QK, value: V)
+    where
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+    {
+        let lead = self.inner.lead_insert(&Pair { group, rest: key });
+        lead.finish(value, &Plain::<V>::NEW).await;
     }
 
     /// Returns a clone of the live value for `(group, key)`, without fetching. Never blocks.
@@ -370,8 +431,7 @@ where
         QG: ?Sized + Hash + Equivalent<G>,
         QK: ?Sized + Hash + Equivalent<K>,
     {
-        self.store
-            .lookup(&Pair { group, rest: key }, self.current_epoch())
+        self.inner.lookup(&Pair { group, rest: key })
     }
 
     /// Removes every entry of `group`. Fetches of the group that are still running, or that
@@ -401,7 +461,7 @@ where
     where
         QG: ?Sized + Hash + Equivalent<G>,
     {
-        self.invalidate_group_by(&GroupOnly(group))
+        self.inner.invalidate_group_by(&GroupOnly(group))
     }
 
     /// Removes the entry for `(group, key)`, if any; the returned [`Invalidated`] yields whether
@@ -426,7 +486,7 @@ where
         QG: ?Sized + Hash + Equivalent<G>,
         QK: ?Sized + Hash + Equivalent<K>,
     {
-        self.invalidate_key_by(&Pair { group, rest: key })
+        self.inner.invalidate_key_by(&Pair { group, rest: key })
     }
 
     /// Removes every entry; the returned [`Invalidated`] yields how many. Fetches still running,
@@ -446,7 +506,7 @@ where
     /// # }
     /// ```
     pub fn clear(&self) -> Invalidated<usize> {
-        self.clear_all()
+        self.inner.clear_all()
     }
 
     /// Removes every expired entry now and returns how many were removed.
@@ -470,9 +530,7 @@ where
     /// # }
     /// ```
     pub async fn purge_expired(&self) -> usize {
-        let mut graveyard = Graveyard::new();
-        self.store
-            .purge(Instant::now(), self.current_epoch(), &mut graveyard)
+        self.inner.purge_expired().await
     }
 
     /// The number of stored entries (expired ones included until they are removed).
@@ -485,7 +543,7 @@ where
     /// assert_eq!(cache.len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.store.len()
+        self.inner.len()
     }
 
     /// Whether no entry is stored.
@@ -511,7 +569,7 @@ where
     /// assert_eq!(cache.stats(), cache_core::CacheStats::default());
     /// ```
     pub fn stats(&self) -> CacheStats {
-        self.store.counters.snapshot()
+        self.inner.stats()
     }
 
     /// The name given at build time.
@@ -524,7 +582,7 @@ where
     /// assert_eq!(cache.name(), "acl");
     /// ```
     pub fn name(&self) -> &str {
-        &self.name
+        self.inner.name()
     }
 
     /// How long a value stays fresh after it was stored.
@@ -537,7 +595,7 @@ where
     /// assert_eq!(cache.ttl(), Duration::from_secs(9));
     /// ```
     pub fn ttl(&self) -> Duration {
-        Duration::from_nanos(self.ttl_nanos.load(Relaxed))
+        self.inner.ttl()
     }
 
     /// Changes the TTL of the values stored from now on; values already stored keep the expiry
@@ -573,15 +631,7 @@ where
     /// # }
     /// ```
     pub fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
-        if ttl.is_zero() {
-            return Err(BuildError::ZeroTtl);
-        }
-        let old = Duration::from_nanos(self.ttl_nanos.swap(ttl_nanos(ttl), Relaxed));
-        if ttl < old {
-            // Values stored from now on may expire before values stored earlier.
-            self.store.ttl_lowered(Instant::now(), old);
-        }
-        Ok(())
+        self.inner.set_ttl(ttl)
     }
 
     /// The most entries stored at once.
@@ -594,7 +644,7 @@ where
     /// assert_eq!(cache.capacity(), cache_core::DEFAULT_CAPACITY);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.store.capacity()
+        self.inner.capacity()
     }
 
     /// Changes the most entries stored at once. Raised, it lets later stores keep more entries.
@@ -628,6 +678,72 @@ where
     /// # }
     /// ```
     pub fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
+        self.inner.set_capacity(capacity)
+    }
+
+    /// Sizes of the internal maps `(entries, groups, flights)`, for tests that check memory is
+    /// reclaimed. Not part of the API.
+    #[doc(hidden)]
+    pub fn __internal_sizes(&self) -> (usize, usize, usize) {
+        self.inner.internal_sizes()
+    }
+}
+
+/// The verbs' work, on the state every clone shares.
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A hit, or `None`: no fetch, no flight.
+    #[inline]
+    pub(crate) fn lookup<P>(&self, probe: &P) -> Option<V>
+    where
+        P: ?Sized + KeyLookup<G, K>,
+    {
+        self.store.lookup(probe, self.current_epoch())
+    }
+
+    pub(crate) async fn purge_expired(&self) -> usize {
+        let mut graveyard = Graveyard::new();
+        self.store
+            .purge(Instant::now(), self.current_epoch(), &mut graveyard)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        self.store.counters.snapshot()
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn ttl(&self) -> Duration {
+        Duration::from_nanos(self.ttl_nanos.load(Relaxed))
+    }
+
+    pub(crate) fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
+        if ttl.is_zero() {
+            return Err(BuildError::ZeroTtl);
+        }
+        let old = Duration::from_nanos(self.ttl_nanos.swap(ttl_nanos(ttl), Relaxed));
+        if ttl < old {
+            // Values stored from now on may expire before values stored earlier.
+            self.store.ttl_lowered(Instant::now(), old);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.store.capacity()
+    }
+
+    pub(crate) fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
         if capacity == 0 {
             return Err(BuildError::ZeroCapacity);
         }
@@ -642,10 +758,7 @@ where
         Ok(())
     }
 
-    /// Sizes of the internal maps `(entries, groups, flights)`, for tests that check memory is
-    /// reclaimed. Not part of the API.
-    #[doc(hidden)]
-    pub fn __internal_sizes(&self) -> (usize, usize, usize) {
+    pub(crate) fn internal_sizes(&self) -> (usize, usize, usize) {
         let (entries, groups) = self.store.sizes();
         (entries, groups, self.flights.len())
     }
@@ -673,6 +786,36 @@ fn ttl_nanos(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Another handle to the same cache: cheap (one reference count), and every clone sees and
+/// changes the same entries, flights and settings.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # use cache_core::TtlCache;
+/// # use std::time::Duration;
+/// let cache: TtlCache<String, u32, u64> =
+///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+/// let for_the_task = cache.clone();
+/// tokio::spawn(async move { for_the_task.get_with("u", &1, || async { 7 }).await })
+///     .await
+///     .unwrap();
+/// assert_eq!(cache.get("u", &1), Some(7));
+/// # }
+/// ```
+impl<G, K, V> Clone for TtlCache<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
 impl<G, K, V> fmt::Debug for TtlCache<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
@@ -681,7 +824,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TtlCache")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("ttl", &self.ttl())
             .field("capacity", &self.capacity())
             .field("len", &self.len())
@@ -689,7 +832,7 @@ where
     }
 }
 
-impl<G, K, V> Drop for TtlCache<G, K, V>
+impl<G, K, V> Drop for Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,

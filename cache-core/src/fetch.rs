@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::cache::TtlCache;
+use crate::cache::Inner;
 use crate::flight::{Claim, Ending, Flight, Lead, Settle, Start};
 use crate::hook::HookPoint;
 use crate::node::{Node, NodeGroup, Stamp};
@@ -20,7 +20,7 @@ use crate::stats::bump;
 use crate::store::Graveyard;
 use crate::trace;
 
-impl<G, K, V> TtlCache<G, K, V>
+impl<G, K, V> Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -154,6 +154,30 @@ where
     where
         P: ?Sized + KeyProbe<G, K>,
     {
+        let flight = self.displacing_flight(probe);
+        self.lead(flight)
+    }
+
+    /// The flight for a value given by the caller (`insert`): like a refresh's, but no fetch
+    /// runs, so it is not counted as a miss nor traced as a fetch.
+    pub(crate) fn lead_insert<P>(&self, probe: &P) -> Lead<'_, G, K, V>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        Lead {
+            owner: self,
+            hooks: &self.hooks,
+            flight: self.displacing_flight(probe),
+            armed: true,
+        }
+    }
+
+    /// A new flight for the key that takes the flight map's entry from any flight already
+    /// running (which is then neither joined nor stored), after removing the stored value.
+    fn displacing_flight<P>(&self, probe: &P) -> Arc<Flight<G, K, V>>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
         let probe = &self.store.hasher.hashed(probe);
         let group = self.store.groups.pin(probe);
         let stamp = self.stamp(&group);
@@ -181,7 +205,7 @@ where
             self.store.groups.unpin(&group);
         }
         drop(graveyard);
-        self.lead(flight)
+        flight
     }
 
     /// A flight for a fetch that began while an invalidation of its group (or a clear) ran:
@@ -224,7 +248,7 @@ where
     }
 }
 
-impl<G, K, V> Settle<G, K, V> for TtlCache<G, K, V>
+impl<G, K, V> Settle<G, K, V> for Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
 use crate::builder::BuildError;
-use crate::cache::TtlCache;
+use crate::cache::Inner;
 use crate::invalidated::Invalidated;
 use crate::probe::{GroupOnly, Pair};
 use crate::stats::CacheStats;
@@ -39,23 +39,23 @@ trait ErasedCache: Any + Send + Sync {
     fn set_capacity(&self, capacity: usize) -> Result<(), BuildError>;
 }
 
-impl<G, K, V> ErasedCache for TtlCache<G, K, V>
+impl<G, K, V> ErasedCache for Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     fn len(&self) -> usize {
-        TtlCache::len(self)
+        Inner::len(self)
     }
     fn stats(&self) -> CacheStats {
-        TtlCache::stats(self)
+        Inner::stats(self)
     }
     fn clear(&self) -> Invalidated<usize> {
         self.clear_all()
     }
     fn purge_expired(&self) -> BoxFuture<'_, usize> {
-        Box::pin(TtlCache::purge_expired(self))
+        Box::pin(Inner::purge_expired(self))
     }
     fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize> {
         let Some(group) = group.downcast_ref::<G>() else {
@@ -75,10 +75,10 @@ where
         self.invalidate_key_by(&Pair { group, rest })
     }
     fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
-        TtlCache::set_ttl(self, ttl)
+        Inner::set_ttl(self, ttl)
     }
     fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
-        TtlCache::set_capacity(self, capacity)
+        Inner::set_capacity(self, capacity)
     }
 }
 
@@ -166,7 +166,7 @@ impl CacheHandle {
     /// The typed cache, created on first use. `#[ttl_cached]` instantiates it with the same
     /// types at every use of one handle.
     #[inline]
-    pub(crate) fn typed<G, K, V>(&self) -> &TtlCache<G, K, V>
+    pub(crate) fn typed<G, K, V>(&self) -> &Inner<G, K, V>
     where
         G: Hash + Eq + Clone + Send + Sync + 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -192,11 +192,11 @@ impl CacheHandle {
         V: Clone + Send + Sync + 'static,
     {
         let erased = self.cell.get_or_init(|| {
-            let cache = TtlCache::<G, K, V>::builder()
+            let cache = crate::TtlCache::<G, K, V>::builder()
                 .ttl(self.ttl())
                 .capacity(self.capacity())
                 .name(Cow::Borrowed(self.name))
-                .build()
+                .build_inner()
                 // The macro rejects a zero ttl or capacity written in the attribute, a zero
                 // named by the attribute is refused when the handle is made, and the setters
                 // refuse zero.

@@ -29,14 +29,14 @@
 use std::hash::Hash;
 use std::sync::atomic::Ordering::SeqCst;
 
-use crate::cache::TtlCache;
+use crate::cache::Inner;
 use crate::hook::HookPoint;
 use crate::invalidated::{InProgress, Invalidated};
 use crate::probe::{GroupLookup, KeyLookup};
 use crate::store::Graveyard;
 use crate::trace;
 
-impl<G, K, V> TtlCache<G, K, V>
+impl<G, K, V> Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,

@@ -19,7 +19,7 @@ use std::hash::Hash;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::cache::TtlCache;
+use crate::cache::Inner;
 use crate::flight::Lead;
 
 type Lent = Option<Box<dyn Any + Send>>;
@@ -43,10 +43,7 @@ pub struct Refresh {
 }
 
 impl Refresh {
-    pub(crate) fn new<G, K, V>(
-        cache: &'static TtlCache<G, K, V>,
-        lead: Lead<'static, G, K, V>,
-    ) -> Self
+    pub(crate) fn new<G, K, V>(cache: &'static Inner<G, K, V>, lead: Lead<'static, G, K, V>) -> Self
     where
         G: Hash + Eq + Clone + Send + Sync + 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -63,7 +60,7 @@ impl Refresh {
 }
 
 /// The leadership lent to the future being polled, if it is for `cache`.
-pub(crate) fn take<G, K, V>(cache: &TtlCache<G, K, V>) -> Option<Lead<'static, G, K, V>>
+pub(crate) fn take<G, K, V>(cache: &Inner<G, K, V>) -> Option<Lead<'static, G, K, V>>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
