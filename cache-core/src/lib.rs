@@ -36,7 +36,8 @@
 //! ```
 //!
 //! The runtime is usable without the macro: [`TtlCache`] is a cache keyed by a group part and
-//! a rest part, with get-or-fetch, group invalidation, TTL and capacity.
+//! a rest part, with get-or-fetch, group invalidation, TTL and capacity, and a cheap `Clone`;
+//! [`FlatCache`] is the same cache for one-part keys, with moka's verbs.
 //!
 //! # Guarantees
 //!
@@ -68,6 +69,7 @@ mod builder;
 mod cache;
 mod eviction;
 mod fetch;
+mod flat;
 mod flight;
 mod group;
 mod groups;
@@ -94,6 +96,7 @@ pub mod __private;
 pub use borrowed::{Borrowed, ToKey};
 pub use builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
 pub use cache::TtlCache;
+pub use flat::FlatCache;
 pub use handle::CacheHandle;
 #[doc(hidden)]
 pub use hook::{Hook, HookPoint, SyncHook};
