@@ -296,7 +296,7 @@ impl CacheHandle {
         }
     }
 
-    /// Removes every expired entry now; see [`TtlCache::purge_expired`].
+    /// Removes every expired entry now; see [`TtlCache::purge_expired`](crate::TtlCache::purge_expired).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -353,7 +353,7 @@ impl CacheHandle {
     /// Changes the TTL of the values the function stores from now on, for configuration read at
     /// start-up (the attribute's `ttl` is then the default); values already stored keep their
     /// expiry. Works before the function's first call as after it. See
-    /// [`TtlCache::set_ttl`].
+    /// [`TtlCache::set_ttl`](crate::TtlCache::set_ttl).
     ///
     /// # Errors
     ///
@@ -393,7 +393,7 @@ impl CacheHandle {
     /// Changes the most entries the function's cache holds at once, for configuration read at
     /// start-up. Lowered below the number of entries stored, it evicts down to it before it
     /// returns. Works before the function's first call as after it. See
-    /// [`TtlCache::set_capacity`].
+    /// [`TtlCache::set_capacity`](crate::TtlCache::set_capacity).
     ///
     /// # Errors
     ///
