@@ -110,6 +110,8 @@ where
     /// The TTL in nanoseconds (saturating at about 584 years), read once per store: a setting
     /// changed at run time applies to the values stored after it.
     ttl_nanos: AtomicU64,
+    /// The stale windows, fixed at build time: see `stale.rs`.
+    pub(crate) stale: crate::stale::Windows,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
 }
@@ -146,6 +148,7 @@ where
             invalidating: Arc::new(AtomicUsize::new(0)),
             scope: std::sync::OnceLock::new(),
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
+            stale: config.stale,
             name: config.name,
             hooks: config.hooks,
         })
@@ -449,7 +452,10 @@ where
         self.clear_all()
     }
 
-    /// Removes every expired entry now and returns how many were removed.
+    /// Removes every expired entry now and returns how many were removed. With a stale window
+    /// ([`CacheBuilder::stale_while_revalidate`], [`CacheBuilder::stale_if_error`]), an entry
+    /// counts as expired once the longer window after its TTL has passed too: until then it may
+    /// still be served stale.
     ///
     /// Not needed for correctness or to bound memory: expired entries count against the
     /// capacity and are the first evicted, every miss and invalidation removes a few, and an
@@ -471,11 +477,13 @@ where
     /// ```
     pub async fn purge_expired(&self) -> usize {
         let mut graveyard = Graveyard::new();
-        self.store
-            .purge(Instant::now(), self.current_epoch(), &mut graveyard)
+        let now = self.stale.retained_after(Instant::now());
+        self.store.purge(now, self.current_epoch(), &mut graveyard)
     }
 
-    /// The number of stored entries (expired ones included until they are removed).
+    /// The number of stored entries (expired ones included until they are removed, and so
+    /// entries kept for a stale window after their TTL). Never above
+    /// [`capacity`](Self::capacity).
     ///
     /// ```
     /// # use cache_core::TtlCache;
@@ -663,6 +671,8 @@ where
     /// [`maintain`](Self::maintain) with the caller's clock reading.
     pub(crate) fn maintain_at(&self, now: Instant) {
         let mut graveyard = Graveyard::new();
+        // Entries inside a stale window are kept: the sweep sees them as of the window's start.
+        let now = self.stale.retained_after(now);
         self.store
             .sweep(now, self.current_epoch(), SWEEP_BUDGET, &mut graveyard);
     }

@@ -83,6 +83,7 @@ mod probe;
 mod refresh;
 mod scope;
 mod setting;
+mod stale;
 mod stats;
 mod store;
 mod trace;

@@ -136,7 +136,10 @@ where
     F: Future<Output = R>,
     P: Policy<Output = R>,
 {
-    let outcome = fetch.await;
+    let outcome = match crate::stale::catch_unwind(fetch).await {
+        Ok(outcome) => outcome,
+        Err(payload) => return lead.panicked(payload, policy),
+    };
     lead.finish(outcome, policy).await
 }
 

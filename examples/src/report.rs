@@ -119,6 +119,11 @@ fn add(a: CacheStats, b: CacheStats) -> CacheStats {
         evicted_expired: a.evicted_expired + b.evicted_expired,
         evicted_capacity: a.evicted_capacity + b.evicted_capacity,
         invalidated: a.invalidated + b.invalidated,
+        stale_served: a.stale_served + b.stale_served,
+        refreshes_started: a.refreshes_started + b.refreshes_started,
+        refreshes_failed: a.refreshes_failed + b.refreshes_failed,
+        refreshes_in_flight: a.refreshes_in_flight + b.refreshes_in_flight,
+        stale_on_error: a.stale_on_error + b.stale_on_error,
     }
 }
 

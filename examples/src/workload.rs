@@ -219,15 +219,7 @@ pub(crate) async fn run_phase(config: &Config, mode: Mode) -> anyhow::Result<Pha
 
 /// `CacheStats` counters only grow: the phase's share is the difference of two snapshots.
 fn stats_delta(after: CacheStats, before: CacheStats) -> CacheStats {
-    CacheStats {
-        hits: after.hits - before.hits,
-        misses: after.misses - before.misses,
-        coalesced: after.coalesced - before.coalesced,
-        inserts: after.inserts - before.inserts,
-        evicted_expired: after.evicted_expired - before.evicted_expired,
-        evicted_capacity: after.evicted_capacity - before.evicted_capacity,
-        invalidated: after.invalidated - before.invalidated,
-    }
+    after.since(&before)
 }
 
 #[derive(Debug)]
