@@ -464,3 +464,148 @@ fn without_a_tokio_runtime_a_stale_call_fetches_inline() {
     assert_eq!(runs.load(SeqCst), 1);
     assert_eq!(cache.stats().refreshes_started, 0);
 }
+
+/// TTL jitter: values stored together expire spread over the window, never after the TTL.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn jitter_spreads_the_expiry_of_values_stored_together() {
+    let cache: Cache = TtlCache::builder()
+        .ttl(Duration::from_secs(100))
+        .jitter(0.5)
+        .build()
+        .unwrap();
+    for key in 0..64 {
+        cache.get_with("u", &key, || async { "v".to_string() }).await;
+    }
+    let live = |cache: &Cache| (0..64).filter(|k| cache.get("u", k).is_some()).count();
+    advance(Duration::from_secs(50) - NANO).await;
+    assert_eq!(live(&cache), 64, "a TTL was cut by more than the jitter");
+    advance(Duration::from_secs(25)).await;
+    let halfway = live(&cache);
+    assert!(0 < halfway && halfway < 64, "{halfway} of 64 live halfway through the window");
+    advance(Duration::from_secs(25)).await;
+    assert_eq!(live(&cache), 0, "a TTL was lengthened");
+    // Stored out of expiry order, they are still all found by a purge.
+    assert_eq!(cache.purge_expired().await, 64);
+}
+
+mod with_the_macro {
+    //! The attribute's `stale_if_error` and `jitter`, and the invalidation races through the
+    //! generated companions and a scope.
+
+    use super::{advance, settle, NANO, TTL};
+    use cache_core::ttl_cached;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::LazyLock;
+    use std::time::Duration;
+    use tokio::sync::Notify;
+
+    static FAIL: AtomicBool = AtomicBool::new(false);
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[ttl_cached(ttl = 60, key = "<id>", stale_if_error = "2m")]
+    async fn listing(id: u32) -> Result<String, String> {
+        let run = RUNS.fetch_add(1, SeqCst) + 1;
+        if FAIL.load(SeqCst) {
+            Err(format!("{id}: upstream down"))
+        } else {
+            Ok(format!("{id}: v{run}"))
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn stale_if_error_boundaries() {
+        assert_eq!(listing(1).await.as_deref(), Ok("1: v1"));
+        FAIL.store(true, SeqCst);
+        advance(TTL - NANO).await;
+        assert_eq!(listing(1).await.as_deref(), Ok("1: v1"));
+        assert_eq!(RUNS.load(SeqCst), 1, "a live value was fetched");
+        advance(NANO).await;
+        assert_eq!(listing(1).await.as_deref(), Ok("1: v1"));
+        assert_eq!(RUNS.load(SeqCst), 2);
+        advance(Duration::from_secs(120) - NANO).await;
+        assert_eq!(listing(1).await.as_deref(), Ok("1: v1"));
+        assert_eq!(listing_cache().stats().stale_on_error, 2);
+        advance(NANO).await;
+        assert_eq!(listing(1).await, Err("1: upstream down".to_string()));
+        assert_eq!(listing_cache().stats().stale_on_error, 2);
+    }
+
+    cache_core::scope! {
+        /// Everything cached for one user, for the scope race.
+        pub(crate) User(user: String);
+    }
+
+    static STARTED: LazyLock<Notify> = LazyLock::new(Notify::new);
+    static GATE: LazyLock<Notify> = LazyLock::new(Notify::new);
+    static GATED: AtomicBool = AtomicBool::new(false);
+
+    #[ttl_cached(ttl = 60, key = "<user>:<id>", group = "<user>", scope = User, stale_if_error = "2m")]
+    async fn gated(user: &str, id: u32) -> Result<String, String> {
+        if GATED.load(SeqCst) {
+            STARTED.notify_one();
+            GATE.notified().await;
+            Err("upstream down".to_string())
+        } else {
+            Ok(format!("{user}/{id}: old"))
+        }
+    }
+
+    /// A stale-on-error fallback after each kind of invalidation, the scope's included: the
+    /// failing fetch began before it, and ends after it returned.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn no_stale_on_error_fallback_after_any_invalidation() {
+        for kind in ["key", "group", "scope", "clear"] {
+            GATED.store(false, SeqCst);
+            assert_eq!(gated(kind, 1).await, Ok(format!("{kind}/1: old")));
+            advance(TTL).await;
+            GATED.store(true, SeqCst);
+            let call = tokio::spawn(async move { gated(kind, 1).await });
+            STARTED.notified().await;
+            match kind {
+                "key" => assert!(invalidate_gated_key(kind, 1).await),
+                "group" => assert_eq!(invalidate_gated(kind).await, 1),
+                "scope" => assert_eq!(User::invalidate(kind).await, 1),
+                _ => assert_eq!(gated_cache().clear().await, 1),
+            }
+            settle().await;
+            GATE.notify_one();
+            assert_eq!(
+                call.await.unwrap(),
+                Err("upstream down".to_string()),
+                "{kind}: an invalidated value stood in for a failed fetch"
+            );
+        }
+        assert_eq!(gated_cache().stats().stale_on_error, 0);
+        // And without an invalidation, the same fetch failing does fall back.
+        GATED.store(false, SeqCst);
+        assert!(gated("none", 1).await.is_ok());
+        advance(TTL).await;
+        GATED.store(true, SeqCst);
+        let call = tokio::spawn(async move { gated("none", 1).await });
+        STARTED.notified().await;
+        GATE.notify_one();
+        assert_eq!(call.await.unwrap(), Ok("none/1: old".to_string()));
+    }
+
+    static JITTER_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[ttl_cached(ttl = 100, key = "<id>", jitter = "50%")]
+    async fn jittered(id: u32) -> u32 {
+        JITTER_RUNS.fetch_add(1, SeqCst);
+        id
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn jitter_from_the_attribute() {
+        for id in 0..64 {
+            jittered(id).await;
+        }
+        assert_eq!(jittered_cache().len(), 64);
+        advance(Duration::from_secs(75)).await;
+        for id in 0..64 {
+            jittered(id).await;
+        }
+        let refetched = JITTER_RUNS.load(SeqCst) - 64;
+        assert!(0 < refetched && refetched < 64, "{refetched} of 64 expired at 75 %");
+    }
+}

@@ -33,6 +33,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 pub struct CacheBuilder<G, K, V> {
     ttl: Option<Duration>,
     stale: crate::stale::Windows,
+    jitter: Option<f64>,
     capacity: usize,
     name: Cow<'static, str>,
     hooks: Hooks,
@@ -44,6 +45,7 @@ impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
         f.debug_struct("CacheBuilder")
             .field("ttl", &self.ttl)
             .field("stale", &self.stale)
+            .field("jitter", &self.jitter)
             .field("capacity", &self.capacity)
             .field("name", &self.name)
             .finish()
@@ -55,6 +57,7 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
         Self {
             ttl: None,
             stale: crate::stale::Windows::NONE,
+            jitter: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
             hooks: Hooks::default(),
@@ -157,6 +160,25 @@ where
         self
     }
 
+    /// TTL jitter: each value's TTL is shortened by a pseudo-random share (drawn from its key)
+    /// of up to `fraction` of it, so that keys stored together do not expire together. `0.1`
+    /// stores a value for between 90 % and 100 % of the TTL; a TTL is never lengthened. Must
+    /// be in `0.0..=1.0` (default `0.0`: none).
+    ///
+    /// ```
+    /// # use cache_core::{BuildError, TtlCache};
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).jitter(0.1).build().unwrap();
+    /// assert_eq!(cache.jitter(), 0.1);
+    /// let bad = TtlCache::<u32, u32, u32>::builder().ttl(Duration::from_secs(1)).jitter(1.5);
+    /// assert_eq!(bad.build().unwrap_err(), BuildError::InvalidJitter);
+    /// ```
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = Some(fraction);
+        self
+    }
+
     /// Installs a test hook for the async points; see `HookPoint`. Not part of the API.
     #[doc(hidden)]
     pub fn __hook(mut self, hook: Hook) -> Self {
@@ -180,8 +202,15 @@ where
         if self.capacity == 0 {
             return Err(BuildError::ZeroCapacity);
         }
+        let jitter = match self.jitter {
+            None => crate::jitter::Jitter::NONE,
+            Some(fraction) => {
+                crate::jitter::Jitter::new(fraction).ok_or(BuildError::InvalidJitter)?
+            }
+        };
         Ok(Config {
             ttl,
+            jitter,
             stale: self.stale,
             capacity: self.capacity,
             name: self.name,
@@ -193,6 +222,7 @@ where
 /// A configuration that passed the checks.
 pub(crate) struct Config {
     pub(crate) ttl: Duration,
+    pub(crate) jitter: crate::jitter::Jitter,
     pub(crate) stale: crate::stale::Windows,
     pub(crate) capacity: usize,
     pub(crate) name: Cow<'static, str>,
@@ -219,6 +249,8 @@ pub enum BuildError {
     ZeroTtl,
     /// The capacity was zero.
     ZeroCapacity,
+    /// The jitter was not a fraction in `0.0..=1.0`.
+    InvalidJitter,
 }
 
 impl fmt::Display for BuildError {
@@ -227,6 +259,7 @@ impl fmt::Display for BuildError {
             Self::MissingTtl => "cache ttl is required: call `.ttl(duration)` on the builder",
             Self::ZeroTtl => "cache ttl must be greater than zero",
             Self::ZeroCapacity => "cache capacity must be at least 1",
+            Self::InvalidJitter => "cache ttl jitter must be a fraction between 0.0 and 1.0",
         })
     }
 }

@@ -112,6 +112,8 @@ where
     ttl_nanos: AtomicU64,
     /// The stale windows, fixed at build time: see `stale.rs`.
     pub(crate) stale: crate::stale::Windows,
+    /// TTL jitter, fixed at build time: see `jitter.rs`.
+    pub(crate) jitter: crate::jitter::Jitter,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
 }
@@ -149,6 +151,7 @@ where
             scope: std::sync::OnceLock::new(),
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             stale: config.stale,
+            jitter: config.jitter,
             name: config.name,
             hooks: config.hooks,
         })

@@ -219,8 +219,13 @@ where
         self.invalidating.load(SeqCst) > 0 || self.scope.get().is_some_and(|s| s.busy())
     }
 
-    fn expiry(&self, now: Instant) -> Instant {
-        now.checked_add(self.ttl())
+    fn expiry(&self, now: Instant, key_hash: u64) -> Instant {
+        let ttl = self.ttl();
+        if !self.jitter.is_none() {
+            // Store order is no longer expiry order: see `jitter.rs`.
+            self.store.ttl_lowered(now, ttl);
+        }
+        now.checked_add(self.jitter.apply(ttl, key_hash))
             .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
     }
 }
@@ -246,7 +251,7 @@ where
                 Arc::clone(&flight.group),
                 flight.rest.clone(),
                 value.clone(),
-                self.expiry(now),
+                self.expiry(now, flight.hash),
                 flight.stamp,
                 flight.hash,
             ))

@@ -75,6 +75,7 @@ mod handle;
 mod hook;
 mod invalidated;
 mod invalidation;
+mod jitter;
 mod list;
 mod node;
 mod parts;

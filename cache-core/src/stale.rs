@@ -73,6 +73,22 @@ impl Windows {
     }
 }
 
+/// What a `#[ttl_cached]` attribute sets beyond the TTL and capacity: `stale_if_error` and
+/// `jitter`, carried by its handle to the cache it makes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Options {
+    pub(crate) stale_if_error: Duration,
+    /// A fraction of the TTL (checked by the macro, and again by the builder).
+    pub(crate) jitter: f64,
+}
+
+impl Options {
+    pub(crate) const NONE: Self = Self {
+        stale_if_error: Duration::ZERO,
+        jitter: 0.0,
+    };
+}
+
 /// Whether `now` is before `expires_at + window`.
 fn within(expires_at: Instant, window: Duration, now: Instant) -> bool {
     expires_at.checked_add(window).is_none_or(|end| now < end)
