@@ -70,7 +70,12 @@ async fn store(cache: &Arc<Cache>, key: u32, value: &'static str) {
 }
 
 /// A stale call whose fetch returns `value` and counts its runs in `runs`.
-async fn get_stale(cache: &Arc<Cache>, key: u32, value: &'static str, runs: &Arc<AtomicUsize>) -> String {
+async fn get_stale(
+    cache: &Arc<Cache>,
+    key: u32,
+    value: &'static str,
+    runs: &Arc<AtomicUsize>,
+) -> String {
     let runs = runs.clone();
     cache
         .get_with_stale("u", &key, move || async move {
@@ -104,7 +109,11 @@ async fn stale_while_revalidate_boundaries() {
     assert_eq!(cache.stats().refreshes_started, 1);
     settle().await;
     assert_eq!(runs.load(SeqCst), 1);
-    assert_eq!(cache.get("u", &2).as_deref(), Some("new"), "the refresh was not stored");
+    assert_eq!(
+        cache.get("u", &2).as_deref(),
+        Some("new"),
+        "the refresh was not stored"
+    );
 
     advance(SWR - NANO).await; // the last instant of the window
     assert_eq!(get_stale(&cache, 3, "new", &runs).await, "old");
@@ -138,11 +147,17 @@ async fn stale_if_error_boundaries() {
     };
 
     advance(TTL - NANO).await;
-    assert_eq!(cache.try_get_with("u", &1, failing()).await.as_deref(), Ok("old"));
+    assert_eq!(
+        cache.try_get_with("u", &1, failing()).await.as_deref(),
+        Ok("old")
+    );
     assert_eq!(runs.load(SeqCst), 0, "a live value was fetched");
 
     advance(NANO).await;
-    assert_eq!(cache.try_get_with("u", &1, failing()).await.as_deref(), Ok("old"));
+    assert_eq!(
+        cache.try_get_with("u", &1, failing()).await.as_deref(),
+        Ok("old")
+    );
     assert_eq!(runs.load(SeqCst), 1);
     assert_eq!(cache.stats().stale_on_error, 1);
     assert_eq!(cache.get("u", &1), None, "the stale value was stored again");
@@ -151,13 +166,19 @@ async fn stale_if_error_boundaries() {
     // Sweeps and purges keep the entry for its window.
     assert_eq!(cache.purge_expired().await, 0);
     assert_eq!(cache.len(), 1);
-    assert_eq!(cache.try_get_with("u", &1, failing()).await.as_deref(), Ok("old"));
+    assert_eq!(
+        cache.try_get_with("u", &1, failing()).await.as_deref(),
+        Ok("old")
+    );
     assert_eq!(cache.stats().stale_on_error, 2);
 
     advance(NANO).await;
     assert_eq!(cache.purge_expired().await, 1, "kept past its window");
     assert!(cache.is_empty());
-    assert_eq!(cache.try_get_with("u", &1, failing()).await, Err("upstream down"));
+    assert_eq!(
+        cache.try_get_with("u", &1, failing()).await,
+        Err("upstream down")
+    );
     assert_eq!(cache.stats().stale_on_error, 2);
     assert_eq!(runs.load(SeqCst), 3);
 }
@@ -186,7 +207,12 @@ async fn a_panicking_fetch_inside_the_window_answers_stale_and_panics_past_it() 
     };
     assert!(past.await.unwrap_err().is_panic());
     // The flight was abandoned, not left behind: the next call fetches.
-    assert_eq!(cache.get_with("u", &1, || async { "new".to_string() }).await, "new");
+    assert_eq!(
+        cache
+            .get_with("u", &1, || async { "new".to_string() })
+            .await,
+        "new"
+    );
 }
 
 /// Both windows on one cache: the stale-while-revalidate window serves at once; past it and
@@ -226,11 +252,19 @@ async fn one_background_refresh_per_key_shared_with_later_misses() {
 
     let joined = {
         let cache = cache.clone();
-        tokio::spawn(async move { cache.get_with("u", &1, || async { "own".to_string() }).await })
+        tokio::spawn(async move {
+            cache
+                .get_with("u", &1, || async { "own".to_string() })
+                .await
+        })
     };
     settle().await;
     refresh.gate.notify_one();
-    assert_eq!(joined.await.unwrap(), "new", "the plain miss did not join the refresh");
+    assert_eq!(
+        joined.await.unwrap(),
+        "new",
+        "the plain miss did not join the refresh"
+    );
     assert_eq!(refresh.runs.load(SeqCst), 1);
     let stats = cache.stats();
     assert_eq!((stats.refreshes_in_flight, stats.coalesced), (0, 1));
@@ -342,7 +376,10 @@ async fn refresh_in_flight_then(kind: Kind) {
 
     let runs = Arc::new(AtomicUsize::new(0));
     let after = get_stale(&cache, 1, "after", &runs).await;
-    assert_eq!(after, "after", "{kind:?}: an invalidated value was served stale");
+    assert_eq!(
+        after, "after",
+        "{kind:?}: an invalidated value was served stale"
+    );
     assert_eq!(runs.load(SeqCst), 1);
     assert_eq!(cache.get("u", &1).as_deref(), Some("after"));
 }
@@ -474,14 +511,19 @@ async fn jitter_spreads_the_expiry_of_values_stored_together() {
         .build()
         .unwrap();
     for key in 0..64 {
-        cache.get_with("u", &key, || async { "v".to_string() }).await;
+        cache
+            .get_with("u", &key, || async { "v".to_string() })
+            .await;
     }
     let live = |cache: &Cache| (0..64).filter(|k| cache.get("u", k).is_some()).count();
     advance(Duration::from_secs(50) - NANO).await;
     assert_eq!(live(&cache), 64, "a TTL was cut by more than the jitter");
     advance(Duration::from_secs(25)).await;
     let halfway = live(&cache);
-    assert!(0 < halfway && halfway < 64, "{halfway} of 64 live halfway through the window");
+    assert!(
+        0 < halfway && halfway < 64,
+        "{halfway} of 64 live halfway through the window"
+    );
     advance(Duration::from_secs(25)).await;
     assert_eq!(live(&cache), 0, "a TTL was lengthened");
     // Stored out of expiry order, they are still all found by a purge.
@@ -606,6 +648,9 @@ mod with_the_macro {
             jittered(id).await;
         }
         let refetched = JITTER_RUNS.load(SeqCst) - 64;
-        assert!(0 < refetched && refetched < 64, "{refetched} of 64 expired at 75 %");
+        assert!(
+            0 < refetched && refetched < 64,
+            "{refetched} of 64 expired at 75 %"
+        );
     }
 }

@@ -103,7 +103,9 @@ mod tests {
         let jitter = Jitter::new(0.1).unwrap();
         let ttl = Duration::from_secs(100);
         let ttls: Vec<Duration> = (0..1000u64).map(|k| jitter.apply(ttl, k)).collect();
-        assert!(ttls.iter().all(|t| *t <= ttl && *t >= Duration::from_secs(90)));
+        assert!(ttls
+            .iter()
+            .all(|t| *t <= ttl && *t >= Duration::from_secs(90)));
         let (min, max) = (ttls.iter().min().unwrap(), ttls.iter().max().unwrap());
         assert!(*min < Duration::from_secs(91) && *max > Duration::from_secs(99));
         assert_eq!(Jitter::NONE.apply(ttl, 7), ttl);
@@ -114,6 +116,12 @@ mod tests {
         for bad in [-0.1, 1.01, f64::NAN, f64::INFINITY] {
             assert_eq!(Jitter::new(bad), None, "{bad}");
         }
-        assert_eq!(Jitter::new(1.0).unwrap().apply(Duration::from_secs(1), 0).as_secs(), 0);
+        assert_eq!(
+            Jitter::new(1.0)
+                .unwrap()
+                .apply(Duration::from_secs(1), 0)
+                .as_secs(),
+            0
+        );
     }
 }

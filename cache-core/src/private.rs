@@ -442,10 +442,9 @@ impl SiteHandles {
             return handle;
         }
         let name: &'static str = Box::leak(format!("{owner}::{}", self.function).into_boxed_str());
-        let handle: &'static CacheHandle =
-            Box::leak(Box::new(
-                CacheHandle::__new(name, ttl, capacity).with_options(self.options),
-            ));
+        let handle: &'static CacheHandle = Box::leak(Box::new(
+            CacheHandle::__new(name, ttl, capacity).with_options(self.options),
+        ));
         map.insert(key, handle);
         handle
     }

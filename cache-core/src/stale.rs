@@ -154,7 +154,12 @@ where
     /// assert_eq!(cache.get("alice", &1).as_deref(), Some("v2"));
     /// # }
     /// ```
-    pub async fn get_with_stale<QG, QK, F, Fut>(self: &Arc<Self>, group: &QG, key: &QK, fetch: F) -> V
+    pub async fn get_with_stale<QG, QK, F, Fut>(
+        self: &Arc<Self>,
+        group: &QG,
+        key: &QK,
+        fetch: F,
+    ) -> V
     where
         QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
         QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
@@ -341,7 +346,10 @@ where
         trace::stale_served(self.name(), refreshing.is_some());
         if let Some(flight) = refreshing {
             bump(&self.store.counters.refreshes_started, 1);
-            self.store.counters.refreshes_in_flight.fetch_add(1, Relaxed);
+            self.store
+                .counters
+                .refreshes_in_flight
+                .fetch_add(1, Relaxed);
             trace::refresh_started(self.name());
             let background = Background {
                 owner: owner.clone(),

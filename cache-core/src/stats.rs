@@ -89,7 +89,9 @@ impl CacheStats {
             refreshes_started: self
                 .refreshes_started
                 .saturating_sub(earlier.refreshes_started),
-            refreshes_failed: self.refreshes_failed.saturating_sub(earlier.refreshes_failed),
+            refreshes_failed: self
+                .refreshes_failed
+                .saturating_sub(earlier.refreshes_failed),
             refreshes_in_flight: self.refreshes_in_flight,
             stale_on_error: self.stale_on_error.saturating_sub(earlier.stale_on_error),
         }

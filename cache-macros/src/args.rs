@@ -488,7 +488,8 @@ fn parse_window(input: ParseStream<'_>, which: &str) -> syn::Result<(u64, u32)> 
 
 /// `jitter = "10%"`: a percentage of the TTL, from 0 to 100.
 fn parse_jitter(input: ParseStream<'_>) -> syn::Result<f64> {
-    let message = "`jitter` takes a percentage of the TTL from 0 to 100, such as `jitter = \"10%\"`";
+    let message =
+        "`jitter` takes a percentage of the TTL from 0 to 100, such as `jitter = \"10%\"`";
     let lit: LitStr = input
         .parse()
         .map_err(|e| syn::Error::new(e.span(), message))?;

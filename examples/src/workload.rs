@@ -268,7 +268,10 @@ async fn show_live_counts(progress: ProgressBar, api: ApiMonitor) {
     }
 }
 
-async fn issue_credential(admin: &Upstream, user: &str) -> anyhow::Result<IssuedCredential> {
+pub(crate) async fn issue_credential(
+    admin: &Upstream,
+    user: &str,
+) -> anyhow::Result<IssuedCredential> {
     let url = format!("{}/users/{user}/rotate", admin.base_url);
     let response = admin
         .http
