@@ -1,7 +1,9 @@
 //! A seeded, model-checked storm on multi-thread runtimes, written against the public API only.
 //!
 //! Each seed runs a few workers (2 to 4 runtime threads) that issue random mixes of `get_with`,
-//! `try_get_with`, `try_get_with_shared` and `get` on a [`TtlCache`], calls of three
+//! `try_get_with`, `try_get_with_shared`, `get_with_stale`, `try_get_with_stale` and `get` on a
+//! [`TtlCache`] whose stale windows (while revalidating, on error) and jitter are drawn per
+//! seed (none included), calls of three
 //! `#[ttl_cached]` functions (one per error policy), group, key and whole-cache invalidations
 //! (awaited, cancelled part-way, or dropped unawaited) and clears. Fetches sleep, yield, fail
 //! or panic; calls are cancelled by a timeout or by aborting their task. Every value carries
@@ -244,7 +246,9 @@ static LIVE: [AtomicI64; 4] = [const { AtomicI64::new(0) }; 4];
     capacity = 24,
     key = "<user>:<provider>:<folder>",
     group = "<user>:<provider>",
-    ignore = [plan]
+    ignore = [plan],
+    stale_if_error = "60ms",
+    jitter = "20%"
 )]
 async fn listing(user: &str, provider: &str, folder: u32, plan: Plan) -> Result<Val, SharedErr> {
     let ident = Ident::new(CacheId::Listing, user, provider, folder);
@@ -277,6 +281,8 @@ enum Verb {
     GetWith,
     TryGetWith,
     TryShared,
+    GetWithStale,
+    TryGetWithStale,
     Get,
     Listing,
     Meta,
@@ -385,8 +391,13 @@ impl Ctx {
         }
     }
 
-    fn live_bound(&self, cache: CacheId) -> i64 {
-        i64::try_from(self.capacity(cache)).unwrap_or(i64::MAX) + PER_TASK * self.tasks
+    /// Background refreshes are tasks too: each holds a value or two while it runs. Read
+    /// before and after the values alive, the larger count is used.
+    fn live_bound(&self, cache: CacheId, refreshes: u64) -> i64 {
+        let refreshes = i64::try_from(refreshes).unwrap_or(i64::MAX);
+        i64::try_from(self.capacity(cache)).unwrap_or(i64::MAX)
+            + PER_TASK * self.tasks
+            + 2 * refreshes
     }
 
     /// Checks the bounds (3) and (4) once.
@@ -399,9 +410,11 @@ impl Ctx {
             if len > self.capacity(cache) {
                 self.len_over[i].fetch_add(1, SeqCst);
             }
+            let refreshes_before = self.stats(cache).refreshes_in_flight;
             let live = self.live(cache);
+            let refreshes = refreshes_before.max(self.stats(cache).refreshes_in_flight);
             self.max_live[i].fetch_max(live, SeqCst);
-            if live > self.live_bound(cache) {
+            if live > self.live_bound(cache, refreshes) {
                 self.live_over[i].fetch_add(1, SeqCst);
             }
         }
@@ -454,9 +467,12 @@ impl Target {
 
     fn ident(self, verb: Verb) -> Ident {
         match verb {
-            Verb::GetWith | Verb::TryGetWith | Verb::TryShared | Verb::Get => {
-                Ident::new(CacheId::Rt, self.user, self.provider, self.folder)
-            }
+            Verb::GetWith
+            | Verb::TryGetWith
+            | Verb::TryShared
+            | Verb::GetWithStale
+            | Verb::TryGetWithStale
+            | Verb::Get => Ident::new(CacheId::Rt, self.user, self.provider, self.folder),
             Verb::Listing => Ident::new(CacheId::Listing, self.user, self.provider, self.folder),
             Verb::Meta => Ident::new(CacheId::Meta, self.user, PROVIDERS[0], self.folder),
             Verb::Thumbs => Ident::new(CacheId::Thumbs, self.user, PROVIDERS[0], self.folder),
@@ -500,6 +516,29 @@ async fn call(ctx: Arc<Ctx>, verb: Verb, t: Target, plan: Plan) {
                     upstream(want, plan, live)
                         .await
                         .map_err(|seq| SharedErr { ident: want, seq })
+                })
+                .await;
+            match r {
+                Ok(v) => Got::Value(v.ident, v.seq),
+                Err(e) => Got::Error(e.ident, e.seq),
+            }
+        }
+        Verb::GetWithStale => {
+            let v = ctx
+                .rt
+                .get_with_stale(&group, &t.folder, move || {
+                    upstream_infallible(want, plan, live)
+                })
+                .await;
+            Got::Value(v.ident, v.seq)
+        }
+        Verb::TryGetWithStale => {
+            let r = ctx
+                .rt
+                .try_get_with_stale(&group, &t.folder, move || async move {
+                    upstream(want, plan, live)
+                        .await
+                        .map_err(|seq| OwnErr { ident: want, seq })
                 })
                 .await;
             match r {
@@ -603,13 +642,20 @@ enum InvMode {
 }
 
 /// Drives an invalidation's future as `mode` says. Returns how it ended and its return's
-/// sequence number, taken right after the `.await` returned (or right after the future was
-/// dropped); `None` if it hung.
+/// sequence number; `None` if it hung.
+///
+/// The return is numbered when the call that made the future returned, before the future is
+/// awaited: the invalidation's work is done by then, and its in-progress count is lowered only
+/// when the future completes, a moment before the `.await` hands control back. Numbered after
+/// the `.await`, a fetch that read the lowered count in that moment (and so is stored, rightly)
+/// could take its number first and be reported as begun during the invalidation. Numbered
+/// earlier, the check covers more calls, not fewer.
 async fn drive<F: Future>(mode: InvMode, fut: F) -> Option<(How, u64)> {
+    let returned = tick();
     match mode {
         InvMode::Await => timeout(GUARD, async {
             let _ = fut.await;
-            tick()
+            returned
         })
         .await
         .ok()
@@ -618,17 +664,17 @@ async fn drive<F: Future>(mode: InvMode, fut: F) -> Option<(How, u64)> {
             let limit = Duration::from_micros(u64::from(micros));
             let finished = timeout(limit, async {
                 let _ = fut.await;
-                tick()
+                returned
             })
             .await;
             Some(match finished {
                 Ok(ret) => (How::Awaited, ret),
-                Err(_) => (How::Cancelled, tick()),
+                Err(_) => (How::Cancelled, returned),
             })
         }
         InvMode::Drop => {
             drop(fut);
-            Some((How::Dropped, tick()))
+            Some((How::Dropped, returned))
         }
     }
 }
@@ -687,10 +733,12 @@ async fn one_op(ctx: &Arc<Ctx>, rng: &mut SplitMix) {
     let r = rng.below(1_000);
     if r < 900 {
         let verb = match r {
-            0..=139 => Verb::GetWith,
-            140..=279 => Verb::TryGetWith,
-            280..=419 => Verb::TryShared,
-            420..=579 => Verb::Get,
+            0..=99 => Verb::GetWith,
+            100..=199 => Verb::TryGetWith,
+            200..=299 => Verb::TryShared,
+            300..=379 => Verb::GetWithStale,
+            380..=459 => Verb::TryGetWithStale,
+            460..=579 => Verb::Get,
             580..=729 => Verb::Listing,
             730..=819 => Verb::Meta,
             _ => Verb::Thumbs,
@@ -879,6 +927,8 @@ fn check_stats(
     findings: &mut Findings,
 ) {
     let removed = delta.evicted_expired + delta.evicted_capacity + delta.invalidated;
+    // Background refreshes fetch without a caller: stores, but not misses.
+    let fetches = delta.misses + delta.refreshes_started;
     let (before, after) = (len_before as u64, len_after as u64);
     if before + delta.inserts != after + removed {
         findings.fail(format!(
@@ -886,13 +936,20 @@ fn check_stats(
             delta.inserts
         ));
     }
-    if delta.inserts > delta.misses {
+    if delta.inserts > fetches {
         findings.fail(format!(
-            "(6) {cache:?}: {} inserts but only {} fetches ({delta:?})",
-            delta.inserts, delta.misses
+            "(6) {cache:?}: {} inserts but only {fetches} fetches ({delta:?})",
+            delta.inserts
         ));
     }
-    let counted = delta.hits + delta.misses + delta.coalesced;
+    if delta.refreshes_in_flight != 0 {
+        findings.fail(format!(
+            "(6) {cache:?}: {} background refreshes still counted in flight at quiescence",
+            delta.refreshes_in_flight
+        ));
+    }
+    // A call answered stale is counted there, not as a hit or a miss.
+    let counted = delta.hits + delta.misses + delta.coalesced + delta.stale_served;
     if counted > issued || counted < answered {
         findings.fail(format!(
             "(6) {cache:?}: hits+misses+coalesced = {counted}, calls issued {issued}, answered {answered}"
@@ -917,6 +974,22 @@ fn run_seed(seed: u64, ops: usize) -> Summary {
         Duration::from_millis(40),
         Duration::from_secs(10),
     ][rng.index(3)];
+    // Drawn from a stream of their own, so that the other draws of a seed are as before. With
+    // a stale window, the `TtlCache`'s TTL is a few milliseconds: longer, and the hot key's
+    // group is invalidated before it ever expires, so nothing would be served stale.
+    let mut stale = SplitMix::new(seed ^ 0x57A1_E000);
+    let (stale_while_revalidate, stale_if_error) = match stale.index(4) {
+        0 => (Duration::ZERO, Duration::ZERO),
+        1 => (Duration::from_millis(4), Duration::ZERO),
+        2 => (Duration::ZERO, Duration::from_secs(10)),
+        _ => (Duration::from_millis(12), Duration::from_millis(8)),
+    };
+    let rt_ttl = if stale_while_revalidate.is_zero() && stale_if_error.is_zero() {
+        ttl
+    } else {
+        Duration::from_millis(3)
+    };
+    let jitter = [0.0, 0.3][stale.index(2)];
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -931,8 +1004,11 @@ fn run_seed(seed: u64, ops: usize) -> Summary {
         let rt_live: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(0)));
         let rt: Arc<Rt> = Arc::new(
             TtlCache::builder()
-                .ttl(ttl)
+                .ttl(rt_ttl)
                 .capacity(capacity)
+                .stale_while_revalidate(stale_while_revalidate)
+                .stale_if_error(stale_if_error)
+                .jitter(jitter)
                 .name("storm")
                 .build()
                 .unwrap(),
@@ -986,6 +1062,15 @@ fn run_seed(seed: u64, ops: usize) -> Summary {
                 Ok(Err(e)) => findings.fail(format!("(5) worker {w} died: {e}")),
                 Ok(Ok(())) => {}
             }
+        }
+        // Background refreshes are not the workers': wait for them before the quiescent checks.
+        let quiet = timeout(GUARD, async {
+            while ctx.rt.stats().refreshes_in_flight > 0 {
+                sleep(Duration::from_millis(1)).await;
+            }
+        });
+        if quiet.await.is_err() {
+            findings.fail(format!("(5) background refreshes still running after {GUARD:?}"));
         }
         ctx.stop.store(true, SeqCst);
         let _ = timeout(GUARD, sampler).await;
@@ -1053,15 +1138,21 @@ fn run_seed(seed: u64, ops: usize) -> Summary {
             }
         }
         let count = |how| invs.iter().filter(|i| i.how == how).count();
+        let rt = ctx.rt.stats() - before[CacheId::Rt as usize].0;
         let line = format!(
             "{} calls, {} invalidations ({} awaited, {} cancelled, {} dropped), {} injected \
-             panics, max alive {:?} (capacities {:?})",
+             panics, {} served stale, {} refreshes ({} failed), {} errors papered over, max \
+             alive {:?} (capacities {:?})",
             calls.len(),
             invs.len(),
             count(How::Awaited),
             count(How::Cancelled),
             count(How::Dropped),
             ctx.injected_panics.load(SeqCst),
+            rt.stale_served,
+            rt.refreshes_started,
+            rt.refreshes_failed,
+            rt.stale_on_error,
             CACHES.map(|c| ctx.max_live[c as usize].load(SeqCst)),
             CACHES.map(|c| ctx.capacity(c)),
         );
@@ -1069,8 +1160,10 @@ fn run_seed(seed: u64, ops: usize) -> Summary {
     }));
     runtime.shutdown_timeout(Duration::from_secs(5));
     summary.line = format!(
-        "seed {seed:#x}: {workers} workers, capacity {capacity}, ttl {ttl:?}, {ops} ops/worker, \
-         {:.1?}: {}",
+        "seed {seed:#x}: {workers} workers, capacity {capacity}, ttl {ttl:?} (the TtlCache's \
+         {rt_ttl:?}, stale {:?}/{:?}, jitter {jitter}), {ops} ops/worker, {:.1?}: {}",
+        stale_while_revalidate,
+        stale_if_error,
         started.elapsed(),
         summary.line
     );

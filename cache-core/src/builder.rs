@@ -32,6 +32,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct CacheBuilder<G, K, V> {
     ttl: Option<Duration>,
+    stale: crate::stale::Windows,
+    jitter: Option<f64>,
     capacity: usize,
     name: Cow<'static, str>,
     hooks: Hooks,
@@ -42,6 +44,8 @@ impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheBuilder")
             .field("ttl", &self.ttl)
+            .field("stale", &self.stale)
+            .field("jitter", &self.jitter)
             .field("capacity", &self.capacity)
             .field("name", &self.name)
             .finish()
@@ -52,6 +56,8 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
     fn default() -> Self {
         Self {
             ttl: None,
+            stale: crate::stale::Windows::NONE,
+            jitter: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
             hooks: Hooks::default(),
@@ -108,6 +114,71 @@ where
         self
     }
 
+    /// Serve stale while revalidating: for `window` after a value's TTL ran out,
+    /// [`get_with_stale`](crate::TtlCache::get_with_stale) and
+    /// [`try_get_with_stale`](crate::TtlCache::try_get_with_stale) return the expired value at
+    /// once and start one background refresh of the key (default: no window). The other verbs
+    /// treat an expired value as missing, as before. An invalidated value is never served.
+    ///
+    /// Entries are kept until the longer of the two stale windows has passed too; see
+    /// [`TtlCache::len`](crate::TtlCache::len).
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_while_revalidate(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cache.stale_while_revalidate(), Duration::from_secs(30));
+    /// ```
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.stale.revalidate = window;
+        self
+    }
+
+    /// Serve stale on error: for `window` after a value's TTL ran out, a fetch of its key that
+    /// returns `Err` or panics answers its caller (and the callers waiting on it) with the
+    /// expired value instead; the error is counted
+    /// ([`CacheStats::stale_on_error`](crate::CacheStats::stale_on_error)) and not stored
+    /// (default: no window). Applies to every fetching verb but `refresh`/`try_refresh`, which
+    /// remove the old value when they begin. An invalidated value is never served.
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_if_error(Duration::from_secs(300))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cache.stale_if_error(), Duration::from_secs(300));
+    /// ```
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.stale.if_error = window;
+        self
+    }
+
+    /// TTL jitter: each value's TTL is shortened by a pseudo-random share (drawn from its key)
+    /// of up to `fraction` of it, so that keys stored together do not expire together. `0.1`
+    /// stores a value for between 90 % and 100 % of the TTL; a TTL is never lengthened. Must
+    /// be in `0.0..=1.0` (default `0.0`: none).
+    ///
+    /// ```
+    /// # use cache_core::{BuildError, TtlCache};
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).jitter(0.1).build().unwrap();
+    /// assert_eq!(cache.jitter(), 0.1);
+    /// let bad = TtlCache::<u32, u32, u32>::builder().ttl(Duration::from_secs(1)).jitter(1.5);
+    /// assert_eq!(bad.build().unwrap_err(), BuildError::InvalidJitter);
+    /// ```
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = Some(fraction);
+        self
+    }
+
     /// Installs a test hook for the async points; see `HookPoint`. Not part of the API.
     #[doc(hidden)]
     pub fn __hook(mut self, hook: Hook) -> Self {
@@ -131,8 +202,16 @@ where
         if self.capacity == 0 {
             return Err(BuildError::ZeroCapacity);
         }
+        let jitter = match self.jitter {
+            None => crate::jitter::Jitter::NONE,
+            Some(fraction) => {
+                crate::jitter::Jitter::new(fraction).ok_or(BuildError::InvalidJitter)?
+            }
+        };
         Ok(Config {
             ttl,
+            jitter,
+            stale: self.stale,
             capacity: self.capacity,
             name: self.name,
             hooks: self.hooks,
@@ -143,6 +222,8 @@ where
 /// A configuration that passed the checks.
 pub(crate) struct Config {
     pub(crate) ttl: Duration,
+    pub(crate) jitter: crate::jitter::Jitter,
+    pub(crate) stale: crate::stale::Windows,
     pub(crate) capacity: usize,
     pub(crate) name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -168,6 +249,8 @@ pub enum BuildError {
     ZeroTtl,
     /// The capacity was zero.
     ZeroCapacity,
+    /// The jitter was not a fraction in `0.0..=1.0`.
+    InvalidJitter,
 }
 
 impl fmt::Display for BuildError {
@@ -176,6 +259,7 @@ impl fmt::Display for BuildError {
             Self::MissingTtl => "cache ttl is required: call `.ttl(duration)` on the builder",
             Self::ZeroTtl => "cache ttl must be greater than zero",
             Self::ZeroCapacity => "cache capacity must be at least 1",
+            Self::InvalidJitter => "cache ttl jitter must be a fraction between 0.0 and 1.0",
         })
     }
 }

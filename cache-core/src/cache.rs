@@ -105,7 +105,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    inner: Arc<Inner<G, K, V>>,
+    pub(crate) inner: Arc<Inner<G, K, V>>,
 }
 
 /// What every clone of one [`TtlCache`] shares: the entries, the flights and the settings.
@@ -128,6 +128,10 @@ where
     /// The TTL in nanoseconds (saturating at about 584 years), read once per store: a setting
     /// changed at run time applies to the values stored after it.
     ttl_nanos: AtomicU64,
+    /// The stale windows, fixed at build time: see `stale.rs`.
+    pub(crate) stale: crate::stale::Windows,
+    /// TTL jitter, fixed at build time: see `jitter.rs`.
+    pub(crate) jitter: crate::jitter::Jitter,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
 }
@@ -172,6 +176,8 @@ where
             invalidating: Arc::new(AtomicUsize::new(0)),
             scope: std::sync::OnceLock::new(),
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
+            stale: config.stale,
+            jitter: config.jitter,
             name: config.name,
             hooks: config.hooks,
         })
@@ -509,7 +515,10 @@ where
         self.inner.clear_all()
     }
 
-    /// Removes every expired entry now and returns how many were removed.
+    /// Removes every expired entry now and returns how many were removed. With a stale window
+    /// ([`CacheBuilder::stale_while_revalidate`], [`CacheBuilder::stale_if_error`]), an entry
+    /// counts as expired once the longer window after its TTL has passed too: until then it may
+    /// still be served stale.
     ///
     /// Not needed for correctness or to bound memory: expired entries count against the
     /// capacity and are the first evicted, every miss and invalidation removes a few, and an
@@ -533,7 +542,9 @@ where
         self.inner.purge_expired().await
     }
 
-    /// The number of stored entries (expired ones included until they are removed).
+    /// The number of stored entries (expired ones included until they are removed, and so
+    /// entries kept for a stale window after their TTL). Never above
+    /// [`capacity`](Self::capacity).
     ///
     /// ```
     /// # use cache_core::TtlCache;
@@ -707,8 +718,8 @@ where
 
     pub(crate) async fn purge_expired(&self) -> usize {
         let mut graveyard = Graveyard::new();
-        self.store
-            .purge(Instant::now(), self.current_epoch(), &mut graveyard)
+        let now = self.stale.retained_after(Instant::now());
+        self.store.purge(now, self.current_epoch(), &mut graveyard)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -776,6 +787,8 @@ where
     /// [`maintain`](Self::maintain) with the caller's clock reading.
     pub(crate) fn maintain_at(&self, now: Instant) {
         let mut graveyard = Graveyard::new();
+        // Entries inside a stale window are kept: the sweep sees them as of the window's start.
+        let now = self.stale.retained_after(now);
         self.store
             .sweep(now, self.current_epoch(), SWEEP_BUDGET, &mut graveyard);
     }

@@ -43,11 +43,14 @@ where
             Start::Done(outcome) => return outcome,
             Start::Lead(lead) => lead,
         };
-        let outcome = fetch().await;
+        let outcome = match crate::stale::catch_unwind(fetch()).await {
+            Ok(outcome) => outcome,
+            Err(payload) => return lead.panicked(payload, policy),
+        };
         lead.finish(outcome, policy).await
     }
 
-    fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
+    pub(crate) fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
         Stamp {
             gen: group.gen.load(SeqCst),
             key_gen: group.key_gen.load(SeqCst),
@@ -81,12 +84,8 @@ where
             let stamp = self.stamp(&group);
             // Read after the stamp: see `invalidation.rs`.
             if self.invalidation_in_progress() {
-                return Start::Lead(self.lead_unshared(
-                    group,
-                    probe.owned_rest(),
-                    probe.key,
-                    stamp,
-                ));
+                let lead = self.lead_unshared(group, probe.owned_rest(), probe.key, stamp);
+                return Start::Lead(self.with_fallback(lead, probe));
             }
             self.hooks.at_sync(HookPoint::StampTaken);
             // Built here, not under the flight entry: a key part's `Clone` is user code.
@@ -120,7 +119,8 @@ where
                     if let Some(old) = replaced {
                         self.store.groups.unpin(&old.group);
                     }
-                    return Start::Lead(self.lead(flight));
+                    let lead = self.lead(flight);
+                    return Start::Lead(self.with_fallback(lead, probe));
                 }
             };
             match flight.wait().await {
@@ -169,6 +169,8 @@ where
             hooks: &self.hooks,
             flight: self.displacing_flight(probe),
             armed: true,
+            // A value in hand cannot fail: nothing to fall back on.
+            fallback: None,
         }
     }
 
@@ -232,18 +234,24 @@ where
             hooks: &self.hooks,
             flight,
             armed: true,
+            fallback: None,
         }
     }
 
     /// Whether an invalidation of this cache, or of the scope it joined, is in progress: a
     /// fetch that reads this after its stamp and finds one runs unshared (see
     /// `invalidation.rs` and `scope.rs`).
-    fn invalidation_in_progress(&self) -> bool {
+    pub(crate) fn invalidation_in_progress(&self) -> bool {
         self.invalidating.load(SeqCst) > 0 || self.scope.get().is_some_and(|s| s.busy())
     }
 
-    fn expiry(&self, now: Instant) -> Instant {
-        now.checked_add(self.ttl())
+    fn expiry(&self, now: Instant, key_hash: u64) -> Instant {
+        let ttl = self.ttl();
+        if !self.jitter.is_none() {
+            // Store order is no longer expiry order: see `jitter.rs`.
+            self.store.ttl_lowered(now, ttl);
+        }
+        now.checked_add(self.jitter.apply(ttl, key_hash))
             .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
     }
 }
@@ -269,7 +277,7 @@ where
                 Arc::clone(&flight.group),
                 flight.rest.clone(),
                 value.clone(),
-                self.expiry(now),
+                self.expiry(now, flight.hash),
                 flight.stamp,
                 flight.hash,
             ))
@@ -304,6 +312,18 @@ where
             self.store.groups.unpin(&flight.group);
         }
         self.maintain();
+    }
+
+    fn stale_on_error(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        node: &Node<G, K, V>,
+        panicked: bool,
+    ) -> Option<V> {
+        let stale = self.serve_on_error(node, panicked)?;
+        // The waiters asked while this fetch ran: they receive what its caller receives.
+        self.commit(flight, stale.clone(), false);
+        Some(stale)
     }
 
     fn abandon(&self, flight: &Arc<Flight<G, K, V>>) {

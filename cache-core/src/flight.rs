@@ -23,7 +23,7 @@ use scc::HashMap;
 use tokio::sync::Notify;
 
 use crate::hook::{HookPoint, Hooks};
-use crate::node::{NodeGroup, Stamp};
+use crate::node::{Node, NodeGroup, Stamp};
 use crate::policy::Policy;
 use crate::probe::{ByKey, KeyLookup, KnownHash, PreHashed, Stored, StoredKey};
 
@@ -330,6 +330,15 @@ pub(crate) trait Settle<G, K, V>: Sync {
     fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>);
     /// The leader was cancelled or its fetch panicked.
     fn abandon(&self, flight: &Arc<Flight<G, K, V>>);
+    /// Stale-if-error (see `stale.rs`): if `node`, the expired node `flight`'s fetch failed to
+    /// replace, may still be served, hands its value to the waiters (not stored), settles the
+    /// flight and returns the value; counted and traced. Else does nothing.
+    fn stale_on_error(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        node: &Node<G, K, V>,
+        panicked: bool,
+    ) -> Option<V>;
 }
 
 /// What [`TtlCache::start`](crate::TtlCache) decided.
@@ -350,6 +359,9 @@ pub struct Lead<'c, G, K, V> {
     pub(crate) hooks: &'c Hooks,
     pub(crate) flight: Arc<Flight<G, K, V>>,
     pub(crate) armed: bool,
+    /// The expired node of the key inside its stale-if-error window when the fetch began, if
+    /// any: what a failed fetch may answer with instead (see `stale.rs`).
+    pub(crate) fallback: Option<Arc<Node<G, K, V>>>,
 }
 
 impl<G, K, V> std::fmt::Debug for Lead<'_, G, K, V> {
@@ -379,10 +391,36 @@ impl<G, K, V> Lead<'_, G, K, V> {
         self.hooks.at(HookPoint::BeforeStore).await;
         match storable {
             Some(value) => self.owner.commit(&self.flight, value, store),
-            None => self.owner.fail(&self.flight, shared),
+            None => {
+                if let Some(stale) = self.stale_on_error(false) {
+                    return policy.answer(stale);
+                }
+                self.owner.fail(&self.flight, shared);
+            }
         }
         self.armed = false;
         outcome
+    }
+
+    /// The fetch panicked: answers with the stale value if there is one to fall back on, else
+    /// resumes the panic (which abandons the flight, as an uncaught panic would).
+    pub(crate) fn panicked<P: Policy<Value = V>>(
+        mut self,
+        payload: Box<dyn Any + Send>,
+        policy: &P,
+    ) -> P::Output {
+        match self.stale_on_error(true) {
+            Some(stale) => policy.answer(stale),
+            None => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Stale-if-error: the fallback's value if it may still be served, the flight then settled.
+    fn stale_on_error(&mut self, panicked: bool) -> Option<V> {
+        let node = self.fallback.take()?;
+        let stale = self.owner.stale_on_error(&self.flight, &node, panicked)?;
+        self.armed = false;
+        Some(stale)
     }
 }
 

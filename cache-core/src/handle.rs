@@ -126,6 +126,8 @@ pub struct CacheHandle {
     /// the cache was being created is then not lost, and two changes reach the cache in the
     /// order they were made.
     settings: Mutex<()>,
+    /// `stale_if_error` and `jitter` from the attribute, fixed: see `stale.rs`, `jitter.rs`.
+    options: crate::stale::Options,
     cell: OnceLock<Box<dyn ErasedCache>>,
 }
 
@@ -159,8 +161,15 @@ impl CacheHandle {
             ttl_nanos: AtomicU64::new(ttl_nanos(ttl)),
             capacity: AtomicUsize::new(capacity),
             settings: Mutex::new(()),
+            options: crate::stale::Options::NONE,
             cell: OnceLock::new(),
         }
+    }
+
+    /// The handle with the attribute's `stale_if_error` and `jitter`.
+    pub(crate) fn with_options(mut self, options: crate::stale::Options) -> Self {
+        self.options = options;
+        self
     }
 
     /// The typed cache, created on first use. `#[ttl_cached]` instantiates it with the same
@@ -196,6 +205,8 @@ impl CacheHandle {
                 .ttl(self.ttl())
                 .capacity(self.capacity())
                 .name(Cow::Borrowed(self.name))
+                .stale_if_error(self.options.stale_if_error)
+                .jitter(self.options.jitter)
                 .build_inner()
                 // The macro rejects a zero ttl or capacity written in the attribute, a zero
                 // named by the attribute is refused when the handle is made, and the setters

@@ -136,7 +136,10 @@ where
     F: Future<Output = R>,
     P: Policy<Output = R>,
 {
-    let outcome = fetch.await;
+    let outcome = match crate::stale::catch_unwind(fetch).await {
+        Ok(outcome) => outcome,
+        Err(payload) => return lead.panicked(payload, policy),
+    };
     lead.finish(outcome, policy).await
 }
 
@@ -261,6 +264,7 @@ pub struct SiteHandles {
     site: &'static str,
     ttl: Setting<std::time::Duration>,
     capacity: Setting<usize>,
+    options: crate::stale::Options,
     /// The first owner seen by this `static` (by its source string), and its cache: the only
     /// one outside generic impls, found without a lock.
     first: std::sync::OnceLock<(&'static str, &'static CacheHandle)>,
@@ -304,6 +308,7 @@ impl SiteHandles {
             site,
             ttl: Setting::Written(ttl),
             capacity: Setting::Written(capacity),
+            options: crate::stale::Options::NONE,
             first: std::sync::OnceLock::new(),
             more: std::sync::RwLock::new(Vec::new()),
         }
@@ -322,9 +327,26 @@ impl SiteHandles {
             site,
             ttl: Setting::Named(ttl),
             capacity: Setting::Named(capacity),
+            options: crate::stale::Options::NONE,
             first: std::sync::OnceLock::new(),
             more: std::sync::RwLock::new(Vec::new()),
         }
+    }
+
+    /// `stale_if_error = "5m"`: the window in which an expired value stands in for a failed
+    /// fetch.
+    #[must_use]
+    pub const fn stale_if_error(mut self, window: std::time::Duration) -> Self {
+        self.options.stale_if_error = window;
+        self
+    }
+
+    /// `jitter = "10%"`: the fraction of the TTL by which each value's TTL may be shortened
+    /// (checked by the macro to be in `0.0..=1.0`).
+    #[must_use]
+    pub const fn jitter(mut self, fraction: f64) -> Self {
+        self.options.jitter = fraction;
+        self
     }
 
     /// The cache of the function as a member of `T`.
@@ -420,8 +442,9 @@ impl SiteHandles {
             return handle;
         }
         let name: &'static str = Box::leak(format!("{owner}::{}", self.function).into_boxed_str());
-        let handle: &'static CacheHandle =
-            Box::leak(Box::new(CacheHandle::__new(name, ttl, capacity)));
+        let handle: &'static CacheHandle = Box::leak(Box::new(
+            CacheHandle::__new(name, ttl, capacity).with_options(self.options),
+        ));
         map.insert(key, handle);
         handle
     }

@@ -46,6 +46,20 @@ pub struct CacheStats {
     /// Entries removed by `invalidate`, `invalidate_group` or `clear`, or by a refresh of
     /// their key (which replaces them).
     pub invalidated: u64,
+    /// Calls answered with an expired value inside the stale-while-revalidate window
+    /// ([`CacheBuilder::stale_while_revalidate`](crate::CacheBuilder::stale_while_revalidate)).
+    pub stale_served: u64,
+    /// Background refreshes started by a call served stale.
+    pub refreshes_started: u64,
+    /// Background refreshes that ended in an `Err` or a panic (nothing was stored).
+    pub refreshes_failed: u64,
+    /// Background refreshes running when the snapshot was taken: a gauge, not a counter
+    /// ([`since`](Self::since) keeps the later value).
+    pub refreshes_in_flight: u64,
+    /// Fetches whose `Err` or panic was papered over with the expired value inside the
+    /// stale-if-error window ([`CacheBuilder::stale_if_error`](crate::CacheBuilder::stale_if_error)):
+    /// the callers received the stale value, and nothing was stored.
+    pub stale_on_error: u64,
 }
 
 impl CacheStats {
@@ -71,6 +85,15 @@ impl CacheStats {
                 .evicted_capacity
                 .saturating_sub(earlier.evicted_capacity),
             invalidated: self.invalidated.saturating_sub(earlier.invalidated),
+            stale_served: self.stale_served.saturating_sub(earlier.stale_served),
+            refreshes_started: self
+                .refreshes_started
+                .saturating_sub(earlier.refreshes_started),
+            refreshes_failed: self
+                .refreshes_failed
+                .saturating_sub(earlier.refreshes_failed),
+            refreshes_in_flight: self.refreshes_in_flight,
+            stale_on_error: self.stale_on_error.saturating_sub(earlier.stale_on_error),
         }
     }
 
@@ -250,6 +273,11 @@ pub(crate) struct Counters {
     pub(crate) evicted_expired: AtomicU64,
     pub(crate) evicted_capacity: AtomicU64,
     pub(crate) invalidated: AtomicU64,
+    pub(crate) stale_served: AtomicU64,
+    pub(crate) refreshes_started: AtomicU64,
+    pub(crate) refreshes_failed: AtomicU64,
+    pub(crate) refreshes_in_flight: AtomicU64,
+    pub(crate) stale_on_error: AtomicU64,
 }
 
 impl Counters {
@@ -262,6 +290,11 @@ impl Counters {
             evicted_expired: AtomicU64::new(0),
             evicted_capacity: AtomicU64::new(0),
             invalidated: AtomicU64::new(0),
+            stale_served: AtomicU64::new(0),
+            refreshes_started: AtomicU64::new(0),
+            refreshes_failed: AtomicU64::new(0),
+            refreshes_in_flight: AtomicU64::new(0),
+            stale_on_error: AtomicU64::new(0),
         }
     }
 
@@ -274,6 +307,11 @@ impl Counters {
             evicted_expired: self.evicted_expired.load(Relaxed),
             evicted_capacity: self.evicted_capacity.load(Relaxed),
             invalidated: self.invalidated.load(Relaxed),
+            stale_served: self.stale_served.load(Relaxed),
+            refreshes_started: self.refreshes_started.load(Relaxed),
+            refreshes_failed: self.refreshes_failed.load(Relaxed),
+            refreshes_in_flight: self.refreshes_in_flight.load(Relaxed),
+            stale_on_error: self.stale_on_error.load(Relaxed),
         }
     }
 }

@@ -164,6 +164,20 @@ where
             .flatten()
     }
 
+    /// The node of `probe`'s key if no invalidation or clear made it unreadable, expired or not:
+    /// what a stale window serves.
+    pub(crate) fn peek_current<P: ?Sized + KeyLookup<G, K> + KnownHash>(
+        &self,
+        probe: &P,
+        epoch: u64,
+    ) -> Option<Arc<Node<G, K, V>>> {
+        self.index
+            .peek_with(&ByKey::new(probe), |key, ()| {
+                key.0.is_current(epoch).then(|| Arc::clone(&key.0))
+            })
+            .flatten()
+    }
+
     /// Inserts `node`, replacing the previous node of its key and making room if full. The
     /// caller holds the key's flight entry (so no other store of the key runs) and has checked
     /// that the node's stamp is current; `epoch` is read again afterwards to catch an

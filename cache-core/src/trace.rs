@@ -21,6 +21,18 @@ mod imp {
     pub(crate) fn invalidated_scope(scope: &str, removed: usize) {
         tracing::debug!(target: "cache_core", scope, removed, "scope invalidated");
     }
+    pub(crate) fn stale_served(cache: &str, refreshing: bool) {
+        tracing::debug!(target: "cache_core", cache, refreshing, "served stale");
+    }
+    pub(crate) fn refresh_started(cache: &str) {
+        tracing::debug!(target: "cache_core", cache, "background refresh started");
+    }
+    pub(crate) fn refresh_failed(cache: &str, panicked: bool) {
+        tracing::debug!(target: "cache_core", cache, panicked, "background refresh failed");
+    }
+    pub(crate) fn stale_on_error(cache: &str, panicked: bool) {
+        tracing::debug!(target: "cache_core", cache, panicked, "fetch failed: served stale");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -37,6 +49,14 @@ mod imp {
     pub(crate) fn cleared(_: &str, _: usize) {}
     #[inline(always)]
     pub(crate) fn invalidated_scope(_: &str, _: usize) {}
+    #[inline(always)]
+    pub(crate) fn stale_served(_: &str, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn refresh_started(_: &str) {}
+    #[inline(always)]
+    pub(crate) fn refresh_failed(_: &str, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn stale_on_error(_: &str, _: bool) {}
 }
 
 pub(crate) use imp::*;

@@ -1,4 +1,5 @@
-//! Parsing `#[ttl_cached(ttl = .., key = "..", group = "..", capacity = .., ignore = [..])]`.
+//! Parsing `#[ttl_cached(ttl = .., key = "..", group = "..", capacity = .., ignore = [..])]`
+//! and the other arguments.
 //!
 //! Every argument is parsed even after an error, and all errors are reported together, so one
 //! build shows every problem of the attribute.
@@ -11,11 +12,11 @@ use syn::{bracketed, Ident, LitInt, LitStr, Token};
 use crate::duration::parse_duration;
 use crate::errors::Errors;
 
-const VALID: &str =
-    "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, `scope`, `crate`";
+const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, \
+                     `scope`, `stale_if_error`, `jitter`, `crate`";
 
 /// The method-level arguments, in the order `VALID` lists them.
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 11] = [
     "ttl",
     "key",
     "group",
@@ -24,6 +25,8 @@ const NAMES: [&str; 9] = [
     "store_if",
     "store_none",
     "scope",
+    "stale_if_error",
+    "jitter",
     "crate",
 ];
 
@@ -63,6 +66,10 @@ pub(crate) struct Args {
     pub(crate) krate: Option<proc_macro2::TokenStream>,
     /// `scope = Account`: the scope the function's group joins.
     pub(crate) scope: Option<syn::Path>,
+    /// `stale_if_error = "5m"`: `(secs, nanos)`.
+    pub(crate) stale_if_error: Option<(u64, u32)>,
+    /// `jitter = "10%"`: the fraction of the TTL.
+    pub(crate) jitter: Option<f64>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
     pub(crate) ttl_given: bool,
     /// Set when `key`, `group` or `ignore` was given but could not be read: the checks that
@@ -160,6 +167,20 @@ impl Args {
             // Whatever follows, `ttl` is not "missing".
             self.ttl_given = true;
         }
+        if matches!(key.as_str(), "stale" | "stale_while_revalidate") {
+            self.errors.error(
+                &name,
+                format!(
+                    "`{key}` (serve stale while revalidating) is not supported by `#[ttl_cached]`: \
+                     the refresh would run the function's body in a background task, after its \
+                     borrowed parameters are gone; use `stale_if_error = \"5m\"` to serve the \
+                     expired value when a fetch fails, or a `cache_core::TtlCache` built with \
+                     `.stale_while_revalidate(..)` and its `get_with_stale`"
+                ),
+            );
+            skip_to_comma(input);
+            return Ok(());
+        }
         if !known {
             let meant = suggest_argument(&key);
             // The argument meant is not reported missing or left unchecked as well.
@@ -196,6 +217,8 @@ impl Args {
                 "scope" => "scope = Account",
                 "store_if" => "store_if = |value| ...",
                 "store_none" => "store_none = false",
+                "stale_if_error" => "stale_if_error = \"5m\"",
+                "jitter" => "jitter = \"10%\"",
                 _ => "ignore = [self]",
             };
             return Err(syn::Error::new(
@@ -211,6 +234,8 @@ impl Args {
             "crate" => self.krate = Some(parse_crate_path(input)?),
             "scope" => self.scope = Some(parse_scope(input)?),
             "store_if" => self.store_if = Some(parse_store_if(input)?),
+            "stale_if_error" => self.stale_if_error = Some(parse_window(input, "stale_if_error")?),
+            "jitter" => self.jitter = Some(parse_jitter(input)?),
             "store_none" => {
                 let store: syn::LitBool = input.parse().map_err(|e| {
                     syn::Error::new(
@@ -424,6 +449,59 @@ fn parse_template(input: ParseStream<'_>, which: &str) -> syn::Result<LitStr> {
         span,
         format!("`{which}` takes a string template, such as `{which} = {example}`"),
     ))
+}
+
+/// `stale_if_error = "5m"` or whole seconds: a window after the TTL, greater than zero.
+fn parse_window(input: ParseStream<'_>, which: &str) -> syn::Result<(u64, u32)> {
+    let message = format!(
+        "`{which}` takes whole seconds (`{which} = 300`) or a duration string \
+         (`{which} = \"5m\"`, `\"90s\"`, `\"1h30m\"`)"
+    );
+    let lookahead = input.lookahead1();
+    let (duration, span) = if lookahead.peek(LitInt) {
+        let lit: LitInt = input.parse()?;
+        no_suffix(lit.suffix(), lit.span(), which, "300")?;
+        let secs: u64 = lit
+            .base10_parse()
+            .map_err(|_| syn::Error::new(lit.span(), &message))?;
+        (std::time::Duration::from_secs(secs), lit.span())
+    } else if lookahead.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        no_suffix(lit.suffix(), lit.span(), which, "\"5m\"")?;
+        let duration = parse_duration(&lit.value()).map_err(|e| {
+            // The duration syntax is the ttl's; its example is this argument's.
+            let e = e.replace("`ttl = 60`", &format!("`{which} = 300`"));
+            syn::Error::new(lit.span(), e)
+        })?;
+        (duration, lit.span())
+    } else {
+        return Err(syn::Error::new(input.span(), message));
+    };
+    if duration.is_zero() {
+        return Err(syn::Error::new(
+            span,
+            format!("`{which}` must be greater than zero: leave it out for no window"),
+        ));
+    }
+    Ok((duration.as_secs(), duration.subsec_nanos()))
+}
+
+/// `jitter = "10%"`: a percentage of the TTL, from 0 to 100.
+fn parse_jitter(input: ParseStream<'_>) -> syn::Result<f64> {
+    let message =
+        "`jitter` takes a percentage of the TTL from 0 to 100, such as `jitter = \"10%\"`";
+    let lit: LitStr = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), message))?;
+    no_suffix(lit.suffix(), lit.span(), "jitter", "\"10%\"")?;
+    let value = lit.value();
+    let percent = value
+        .trim()
+        .strip_suffix('%')
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .filter(|p| (0.0..=100.0).contains(p))
+        .ok_or_else(|| syn::Error::new(lit.span(), message))?;
+    Ok(percent / 100.0)
 }
 
 /// `ttl = 60` or `ttl = "1h30m"`; `Ok(None)` never happens for valid input but keeps the

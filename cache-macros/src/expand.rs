@@ -177,6 +177,17 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
             }
         }
     };
+    // Only written when given, so that an attribute without them expands as before.
+    let handles = match plan.stale_if_error {
+        Some((secs, nanos)) => quote! {
+            #handles.stale_if_error(::core::time::Duration::new(#secs, #nanos))
+        },
+        None => handles,
+    };
+    let handles = match plan.jitter {
+        Some(fraction) => quote!(#handles.jitter(#fraction)),
+        None => handles,
+    };
     let declare = quote! {
         static #site: #krate::__private::SiteHandles = #handles;
     };

@@ -35,6 +35,10 @@ pub(crate) struct Plan {
     pub(crate) store_none_false: Option<syn::LitBool>,
     /// `scope = Account`.
     pub(crate) scope: Option<syn::Path>,
+    /// `stale_if_error = "5m"`: `(secs, nanos)`.
+    pub(crate) stale_if_error: Option<(u64, u32)>,
+    /// `jitter = "10%"`: the fraction of the TTL.
+    pub(crate) jitter: Option<f64>,
 }
 
 impl Plan {
@@ -357,6 +361,8 @@ pub(crate) fn plan(
         store_if: args.store_if.take(),
         store_none_false: args.store_none_false.take(),
         scope: args.scope.take(),
+        stale_if_error: args.stale_if_error.take(),
+        jitter: args.jitter.take(),
     })
 }
 

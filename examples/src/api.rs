@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,16 @@ pub(crate) struct ApiConfig {
     pub(crate) stall: Duration,
 }
 
+/// A bad spell of the upstream, switched on and off by the demo: every listing request is then
+/// answered with a 429 (the provider throttles the whole app) or a 503 (an outage), after the
+/// usual latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Disruption {
+    None = 0,
+    RateLimited = 1,
+    Failing = 2,
+}
+
 /// What the server answered, by outcome. Listing calls only; credential calls are `rotations`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ApiTotals {
@@ -67,6 +77,7 @@ pub(crate) struct ApiTotals {
     pub(crate) unauthorized: u64,
     pub(crate) not_found: u64,
     pub(crate) stalled: u64,
+    pub(crate) unavailable: u64,
     pub(crate) rotations: u64,
 }
 
@@ -78,6 +89,7 @@ struct Counters {
     unauthorized: AtomicU64,
     not_found: AtomicU64,
     stalled: AtomicU64,
+    unavailable: AtomicU64,
     rotations: AtomicU64,
 }
 
@@ -100,6 +112,8 @@ struct ApiState {
     config: ApiConfig,
     credentials: Mutex<Credentials>,
     buckets: Mutex<HashMap<(String, String), Bucket>>,
+    /// A [`Disruption`], as its discriminant.
+    disruption: AtomicU8,
     counters: Counters,
 }
 
@@ -120,6 +134,7 @@ impl FakeApi {
             config,
             credentials: Mutex::default(),
             buckets: Mutex::default(),
+            disruption: AtomicU8::new(Disruption::None as u8),
             counters: Counters::default(),
         });
         let app = Router::new()
@@ -150,6 +165,11 @@ impl FakeApi {
     pub(crate) fn totals(&self) -> ApiTotals {
         self.monitor().totals()
     }
+
+    /// Starts (or ends, with `Disruption::None`) a bad spell of the upstream.
+    pub(crate) fn set_disruption(&self, disruption: Disruption) {
+        self.state.disruption.store(disruption as u8, Relaxed);
+    }
 }
 
 /// Reads the server's counters.
@@ -166,6 +186,7 @@ impl ApiMonitor {
             unauthorized: c.unauthorized.load(Relaxed),
             not_found: c.not_found.load(Relaxed),
             stalled: c.stalled.load(Relaxed),
+            unavailable: c.unavailable.load(Relaxed),
             rotations: c.rotations.load(Relaxed),
         }
     }
@@ -277,6 +298,22 @@ async fn list_folder(
     counters.requests.fetch_add(1, Relaxed);
     api.network_delay().await;
 
+    match api.disruption.load(Relaxed) {
+        d if d == Disruption::RateLimited as u8 => {
+            counters.rate_limited.fetch_add(1, Relaxed);
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                "rate limit exceeded for this application",
+            )
+                .into_response();
+        }
+        d if d == Disruption::Failing as u8 => {
+            counters.unavailable.fetch_add(1, Relaxed);
+            return (StatusCode::SERVICE_UNAVAILABLE, "backend unavailable").into_response();
+        }
+        _ => {}
+    }
     let Some((user, generation)) = api.authenticate(&headers) else {
         counters.unauthorized.fetch_add(1, Relaxed);
         return (StatusCode::UNAUTHORIZED, "invalid or revoked token").into_response();

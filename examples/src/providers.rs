@@ -70,6 +70,8 @@ pub(crate) enum ErrorKind {
     RateLimited,
     /// 404: the folder does not exist (any more).
     NotFound,
+    /// 503: the provider is down.
+    Unavailable,
     /// No answer: connection refused, reset, or the client timeout passed.
     Unreachable,
     /// An answer this client does not understand.
@@ -79,10 +81,11 @@ pub(crate) enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub(crate) const ALL: [Self; 6] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::Unauthorized,
         Self::RateLimited,
         Self::NotFound,
+        Self::Unavailable,
         Self::Unreachable,
         Self::Protocol,
         Self::SignedOut,
@@ -93,6 +96,7 @@ impl ErrorKind {
             Self::Unauthorized => "401 unauthorized",
             Self::RateLimited => "429 rate limited",
             Self::NotFound => "404 not found",
+            Self::Unavailable => "503 unavailable",
             Self::Unreachable => "unreachable / timeout",
             Self::Protocol => "bad response",
             Self::SignedOut => "signed out",
@@ -169,6 +173,7 @@ impl Upstream {
             401 => ErrorKind::Unauthorized,
             429 => ErrorKind::RateLimited,
             404 => ErrorKind::NotFound,
+            503 => ErrorKind::Unavailable,
             _ => ErrorKind::Protocol,
         };
         Err(fail(kind, format!("GET {path}: {}", response.status())))

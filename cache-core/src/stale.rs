@@ -1,0 +1,484 @@
+//! Serving stale: expired values served for a window after their TTL, while one background
+//! refresh runs (stale-while-revalidate), or in place of a fetch that failed (stale-if-error).
+//!
+//! - **Keeping them.** An entry stays stored until the longer window after its TTL has passed:
+//!   sweeps and [`purge_expired`](TtlCache::purge_expired) look at the store as of
+//!   `now - longest window`. It still counts against the capacity (so `len() <= capacity`
+//!   holds as before), and an expired entry, stale or not, is still the first to go when the
+//!   cache is full: eviction compares with the real clock. The hit path is unchanged: it
+//!   serves live values only, and everything here runs after it missed.
+//! - **Stale while revalidating** ([`get_with_stale`](TtlCache::get_with_stale)): a call that
+//!   misses finds the expired node, takes the key's flight entry exactly as a miss does (same
+//!   stamp, same "invalidation in progress" rule), and if no fetch of the key is running, makes
+//!   a new flight and hands it to a task spawned on the caller's runtime; the caller returns
+//!   the expired value at once. Callers that miss meanwhile without a window join that flight
+//!   (single-flight), and its value is stored by the same `commit` as any fetch, under the
+//!   flight entry and only if its stamp is still current: a refresh whose group, key, scope or
+//!   cache was invalidated while it ran is not stored. With no tokio runtime
+//!   (`Handle::try_current` fails) or during an invalidation, the call fetches inline instead.
+//! - **Stale if error**: a leader whose key had an expired node inside its window when its
+//!   fetch began keeps that node in its [`Lead`]; if the fetch returns a non-storable outcome
+//!   (`Err`) or panics, the leader answers itself and its waiters with the node's value, not
+//!   stored.
+//! - **Invalidation wins.** A value is served stale only if its node is still in the index
+//!   (an invalidation of its key, group, scope, or a clear removes it and takes its value out
+//!   before it returns) and still current (its stamp's group generation and epoch unchanged):
+//!   both are read when it is served, after the fetch for stale-if-error. So a call that begins
+//!   after an invalidation returned never receives a value fetched before it, stale or not.
+
+use std::any::Any;
+use std::future::Future;
+use std::hash::Hash;
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use scc::Equivalent;
+use tokio::time::Instant;
+
+use crate::borrowed::ToKey;
+use crate::cache::{Inner, TtlCache};
+use crate::flight::{Claim, Flight, Lead, Settle};
+use crate::node::Node;
+use crate::policy::{Plain, Policy, TryRetry};
+use crate::probe::{KeyProbe, Pair};
+use crate::stats::bump;
+use crate::trace;
+
+/// A cache's stale windows, fixed when it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Windows {
+    /// Stale-while-revalidate: how long after its TTL a value is served while refreshed.
+    pub(crate) revalidate: Duration,
+    /// Stale-if-error: how long after its TTL a value stands in for a failed fetch.
+    pub(crate) if_error: Duration,
+}
+
+impl Windows {
+    pub(crate) const NONE: Self = Self {
+        revalidate: Duration::ZERO,
+        if_error: Duration::ZERO,
+    };
+
+    /// The clock reading at which an entry that must be kept at `now` would still be live:
+    /// `now` less the longer window. Sweeps compare with it, so entries inside a window stay.
+    /// (Should `now` be closer to the clock's origin than the window, the sweep uses `now` and
+    /// may remove an entry early: it is then refetched, never served wrong.)
+    pub(crate) fn retained_after(&self, now: Instant) -> Instant {
+        let longest = self.revalidate.max(self.if_error);
+        now.checked_sub(longest).unwrap_or(now)
+    }
+}
+
+/// What a `#[ttl_cached]` attribute sets beyond the TTL and capacity: `stale_if_error` and
+/// `jitter`, carried by its handle to the cache it makes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Options {
+    pub(crate) stale_if_error: Duration,
+    /// A fraction of the TTL (checked by the macro, and again by the builder).
+    pub(crate) jitter: f64,
+}
+
+impl Options {
+    pub(crate) const NONE: Self = Self {
+        stale_if_error: Duration::ZERO,
+        jitter: 0.0,
+    };
+}
+
+/// Whether `now` is before `expires_at + window`.
+fn within(expires_at: Instant, window: Duration, now: Instant) -> bool {
+    expires_at.checked_add(window).is_none_or(|end| now < end)
+}
+
+/// Polls `fetch`, catching a panic so that stale-if-error can answer instead; the caller
+/// resumes the panic if it cannot.
+pub(crate) async fn catch_unwind<F: Future>(fetch: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut fetch = std::pin::pin!(fetch);
+    std::future::poll_fn(move |cx| poll_catching(fetch.as_mut(), cx)).await
+}
+
+/// One poll of the fetch under `catch_unwind`. Kept out of line: its landing pad would
+/// otherwise be inlined into the cached function's own state machine, hit path included.
+#[inline(never)]
+fn poll_catching<F: Future>(
+    fetch: std::pin::Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Result<F::Output, Box<dyn Any + Send>>> {
+    // Unwind safety: after a panic the fetch is never polled again, and what the cache shares
+    // is only touched by the settling code, which runs after this returns.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fetch.poll(cx))) {
+        Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(payload) => Poll::Ready(Err(payload)),
+    }
+}
+
+impl<G, K, V> TtlCache<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Like [`get_with`](Self::get_with), serving stale while revalidating: within the
+    /// [`stale_while_revalidate`](crate::CacheBuilder::stale_while_revalidate) window after
+    /// the key's value expired, returns that value at once and refreshes it in the background,
+    /// once: `fetch` runs in a task spawned on the caller's tokio runtime, unless a fetch of
+    /// the key is already running (which callers then share, as with any fetch). Its value is
+    /// stored unless the key, its group, or the cache was invalidated while it ran. Outside the
+    /// window, or with no tokio runtime, it behaves as `get_with`.
+    ///
+    /// `fetch` must be `Send + 'static` (it may become a task, which holds a clone of this
+    /// handle). An
+    /// invalidated value is never served, stale or not. A panic in a background refresh is
+    /// caught and counted ([`refreshes_failed`](crate::CacheStats::refreshes_failed)); the
+    /// stale value stays until its window ends.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use cache_core::TtlCache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, String> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_while_revalidate(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.get_with_stale("alice", &1, || async { "v1".to_string() }).await;
+    /// tokio::time::advance(Duration::from_secs(70)).await; // expired, inside the window
+    ///
+    /// // Answered at once with the expired value; the refresh runs in the background.
+    /// let v = cache.get_with_stale("alice", &1, || async { "v2".to_string() }).await;
+    /// assert_eq!(v, "v1");
+    /// assert_eq!(cache.stats().refreshes_started, 1);
+    /// tokio::task::yield_now().await; // let the refresh run
+    /// assert_eq!(cache.get("alice", &1).as_deref(), Some("v2"));
+    /// # }
+    /// ```
+    pub async fn get_with_stale<QG, QK, F, Fut>(
+        &self,
+        group: &QG,
+        key: &QK,
+        fetch: F,
+    ) -> V
+    where
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = V> + Send + 'static,
+    {
+        let probe = Pair { group, rest: key };
+        let inner = &self.inner;
+        if let Some(value) = inner.lookup(&probe) {
+            return value;
+        }
+        match inner.serve_stale(inner, &probe, Plain::<V>::NEW, fetch) {
+            Ok(value) => value,
+            Err(fetch) => inner.run(&probe, &Plain::<V>::NEW, fetch).await,
+        }
+    }
+
+    /// [`get_with_stale`](Self::get_with_stale) for a fallible fetch, as
+    /// [`try_get_with`](Self::try_get_with) is for `get_with`: an `Err` of a background
+    /// refresh is counted ([`refreshes_failed`](crate::CacheStats::refreshes_failed)), not
+    /// stored, and leaves the stale value in place until its window ends.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `fetch` returned, when it ran inline (outside the window) and no
+    /// [`stale_if_error`](crate::CacheBuilder::stale_if_error) value could stand in for it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use cache_core::TtlCache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_while_revalidate(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// let first = cache.try_get_with_stale("u", &1, || async { Ok::<_, String>(1) }).await;
+    /// assert_eq!(first, Ok(1));
+    /// tokio::time::advance(Duration::from_secs(61)).await;
+    /// // The upstream fails: callers keep getting the stale value meanwhile.
+    /// let stale = cache
+    ///     .try_get_with_stale("u", &1, || async { Err::<u64, _>("429".to_string()) })
+    ///     .await;
+    /// assert_eq!(stale, Ok(1));
+    /// tokio::task::yield_now().await;
+    /// assert_eq!(cache.stats().refreshes_failed, 1);
+    /// # }
+    /// ```
+    pub async fn try_get_with_stale<QG, QK, F, Fut, E>(
+        &self,
+        group: &QG,
+        key: &QK,
+        fetch: F,
+    ) -> Result<V, E>
+    where
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        let probe = Pair { group, rest: key };
+        let inner = &self.inner;
+        if let Some(value) = inner.lookup(&probe) {
+            return Ok(value);
+        }
+        match inner.serve_stale(inner, &probe, TryRetry::<V, E>::NEW, fetch) {
+            Ok(outcome) => outcome,
+            Err(fetch) => inner.run(&probe, &TryRetry::<V, E>::NEW, fetch).await,
+        }
+    }
+
+    /// The stale-while-revalidate window given at build time (zero if none).
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(1)).build().unwrap();
+    /// assert_eq!(cache.stale_while_revalidate(), Duration::ZERO);
+    /// ```
+    pub fn stale_while_revalidate(&self) -> Duration {
+        self.inner.stale.revalidate
+    }
+
+    /// The stale-if-error window given at build time (zero if none).
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(1)).build().unwrap();
+    /// assert_eq!(cache.stale_if_error(), Duration::ZERO);
+    /// ```
+    pub fn stale_if_error(&self) -> Duration {
+        self.inner.stale.if_error
+    }
+}
+
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Stale-while-revalidate, after the caller's lookup missed: the expired value if the key
+    /// has one inside the window (starting a background refresh unless a fetch of the key is
+    /// running), a live value stored meanwhile, or `fetch` back for the caller to run inline.
+    fn serve_stale<C, P, Pol, F, Fut>(
+        &self,
+        owner: &C,
+        probe: &P,
+        policy: Pol,
+        fetch: F,
+    ) -> Result<Pol::Output, F>
+    where
+        C: Deref<Target = Self> + Clone + Send + Sync + 'static,
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V> + Send + Sync + 'static,
+        Pol::Output: Send,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Pol::Output> + Send + 'static,
+    {
+        if self.stale.revalidate.is_zero() {
+            return Err(fetch);
+        }
+        let probe = &self.store.hasher.hashed(probe);
+        let Some(node) = self.store.peek_current(probe, self.current_epoch()) else {
+            return Err(fetch);
+        };
+        let now = Instant::now();
+        if now < node.expires_at || !within(node.expires_at, self.stale.revalidate, now) {
+            return Err(fetch);
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(fetch);
+        };
+        // As in `start`: the refresh "begins" here; the stamp is read after the group is pinned.
+        let group = self.store.groups.pin(probe);
+        let stamp = self.stamp(&group);
+        // The value is read after the stamp, and served only if no invalidation came between
+        // its fetch and the stamp; read after the stamp, as in `start`, an invalidation in
+        // progress sends the caller inline (where its fetch runs unshared).
+        let stale = if node.is_current(stamp.epoch) && !self.invalidation_in_progress() {
+            node.value()
+        } else {
+            None
+        };
+        let Some(stale) = stale else {
+            self.store.groups.unpin(&group);
+            return Err(fetch);
+        };
+        // Built here, not under the flight entry: a key part's `Clone` is user code.
+        let ours = Arc::new(Flight::new(
+            Arc::clone(&group),
+            probe.owned_rest(),
+            probe.key,
+            stamp,
+        ));
+        let claim = self
+            .flights
+            .claim(ours, stamp, || self.store.peek_live(probe, stamp.epoch));
+        let refreshing = match claim {
+            Claim::Join(_) => {
+                // A fetch of the key is running: it is the refresh.
+                self.store.groups.unpin(&group);
+                None
+            }
+            Claim::Found(live) => {
+                self.store.groups.unpin(&group);
+                return match live.value() {
+                    Some(value) => {
+                        self.store.counters.hits.incr();
+                        Ok(policy.answer(value))
+                    }
+                    None => Err(fetch),
+                };
+            }
+            Claim::Lead { flight, replaced } => {
+                if let Some(old) = replaced {
+                    self.store.groups.unpin(&old.group);
+                }
+                Some(flight)
+            }
+        };
+        let answer = policy.answer(stale);
+        bump(&self.store.counters.stale_served, 1);
+        trace::stale_served(self.name(), refreshing.is_some());
+        if let Some(flight) = refreshing {
+            bump(&self.store.counters.refreshes_started, 1);
+            self.store
+                .counters
+                .refreshes_in_flight
+                .fetch_add(1, Relaxed);
+            trace::refresh_started(self.name());
+            let background = Background {
+                owner: owner.clone(),
+                flight: Some(flight),
+            };
+            // Detached: the task settles the flight itself, and its handle is not needed.
+            drop(runtime.spawn(background.run(fetch, policy)));
+        }
+        Ok(answer)
+    }
+
+    /// Gives `lead` the key's expired node to fall back on if it is inside the stale-if-error
+    /// window (see [`Lead::panicked`] and `Lead::finish`).
+    pub(crate) fn with_fallback<'c, P>(
+        &self,
+        mut lead: Lead<'c, G, K, V>,
+        probe: &P,
+    ) -> Lead<'c, G, K, V>
+    where
+        P: ?Sized + crate::probe::KeyLookup<G, K> + crate::probe::KnownHash,
+    {
+        if self.stale.if_error.is_zero() {
+            return lead;
+        }
+        lead.fallback = self
+            .store
+            .peek_current(probe, lead.flight.stamp.epoch)
+            .filter(|node| within(node.expires_at, self.stale.if_error, Instant::now()));
+        lead
+    }
+
+    /// Stale-if-error, once the fetch failed: `node`'s value if it is still inside its window,
+    /// still current and still stored (an invalidation removes it before it returns).
+    pub(crate) fn serve_on_error(&self, node: &Node<G, K, V>, panicked: bool) -> Option<V> {
+        if !node.is_current(self.current_epoch())
+            || !within(node.expires_at, self.stale.if_error, Instant::now())
+        {
+            return None;
+        }
+        // `None` once the node left the index, whatever the reason.
+        let value = node.value()?;
+        bump(&self.store.counters.stale_on_error, 1);
+        trace::stale_on_error(self.name(), panicked);
+        Some(value)
+    }
+}
+
+/// A background refresh: owns a handle on the cache and, until the task first runs, the
+/// flight it leads. Dropped unrun (the runtime shut down), it abandons the flight, so callers
+/// waiting on it take over; it counts the refresh out of `refreshes_in_flight` either way.
+struct Background<C, G, K, V>
+where
+    C: Deref<Target = Inner<G, K, V>>,
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    owner: C,
+    flight: Option<Arc<Flight<G, K, V>>>,
+}
+
+impl<C, G, K, V> Background<C, G, K, V>
+where
+    C: Deref<Target = Inner<G, K, V>>,
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    async fn run<Pol, F, Fut>(mut self, fetch: F, policy: Pol)
+    where
+        Pol: Policy<Value = V>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Pol::Output>,
+    {
+        let Some(flight) = self.flight.take() else {
+            return;
+        };
+        let cache: &Inner<G, K, V> = &self.owner;
+        // From here the lead abandons the flight if this task is dropped or the fetch panics.
+        let lead = Lead {
+            owner: cache,
+            hooks: &cache.hooks,
+            flight: Arc::clone(&flight),
+            armed: true,
+            fallback: None,
+        };
+        match catch_unwind(fetch()).await {
+            Ok(outcome) => {
+                drop(lead.finish(outcome, &policy).await);
+                if flight.value().is_none() {
+                    bump(&cache.store.counters.refreshes_failed, 1);
+                    trace::refresh_failed(cache.name(), false);
+                }
+            }
+            Err(_panic) => {
+                drop(lead);
+                bump(&cache.store.counters.refreshes_failed, 1);
+                trace::refresh_failed(cache.name(), true);
+            }
+        }
+    }
+}
+
+impl<C, G, K, V> Drop for Background<C, G, K, V>
+where
+    C: Deref<Target = Inner<G, K, V>>,
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if let Some(flight) = self.flight.take() {
+            self.owner.abandon(&flight);
+        }
+        self.owner
+            .store
+            .counters
+            .refreshes_in_flight
+            .fetch_sub(1, Relaxed);
+    }
+}
