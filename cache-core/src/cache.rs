@@ -112,6 +112,9 @@ where
     ttl_nanos: AtomicU64,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
+    /// How this cache takes part in the Redis backplane, once it does.
+    #[cfg(feature = "redis")]
+    pub(crate) link: std::sync::OnceLock<crate::backplane::Link>,
 }
 
 impl<G, K, V> CacheBuilder<G, K, V>
@@ -148,6 +151,8 @@ where
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             name: config.name,
             hooks: config.hooks,
+            #[cfg(feature = "redis")]
+            link: std::sync::OnceLock::new(),
         })
     }
 }
@@ -307,6 +312,12 @@ where
         Fut: Future<Output = V>,
     {
         let lead = self.lead_refresh(&Pair { group, rest: key });
+        // The other replicas drop the key and fetch it anew (see `backplane`).
+        #[cfg(feature = "redis")]
+        drop(
+            self.backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
         let value = fetch().await;
         lead.finish(value, &Plain::<V>::NEW).await
     }
@@ -347,6 +358,11 @@ where
         Fut: Future<Output = Result<V, E>>,
     {
         let lead = self.lead_refresh(&Pair { group, rest: key });
+        #[cfg(feature = "redis")]
+        drop(
+            self.backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
         let outcome = fetch().await;
         lead.finish(outcome, &TryRetry::<V, E>::NEW).await
     }
@@ -399,9 +415,14 @@ where
     /// ```
     pub fn invalidate_group<QG>(&self, group: &QG) -> Invalidated<usize>
     where
-        QG: ?Sized + Hash + Equivalent<G>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
     {
-        self.invalidate_group_by(&GroupOnly(group))
+        let invalidated = self.invalidate_group_by(&GroupOnly(group));
+        // After the local eviction: the other replicas' (see `backplane`).
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated
+            .delivering(self.backplane().and_then(|l| l.publish_group(&group.to_key())));
+        invalidated
     }
 
     /// Removes the entry for `(group, key)`, if any; the returned [`Invalidated`] yields whether
@@ -423,10 +444,16 @@ where
     /// ```
     pub fn invalidate<QG, QK>(&self, group: &QG, key: &QK) -> Invalidated<bool>
     where
-        QG: ?Sized + Hash + Equivalent<G>,
-        QK: ?Sized + Hash + Equivalent<K>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
-        self.invalidate_key_by(&Pair { group, rest: key })
+        let invalidated = self.invalidate_key_by(&Pair { group, rest: key });
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated.delivering(
+            self.backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
+        invalidated
     }
 
     /// Removes every entry; the returned [`Invalidated`] yields how many. Fetches still running,
@@ -446,7 +473,10 @@ where
     /// # }
     /// ```
     pub fn clear(&self) -> Invalidated<usize> {
-        self.clear_all()
+        let invalidated = self.clear_all();
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated.delivering(self.backplane().and_then(|l| l.publish_clear()));
+        invalidated
     }
 
     /// Removes every expired entry now and returns how many were removed.

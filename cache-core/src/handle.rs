@@ -37,6 +37,8 @@ trait ErasedCache: Any + Send + Sync {
     ) -> Invalidated<bool>;
     fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError>;
     fn set_capacity(&self, capacity: usize) -> Result<(), BuildError>;
+    #[cfg(feature = "redis")]
+    fn backplane(&self) -> Option<&crate::backplane::Link>;
 }
 
 impl<G, K, V> ErasedCache for TtlCache<G, K, V>
@@ -79,6 +81,10 @@ where
     }
     fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
         TtlCache::set_capacity(self, capacity)
+    }
+    #[cfg(feature = "redis")]
+    fn backplane(&self) -> Option<&crate::backplane::Link> {
+        TtlCache::backplane(self)
     }
 }
 
@@ -290,10 +296,25 @@ impl CacheHandle {
     /// # }
     /// ```
     pub fn clear(&self) -> Invalidated<usize> {
+        let invalidated = self.clear_local();
+        // After the local eviction: the other replicas' (see `backplane`).
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated.delivering(self.backplane().and_then(|l| l.publish_clear()));
+        invalidated
+    }
+
+    /// [`clear`](Self::clear), on this replica only.
+    pub(crate) fn clear_local(&self) -> Invalidated<usize> {
         match self.cell.get() {
             Some(cache) => cache.clear(),
             None => Invalidated::done(0),
         }
+    }
+
+    /// How the cache publishes, if it exists, takes part and a backplane is installed.
+    #[cfg(feature = "redis")]
+    pub(crate) fn backplane(&self) -> Option<&crate::backplane::Link> {
+        self.cell.get().and_then(|cache| cache.backplane())
     }
 
     /// Removes every expired entry now; see [`TtlCache::purge_expired`].

@@ -63,6 +63,8 @@
 //!   with the cache's name and counts. Key contents are never logged: they are often user ids.
 #![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "redis")]
+pub mod backplane;
 mod borrowed;
 mod builder;
 mod cache;
@@ -99,7 +101,7 @@ pub use handle::CacheHandle;
 pub use hook::{Hook, HookPoint, SyncHook};
 pub use invalidated::Invalidated;
 pub use scc::Equivalent;
-pub use scope::{Scope, ScopeCore};
+pub use scope::{Scope, ScopeCore, ScopeGroup};
 #[doc(hidden)]
 pub use setting::{capacity_setting, ttl_setting};
 pub use setting::{CapacitySetting, TtlSetting};

@@ -160,7 +160,7 @@ where
 /// The miss path of a `#[ttl_cached]` function: waits for a running fetch, or makes the caller
 /// its leader.
 pub async fn start<'c, GP, RP, P>(
-    handle: &'c CacheHandle,
+    handle: &'static CacheHandle,
     key: &Key<GP, RP>,
     policy: &P,
 ) -> Start<P::Output, Lead<'c, GP::Owned, RP::Owned, P::Value>>
@@ -171,6 +171,9 @@ where
     P::Value: CacheValue,
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    // Takes part in the backplane before its first fetch takes a stamp.
+    #[cfg(feature = "redis")]
+    crate::backplane::link_handle::<GP, RP, _, _, _>(handle, cache);
     // Boxed: the miss path's state machine stays out of the caller's future.
     Box::pin(cache.start(key, policy)).await
 }
@@ -191,7 +194,15 @@ where
     P::Value: CacheValue,
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
-    Refresh::new(cache, cache.lead_refresh(key))
+    #[cfg(feature = "redis")]
+    crate::backplane::link_handle::<GP, RP, _, _, _>(handle, cache);
+    let lead = cache.lead_refresh(key);
+    // The other replicas drop the key and fetch it anew.
+    #[cfg(feature = "redis")]
+    drop(cache.backplane().and_then(|l| {
+        l.publish_key(&key.group.to_owned_parts(), &key.rest.to_owned_parts())
+    }));
+    Refresh::new(cache, lead)
 }
 
 /// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.
@@ -206,7 +217,12 @@ pub fn invalidate_group<GP: PartList>(
     group: &GP,
 ) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
-    handle.invalidate_group_erased(&owned)
+    let invalidated = handle.invalidate_group_erased(&owned);
+    // After the local eviction: the other replicas' (see `backplane`).
+    #[cfg(feature = "redis")]
+    let invalidated =
+        invalidated.delivering(handle.backplane().and_then(|l| l.publish_group(&owned)));
+    invalidated
 }
 
 /// `invalidate_<fn>_key(key parameters...)`: invalidates when called, like
@@ -216,7 +232,11 @@ pub fn invalidate_key<GP: PartList, RP: PartList>(
     key: &Key<GP, RP>,
 ) -> crate::Invalidated<bool> {
     let (group, rest) = (key.group.to_owned_parts(), key.rest.to_owned_parts());
-    handle.invalidate_key_erased(&group, &rest)
+    let invalidated = handle.invalidate_key_erased(&group, &rest);
+    #[cfg(feature = "redis")]
+    let invalidated =
+        invalidated.delivering(handle.backplane().and_then(|l| l.publish_key(&group, &rest)));
+    invalidated
 }
 
 /// The caches of a `#[ttl_cached]` function: the cached function, `<fn>_cache()` and
@@ -497,6 +517,9 @@ pub fn join_scope<GP, RP, P>(
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     if cache.scope.get().is_none() {
+        // The scope receives the other replicas' invalidations once a member is here.
+        #[cfg(feature = "redis")]
+        crate::backplane::link_scope::<GP>(scope);
         scope.join(handle);
         let _ = cache.scope.set(scope);
     }
