@@ -420,8 +420,10 @@ where
         let invalidated = self.invalidate_group_by(&GroupOnly(group));
         // After the local eviction: the other replicas' (see `backplane`).
         #[cfg(feature = "redis")]
-        let invalidated = invalidated
-            .delivering(self.backplane().and_then(|l| l.publish_group(&group.to_key())));
+        let invalidated = invalidated.delivering(
+            self.backplane()
+                .and_then(|l| l.publish_group(&group.to_key())),
+        );
         invalidated
     }
 

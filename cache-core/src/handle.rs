@@ -37,8 +37,6 @@ trait ErasedCache: Any + Send + Sync {
     ) -> Invalidated<bool>;
     fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError>;
     fn set_capacity(&self, capacity: usize) -> Result<(), BuildError>;
-    #[cfg(feature = "redis")]
-    fn backplane(&self) -> Option<&crate::backplane::Link>;
 }
 
 impl<G, K, V> ErasedCache for TtlCache<G, K, V>
@@ -81,10 +79,6 @@ where
     }
     fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
         TtlCache::set_capacity(self, capacity)
-    }
-    #[cfg(feature = "redis")]
-    fn backplane(&self) -> Option<&crate::backplane::Link> {
-        TtlCache::backplane(self)
     }
 }
 
@@ -299,7 +293,7 @@ impl CacheHandle {
         let invalidated = self.clear_local();
         // After the local eviction: the other replicas' (see `backplane`).
         #[cfg(feature = "redis")]
-        let invalidated = invalidated.delivering(self.backplane().and_then(|l| l.publish_clear()));
+        let invalidated = invalidated.delivering(crate::backplane::publish_handle_clear(self));
         invalidated
     }
 
@@ -309,12 +303,6 @@ impl CacheHandle {
             Some(cache) => cache.clear(),
             None => Invalidated::done(0),
         }
-    }
-
-    /// How the cache publishes, if it exists, takes part and a backplane is installed.
-    #[cfg(feature = "redis")]
-    pub(crate) fn backplane(&self) -> Option<&crate::backplane::Link> {
-        self.cell.get().and_then(|cache| cache.backplane())
     }
 
     /// Removes every expired entry now; see [`TtlCache::purge_expired`].

@@ -199,9 +199,11 @@ where
     let lead = cache.lead_refresh(key);
     // The other replicas drop the key and fetch it anew.
     #[cfg(feature = "redis")]
-    drop(cache.backplane().and_then(|l| {
-        l.publish_key(&key.group.to_owned_parts(), &key.rest.to_owned_parts())
-    }));
+    drop(crate::backplane::publish_handle_key::<GP, RP>(
+        handle,
+        &key.group.to_owned_parts(),
+        &key.rest.to_owned_parts(),
+    ));
     Refresh::new(cache, lead)
 }
 
@@ -221,7 +223,7 @@ pub fn invalidate_group<GP: PartList>(
     // After the local eviction: the other replicas' (see `backplane`).
     #[cfg(feature = "redis")]
     let invalidated =
-        invalidated.delivering(handle.backplane().and_then(|l| l.publish_group(&owned)));
+        invalidated.delivering(crate::backplane::publish_handle_group::<GP>(handle, &owned));
     invalidated
 }
 
@@ -234,8 +236,9 @@ pub fn invalidate_key<GP: PartList, RP: PartList>(
     let (group, rest) = (key.group.to_owned_parts(), key.rest.to_owned_parts());
     let invalidated = handle.invalidate_key_erased(&group, &rest);
     #[cfg(feature = "redis")]
-    let invalidated =
-        invalidated.delivering(handle.backplane().and_then(|l| l.publish_key(&group, &rest)));
+    let invalidated = invalidated.delivering(crate::backplane::publish_handle_key::<GP, RP>(
+        handle, &group, &rest,
+    ));
     invalidated
 }
 

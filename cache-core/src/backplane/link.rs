@@ -161,13 +161,8 @@ fn register(name: &Arc<str>, identity: usize, receiver: Arc<dyn Receive>) -> boo
     with_registry(|r| match r.caches.get(name) {
         Some(existing) if existing.receiver.alive() => existing.identity == identity,
         _ => {
-            r.caches.insert(
-                Arc::clone(name),
-                Registered {
-                    identity,
-                    receiver,
-                },
-            );
+            r.caches
+                .insert(Arc::clone(name), Registered { identity, receiver });
             true
         }
     })
@@ -175,12 +170,8 @@ fn register(name: &Arc<str>, identity: usize, receiver: Arc<dyn Receive>) -> boo
 
 /// Empties every attached cache (health transitions), locally only.
 pub(super) fn clear_all_attached() {
-    let receivers: Vec<Arc<dyn Receive>> = with_registry(|r| {
-        r.caches
-            .values()
-            .map(|c| Arc::clone(&c.receiver))
-            .collect()
-    });
+    let receivers: Vec<Arc<dyn Receive>> =
+        with_registry(|r| r.caches.values().map(|c| Arc::clone(&c.receiver)).collect());
     // Outside the lock: a clear drops values, which runs user code.
     for receiver in receivers {
         receiver.clear();
@@ -256,10 +247,9 @@ impl<G: Any + Send + Sync, K: Any + Send + Sync> Receive for HandleReceiver<G, K
         true
     }
     fn key(&self, group: &[u8], key: &[u8]) -> bool {
-        let (Some(group), Some(key)) = (
-            decode_exact(group, self.group),
-            decode_exact(key, self.key),
-        ) else {
+        let (Some(group), Some(key)) =
+            (decode_exact(group, self.group), decode_exact(key, self.key))
+        else {
             return false;
         };
         drop(self.handle.invalidate_key_erased(&group, &key));
@@ -312,6 +302,58 @@ where
     });
 }
 
+/// Whether `handle`'s name was taken by another cache (then it does not publish either).
+fn taken_by_another(handle: &CacheHandle) -> bool {
+    let identity = std::ptr::from_ref(handle) as usize;
+    with_registry(|r| {
+        r.caches
+            .get(handle.name())
+            .is_some_and(|c| c.identity != identity && c.receiver.alive())
+    })
+}
+
+/// Publishes a `#[ttl_cached]` cache's group invalidation, whether or not the cache exists in
+/// this process yet: it may on the other replicas.
+pub(crate) fn publish_handle_group<GP: PartList>(
+    handle: &'static CacheHandle,
+    group: &GP::Owned,
+) -> Option<Delivery> {
+    if !super::installed() || taken_by_another(handle) {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    if GP::wire_encode(group, &mut bytes) {
+        send(Kind::Group, handle.name(), &bytes, &[])
+    } else {
+        send(Kind::Clear, handle.name(), &[], &[])
+    }
+}
+
+/// Publishes a `#[ttl_cached]` cache's key invalidation; see [`publish_handle_group`].
+pub(crate) fn publish_handle_key<GP: PartList, RP: PartList>(
+    handle: &'static CacheHandle,
+    group: &GP::Owned,
+    key: &RP::Owned,
+) -> Option<Delivery> {
+    if !super::installed() || taken_by_another(handle) {
+        return None;
+    }
+    let (mut g, mut k) = (Vec::new(), Vec::new());
+    if GP::wire_encode(group, &mut g) && RP::wire_encode(key, &mut k) {
+        send(Kind::Key, handle.name(), &g, &k)
+    } else {
+        send(Kind::Clear, handle.name(), &[], &[])
+    }
+}
+
+/// Publishes a `#[ttl_cached]` cache's clear; see [`publish_handle_group`].
+pub(crate) fn publish_handle_clear(handle: &CacheHandle) -> Option<Delivery> {
+    if !super::installed() || taken_by_another(handle) {
+        return None;
+    }
+    send(Kind::Clear, handle.name(), &[], &[])
+}
+
 fn refused(name: &str) {
     COUNTERS.refused_names.fetch_add(1, SeqCst);
     tracing::error!(target: "cache_core::backplane", cache = name, "a second cache with this name was refused; it stores nothing while the backplane is installed");
@@ -350,13 +392,8 @@ pub(crate) fn link_scope<GP: PartList>(core: &'static ScopeCore) {
     let accepted = with_registry(|r| match r.scopes.get(core.wire_name()) {
         Some(existing) => existing.identity == identity,
         None => {
-            r.scopes.insert(
-                core.wire_name(),
-                Registered {
-                    identity,
-                    receiver,
-                },
-            );
+            r.scopes
+                .insert(core.wire_name(), Registered { identity, receiver });
             true
         }
     });
@@ -465,7 +502,9 @@ where
         return Err(BackplaneError::Unnamed);
     }
     if cache.name().len() > usize::from(u16::MAX) {
-        return Err(BackplaneError::InvalidOption("cache name over 65 535 bytes"));
+        return Err(BackplaneError::InvalidOption(
+            "cache name over 65 535 bytes",
+        ));
     }
     let name: Arc<str> = Arc::from(cache.name());
     let receiver = Arc::new(CacheReceiver {

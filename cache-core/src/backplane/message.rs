@@ -41,7 +41,13 @@ pub(crate) struct Message<'a> {
 impl<'a> Message<'a> {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            2 + 2 + self.origin.len() + 2 + self.target.len() + 8 + self.group.len() + self.key.len(),
+            2 + 2
+                + self.origin.len()
+                + 2
+                + self.target.len()
+                + 8
+                + self.group.len()
+                + self.key.len(),
         );
         out.push(VERSION);
         out.push(self.kind as u8);

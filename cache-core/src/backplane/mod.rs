@@ -39,6 +39,7 @@ use std::time::Duration;
 
 pub use link::attach;
 pub(crate) use link::{link_handle, link_scope, publish_scope, Delivery, Link};
+pub(crate) use link::{publish_handle_clear, publish_handle_group, publish_handle_key};
 pub use wire::WireKey;
 pub(crate) use wire::{decode_leaf, encode_leaf};
 
@@ -168,7 +169,10 @@ impl fmt::Display for BackplaneError {
             Self::NoRuntime => f.write_str("install the backplane from within a tokio runtime"),
             Self::InvalidOption(what) => write!(f, "invalid backplane option: {what}"),
             Self::DuplicateName(name) => {
-                write!(f, "a cache named `{name}` already takes part in the backplane")
+                write!(
+                    f,
+                    "a cache named `{name}` already takes part in the backplane"
+                )
             }
             Self::Unnamed => f.write_str("only a named cache can take part in the backplane"),
         }
@@ -431,9 +435,14 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
         ));
     }
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| BackplaneError::NoRuntime)?;
-    let replica_id = options.replica_id.clone().unwrap_or_else(default_replica_id);
+    let replica_id = options
+        .replica_id
+        .clone()
+        .unwrap_or_else(default_replica_id);
     if replica_id.len() > usize::from(u16::MAX) {
-        return Err(BackplaneError::InvalidOption("replica id over 65 535 bytes"));
+        return Err(BackplaneError::InvalidOption(
+            "replica id over 65 535 bytes",
+        ));
     }
     let (outgoing, queue) = tokio::sync::mpsc::unbounded_channel();
     let mut fresh = false;

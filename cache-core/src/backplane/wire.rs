@@ -13,7 +13,8 @@ use std::any::Any;
 /// A key part that can cross processes: encoded by the replica that invalidates, decoded by
 /// the replicas that receive. Implemented for `String`, every integer type, `bool`,
 /// `char`, `()`, `Option<T>`, `Vec<T>`, `Box<str>` and tuples of up to four parts; implement it
-/// for a key type of your own with a unique `TAG` (`0x80` and above are left to users) so that
+/// for a key type of your own, starting both its description and its encoding with a tag byte
+/// of its own (`0x80` and above are left to users), so that
 /// a [`TtlCache`](crate::TtlCache) keyed by it can be [`attach`](crate::backplane::attach)ed.
 ///
 /// ```
@@ -26,6 +27,12 @@ use std::any::Any;
 /// assert_eq!(<(String, u32)>::from_wire(&bytes), None);
 /// ```
 pub trait WireKey {
+    /// Appends a description of the type: its tag, then its parameters' descriptions (an
+    /// `Option<String>` is `[0x30, 0x20]`). Carried where a value has no part to carry its type
+    /// (`None`, an empty `Vec`), so that no two types' values encode alike.
+    fn describe(out: &mut Vec<u8>)
+    where
+        Self: Sized;
     /// Appends the encoding of `self` to `out`.
     fn encode(&self, out: &mut Vec<u8>);
     /// Reads one value from the front of `input` and advances past it; `None` for bytes that do
@@ -68,6 +75,13 @@ fn expect_tag(input: &mut &[u8], tag: u8) -> Option<()> {
     (take_array::<1>(input)?[0] == tag).then_some(())
 }
 
+/// Reads `T`'s description from the front of `input`, refusing any other.
+fn expect_type<T: WireKey>(input: &mut &[u8]) -> Option<()> {
+    let mut want = Vec::new();
+    T::describe(&mut want);
+    (take(input, want.len())? == want.as_slice()).then_some(())
+}
+
 fn put_len(out: &mut Vec<u8>, len: usize) {
     // Lengths above 4 GiB do not occur in keys; saturate rather than wrap (the decoder then
     // refuses the truncated bytes instead of misreading them).
@@ -81,6 +95,9 @@ fn take_len(input: &mut &[u8]) -> Option<usize> {
 macro_rules! wire_int {
     ($($ty:ty => $tag:expr),+ $(,)?) => {$(
         impl WireKey for $ty {
+            fn describe(out: &mut Vec<u8>) {
+                out.push($tag);
+            }
             fn encode(&self, out: &mut Vec<u8>) {
                 out.push($tag);
                 out.extend_from_slice(&self.to_le_bytes());
@@ -101,6 +118,9 @@ wire_int! {
 // `usize`/`isize` travel as 64 bits, with tags of their own: a replica on another word size
 // decodes what fits and refuses the rest.
 impl WireKey for usize {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x15);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         out.push(0x15);
         out.extend_from_slice(&(*self as u64).to_le_bytes());
@@ -112,6 +132,9 @@ impl WireKey for usize {
 }
 
 impl WireKey for isize {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x1d);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         out.push(0x1d);
         out.extend_from_slice(&(*self as i64).to_le_bytes());
@@ -123,6 +146,9 @@ impl WireKey for isize {
 }
 
 impl WireKey for () {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x00);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         out.push(0x00);
     }
@@ -132,6 +158,9 @@ impl WireKey for () {
 }
 
 impl WireKey for bool {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x01);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&[0x01, u8::from(*self)]);
     }
@@ -146,6 +175,9 @@ impl WireKey for bool {
 }
 
 impl WireKey for char {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x02);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         out.push(0x02);
         out.extend_from_slice(&u32::from(*self).to_le_bytes());
@@ -163,6 +195,9 @@ fn encode_str(text: &str, out: &mut Vec<u8>) {
 }
 
 impl WireKey for String {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x20);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         encode_str(self, out);
     }
@@ -174,6 +209,9 @@ impl WireKey for String {
 }
 
 impl WireKey for Box<str> {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x20);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         encode_str(self, out);
     }
@@ -183,9 +221,13 @@ impl WireKey for Box<str> {
 }
 
 impl<T: WireKey> WireKey for Option<T> {
+    fn describe(out: &mut Vec<u8>) {
+        out.push(0x30);
+        T::describe(out);
+    }
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            None => out.push(0x30),
+            None => Self::describe(out),
             Some(value) => {
                 out.push(0x31);
                 value.encode(out);
@@ -194,7 +236,7 @@ impl<T: WireKey> WireKey for Option<T> {
     }
     fn decode(input: &mut &[u8]) -> Option<Self> {
         match take_array::<1>(input)?[0] {
-            0x30 => Some(None),
+            0x30 => expect_type::<T>(input).map(|()| None),
             0x31 => T::decode(input).map(Some),
             _ => None,
         }
@@ -202,15 +244,19 @@ impl<T: WireKey> WireKey for Option<T> {
 }
 
 impl<T: WireKey> WireKey for Vec<T> {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn describe(out: &mut Vec<u8>) {
         out.push(0x40);
+        T::describe(out);
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        Self::describe(out);
         put_len(out, self.len());
         for item in self {
             item.encode(out);
         }
     }
     fn decode(input: &mut &[u8]) -> Option<Self> {
-        expect_tag(input, 0x40)?;
+        expect_type::<Self>(input)?;
         let len = take_len(input)?;
         // Every item takes at least one byte: a length the input cannot hold is refused before
         // anything is reserved for it.
@@ -228,6 +274,10 @@ impl<T: WireKey> WireKey for Vec<T> {
 macro_rules! wire_tuple {
     ($tag:expr; $($part:ident $i:tt),+) => {
         impl<$($part: WireKey),+> WireKey for ($($part,)+) {
+            fn describe(out: &mut Vec<u8>) {
+                out.push($tag);
+                $($part::describe(out);)+
+            }
             fn encode(&self, out: &mut Vec<u8>) {
                 out.push($tag);
                 $(self.$i.encode(out);)+
