@@ -457,6 +457,10 @@ fn killed_redis_bypasses_then_recovers(redis: &Redis) {
         );
         println!("outage: 20 calls on replica {i} made {calls} upstream calls");
     }
+    // A cache with no name does not take part: it keeps caching through the outage.
+    let (_, before) = a.get("unnamed", "u1");
+    let (_, after) = a.get("unnamed", "u1");
+    assert_eq!(after, before, "an unnamed cache was gated");
     redis.restart();
     a.wait_health("Healthy");
     b.wait_health("Healthy");

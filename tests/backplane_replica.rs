@@ -66,6 +66,17 @@ fn builder() -> &'static Arc<TtlCache<String, u64, String>> {
     })
 }
 
+/// A cache with no name: it does not take part, so it is neither gated nor cleared.
+fn unnamed() -> &'static TtlCache<String, u64, String> {
+    static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        TtlCache::builder()
+            .ttl(Duration::from_secs(3600))
+            .build()
+            .expect("valid settings")
+    })
+}
+
 fn now_ns() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -78,6 +89,7 @@ async fn get(kind: &str, user: &str) -> String {
         "listing" => listing(user).await,
         "folder" => folder(user, 1).await,
         "builder" => builder().get_with(user, &1, || upstream(user)).await,
+        "unnamed" => unnamed().get_with(user, &1, || upstream(user)).await,
         other => panic!("unknown cache {other}"),
     }
 }
