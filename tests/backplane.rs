@@ -16,6 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[path = "backplane_replica.rs"]
 mod replica;
 
+/// A test: its name and body.
+type Test = (&'static str, fn(&Redis));
+
 fn main() {
     if std::env::var_os("TTL_BP_REPLICA").is_some() {
         replica::run();
@@ -25,7 +28,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: &[(&str, fn(&Redis))] = &[
+    let tests: &[Test] = &[
         (
             "every_kind_of_invalidation_crosses",
             every_kind_of_invalidation_crosses,

@@ -61,6 +61,9 @@
 //!
 //! - `tracing`: emits a `debug` event (target `cache_core`) per fetch and per invalidation,
 //!   with the cache's name and counts. Key contents are never logged: they are often user ids.
+//! - `redis`: the `backplane` module: every invalidation reaches every replica over Redis
+//!   pub/sub, and a replica whose subscription is not known healthy serves and stores nothing
+//!   from its caches (fail closed). Nothing changes until `backplane::install` is called.
 #![warn(missing_docs, unreachable_pub)]
 
 #[cfg(feature = "redis")]
