@@ -150,7 +150,7 @@ impl ScopeCore {
     pub fn __invalidate<G: ScopeGroup>(&self, group: &G) -> Invalidated<usize> {
         let invalidated = self.invalidate_erased(group);
         #[cfg(feature = "redis")]
-        let invalidated = {
+        let invalidated = if crate::backplane::installed() {
             let mut bytes = Vec::new();
             // A part with no wire encoding: every replica clears the scope's members instead.
             let delivery = if group.wire_encode(&mut bytes) {
@@ -159,6 +159,8 @@ impl ScopeCore {
                 crate::backplane::publish_scope(self, b"\xff")
             };
             invalidated.delivering(delivery)
+        } else {
+            invalidated
         };
         invalidated
     }

@@ -146,6 +146,10 @@ struct Registered {
 struct Registry {
     caches: HashMap<Arc<str>, Registered>,
     scopes: HashMap<&'static str, Registered>,
+    /// `#[ttl_cached]` caches refused for a name already taken: they receive nothing, store
+    /// nothing while the backplane is installed, and are emptied with the others, so that what
+    /// they stored before `install` is not served after it.
+    refused: Vec<Arc<dyn Receive>>,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -170,8 +174,13 @@ fn register(name: &Arc<str>, identity: usize, receiver: Arc<dyn Receive>) -> boo
 
 /// Empties every attached cache (health transitions), locally only.
 pub(super) fn clear_all_attached() {
-    let receivers: Vec<Arc<dyn Receive>> =
-        with_registry(|r| r.caches.values().map(|c| Arc::clone(&c.receiver)).collect());
+    let receivers: Vec<Arc<dyn Receive>> = with_registry(|r| {
+        r.caches
+            .values()
+            .map(|c| Arc::clone(&c.receiver))
+            .chain(r.refused.iter().cloned())
+            .collect()
+    });
     // Outside the lock: a clear drops values, which runs user code.
     for receiver in receivers {
         receiver.clear();
@@ -290,9 +299,18 @@ where
         group: GP::wire_decode,
         key: RP::wire_decode,
     });
-    let accepted = register(&name, std::ptr::from_ref(handle) as usize, receiver);
+    let accepted = register(
+        &name,
+        std::ptr::from_ref(handle) as usize,
+        Arc::clone(&receiver) as Arc<dyn Receive>,
+    );
     if !accepted {
         refused(&name);
+        with_registry(|r| r.refused.push(receiver));
+        if super::installed() {
+            // Installed already: what it stored before is not to be served.
+            drop(handle.clear_local());
+        }
     }
     let _ = cache.link.set(Link {
         name,
