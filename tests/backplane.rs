@@ -302,7 +302,8 @@ impl Drop for Replica {
     }
 }
 
-const FAST: (u64, u64) = (100, 400);
+/// Heartbeat interval and timeout, in ms: short for quick tests, with room for a loaded CI machine.
+const FAST: (u64, u64) = (200, 1000);
 
 /// Both replicas serve `version` for every cache, each having fetched it once.
 fn warm(a: &mut Replica, b: &mut Replica, version: u64, user: &str) {

@@ -89,8 +89,9 @@ impl BackplaneOptions {
     }
 
     /// How often a heartbeat is sent through the subscription (default 500 ms), and how long
-    /// one may take to come back before the subscription counts as unhealthy (default 1.5 s):
-    /// the longest a dead connection the client has not noticed can go unnoticed.
+    /// the subscription may go without one coming back before it counts as unhealthy (default
+    /// 1.5 s): the longest a frozen server, or a dead connection the client has not noticed,
+    /// goes unnoticed.
     ///
     /// ```
     /// # use cache_core::backplane::BackplaneOptions;

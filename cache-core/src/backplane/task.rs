@@ -174,11 +174,10 @@ async fn session(shared: &Arc<Shared>) -> Result<(), String> {
     let mut stream = pubsub.into_on_message();
     let _beat = AbortOnDrop(tokio::spawn(beat(Arc::clone(shared))));
     let mut last_beat = Instant::now();
-    // Checked four times per timeout: an overdue heartbeat is noticed within a quarter of the
-    // timeout after it fell due.
-    let mut check = tokio::time::interval(shared.timeout / 4);
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Overdue exactly `timeout` after the last heartbeat came back: a frozen server or a
+        // dead connection is noticed within the timeout of its last sign of life.
+        let overdue = tokio::time::sleep_until(last_beat + shared.timeout);
         tokio::select! {
             message = stream.next() => {
                 let Some(message) = message else {
@@ -190,11 +189,9 @@ async fn session(shared: &Arc<Shared>) -> Result<(), String> {
                 }
                 receive(shared, message.get_payload_bytes());
             }
-            _ = check.tick() => {
-                if last_beat.elapsed() > shared.timeout {
-                    COUNTERS.heartbeats_late.fetch_add(1, SeqCst);
-                    return Err("heartbeat overdue".to_owned());
-                }
+            () = overdue => {
+                COUNTERS.heartbeats_late.fetch_add(1, SeqCst);
+                return Err("heartbeat overdue".to_owned());
             }
         }
     }
