@@ -54,6 +54,10 @@ fn main() {
             "a_failed_publish_is_reported_to_the_caller",
             a_failed_publish_is_reported_to_the_caller,
         ),
+        (
+            "an_undecodable_message_clears_what_it_was_about",
+            an_undecodable_message_clears_what_it_was_about,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;
@@ -569,4 +573,45 @@ fn a_failed_publish_is_reported_to_the_caller(redis: &Redis) {
     redis.restart();
     a.wait_health("Healthy");
     assert!(a.ask("inv listing-group u1").starts_with("ok"));
+}
+
+fn an_undecodable_message_clears_what_it_was_about(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    warm(&mut a, &mut b, 1, "u1");
+    a.version(2);
+    b.version(2);
+    let channel = "backplane-test:invalidations";
+    // A message for B's listing cache whose group does not decode as the cache's key type:
+    // version 1, kind group, origin "X", target the cache, group "zzz", no key.
+    let name = b.ask("name");
+    let mut message = String::from("\u{1}\u{1}\u{1}\u{0}X");
+    message.push(char::from(u8::try_from(name.len()).expect("a short name")));
+    message.push('\u{0}');
+    message.push_str(&name);
+    message.push_str("\u{3}\u{0}\u{0}\u{0}zzz\u{0}\u{0}\u{0}\u{0}");
+    let rejected = b.stat("rejected");
+    assert_eq!(
+        redis.command(&["PUBLISH", channel, &message]).as_deref(),
+        Some(":2")
+    );
+    assert!(b
+        .ask(&format!("wait_rejected {}", rejected + 1))
+        .starts_with("ok"));
+    // B could not tell which entries it meant: it cleared that cache, and only that one.
+    assert_eq!(b.get("listing", "u1").0, "u1@v2");
+    assert_eq!(b.get("folder", "u1").0, "u1@v1");
+    // A message not even of this format: every attached cache is cleared.
+    let rejected = b.stat("rejected");
+    assert_eq!(
+        redis
+            .command(&["PUBLISH", channel, "not a message"])
+            .as_deref(),
+        Some(":2")
+    );
+    assert!(b
+        .ask(&format!("wait_rejected {}", rejected + 1))
+        .starts_with("ok"));
+    assert_eq!(b.get("folder", "u1").0, "u1@v2");
+    assert_eq!(b.get("builder", "u1").0, "u1@v2");
 }

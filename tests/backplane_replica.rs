@@ -231,6 +231,14 @@ pub(crate) fn run() {
                         "timeout".to_owned()
                     }
                 }
+                ["wait_rejected", n] => {
+                    let n: u64 = n.parse().expect("a count");
+                    if poll_until(|| backplane::stats().rejected >= n).await {
+                        "ok".to_owned()
+                    } else {
+                        "timeout".to_owned()
+                    }
+                }
                 ["wait_health", want] => {
                     let want = match *want {
                         "Healthy" => Health::Healthy,
@@ -244,6 +252,7 @@ pub(crate) fn run() {
                     }
                 }
                 ["stats"] => stats(),
+                ["name"] => listing_cache().name().to_owned(),
                 other => panic!("unknown command {other:?}"),
             }
         });
