@@ -231,6 +231,14 @@ pub(crate) fn run() {
                         "timeout".to_owned()
                     }
                 }
+                ["wait_ignored_own", n] => {
+                    let n: u64 = n.parse().expect("a count");
+                    if poll_until(|| backplane::stats().ignored_own >= n).await {
+                        "ok".to_owned()
+                    } else {
+                        format!("timeout {}", stats())
+                    }
+                }
                 ["wait_rejected", n] => {
                     let n: u64 = n.parse().expect("a count");
                     if poll_until(|| backplane::stats().rejected >= n).await {
