@@ -11,7 +11,8 @@
 # loop without a lookup (`empty` for sync contenders, `empty_async` for async ones) and
 # prints a markdown table of instructions per call. `keys` is the number of live keys for the
 # hits (the misses always use a full 1 000-entry cache and a 100 000-key pool). Contenders:
-# `hit_instructions list`. Needs valgrind.
+# `hit_instructions list`. Needs valgrind. `CALLGRIND_FEATURES=cache-core/redis` builds with
+# those cargo features (the Redis backplane compiled in, not installed).
 set -euo pipefail
 
 N="${1:-200000}"
@@ -20,7 +21,8 @@ shift $(( $# > 2 ? 2 : $# ))
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE/.."
 
-cargo build --profile bench -p ttl-cached-benches --example hit_instructions >&2
+cargo build --profile bench -p ttl-cached-benches --example hit_instructions \
+    ${CALLGRIND_FEATURES:+--features "$CALLGRIND_FEATURES"} >&2
 TARGET="${CARGO_TARGET_DIR:-target}"
 BIN="$TARGET/release/examples/hit_instructions"
 [ -x "$BIN" ] || BIN="$TARGET/bench/examples/hit_instructions"

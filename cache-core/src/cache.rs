@@ -134,6 +134,9 @@ where
     pub(crate) jitter: crate::jitter::Jitter,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
+    /// How this cache takes part in the Redis backplane, once it does.
+    #[cfg(feature = "redis")]
+    pub(crate) link: std::sync::OnceLock<crate::backplane::Link>,
 }
 
 impl<G, K, V> CacheBuilder<G, K, V>
@@ -180,6 +183,8 @@ where
             jitter: config.jitter,
             name: config.name,
             hooks: config.hooks,
+            #[cfg(feature = "redis")]
+            link: std::sync::OnceLock::new(),
         })
     }
 }
@@ -342,6 +347,13 @@ where
         Fut: Future<Output = V>,
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
+        // The other replicas drop the key and fetch it anew (see `backplane`).
+        #[cfg(feature = "redis")]
+        drop(
+            self.inner
+                .backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
         let value = fetch().await;
         lead.finish(value, &Plain::<V>::NEW).await
     }
@@ -382,6 +394,12 @@ where
         Fut: Future<Output = Result<V, E>>,
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
+        #[cfg(feature = "redis")]
+        drop(
+            self.inner
+                .backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
         let outcome = fetch().await;
         lead.finish(outcome, &TryRetry::<V, E>::NEW).await
     }
@@ -415,6 +433,13 @@ where
         QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
         let lead = self.inner.lead_insert(&Pair { group, rest: key });
+        // As for a refresh: the other replicas drop the key and fetch it anew.
+        #[cfg(feature = "redis")]
+        drop(
+            self.inner
+                .backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
         lead.finish(value, &Plain::<V>::NEW).await;
     }
 
@@ -465,9 +490,17 @@ where
     /// ```
     pub fn invalidate_group<QG>(&self, group: &QG) -> Invalidated<usize>
     where
-        QG: ?Sized + Hash + Equivalent<G>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
     {
-        self.inner.invalidate_group_by(&GroupOnly(group))
+        let invalidated = self.inner.invalidate_group_by(&GroupOnly(group));
+        // After the local eviction: the other replicas' (see `backplane`).
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated.delivering(
+            self.inner
+                .backplane()
+                .and_then(|l| l.publish_group(&group.to_key())),
+        );
+        invalidated
     }
 
     /// Removes the entry for `(group, key)`, if any; the returned [`Invalidated`] yields whether
@@ -489,10 +522,17 @@ where
     /// ```
     pub fn invalidate<QG, QK>(&self, group: &QG, key: &QK) -> Invalidated<bool>
     where
-        QG: ?Sized + Hash + Equivalent<G>,
-        QK: ?Sized + Hash + Equivalent<K>,
+        QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
+        QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
-        self.inner.invalidate_key_by(&Pair { group, rest: key })
+        let invalidated = self.inner.invalidate_key_by(&Pair { group, rest: key });
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated.delivering(
+            self.inner
+                .backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
+        invalidated
     }
 
     /// Removes every entry; the returned [`Invalidated`] yields how many. Fetches still running,
@@ -512,7 +552,11 @@ where
     /// # }
     /// ```
     pub fn clear(&self) -> Invalidated<usize> {
-        self.inner.clear_all()
+        let invalidated = self.inner.clear_all();
+        #[cfg(feature = "redis")]
+        let invalidated =
+            invalidated.delivering(self.inner.backplane().and_then(|l| l.publish_clear()));
+        invalidated
     }
 
     /// Removes every expired entry now and returns how many were removed. With a stale window

@@ -245,6 +245,20 @@ where
         self.invalidating.load(SeqCst) > 0 || self.scope.get().is_some_and(|s| s.busy())
     }
 
+    /// Whether the backplane lets this cache store (not while its subscription is unhealthy).
+    #[cfg(feature = "redis")]
+    fn storing_allowed(&self) -> bool {
+        self.link
+            .get()
+            .is_none_or(crate::backplane::Link::storing_allowed)
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[inline(always)]
+    fn storing_allowed(&self) -> bool {
+        true
+    }
+
     fn expiry(&self, now: Instant, key_hash: u64) -> Instant {
         let ttl = self.ttl();
         if !self.jitter.is_none() {
@@ -284,7 +298,7 @@ where
         });
         let mut graveyard = Graveyard::new();
         let (stored, retired) = self.flights.settle(flight, |ours| {
-            let fresh = ours && flight.stamp == self.stamp(&flight.group);
+            let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
             let stored = match node {
                 Some(node) if fresh => {
                     self.hooks.at_sync(HookPoint::StoreLocked);

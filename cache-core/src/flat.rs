@@ -213,7 +213,7 @@ where
     /// ```
     pub fn invalidate<Q>(&self, key: &Q) -> Invalidated<bool>
     where
-        Q: ?Sized + Hash + Equivalent<K>,
+        Q: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
         self.cache.invalidate(&(), key)
     }

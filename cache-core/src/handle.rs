@@ -301,6 +301,15 @@ impl CacheHandle {
     /// # }
     /// ```
     pub fn clear(&self) -> Invalidated<usize> {
+        let invalidated = self.clear_local();
+        // After the local eviction: the other replicas' (see `backplane`).
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated.delivering(crate::backplane::publish_handle_clear(self));
+        invalidated
+    }
+
+    /// [`clear`](Self::clear), on this replica only.
+    pub(crate) fn clear_local(&self) -> Invalidated<usize> {
         match self.cell.get() {
             Some(cache) => cache.clear(),
             None => Invalidated::done(0),

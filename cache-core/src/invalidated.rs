@@ -62,6 +62,9 @@ pub struct Invalidated<T> {
     count: Option<T>,
     /// The in-progress marks it holds: one per cache it invalidated (several for a scope).
     in_progress: SmallVec<[InProgress; 1]>,
+    /// The publish of this invalidation on the Redis backplane, if it has one.
+    #[cfg(feature = "redis")]
+    delivery: Option<crate::backplane::Delivery>,
 }
 
 impl<T> Invalidated<T> {
@@ -69,6 +72,8 @@ impl<T> Invalidated<T> {
         Self {
             count: Some(count),
             in_progress: smallvec::smallvec![in_progress],
+            #[cfg(feature = "redis")]
+            delivery: None,
         }
     }
 
@@ -77,6 +82,8 @@ impl<T> Invalidated<T> {
         Self {
             count: Some(count),
             in_progress: SmallVec::new(),
+            #[cfg(feature = "redis")]
+            delivery: None,
         }
     }
 
@@ -99,6 +106,51 @@ impl<T> Invalidated<T> {
         self.count
             .take()
             .expect("`Invalidated` is only taken apart once: `count` consumes it")
+    }
+}
+
+#[cfg(feature = "redis")]
+impl<T> Invalidated<T> {
+    /// Carries the publish of this invalidation (see `backplane`).
+    pub(crate) fn delivering(mut self, delivery: Option<crate::backplane::Delivery>) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Like awaiting it, and then waits for this invalidation's message to reach Redis (feature
+    /// `redis`): `Err` if every attempt to publish it failed, so the other replicas may not
+    /// have evicted. The local invalidation took effect in the call either way, and the
+    /// invalidation counts as returned (see above) before this waits. `Ok` at once where no
+    /// backplane is installed or the cache does not take part.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`](crate::backplane::PublishError) when the message was not published.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::TtlCache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    /// cache.get_with("alice", &1, || async { 1 }).await;
+    /// // No backplane installed: nothing to publish.
+    /// assert_eq!(cache.invalidate_group("alice").published().await, Ok(1));
+    /// # }
+    /// ```
+    pub async fn published(mut self) -> Result<T, crate::backplane::PublishError> {
+        self.in_progress.clear();
+        let delivery = self.delivery.take();
+        let count = self
+            .count
+            .take()
+            .expect("`Invalidated` is only taken apart once: `published` consumes it");
+        match delivery {
+            Some(delivery) => delivery.await.map(|()| count),
+            None => Ok(count),
+        }
     }
 }
 

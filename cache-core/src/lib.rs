@@ -62,8 +62,13 @@
 //!
 //! - `tracing`: emits a `debug` event (target `cache_core`) per fetch and per invalidation,
 //!   with the cache's name and counts. Key contents are never logged: they are often user ids.
+//! - `redis`: the `backplane` module: every invalidation reaches every replica over Redis
+//!   pub/sub, and a replica whose subscription is not known healthy serves and stores nothing
+//!   from its caches (fail closed). Nothing changes until `backplane::install` is called.
 #![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "redis")]
+pub mod backplane;
 mod borrowed;
 mod builder;
 mod cache;
@@ -104,7 +109,7 @@ pub use handle::CacheHandle;
 pub use hook::{Hook, HookPoint, SyncHook};
 pub use invalidated::Invalidated;
 pub use scc::Equivalent;
-pub use scope::{Scope, ScopeCore};
+pub use scope::{Scope, ScopeCore, ScopeGroup};
 #[doc(hidden)]
 pub use setting::{capacity_setting, ttl_setting};
 pub use setting::{CapacitySetting, TtlSetting};

@@ -156,6 +156,15 @@ pub trait PartList {
     fn matches(&self, owned: &Self::Owned) -> bool;
     /// The owned form.
     fn to_owned_parts(&self) -> Self::Owned;
+    /// Appends the owned form's wire encoding (see `backplane`); `false` if a part's type has
+    /// none.
+    #[cfg(feature = "redis")]
+    #[doc(hidden)]
+    fn wire_encode(owned: &Self::Owned, out: &mut Vec<u8>) -> bool;
+    /// Reads an owned form from the front of `input`.
+    #[cfg(feature = "redis")]
+    #[doc(hidden)]
+    fn wire_decode(input: &mut &[u8]) -> Option<Self::Owned>;
 }
 
 impl PartList for () {
@@ -167,6 +176,14 @@ impl PartList for () {
         true
     }
     fn to_owned_parts(&self) {}
+    #[cfg(feature = "redis")]
+    fn wire_encode((): &(), _: &mut Vec<u8>) -> bool {
+        true
+    }
+    #[cfg(feature = "redis")]
+    fn wire_decode(_: &mut &[u8]) -> Option<()> {
+        Some(())
+    }
 }
 
 impl<P: KeyPart, Rest: PartList> PartList for (P, Rest) {
@@ -182,6 +199,15 @@ impl<P: KeyPart, Rest: PartList> PartList for (P, Rest) {
     }
     fn to_owned_parts(&self) -> Self::Owned {
         (self.0.to_owned_part(), self.1.to_owned_parts())
+    }
+    #[cfg(feature = "redis")]
+    fn wire_encode(owned: &Self::Owned, out: &mut Vec<u8>) -> bool {
+        crate::backplane::encode_leaf(&owned.0, out) && Rest::wire_encode(&owned.1, out)
+    }
+    #[cfg(feature = "redis")]
+    fn wire_decode(input: &mut &[u8]) -> Option<Self::Owned> {
+        let part = crate::backplane::decode_leaf::<P::Owned>(input)?;
+        Some((part, Rest::wire_decode(input)?))
     }
 }
 

@@ -163,7 +163,7 @@ where
 /// The miss path of a `#[ttl_cached]` function: waits for a running fetch, or makes the caller
 /// its leader.
 pub async fn start<'c, GP, RP, P>(
-    handle: &'c CacheHandle,
+    handle: &'static CacheHandle,
     key: &Key<GP, RP>,
     policy: &P,
 ) -> Start<P::Output, Lead<'c, GP::Owned, RP::Owned, P::Value>>
@@ -174,6 +174,9 @@ where
     P::Value: CacheValue,
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    // Takes part in the backplane before its first fetch takes a stamp.
+    #[cfg(feature = "redis")]
+    crate::backplane::link_handle::<GP, RP, _, _, _>(handle, cache);
     // Boxed: the miss path's state machine stays out of the caller's future.
     Box::pin(cache.start(key, policy)).await
 }
@@ -194,7 +197,17 @@ where
     P::Value: CacheValue,
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
-    Refresh::new(cache, cache.lead_refresh(key))
+    #[cfg(feature = "redis")]
+    crate::backplane::link_handle::<GP, RP, _, _, _>(handle, cache);
+    let lead = cache.lead_refresh(key);
+    // The other replicas drop the key and fetch it anew.
+    #[cfg(feature = "redis")]
+    drop(crate::backplane::publish_handle_key::<GP, RP>(
+        handle,
+        &key.group.to_owned_parts(),
+        &key.rest.to_owned_parts(),
+    ));
+    Refresh::new(cache, lead)
 }
 
 /// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.
@@ -209,7 +222,12 @@ pub fn invalidate_group<GP: PartList>(
     group: &GP,
 ) -> crate::Invalidated<usize> {
     let owned = group.to_owned_parts();
-    handle.invalidate_group_erased(&owned)
+    let invalidated = handle.invalidate_group_erased(&owned);
+    // After the local eviction: the other replicas' (see `backplane`).
+    #[cfg(feature = "redis")]
+    let invalidated =
+        invalidated.delivering(crate::backplane::publish_handle_group::<GP>(handle, &owned));
+    invalidated
 }
 
 /// `invalidate_<fn>_key(key parameters...)`: invalidates when called, like
@@ -219,7 +237,12 @@ pub fn invalidate_key<GP: PartList, RP: PartList>(
     key: &Key<GP, RP>,
 ) -> crate::Invalidated<bool> {
     let (group, rest) = (key.group.to_owned_parts(), key.rest.to_owned_parts());
-    handle.invalidate_key_erased(&group, &rest)
+    let invalidated = handle.invalidate_key_erased(&group, &rest);
+    #[cfg(feature = "redis")]
+    let invalidated = invalidated.delivering(crate::backplane::publish_handle_key::<GP, RP>(
+        handle, &group, &rest,
+    ));
+    invalidated
 }
 
 /// The caches of a `#[ttl_cached]` function: the cached function, `<fn>_cache()` and
@@ -520,6 +543,9 @@ pub fn join_scope<GP, RP, P>(
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     if cache.scope.get().is_none() {
+        // The scope receives the other replicas' invalidations once a member is here.
+        #[cfg(feature = "redis")]
+        crate::backplane::link_scope::<GP>(scope);
         scope.join(handle);
         let _ = cache.scope.set(scope);
     }

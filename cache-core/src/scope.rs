@@ -37,7 +37,7 @@ use crate::invalidated::{InProgress, Invalidated};
 pub trait Scope: 'static {
     /// The owned group, as nested pairs: `(String, (u64, ()))` for
     /// `scope!(pub Account(user_id: String, shard: u64))`.
-    type Group: Any + Send + Sync;
+    type Group: ScopeGroup;
     /// The scope's members and in-progress count.
     fn core() -> &'static ScopeCore;
 }
@@ -56,6 +56,9 @@ pub trait Scope: 'static {
 /// ```
 pub struct ScopeCore {
     name: &'static str,
+    /// The name other replicas know the scope by: its module path and name.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    path: &'static str,
     members: RwLock<Vec<&'static CacheHandle>>,
     invalidating: OnceLock<Arc<AtomicUsize>>,
 }
@@ -65,8 +68,16 @@ impl ScopeCore {
     #[doc(hidden)]
     #[must_use]
     pub const fn new(name: &'static str) -> Self {
+        Self::__new_in(name, name)
+    }
+
+    /// A scope with no members yet, known to other replicas as `path`.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __new_in(name: &'static str, path: &'static str) -> Self {
         Self {
             name,
+            path,
             members: RwLock::new(Vec::new()),
             invalidating: OnceLock::new(),
         }
@@ -116,6 +127,42 @@ impl ScopeCore {
         if !members.iter().any(|m| std::ptr::eq(*m, handle)) {
             members.push(handle);
         }
+    }
+
+    /// The name other replicas know the scope by.
+    #[cfg(feature = "redis")]
+    pub(crate) fn wire_name(&self) -> &'static str {
+        self.path
+    }
+
+    /// Clears every member, on this replica only (a scope message that did not decode).
+    #[cfg(feature = "redis")]
+    pub(crate) fn clear_members(&self) {
+        let members: Vec<&'static CacheHandle> = self.members().clone();
+        for member in members {
+            drop(member.clear_local());
+        }
+    }
+
+    /// Evicts `group` from every member, then publishes the invalidation to the other
+    /// replicas (feature `redis`). Called by the declared scope's `invalidate`.
+    #[doc(hidden)]
+    pub fn __invalidate<G: ScopeGroup>(&self, group: &G) -> Invalidated<usize> {
+        let invalidated = self.invalidate_erased(group);
+        #[cfg(feature = "redis")]
+        let invalidated = if crate::backplane::installed() {
+            let mut bytes = Vec::new();
+            // A part with no wire encoding: every replica clears the scope's members instead.
+            let delivery = if group.wire_encode(&mut bytes) {
+                crate::backplane::publish_scope(self, &bytes)
+            } else {
+                crate::backplane::publish_scope(self, b"\xff")
+            };
+            invalidated.delivering(delivery)
+        } else {
+            invalidated
+        };
+        invalidated
     }
 
     /// Evicts `group` (the scope's owned group, erased) from every member. Not public: the
@@ -192,7 +239,10 @@ macro_rules! scope {
         impl $crate::Scope for $name {
             type Group = $crate::__scope_group!($($ty),+);
             fn core() -> &'static $crate::ScopeCore {
-                static CORE: $crate::ScopeCore = $crate::ScopeCore::new(::core::stringify!($name));
+                static CORE: $crate::ScopeCore = $crate::ScopeCore::__new_in(
+                    ::core::stringify!($name),
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!($name)),
+                );
                 &CORE
             }
         }
@@ -210,7 +260,7 @@ macro_rules! scope {
             $vis fn invalidate($($part: &(impl ?::core::marker::Sized + $crate::ToKey<$ty>)),+) -> $crate::Invalidated<usize> {
                 let group: <Self as $crate::Scope>::Group =
                     $crate::__scope_group_value!($($crate::ToKey::<$ty>::to_key($part)),+);
-                <Self as $crate::Scope>::core().invalidate_erased(&group)
+                <Self as $crate::Scope>::core().__invalidate(&group)
             }
         }
     };
@@ -230,4 +280,29 @@ macro_rules! __scope_group {
 macro_rules! __scope_group_value {
     () => { () };
     ($head:expr $(, $rest:expr)*) => { ($head, $crate::__scope_group_value!($($rest),*)) };
+}
+
+/// The owned group of a scope, as nested pairs `(A, (B, ()))`: what its invalidations carry to
+/// other replicas (feature `redis`). Implemented for every such list; not meant to be
+/// implemented by hand.
+#[doc(hidden)]
+pub trait ScopeGroup: Any + Send + Sync {
+    /// Appends the wire encoding (the same as the members' groups'); `false` if a part's type
+    /// has none.
+    #[cfg(feature = "redis")]
+    fn wire_encode(&self, out: &mut Vec<u8>) -> bool;
+}
+
+impl ScopeGroup for () {
+    #[cfg(feature = "redis")]
+    fn wire_encode(&self, _: &mut Vec<u8>) -> bool {
+        true
+    }
+}
+
+impl<A: Any + Send + Sync, R: ScopeGroup> ScopeGroup for (A, R) {
+    #[cfg(feature = "redis")]
+    fn wire_encode(&self, out: &mut Vec<u8>) -> bool {
+        crate::backplane::encode_leaf(&self.0, out) && self.1.wire_encode(out)
+    }
 }

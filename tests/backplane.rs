@@ -1,0 +1,618 @@
+//! The Redis backplane against a real `redis-server`, with two replica processes.
+//!
+//! This binary has no libtest harness: run plainly, it starts `redis-server` on a free loopback
+//! port and two copies of itself as replicas A and B (selected by `TTL_BP_REPLICA`), drives
+//! them over stdin/stdout, kills, freezes (SIGSTOP) and restarts the server, and checks what
+//! each replica serves. Without `redis-server` on the PATH it fails under CI (`CI` or
+//! `TTL_CACHED_REQUIRE_REDIS` set) and skips loudly elsewhere.
+//!
+//! `TTL_BP_ROUNDS` sets the propagation rounds (default 1000); the figures are printed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[path = "backplane_replica.rs"]
+mod replica;
+
+/// A test: its name and body.
+type Test = (&'static str, fn(&Redis));
+
+fn main() {
+    if std::env::var_os("TTL_BP_REPLICA").is_some() {
+        replica::run();
+        return;
+    }
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let tests: &[Test] = &[
+        (
+            "every_kind_of_invalidation_crosses",
+            every_kind_of_invalidation_crosses,
+        ),
+        ("propagation_rounds", propagation_rounds),
+        (
+            "a_fetch_in_flight_on_the_receiver_is_not_stored",
+            a_fetch_in_flight_on_the_receiver_is_not_stored,
+        ),
+        (
+            "killed_redis_bypasses_then_recovers",
+            killed_redis_bypasses_then_recovers,
+        ),
+        (
+            "frozen_redis_is_noticed_by_the_heartbeat",
+            frozen_redis_is_noticed_by_the_heartbeat,
+        ),
+        (
+            "a_message_lost_while_unsubscribed_is_not_needed",
+            a_message_lost_while_unsubscribed_is_not_needed,
+        ),
+        (
+            "a_failed_publish_is_reported_to_the_caller",
+            a_failed_publish_is_reported_to_the_caller,
+        ),
+        (
+            "an_undecodable_message_clears_what_it_was_about",
+            an_undecodable_message_clears_what_it_was_about,
+        ),
+    ];
+    let Some(server) = redis_server() else {
+        return;
+    };
+    let mut failed = Vec::new();
+    for (name, test) in tests {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        println!("test {name} ...");
+        let redis = Redis::start(&server);
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&redis)));
+        drop(redis);
+        match outcome {
+            Ok(()) => println!("test {name} ... ok ({:.1?})", started.elapsed()),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+/// The `redis-server` binary, or `None` (after saying so) where it may be missing.
+fn redis_server() -> Option<String> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("redis-server"))
+            .find(|path| path.is_file())
+    });
+    match found {
+        Some(path) => Some(path.to_string_lossy().into_owned()),
+        None if std::env::var_os("CI").is_some()
+            || std::env::var_os("TTL_CACHED_REQUIRE_REDIS").is_some() =>
+        {
+            panic!("redis-server is not installed: the backplane tests need it in CI (apt-get install -y redis-server)")
+        }
+        None => {
+            eprintln!();
+            eprintln!(
+                "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+            );
+            eprintln!("!! SKIPPED: the Redis backplane tests (redis-server is not on the PATH).        !!");
+            eprintln!(
+                "!! Install it (apt-get install -y redis-server) to run them; CI requires it.   !!"
+            );
+            eprintln!(
+                "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+            );
+            None
+        }
+    }
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_nanos()
+}
+
+/// A `redis-server` on a free loopback port, killed when dropped.
+struct Redis {
+    binary: String,
+    port: u16,
+    process: std::cell::RefCell<Option<Child>>,
+}
+
+impl Redis {
+    fn start(binary: &str) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let redis = Self {
+            binary: binary.to_owned(),
+            port,
+            process: std::cell::RefCell::new(None),
+        };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the server (again, on the same port) and waits until it answers.
+    fn restart(&self) {
+        let child = Command::new(&self.binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        *self.process.borrow_mut() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.command(&["PING"]).as_deref() != Some("+PONG") {
+            assert!(Instant::now() < deadline, "redis-server did not answer");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the server (SIGKILL) and waits for it; returns when.
+    fn kill(&self) -> u128 {
+        let mut child = self.process.borrow_mut().take().expect("redis-server runs");
+        let at = now_ns();
+        child.kill().expect("redis-server killed");
+        child.wait().expect("redis-server reaped");
+        at
+    }
+
+    fn signal(&self, signal: &str) -> u128 {
+        let pid = self
+            .process
+            .borrow()
+            .as_ref()
+            .expect("redis-server runs")
+            .id();
+        let at = now_ns();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        at
+    }
+
+    /// One command, in RESP; the first line of the reply.
+    fn command(&self, args: &[&str]) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut reply = [0u8; 256];
+        let n = stream.read(&mut reply).ok()?;
+        let reply = String::from_utf8_lossy(&reply[..n]).into_owned();
+        reply.lines().next().map(str::to_owned)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.process.borrow_mut().take() {
+            // A frozen server must be thawed to die cleanly.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A replica process, driven line by line.
+struct Replica {
+    name: &'static str,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Replica {
+    fn start(name: &'static str, redis: &Redis, heartbeat_ms: (u64, u64)) -> Self {
+        let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+            .env("TTL_BP_REPLICA", name)
+            .env("TTL_BP_URL", redis.url())
+            .env(
+                "TTL_BP_HEARTBEAT_MS",
+                format!("{},{}", heartbeat_ms.0, heartbeat_ms.1),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("replica starts");
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut replica = Self {
+            name,
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(
+            replica.ask("wait_health Healthy").split(' ').next(),
+            Some("at")
+        );
+        replica
+    }
+
+    /// Sends one command; its one-line answer.
+    fn ask(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").expect("replica reads");
+        self.stdin.flush().expect("replica reads");
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.stdout.read_line(&mut line).expect("replica writes");
+            assert!(n > 0, "replica {} exited during `{command}`", self.name);
+            if let Some(answer) = line.trim_end().strip_prefix("@@ ") {
+                return answer.to_owned();
+            }
+        }
+    }
+
+    fn get(&mut self, kind: &str, user: &str) -> (String, u64) {
+        let answer = self.ask(&format!("get {kind} {user}"));
+        let mut words = answer.split(' ');
+        assert_eq!(words.next(), Some("val"), "{answer}");
+        let value = words.next().expect("a value").to_owned();
+        let calls = words.nth(1).and_then(|c| c.parse().ok()).expect("calls");
+        (value, calls)
+    }
+
+    fn version(&mut self, version: u64) {
+        assert_eq!(self.ask(&format!("ver {version}")), "ok");
+    }
+
+    fn stat(&mut self, name: &str) -> u64 {
+        let answer = self.ask("stats");
+        answer
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {answer}"))
+    }
+
+    fn wait_health(&mut self, health: &str) -> u128 {
+        let answer = self.ask(&format!("wait_health {health}"));
+        let at = answer
+            .strip_prefix("at ")
+            .unwrap_or_else(|| panic!("replica {} never {health}: {answer}", self.name));
+        at.parse().expect("a time")
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Heartbeat interval and timeout, in ms: short for quick tests, with room for a loaded CI machine.
+const FAST: (u64, u64) = (200, 1000);
+
+/// Both replicas serve `version` for every cache, each having fetched it once.
+fn warm(a: &mut Replica, b: &mut Replica, version: u64, user: &str) {
+    for replica in [a, b] {
+        replica.version(version);
+        for kind in ["listing", "folder", "builder"] {
+            let (first, _) = replica.get(kind, user);
+            let (again, _) = replica.get(kind, user);
+            assert_eq!(first, again, "{kind} is cached on {}", replica.name);
+            assert!(first.ends_with(&format!("v{version}")), "{first}");
+        }
+    }
+}
+
+fn every_kind_of_invalidation_crosses(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    let kinds = [
+        ("listing-group", "listing"),
+        ("scope", "listing"),
+        ("clear-handle", "listing"),
+        ("folder-key", "folder"),
+        ("folder-group", "folder"),
+        ("refresh-folder", "folder"),
+        ("builder-group", "builder"),
+        ("builder-key", "builder"),
+        ("builder-clear", "builder"),
+        ("builder-refresh", "builder"),
+    ];
+    for (round, (invalidation, cache)) in kinds.into_iter().enumerate() {
+        let old = 10 * round as u64 + 1;
+        let user = format!("user{round}");
+        warm(&mut a, &mut b, old, &user);
+        // The upstream changed (both replicas read the same upstream).
+        a.version(old + 1);
+        b.version(old + 1);
+        // B still serves the old value from its cache until told.
+        let (stale, _) = b.get(cache, &user);
+        assert!(stale.ends_with(&format!("v{old}")), "{stale}");
+        let answer = a.ask(&format!("inv {invalidation} {user}"));
+        assert!(answer.starts_with("ok"), "{invalidation}: {answer}");
+        let seen = b.ask(&format!("await {cache} {user} {user}@v{}", old + 1));
+        assert!(
+            seen.starts_with("seen"),
+            "{invalidation} did not cross: {seen}"
+        );
+    }
+    // A's own messages came back to it and were ignored (each arrives asynchronously).
+    let ignored = a.ask(&format!("wait_ignored_own {}", kinds.len()));
+    assert_eq!(ignored, "ok", "A did not see its own messages come back");
+    assert_eq!(b.stat("rejected"), 0);
+}
+
+fn propagation_rounds(redis: &Redis) {
+    let rounds: usize = std::env::var("TTL_BP_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1000);
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    let mut delays = Vec::with_capacity(rounds);
+    for round in 0..rounds as u64 {
+        let version = 100 + round;
+        a.version(version);
+        b.version(version);
+        a.get("listing", "u1");
+        b.get("listing", "u1");
+        a.version(version + 1_000_000);
+        b.version(version + 1_000_000);
+        // B spins on its cache until it serves the new value; A then invalidates.
+        writeln!(b.stdin, "await listing u1 u1@v{}", version + 1_000_000).expect("B reads");
+        b.stdin.flush().expect("B reads");
+        let answer = a.ask("inv listing-group u1");
+        let sent: u128 = answer
+            .strip_prefix("ok ")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{answer}"));
+        let mut line = String::new();
+        let seen: u128 = loop {
+            line.clear();
+            assert!(b.stdout.read_line(&mut line).expect("B writes") > 0);
+            if let Some(at) = line.trim_end().strip_prefix("@@ seen ") {
+                break at.parse().expect("a time");
+            }
+            assert!(!line.starts_with("@@ "), "{line}");
+        };
+        delays.push(seen.saturating_sub(sent));
+    }
+    delays.sort_unstable();
+    let pct = |p: f64| delays[((delays.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
+    println!(
+        "propagation over {rounds} rounds (invalidation call on A -> B serves the new value): \
+         p50 {:.0} us, p99 {:.0} us, max {:.0} us",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+fn a_fetch_in_flight_on_the_receiver_is_not_stored(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    a.version(1);
+    b.version(1);
+    // B's fetch reads the upstream (v1) and is held before it returns.
+    assert_eq!(b.ask("slowget u1"), "started");
+    a.version(2);
+    b.version(2);
+    let applied = b.stat("applied");
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    assert_eq!(b.ask(&format!("wait_applied {}", applied + 1)), "ok");
+    // The fetch began before the invalidation reached B: its caller gets it...
+    assert_eq!(b.ask("release"), "val u1@v1");
+    // ...but it was not stored: the next call fetches the new value.
+    let (value, _) = b.get("listing", "u1");
+    assert_eq!(value, "u1@v2");
+}
+
+/// Upstream calls a burst of `n` gets makes.
+fn burst(replica: &mut Replica, n: u64) -> (Vec<String>, u64) {
+    let (_, before) = replica.get("listing", "u1");
+    let mut values = Vec::new();
+    let mut after = before;
+    for _ in 0..n {
+        let (value, calls) = replica.get("listing", "u1");
+        values.push(value);
+        after = calls;
+    }
+    (values, after - before)
+}
+
+fn killed_redis_bypasses_then_recovers(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    warm(&mut a, &mut b, 1, "u1");
+    let killed = redis.kill();
+    let detected = [a.wait_health("Down"), b.wait_health("Down")];
+    for (replica, at) in ["A", "B"].iter().zip(detected) {
+        println!(
+            "killed redis: replica {replica} closed its caches {:.1} ms after the kill",
+            at.saturating_sub(killed) as f64 / 1e6
+        );
+    }
+    // The upstream changes during the outage, and nobody can tell the other replica.
+    for (i, replica) in [&mut a, &mut b].into_iter().enumerate() {
+        replica.version(2);
+        let (values, calls) = burst(replica, 20);
+        assert!(
+            values.iter().all(|v| v == "u1@v2"),
+            "stale during the outage: {values:?}"
+        );
+        // Nothing is served from the cache: every call went upstream.
+        assert_eq!(
+            calls, 20,
+            "replica {i} served from its cache during the outage"
+        );
+        println!("outage: 20 calls on replica {i} made {calls} upstream calls");
+    }
+    // A cache with no name does not take part: it keeps caching through the outage.
+    let (_, before) = a.get("unnamed", "u1");
+    let (_, after) = a.get("unnamed", "u1");
+    assert_eq!(after, before, "an unnamed cache was gated");
+    redis.restart();
+    a.wait_health("Healthy");
+    b.wait_health("Healthy");
+    for replica in [&mut a, &mut b] {
+        replica.version(3);
+        let (values, calls) = burst(replica, 20);
+        assert!(values.iter().all(|v| v == "u1@v3"), "{values:?}");
+        // Caching again: at most the first call went upstream.
+        assert!(
+            calls <= 1,
+            "not caching after recovery: {calls} upstream calls"
+        );
+    }
+    // And invalidations cross again.
+    a.version(4);
+    b.version(4);
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    assert!(b.ask("await listing u1 u1@v4").starts_with("seen"));
+}
+
+fn frozen_redis_is_noticed_by_the_heartbeat(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    warm(&mut a, &mut b, 1, "u1");
+    let frozen = redis.signal("-STOP");
+    let detected = [a.wait_health("Down"), b.wait_health("Down")];
+    for (replica, at) in ["A", "B"].iter().zip(detected) {
+        let ms = at.saturating_sub(frozen) as f64 / 1e6;
+        println!(
+            "frozen redis: replica {replica} closed its caches {ms:.1} ms after SIGSTOP \
+             (heartbeat every {} ms, timeout {} ms)",
+            FAST.0, FAST.1
+        );
+    }
+    for replica in [&mut a, &mut b] {
+        replica.version(2);
+        let (values, calls) = burst(replica, 10);
+        assert!(values.iter().all(|v| v == "u1@v2"), "{values:?}");
+        assert_eq!(calls, 10);
+    }
+    redis.signal("-CONT");
+    a.wait_health("Healthy");
+    b.wait_health("Healthy");
+    for replica in [&mut a, &mut b] {
+        replica.version(3);
+        let (values, calls) = burst(replica, 10);
+        assert!(values.iter().all(|v| v == "u1@v3"), "{values:?}");
+        assert!(calls <= 1, "{calls}");
+    }
+}
+
+fn a_message_lost_while_unsubscribed_is_not_needed(redis: &Redis) {
+    // B re-subscribes a second after losing its subscription: time for A's message to be lost.
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, (1000, 3000));
+    a.version(1);
+    b.version(1);
+    let received = b.stat("received");
+    let subscriptions = b.stat("subscriptions");
+    // Every subscription connection is dropped (A's and B's); the publishing connections stay.
+    let killed = redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert!(
+        killed.as_deref().is_some_and(|r| r.starts_with(':')),
+        "{killed:?}"
+    );
+    b.wait_health("Down");
+    // While B is not subscribed, it starts a fetch (of v1), held until released...
+    assert_eq!(b.ask("slowget u1"), "started");
+    a.version(2);
+    b.version(2);
+    // ...and A invalidates: the message reaches Redis, and not B.
+    let answer = a.ask("inv listing-group u1");
+    assert!(answer.starts_with("ok"), "{answer}");
+    b.wait_health("Healthy");
+    assert_eq!(
+        b.stat("received"),
+        received,
+        "B received the message: nothing was lost"
+    );
+    assert!(b.stat("subscriptions") > subscriptions);
+    // B's fetch began before A's invalidation, which B never received: it is not stored, since
+    // B cleared its caches when it subscribed again.
+    assert_eq!(b.ask("release"), "val u1@v1");
+    let (value, _) = b.get("listing", "u1");
+    assert_eq!(
+        value, "u1@v2",
+        "B served a value the lost message invalidated"
+    );
+}
+
+fn a_failed_publish_is_reported_to_the_caller(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let failures = a.stat("publish_failures");
+    redis.kill();
+    a.wait_health("Down");
+    let answer = a.ask("inv listing-group u1");
+    assert!(
+        answer.starts_with("err"),
+        "a lost publish was not reported: {answer}"
+    );
+    assert_eq!(a.stat("publish_failures"), failures + 1);
+    redis.restart();
+    a.wait_health("Healthy");
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+}
+
+fn an_undecodable_message_clears_what_it_was_about(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    warm(&mut a, &mut b, 1, "u1");
+    a.version(2);
+    b.version(2);
+    let channel = "backplane-test:invalidations";
+    // A message for B's listing cache whose group does not decode as the cache's key type:
+    // version 1, kind group, origin "X", target the cache, group "zzz", no key.
+    let name = b.ask("name");
+    let mut message = String::from("\u{1}\u{1}\u{1}\u{0}X");
+    message.push(char::from(u8::try_from(name.len()).expect("a short name")));
+    message.push('\u{0}');
+    message.push_str(&name);
+    message.push_str("\u{3}\u{0}\u{0}\u{0}zzz\u{0}\u{0}\u{0}\u{0}");
+    let rejected = b.stat("rejected");
+    assert_eq!(
+        redis.command(&["PUBLISH", channel, &message]).as_deref(),
+        Some(":2")
+    );
+    assert!(b
+        .ask(&format!("wait_rejected {}", rejected + 1))
+        .starts_with("ok"));
+    // B could not tell which entries it meant: it cleared that cache, and only that one.
+    assert_eq!(b.get("listing", "u1").0, "u1@v2");
+    assert_eq!(b.get("folder", "u1").0, "u1@v1");
+    // A message not even of this format: every attached cache is cleared.
+    let rejected = b.stat("rejected");
+    assert_eq!(
+        redis
+            .command(&["PUBLISH", channel, "not a message"])
+            .as_deref(),
+        Some(":2")
+    );
+    assert!(b
+        .ask(&format!("wait_rejected {}", rejected + 1))
+        .starts_with("ok"));
+    assert_eq!(b.get("folder", "u1").0, "u1@v2");
+    assert_eq!(b.get("builder", "u1").0, "u1@v2");
+}

@@ -1,0 +1,269 @@
+//! One replica of the backplane tests: a process with `#[ttl_cached]` functions, a scope and a
+//! named `TtlCache`, all on the backplane, driven by one-line commands on stdin and answering
+//! one line each on stdout (prefixed `@@ `).
+
+use std::io::BufRead;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use cache_core::backplane::{self, BackplaneOptions, Health};
+use cache_core::{ttl_cached, TtlCache};
+use tokio::sync::oneshot;
+
+cache_core::scope! {
+    /// Everything cached for one user.
+    pub Account(user: String);
+}
+
+/// The upstream's current version, as the test sets it.
+static VERSION: AtomicU64 = AtomicU64::new(0);
+/// Upstream calls so far.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// A fetch to hold: it signals `started` once it has read the upstream, then waits.
+struct Hold {
+    started: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
+}
+
+static HOLD: Mutex<Option<Hold>> = Mutex::new(None);
+
+async fn upstream(user: &str) -> String {
+    let version = VERSION.load(SeqCst);
+    CALLS.fetch_add(1, SeqCst);
+    let hold = HOLD.lock().expect("not poisoned").take();
+    if let Some(hold) = hold {
+        let _ = hold.started.send(());
+        let _ = hold.release.await;
+    }
+    format!("{user}@v{version}")
+}
+
+#[ttl_cached(ttl = 3600, key = "<user>", group = "<user>", scope = Account)]
+async fn listing(user: &str) -> String {
+    upstream(user).await
+}
+
+#[ttl_cached(ttl = 3600, key = "<user>:<folder>", group = "<user>")]
+async fn folder(user: &str, folder: u64) -> String {
+    let _ = folder;
+    upstream(user).await
+}
+
+fn builder() -> &'static Arc<TtlCache<String, u64, String>> {
+    static CACHE: OnceLock<Arc<TtlCache<String, u64, String>>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let cache = Arc::new(
+            TtlCache::builder()
+                .ttl(Duration::from_secs(3600))
+                .name("backplane-test::builder")
+                .build()
+                .expect("valid settings"),
+        );
+        backplane::attach(&cache).expect("a unique name");
+        cache
+    })
+}
+
+/// A cache with no name: it does not take part, so it is neither gated nor cleared.
+fn unnamed() -> &'static TtlCache<String, u64, String> {
+    static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        TtlCache::builder()
+            .ttl(Duration::from_secs(3600))
+            .build()
+            .expect("valid settings")
+    })
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos()
+}
+
+async fn get(kind: &str, user: &str) -> String {
+    match kind {
+        "listing" => listing(user).await,
+        "folder" => folder(user, 1).await,
+        "builder" => builder().get_with(user, &1, || upstream(user)).await,
+        "unnamed" => unnamed().get_with(user, &1, || upstream(user)).await,
+        other => panic!("unknown cache {other}"),
+    }
+}
+
+fn outcome<T: std::fmt::Debug>(sent: u128, r: Result<T, backplane::PublishError>) -> String {
+    match r {
+        Ok(_) => format!("ok {sent}"),
+        Err(e) => format!("err {}", e.to_string().replace(' ', "_")),
+    }
+}
+
+async fn invalidate(kind: &str, user: &str) -> String {
+    let sent = now_ns();
+    match kind {
+        "listing-group" => outcome(sent, invalidate_listing(user).published().await),
+        "scope" => outcome(sent, Account::invalidate(user).published().await),
+        "clear-handle" => outcome(sent, listing_cache().clear().published().await),
+        "folder-key" => outcome(sent, invalidate_folder_key(user, 1).published().await),
+        "folder-group" => outcome(sent, invalidate_folder(user).published().await),
+        "refresh-folder" => {
+            refresh_folder(user, 1).await;
+            format!("ok {sent}")
+        }
+        "builder-group" => outcome(sent, builder().invalidate_group(user).published().await),
+        "builder-key" => outcome(sent, builder().invalidate(user, &1).published().await),
+        "builder-clear" => outcome(sent, builder().clear().published().await),
+        "builder-refresh" => {
+            builder().refresh(user, &1, || upstream(user)).await;
+            format!("ok {sent}")
+        }
+        other => panic!("unknown invalidation {other}"),
+    }
+}
+
+async fn poll_until(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    true
+}
+
+fn stats() -> String {
+    let s = backplane::stats();
+    format!(
+        "stats calls={} published={} publish_failures={} received={} applied={} ignored_own={} \
+         rejected={} outages={} subscriptions={}",
+        CALLS.load(SeqCst),
+        s.published,
+        s.publish_failures,
+        s.received,
+        s.applied,
+        s.ignored_own,
+        s.rejected,
+        s.outages,
+        s.subscriptions
+    )
+}
+
+pub(crate) fn run() {
+    let name = std::env::var("TTL_BP_REPLICA").expect("set by the test");
+    let url = std::env::var("TTL_BP_URL").expect("set by the test");
+    let (every, timeout) = std::env::var("TTL_BP_HEARTBEAT_MS")
+        .ok()
+        .and_then(|h| {
+            let (e, t) = h.split_once(',')?;
+            Some((e.parse().ok()?, t.parse().ok()?))
+        })
+        .unwrap_or((100, 400));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let options = BackplaneOptions::default()
+            .prefix("backplane-test")
+            .heartbeat(Duration::from_millis(every), Duration::from_millis(timeout))
+            .replica_id(name.clone());
+        backplane::install(&url, options).expect("installed");
+        builder();
+    });
+    let mut held: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<String>)> = None;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("stdin");
+        let words: Vec<&str> = line.split(' ').collect();
+        let answer = runtime.block_on(async {
+            match words.as_slice() {
+                ["ver", v] => {
+                    VERSION.store(v.parse().expect("a version"), SeqCst);
+                    "ok".to_owned()
+                }
+                ["get", kind, user] => {
+                    let value = get(kind, user).await;
+                    format!("val {value} calls {}", CALLS.load(SeqCst))
+                }
+                ["inv", kind, user] => invalidate(kind, user).await,
+                ["await", kind, user, want] => {
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    loop {
+                        let value = get(kind, user).await;
+                        if value == *want {
+                            break format!("seen {}", now_ns());
+                        }
+                        if Instant::now() > deadline {
+                            break format!("timeout still {value}");
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                }
+                ["slowget", user] => {
+                    let (started, started_rx) = oneshot::channel();
+                    let (release, release_rx) = oneshot::channel();
+                    *HOLD.lock().expect("not poisoned") = Some(Hold {
+                        started,
+                        release: release_rx,
+                    });
+                    let user = (*user).to_owned();
+                    let task = tokio::spawn(async move { listing(&user).await });
+                    held = Some((release, task));
+                    match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
+                        Ok(Ok(())) => "started".to_owned(),
+                        _ => "not started".to_owned(),
+                    }
+                }
+                ["release"] => {
+                    let (release, task) = held.take().expect("a held fetch");
+                    let _ = release.send(());
+                    format!("val {}", task.await.expect("the fetch completes"))
+                }
+                ["wait_applied", n] => {
+                    let n: u64 = n.parse().expect("a count");
+                    if poll_until(|| backplane::stats().applied >= n).await {
+                        "ok".to_owned()
+                    } else {
+                        "timeout".to_owned()
+                    }
+                }
+                ["wait_ignored_own", n] => {
+                    let n: u64 = n.parse().expect("a count");
+                    if poll_until(|| backplane::stats().ignored_own >= n).await {
+                        "ok".to_owned()
+                    } else {
+                        format!("timeout {}", stats())
+                    }
+                }
+                ["wait_rejected", n] => {
+                    let n: u64 = n.parse().expect("a count");
+                    if poll_until(|| backplane::stats().rejected >= n).await {
+                        "ok".to_owned()
+                    } else {
+                        "timeout".to_owned()
+                    }
+                }
+                ["wait_health", want] => {
+                    let want = match *want {
+                        "Healthy" => Health::Healthy,
+                        "Down" => Health::Down,
+                        other => panic!("unknown health {other}"),
+                    };
+                    if poll_until(|| backplane::health() == want).await {
+                        format!("at {}", now_ns())
+                    } else {
+                        format!("timeout {:?}", backplane::health())
+                    }
+                }
+                ["stats"] => stats(),
+                ["name"] => listing_cache().name().to_owned(),
+                other => panic!("unknown command {other:?}"),
+            }
+        });
+        println!("@@ {answer}");
+    }
+}
