@@ -336,6 +336,7 @@ fn every_kind_of_invalidation_crosses(redis: &Redis) {
         ("builder-key", "builder"),
         ("builder-clear", "builder"),
         ("builder-refresh", "builder"),
+        ("builder-insert", "builder"),
     ];
     for (round, (invalidation, cache)) in kinds.into_iter().enumerate() {
         let old = 10 * round as u64 + 1;

@@ -120,6 +120,11 @@ async fn invalidate(kind: &str, user: &str) -> String {
             builder().refresh(user, &1, || upstream(user)).await;
             format!("ok {sent}")
         }
+        "builder-insert" => {
+            // A write-through: A has the new value in hand; B must drop its old one.
+            builder().insert(user, &1, upstream(user).await).await;
+            format!("ok {sent}")
+        }
         other => panic!("unknown invalidation {other}"),
     }
 }
