@@ -1315,8 +1315,13 @@ fn a_fetch_that_begins_during_a_group_invalidation_is_not_served_after_it() {
             let (cache, done) = (cache.clone(), done.clone());
             tokio::spawn(async move {
                 let begin = tick();
-                let removed = cache.invalidate_group(&7).await;
+                let invalidation = cache.invalidate_group(&7);
+                // The return, as far as fetches can tell: the work is done in the call, and
+                // fetches keep running unshared until the `Invalidated` completes, so `ret` is
+                // read before that. Read after it, a fetch that rightly began after the count
+                // was lowered could take a tick just before `ret` and be reported as stale.
                 let ret = tick();
+                let removed = invalidation.await;
                 done.store(true, SeqCst);
                 (removed, begin, ret)
             })
@@ -1368,8 +1373,13 @@ fn a_fetch_that_begins_during_a_clear_is_not_served_after_it() {
             let (cache, done) = (cache.clone(), done.clone());
             tokio::spawn(async move {
                 let begin = tick();
-                let removed = cache.clear().await;
+                let invalidation = cache.clear();
+                // The return, as far as fetches can tell: the work is done in the call, and
+                // fetches keep running unshared until the `Invalidated` completes, so `ret` is
+                // read before that. Read after it, a fetch that rightly began after the count
+                // was lowered could take a tick just before `ret` and be reported as stale.
                 let ret = tick();
+                let removed = invalidation.await;
                 done.store(true, SeqCst);
                 (removed, begin, ret)
             })
