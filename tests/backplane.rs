@@ -58,6 +58,10 @@ fn main() {
             "an_undecodable_message_clears_what_it_was_about",
             an_undecodable_message_clears_what_it_was_about,
         ),
+        (
+            "a_remote_invalidation_leaves_nothing_to_serve_stale",
+            a_remote_invalidation_leaves_nothing_to_serve_stale,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;
@@ -360,6 +364,35 @@ fn every_kind_of_invalidation_crosses(redis: &Redis) {
     let ignored = a.ask(&format!("wait_ignored_own {}", kinds.len()));
     assert_eq!(ignored, "ok", "A did not see its own messages come back");
     assert_eq!(b.stat("rejected"), 0);
+}
+
+/// Serving stale must not paper over an invalidation from another replica: B holds expired
+/// values inside their stale windows; A invalidates one user's group; B then answers that user
+/// with a fresh fetch, not the stale value, while another user's stale value is still served
+/// (so the windows were open).
+fn a_remote_invalidation_leaves_nothing_to_serve_stale(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    b.version(1);
+    assert_eq!(b.get("stale", "revoked").0, "revoked@v1");
+    assert_eq!(b.get("stale", "other").0, "other@v1");
+    // Past the 50 ms TTL, well inside the windows.
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    b.version(2);
+    let applied = b.stat("applied");
+    let answer = a.ask("inv stale-group revoked");
+    assert!(answer.starts_with("ok"), "{answer}");
+    assert_eq!(b.ask(&format!("wait_applied {}", applied + 1)), "ok");
+    assert_eq!(
+        b.get("stale", "other").0,
+        "other@v1",
+        "the other user's expired value is served stale: the windows are open"
+    );
+    assert_eq!(
+        b.get("stale", "revoked").0,
+        "revoked@v2",
+        "B served the revoked user's value from before A's invalidation"
+    );
 }
 
 fn propagation_rounds(redis: &Redis) {

@@ -66,6 +66,23 @@ fn builder() -> &'static Arc<TtlCache<String, u64, String>> {
     })
 }
 
+/// A cache that serves stale: a 50 ms TTL, then a minute of stale-while-revalidate and of
+/// stale-if-error. An invalidation from the other replica must leave nothing to serve stale.
+fn stale() -> &'static TtlCache<String, u64, String> {
+    static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let cache = TtlCache::builder()
+            .ttl(Duration::from_millis(50))
+            .stale_while_revalidate(Duration::from_secs(60))
+            .stale_if_error(Duration::from_secs(60))
+            .name("backplane-test::stale")
+            .build()
+            .expect("valid settings");
+        backplane::attach(&cache).expect("a unique name");
+        cache
+    })
+}
+
 /// A cache with no name: it does not take part, so it is neither gated nor cleared.
 fn unnamed() -> &'static TtlCache<String, u64, String> {
     static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
@@ -90,6 +107,12 @@ async fn get(kind: &str, user: &str) -> String {
         "folder" => folder(user, 1).await,
         "builder" => builder().get_with(user, &1, || upstream(user)).await,
         "unnamed" => unnamed().get_with(user, &1, || upstream(user)).await,
+        "stale" => {
+            let owned = user.to_owned();
+            stale()
+                .get_with_stale(user, &1, move || async move { upstream(&owned).await })
+                .await
+        }
         other => panic!("unknown cache {other}"),
     }
 }
@@ -120,6 +143,7 @@ async fn invalidate(kind: &str, user: &str) -> String {
             builder().refresh(user, &1, || upstream(user)).await;
             format!("ok {sent}")
         }
+        "stale-group" => outcome(sent, stale().invalidate_group(user).published().await),
         "builder-insert" => {
             // A write-through: A has the new value in hand; B must drop its old one.
             builder().insert(user, &1, upstream(user).await).await;
@@ -179,6 +203,7 @@ pub(crate) fn run() {
             .replica_id(name.clone());
         backplane::install(&url, options).expect("installed");
         builder();
+        stale();
     });
     let mut held: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<String>)> = None;
     for line in std::io::stdin().lock().lines() {
