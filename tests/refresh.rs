@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cache_core::TtlCache;
-use tokio::sync::Notify;
-use tokio::task::yield_now;
+use ttl_cached_tests::{settle, Gated};
 
 type Cache = TtlCache<String, u32, String>;
 
@@ -20,30 +19,6 @@ fn cache() -> Arc<Cache> {
             .build()
             .unwrap(),
     )
-}
-
-/// Lets every spawned task of the current-thread runtime run until it waits.
-async fn settle() {
-    for _ in 0..20 {
-        yield_now().await;
-    }
-}
-
-/// A fetch that says when it started and finishes when its gate opens.
-#[derive(Default)]
-struct Gated {
-    started: Notify,
-    gate: Notify,
-    runs: AtomicUsize,
-}
-
-impl Gated {
-    async fn run(&self, value: &str) -> String {
-        self.runs.fetch_add(1, SeqCst);
-        self.started.notify_one();
-        self.gate.notified().await;
-        value.to_string()
-    }
 }
 
 /// The core of refresh: the fetch in flight when the refresh began is not joined by it, its

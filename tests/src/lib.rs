@@ -227,3 +227,32 @@ pub fn quiet_injected_panics() {
         }));
     });
 }
+
+/// Lets every spawned task of a current-thread runtime run until it waits: enough yields for
+/// the tasks these tests spawn to reach their next `.await` on a gate.
+pub async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A fetch that says when it started and finishes when its gate opens, counting its runs.
+#[derive(Debug, Default)]
+pub struct Gated {
+    /// Notified (once, stored) when a run starts.
+    pub started: Notify,
+    /// The run waits here until the test notifies it.
+    pub gate: Notify,
+    /// How many runs started.
+    pub runs: AtomicUsize,
+}
+
+impl Gated {
+    /// One run: counts it, says it started, waits for the gate, returns `value`.
+    pub async fn run(&self, value: &str) -> String {
+        self.runs.fetch_add(1, SeqCst);
+        self.started.notify_one();
+        self.gate.notified().await;
+        value.to_string()
+    }
+}
