@@ -347,13 +347,7 @@ where
         Fut: Future<Output = V>,
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
-        // The other replicas drop the key and fetch it anew (see `backplane`).
-        #[cfg(feature = "redis")]
-        drop(
-            self.inner
-                .backplane()
-                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
-        );
+        self.publish_replaced(group, key);
         let value = fetch().await;
         lead.finish(value, &Plain::<V>::NEW).await
     }
@@ -394,12 +388,7 @@ where
         Fut: Future<Output = Result<V, E>>,
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
-        #[cfg(feature = "redis")]
-        drop(
-            self.inner
-                .backplane()
-                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
-        );
+        self.publish_replaced(group, key);
         let outcome = fetch().await;
         lead.finish(outcome, &TryRetry::<V, E>::NEW).await
     }
@@ -433,13 +422,7 @@ where
         QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
         let lead = self.inner.lead_insert(&Pair { group, rest: key });
-        // As for a refresh: the other replicas drop the key and fetch it anew.
-        #[cfg(feature = "redis")]
-        drop(
-            self.inner
-                .backplane()
-                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
-        );
+        self.publish_replaced(group, key);
         lead.finish(value, &Plain::<V>::NEW).await;
     }
 
@@ -841,6 +824,32 @@ where
 /// `ttl` in nanoseconds, saturating: about 584 years at most.
 fn ttl_nanos(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl<G, K, V> TtlCache<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// After `refresh`, `try_refresh` or `insert` removed the key's value here: the other
+    /// replicas drop it too and fetch it anew (see `backplane`). Nothing without the `redis`
+    /// feature.
+    #[inline]
+    fn publish_replaced<QG, QK>(&self, group: &QG, key: &QK)
+    where
+        QG: ?Sized + ToKey<G>,
+        QK: ?Sized + ToKey<K>,
+    {
+        #[cfg(feature = "redis")]
+        drop(
+            self.inner
+                .backplane()
+                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
+        );
+        #[cfg(not(feature = "redis"))]
+        let _ = (group, key);
+    }
 }
 
 /// Another handle to the same cache: cheap (one reference count), and every clone sees and
