@@ -162,12 +162,7 @@ where
     /// assert_eq!(cache.get("alice", &1).as_deref(), Some("v2"));
     /// # }
     /// ```
-    pub async fn get_with_stale<QG, QK, F, Fut>(
-        &self,
-        group: &QG,
-        key: &QK,
-        fetch: F,
-    ) -> V
+    pub async fn get_with_stale<QG, QK, F, Fut>(&self, group: &QG, key: &QK, fetch: F) -> V
     where
         QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
         QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
