@@ -25,6 +25,14 @@ async fn settle() {
     }
 }
 
+/// Waits for a gated refresh to start, failing (not hanging) if none does: on the paused
+/// clock, the timeout fires as soon as nothing else can run.
+async fn started(notify: &Notify) {
+    tokio::time::timeout(Duration::from_secs(3600), notify.notified())
+        .await
+        .expect("no refresh started");
+}
+
 static BOUNDARY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[ttl_cached(ttl = 60, key = "<user>:<id>", stale = "30s")]
@@ -114,8 +122,8 @@ async fn one_background_refresh_per_key() {
         assert_eq!(answer, format!("ann/{id}: v{id}"));
     }
     // And more while both refreshes are running.
-    SHARED_STARTED.notified().await;
-    SHARED_STARTED.notified().await;
+    started(&SHARED_STARTED).await;
+    started(&SHARED_STARTED).await;
     for _ in 0..10 {
         assert_eq!(shared("ann", 1).await, "ann/1: v1");
     }
@@ -173,7 +181,7 @@ async fn a_refresh_in_flight_when_invalidated_is_not_stored() {
         RACE_PHASE.store(1, SeqCst);
         let served = race_cache().stats().stale_served;
         assert_eq!(race(kind, 1).await, format!("{kind}/1: old"));
-        RACE_STARTED.notified().await;
+        started(&RACE_STARTED).await;
         assert_eq!(race_cache().stats().refreshes_in_flight, 1);
         match kind {
             "key" => assert!(invalidate_race_key(kind, 1).await),
@@ -201,7 +209,7 @@ async fn a_refresh_in_flight_when_invalidated_is_not_stored() {
     advance(TTL).await;
     RACE_PHASE.store(1, SeqCst);
     assert_eq!(race("none", 1).await, "none/1: old");
-    RACE_STARTED.notified().await;
+    started(&RACE_STARTED).await;
     RACE_GATE.notify_one();
     settle().await;
     RACE_PHASE.store(2, SeqCst);
@@ -271,4 +279,53 @@ async fn associated_function_without_self() {
     assert_eq!(Directory::lookup_cache().stats().refreshes_started, 1);
     settle().await;
     assert_eq!(Directory::lookup("ann").await, "ann@Directory v2");
+}
+
+/// A parameter whose copy panics when `ARMED`: `&Bomb` is copied with `Clone`.
+#[derive(Debug)]
+pub(crate) struct Bomb;
+
+static ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl Clone for Bomb {
+    fn clone(&self) -> Self {
+        assert!(!ARMED.load(SeqCst), "the copy of a parameter panicked");
+        Bomb
+    }
+}
+
+static BOMB_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(ttl = 60, key = "<id>", ignore = [bomb], stale = "30s")]
+async fn fragile(id: u32, bomb: &Bomb) -> String {
+    let _ = bomb;
+    let run = BOMB_RUNS.fetch_add(1, SeqCst) + 1;
+    format!("{id}: v{run}")
+}
+
+/// The caller that leads a refresh copies the parameters after it claimed the key's flight:
+/// if a copy panics, the refresh is never spawned, and its claim is given up (counted out of
+/// `refreshes_in_flight`), so the next stale call starts a refresh of its own.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_panicking_copy_gives_the_refresh_up() {
+    use futures_util::FutureExt;
+    assert_eq!(fragile(1, &Bomb).await, "1: v1");
+    advance(TTL).await;
+    ARMED.store(true, SeqCst);
+    let panicked = std::panic::AssertUnwindSafe(fragile(1, &Bomb))
+        .catch_unwind()
+        .await;
+    ARMED.store(false, SeqCst);
+    assert!(panicked.is_err());
+    let stats = fragile_cache().stats();
+    assert_eq!((stats.refreshes_started, stats.refreshes_in_flight), (1, 0));
+    assert_eq!(fragile(1, &Bomb).await, "1: v1");
+    assert_eq!(
+        fragile_cache().stats().refreshes_started,
+        2,
+        "the abandoned refresh still held the key"
+    );
+    settle().await;
+    assert_eq!(fragile(1, &Bomb).await, "1: v2");
+    assert_eq!(BOMB_RUNS.load(SeqCst), 2);
 }
