@@ -33,6 +33,14 @@ async fn started(notify: &Notify) {
         .expect("no refresh started");
 }
 
+/// Waits at a refresh's gate, failing (not hanging) if the test never opens it: a caller that
+/// fetched inline, where it should have been answered stale, waits here with nobody to open.
+async fn gate(notify: &Notify) {
+    tokio::time::timeout(Duration::from_secs(3600), notify.notified())
+        .await
+        .expect("the gate never opened: a caller fetched inline");
+}
+
 static BOUNDARY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[ttl_cached(ttl = 60, key = "<user>:<id>", stale = "30s")]
@@ -101,7 +109,7 @@ async fn shared(user: &str, id: u32) -> String {
     if run > 2 {
         // The refreshes (runs 3 and 4) wait at the gate.
         SHARED_STARTED.notify_one();
-        SHARED_GATE.notified().await;
+        gate(&SHARED_GATE).await;
     }
     format!("{user}/{id}: v{run}")
 }
@@ -162,7 +170,7 @@ async fn race(user: &str, id: u32) -> String {
         0 => format!("{user}/{id}: old"),
         1 => {
             RACE_STARTED.notify_one();
-            RACE_GATE.notified().await;
+            gate(&RACE_GATE).await;
             format!("{user}/{id}: refreshed")
         }
         _ => format!("{user}/{id}: after"),

@@ -362,6 +362,11 @@ fn body(
         }
     });
     let filters = store_filters(plan, &policy, krate);
+    // `stale = ".."` starts with `StaleStart`, which has a `Stale` answer too.
+    let start_enum = match &plan.stale {
+        None => quote!(Start),
+        Some(_) => quote!(StaleStart),
+    };
     let (start, finish) = match &plan.stale {
         None => (
             quote! {
@@ -395,15 +400,15 @@ fn body(
             (
                 quote! {
                     match #krate::__private::start_stale(#handle_local, &#key, &#policy).await {
-                        #krate::__private::StaleStart::Done(#done) => return #done,
-                        #krate::__private::StaleStart::Stale(#done, ::core::option::Option::None) => {
+                        __TtlCachedStart::Done(#done) => return #done,
+                        __TtlCachedStart::Stale(#done, ::core::option::Option::None) => {
                             return #done;
                         }
-                        #krate::__private::StaleStart::Stale(
+                        __TtlCachedStart::Stale(
                             #done,
                             ::core::option::Option::Some(#refresh),
                         ) => ::core::result::Result::Err((#done, #refresh)),
-                        #krate::__private::StaleStart::Lead(#lead) => {
+                        __TtlCachedStart::Lead(#lead) => {
                             ::core::result::Result::Ok(#lead)
                         }
                     }
@@ -435,7 +440,7 @@ fn body(
         // Imported rather than named in the patterns: with a `crate = "..."` path that does not
         // resolve, the import fails like every other path, on the string, and rustc shows that
         // error once; a pattern would add a second error suggesting an unrelated `Start`.
-        use #krate::__private::Start as __TtlCachedStart;
+        use #krate::__private::#start_enum as __TtlCachedStart;
         let #handle_local: &'static #krate::CacheHandle = #handle;
         let #policy = #policy_expr;
         #filters
