@@ -309,7 +309,7 @@ where
         owner: &C,
         probe: &P,
         policy: &Pol,
-    ) -> Option<(Pol::Output, Option<Background<C, G, K, V>>)>
+    ) -> Option<Claimed<Pol::Output, C, G, K, V>>
     where
         C: Deref<Target = Self> + Clone + Send + Sync + 'static,
         P: ?Sized + KeyProbe<G, K>,
@@ -425,6 +425,9 @@ where
         Some(value)
     }
 }
+
+/// What [`Inner::claim_stale`] answers a caller with: its answer, and the refresh it leads.
+pub(crate) type Claimed<O, C, G, K, V> = (O, Option<Background<C, G, K, V>>);
 
 /// A background refresh: owns a handle on the cache, the runtime it is spawned on and, until
 /// the task first runs, the flight it leads. Dropped unrun (before it was spawned, or the
