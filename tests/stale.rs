@@ -300,6 +300,33 @@ async fn a_failing_or_panicking_refresh_is_counted_and_the_stale_value_stays() {
     assert_eq!(cache.get("u", &1).as_deref(), Some("new"));
 }
 
+/// `fetch` is called by the caller that leads the refresh, after it claimed the key's flight,
+/// and may borrow from it: if the call panics, nothing is spawned, the flight is given up (no
+/// flight left behind, counted out of `refreshes_in_flight`) and the next stale call refreshes.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_fetch_that_panics_when_called_gives_the_refresh_up() {
+    use futures_util::FutureExt;
+    let cache = cache(SWR, Duration::ZERO);
+    store(&cache, 1, "old").await;
+    advance(TTL).await;
+    let borrowed = String::from("borrowed by the closure, not by its future");
+    let panicked = std::panic::AssertUnwindSafe(cache.get_with_stale("u", &1, || {
+        assert!(borrowed.is_empty(), "fetch panicked when called");
+        async { String::new() }
+    }))
+    .catch_unwind()
+    .await;
+    assert!(panicked.is_err());
+    let stats = cache.stats();
+    assert_eq!((stats.refreshes_started, stats.refreshes_in_flight), (1, 0));
+    assert_eq!(cache.__internal_sizes().2, 0, "a flight was left behind");
+    let runs = Arc::new(AtomicUsize::new(0));
+    assert_eq!(get_stale(&cache, 1, "new", &runs).await, "old");
+    assert_eq!(cache.stats().refreshes_started, 2);
+    settle().await;
+    assert_eq!(cache.get("u", &1).as_deref(), Some("new"));
+}
+
 /// The callers waiting on a fetch that fails inside the stale-if-error window receive the
 /// stale value too (they do not retry against the failing upstream one after another).
 #[tokio::test(flavor = "current_thread", start_paused = true)]

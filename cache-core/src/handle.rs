@@ -126,7 +126,7 @@ pub struct CacheHandle {
     /// the cache was being created is then not lost, and two changes reach the cache in the
     /// order they were made.
     settings: Mutex<()>,
-    /// `stale_if_error` and `jitter` from the attribute, fixed: see `stale.rs`, `jitter.rs`.
+    /// `stale`, `stale_if_error` and `jitter` from the attribute, fixed: see `stale.rs`, `jitter.rs`.
     options: crate::stale::Options,
     cell: OnceLock<Box<dyn ErasedCache>>,
 }
@@ -166,7 +166,7 @@ impl CacheHandle {
         }
     }
 
-    /// The handle with the attribute's `stale_if_error` and `jitter`.
+    /// The handle with the attribute's `stale`, `stale_if_error` and `jitter`.
     pub(crate) fn with_options(mut self, options: crate::stale::Options) -> Self {
         self.options = options;
         self
@@ -205,6 +205,7 @@ impl CacheHandle {
                 .ttl(self.ttl())
                 .capacity(self.capacity())
                 .name(Cow::Borrowed(self.name))
+                .stale_while_revalidate(self.options.stale)
                 .stale_if_error(self.options.stale_if_error)
                 .jitter(self.options.jitter)
                 .build_inner()

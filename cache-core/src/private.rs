@@ -181,6 +181,84 @@ where
     Box::pin(cache.start(key, policy)).await
 }
 
+/// What [`start_stale`] found: as [`Start`], or an expired value served at once
+/// (`Stale`), with the background refresh the caller leads, if it does, to spawn with
+/// [`revalidate`].
+#[derive(Debug)]
+pub enum StaleStart<O, L, R> {
+    /// Answered: another caller's fetch, or a live value.
+    Done(O),
+    /// The caller fetches, inline.
+    Lead(L),
+    /// The expired value, and the refresh to spawn if no fetch of the key was running.
+    Stale(O, Option<R>),
+}
+
+/// A background refresh a `stale = ".."` function's caller leads, not yet spawned: dropped
+/// unspawned (the parameters' copies panicked), it abandons the key's flight, so that callers
+/// waiting on it fetch themselves.
+pub struct Revalidate<G, K, V>(
+    crate::stale::Background<&'static crate::cache::Inner<G, K, V>, G, K, V>,
+)
+where
+    G: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static;
+
+impl<G, K, V> std::fmt::Debug for Revalidate<G, K, V>
+where
+    G: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Revalidate")
+    }
+}
+
+/// The miss path of a `stale = ".."` function: the expired value inside the window (and the
+/// refresh to start, if the caller leads it), else as [`start`]. Nothing of the function's
+/// parameters is needed yet: the caller copies them only when it fetches or refreshes.
+pub async fn start_stale<GP, RP, P>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+    policy: &P,
+) -> StaleStart<
+    P::Output,
+    Lead<'static, GP::Owned, RP::Owned, P::Value>,
+    Revalidate<GP::Owned, RP::Owned, P::Value>,
+>
+where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: CacheValue,
+{
+    let cache: &'static crate::cache::Inner<GP::Owned, RP::Owned, P::Value> =
+        handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    if let Some((answer, refresh)) = cache.claim_stale(&cache, key, policy) {
+        return StaleStart::Stale(answer, refresh.map(Revalidate));
+    }
+    match Box::pin(cache.start(key, policy)).await {
+        Start::Done(done) => StaleStart::Done(done),
+        Start::Lead(lead) => StaleStart::Lead(lead),
+    }
+}
+
+/// Spawns a `stale = ".."` function's background refresh on the caller's runtime. `fetch` is
+/// the function's body over owned copies of its parameters, so it must be `Send + 'static`.
+pub fn revalidate<G, K, V, F, P>(refresh: Revalidate<G, K, V>, fetch: F, policy: P)
+where
+    G: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    P: Policy<Value = V> + Send + Sync + 'static,
+    P::Output: Send,
+    F: Future<Output = P::Output> + Send + 'static,
+{
+    refresh.0.spawn(fetch, policy);
+}
+
 pub use crate::refresh::{Refresh, Refreshing};
 
 /// `refresh_<fn>`, first half: leads a refresh of the key (taking its flight entry, removing its
@@ -354,6 +432,14 @@ impl SiteHandles {
             first: std::sync::OnceLock::new(),
             more: std::sync::RwLock::new(Vec::new()),
         }
+    }
+
+    /// `stale = "30s"`: the window after the TTL in which an expired value is served while
+    /// one background refresh runs.
+    #[must_use]
+    pub const fn stale(mut self, window: std::time::Duration) -> Self {
+        self.options.stale = window;
+        self
     }
 
     /// `stale_if_error = "5m"`: the window in which an expired value stands in for a failed

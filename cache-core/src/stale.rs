@@ -73,10 +73,12 @@ impl Windows {
     }
 }
 
-/// What a `#[ttl_cached]` attribute sets beyond the TTL and capacity: `stale_if_error` and
-/// `jitter`, carried by its handle to the cache it makes.
+/// What a `#[ttl_cached]` attribute sets beyond the TTL and capacity: `stale`,
+/// `stale_if_error` and `jitter`, carried by its handle to the cache it makes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Options {
+    /// `stale = "30s"`: the stale-while-revalidate window.
+    pub(crate) stale: Duration,
     pub(crate) stale_if_error: Duration,
     /// A fraction of the TTL (checked by the macro, and again by the builder).
     pub(crate) jitter: f64,
@@ -84,6 +86,7 @@ pub(crate) struct Options {
 
 impl Options {
     pub(crate) const NONE: Self = Self {
+        stale: Duration::ZERO,
         stale_if_error: Duration::ZERO,
         jitter: 0.0,
     };
@@ -131,9 +134,9 @@ where
     /// stored unless the key, its group, or the cache was invalidated while it ran. Outside the
     /// window, or with no tokio runtime, it behaves as `get_with`.
     ///
-    /// `fetch` must be `Send + 'static` (it may become a task, which holds a clone of this
-    /// handle). An
-    /// invalidated value is never served, stale or not. A panic in a background refresh is
+    /// `fetch` is called by the caller, and the future it returns must be `Send + 'static`
+    /// (it may become a task, which holds a clone of this handle); `fetch` itself may borrow.
+    /// An invalidated value is never served, stale or not. A panic in a background refresh is
     /// caught and counted ([`refreshes_failed`](crate::CacheStats::refreshes_failed)); the
     /// stale value stays until its window ends.
     ///
@@ -163,7 +166,7 @@ where
     where
         QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
         QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
-        F: FnOnce() -> Fut + Send + 'static,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = V> + Send + 'static,
     {
         let probe = Pair { group, rest: key };
@@ -219,7 +222,7 @@ where
     where
         QG: ?Sized + Hash + Equivalent<G> + ToKey<G>,
         QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
-        F: FnOnce() -> Fut + Send + 'static,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + 'static,
     {
@@ -270,6 +273,8 @@ where
     /// Stale-while-revalidate, after the caller's lookup missed: the expired value if the key
     /// has one inside the window (starting a background refresh unless a fetch of the key is
     /// running), a live value stored meanwhile, or `fetch` back for the caller to run inline.
+    /// `fetch` is called here, by the caller, only when a refresh is started: only the future
+    /// it returns goes to the task.
     fn serve_stale<C, P, Pol, F, Fut>(
         &self,
         owner: &C,
@@ -282,23 +287,44 @@ where
         P: ?Sized + KeyProbe<G, K>,
         Pol: Policy<Value = V> + Send + Sync + 'static,
         Pol::Output: Send,
-        F: FnOnce() -> Fut + Send + 'static,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = Pol::Output> + Send + 'static,
     {
-        if self.stale.revalidate.is_zero() {
+        let Some((answer, refresh)) = self.claim_stale(owner, probe, &policy) else {
             return Err(fetch);
+        };
+        if let Some(refresh) = refresh {
+            // Should `fetch` panic, `refresh` is dropped unspawned and abandons its flight.
+            refresh.spawn(fetch(), policy);
+        }
+        Ok(answer)
+    }
+
+    /// The first half of [`serve_stale`](Self::serve_stale), which needs no fetch: `None` if
+    /// the caller must fetch (no window, no expired value inside it, no runtime, an
+    /// invalidation in progress); else its answer (the expired value, or a live value stored
+    /// meanwhile) and, when it leads the key's new flight, the refresh to spawn.
+    pub(crate) fn claim_stale<C, P, Pol>(
+        &self,
+        owner: &C,
+        probe: &P,
+        policy: &Pol,
+    ) -> Option<Claimed<Pol::Output, C, G, K, V>>
+    where
+        C: Deref<Target = Self> + Clone + Send + Sync + 'static,
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+    {
+        if self.stale.revalidate.is_zero() {
+            return None;
         }
         let probe = &self.store.hasher.hashed(probe);
-        let Some(node) = self.store.peek_current(probe, self.current_epoch()) else {
-            return Err(fetch);
-        };
+        let node = self.store.peek_current(probe, self.current_epoch())?;
         let now = Instant::now();
         if now < node.expires_at || !within(node.expires_at, self.stale.revalidate, now) {
-            return Err(fetch);
+            return None;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(fetch);
-        };
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         // As in `start`: the refresh "begins" here; the stamp is read after the group is pinned.
         let group = self.store.groups.pin(probe);
         let stamp = self.stamp(&group);
@@ -312,7 +338,7 @@ where
         };
         let Some(stale) = stale else {
             self.store.groups.unpin(&group);
-            return Err(fetch);
+            return None;
         };
         // Built here, not under the flight entry: a key part's `Clone` is user code.
         let ours = Arc::new(Flight::new(
@@ -332,13 +358,9 @@ where
             }
             Claim::Found(live) => {
                 self.store.groups.unpin(&group);
-                return match live.value() {
-                    Some(value) => {
-                        self.store.counters.hits.incr();
-                        Ok(policy.answer(value))
-                    }
-                    None => Err(fetch),
-                };
+                let value = live.value()?;
+                self.store.counters.hits.incr();
+                return Some((policy.answer(value), None));
             }
             Claim::Lead { flight, replaced } => {
                 if let Some(old) = replaced {
@@ -350,21 +372,22 @@ where
         let answer = policy.answer(stale);
         bump(&self.store.counters.stale_served, 1);
         trace::stale_served(self.name(), refreshing.is_some());
-        if let Some(flight) = refreshing {
+        let refresh = refreshing.map(|flight| {
             bump(&self.store.counters.refreshes_started, 1);
             self.store
                 .counters
                 .refreshes_in_flight
                 .fetch_add(1, Relaxed);
             trace::refresh_started(self.name());
-            let background = Background {
+            // From here the guard abandons the flight and counts the refresh out of
+            // `refreshes_in_flight` if it is dropped, spawned or not.
+            Background {
                 owner: owner.clone(),
                 flight: Some(flight),
-            };
-            // Detached: the task settles the flight itself, and its handle is not needed.
-            drop(runtime.spawn(background.run(fetch, policy)));
-        }
-        Ok(answer)
+                runtime,
+            }
+        });
+        Some((answer, refresh))
     }
 
     /// Gives `lead` the key's expired node to fall back on if it is inside the stale-if-error
@@ -403,10 +426,14 @@ where
     }
 }
 
-/// A background refresh: owns a handle on the cache and, until the task first runs, the
-/// flight it leads. Dropped unrun (the runtime shut down), it abandons the flight, so callers
-/// waiting on it take over; it counts the refresh out of `refreshes_in_flight` either way.
-struct Background<C, G, K, V>
+/// What [`Inner::claim_stale`] answers a caller with: its answer, and the refresh it leads.
+pub(crate) type Claimed<O, C, G, K, V> = (O, Option<Background<C, G, K, V>>);
+
+/// A background refresh: owns a handle on the cache, the runtime it is spawned on and, until
+/// the task first runs, the flight it leads. Dropped unrun (before it was spawned, or the
+/// runtime shut down), it abandons the flight, so callers waiting on it take over; it counts
+/// the refresh out of `refreshes_in_flight` either way.
+pub(crate) struct Background<C, G, K, V>
 where
     C: Deref<Target = Inner<G, K, V>>,
     G: Hash + Eq + Clone + Send + Sync + 'static,
@@ -415,6 +442,8 @@ where
 {
     owner: C,
     flight: Option<Arc<Flight<G, K, V>>>,
+    /// The caller's runtime, where the refresh runs.
+    runtime: tokio::runtime::Handle,
 }
 
 impl<C, G, K, V> Background<C, G, K, V>
@@ -424,10 +453,22 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    async fn run<Pol, F, Fut>(mut self, fetch: F, policy: Pol)
+    /// Spawns the refresh, running `fetch`, on the caller's runtime. Detached: the task
+    /// settles the flight itself, and its handle is not needed.
+    pub(crate) fn spawn<Pol, Fut>(self, fetch: Fut, policy: Pol)
+    where
+        C: Send + Sync + 'static,
+        Pol: Policy<Value = V> + Send + Sync + 'static,
+        Pol::Output: Send,
+        Fut: Future<Output = Pol::Output> + Send + 'static,
+    {
+        let runtime = self.runtime.clone();
+        drop(runtime.spawn(self.run(fetch, policy)));
+    }
+
+    async fn run<Pol, Fut>(mut self, fetch: Fut, policy: Pol)
     where
         Pol: Policy<Value = V>,
-        F: FnOnce() -> Fut,
         Fut: Future<Output = Pol::Output>,
     {
         let Some(flight) = self.flight.take() else {
@@ -442,7 +483,7 @@ where
             armed: true,
             fallback: None,
         };
-        match catch_unwind(fetch()).await {
+        match catch_unwind(fetch).await {
             Ok(outcome) => {
                 drop(lead.finish(outcome, &policy).await);
                 if flight.value().is_none() {

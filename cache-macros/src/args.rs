@@ -13,10 +13,10 @@ use crate::duration::parse_duration;
 use crate::errors::Errors;
 
 const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, \
-                     `scope`, `stale_if_error`, `jitter`, `crate`";
+                     `scope`, `stale`, `stale_if_error`, `jitter`, `crate`";
 
 /// The method-level arguments, in the order `VALID` lists them.
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 12] = [
     "ttl",
     "key",
     "group",
@@ -25,6 +25,7 @@ const NAMES: [&str; 11] = [
     "store_if",
     "store_none",
     "scope",
+    "stale",
     "stale_if_error",
     "jitter",
     "crate",
@@ -66,6 +67,8 @@ pub(crate) struct Args {
     pub(crate) krate: Option<proc_macro2::TokenStream>,
     /// `scope = Account`: the scope the function's group joins.
     pub(crate) scope: Option<syn::Path>,
+    /// `stale = "30s"`: `(secs, nanos)`, and the argument's name, where errors about it go.
+    pub(crate) stale: Option<(u64, u32, Ident)>,
     /// `stale_if_error = "5m"`: `(secs, nanos)`.
     pub(crate) stale_if_error: Option<(u64, u32)>,
     /// `jitter = "10%"`: the fraction of the TTL.
@@ -167,16 +170,11 @@ impl Args {
             // Whatever follows, `ttl` is not "missing".
             self.ttl_given = true;
         }
-        if matches!(key.as_str(), "stale" | "stale_while_revalidate") {
+        if key == "stale_while_revalidate" {
             self.errors.error(
                 &name,
-                format!(
-                    "`{key}` (serve stale while revalidating) is not supported by `#[ttl_cached]`: \
-                     the refresh would run the function's body in a background task, after its \
-                     borrowed parameters are gone; use `stale_if_error = \"5m\"` to serve the \
-                     expired value when a fetch fails, or a `cache_core::TtlCache` built with \
-                     `.stale_while_revalidate(..)` and its `get_with_stale`"
-                ),
+                "serving stale while revalidating is written `stale = \"30s\"` (a window after \
+                 the TTL)",
             );
             skip_to_comma(input);
             return Ok(());
@@ -217,6 +215,7 @@ impl Args {
                 "scope" => "scope = Account",
                 "store_if" => "store_if = |value| ...",
                 "store_none" => "store_none = false",
+                "stale" => "stale = \"30s\"",
                 "stale_if_error" => "stale_if_error = \"5m\"",
                 "jitter" => "jitter = \"10%\"",
                 _ => "ignore = [self]",
@@ -234,6 +233,10 @@ impl Args {
             "crate" => self.krate = Some(parse_crate_path(input)?),
             "scope" => self.scope = Some(parse_scope(input)?),
             "store_if" => self.store_if = Some(parse_store_if(input)?),
+            "stale" => {
+                let (secs, nanos) = parse_window(input, "stale")?;
+                self.stale = Some((secs, nanos, name.clone()));
+            }
             "stale_if_error" => self.stale_if_error = Some(parse_window(input, "stale_if_error")?),
             "jitter" => self.jitter = Some(parse_jitter(input)?),
             "store_none" => {
@@ -451,7 +454,8 @@ fn parse_template(input: ParseStream<'_>, which: &str) -> syn::Result<LitStr> {
     ))
 }
 
-/// `stale_if_error = "5m"` or whole seconds: a window after the TTL, greater than zero.
+/// `stale = "30s"`, `stale_if_error = "5m"` or whole seconds: a window after the TTL,
+/// greater than zero.
 fn parse_window(input: ParseStream<'_>, which: &str) -> syn::Result<(u64, u32)> {
     let message = format!(
         "`{which}` takes whole seconds (`{which} = 300`) or a duration string \

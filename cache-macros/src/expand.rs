@@ -178,6 +178,12 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
         }
     };
     // Only written when given, so that an attribute without them expands as before.
+    let handles = match &plan.stale {
+        Some((secs, nanos, _)) => quote! {
+            #handles.stale(::core::time::Duration::new(#secs, #nanos))
+        },
+        None => handles,
+    };
     let handles = match plan.stale_if_error {
         Some((secs, nanos)) => quote! {
             #handles.stale_if_error(::core::time::Duration::new(#secs, #nanos))
@@ -356,12 +362,85 @@ fn body(
         }
     });
     let filters = store_filters(plan, &policy, krate);
+    // `stale = ".."` starts with `StaleStart`, which has a `Stale` answer too.
+    let start_enum = match &plan.stale {
+        None => quote!(Start),
+        Some(_) => quote!(StaleStart),
+    };
+    let (start, finish) = match &plan.stale {
+        None => (
+            quote! {
+                match #krate::__private::start(#handle_local, &#key, &#policy).await {
+                    __TtlCachedStart::Done(#done) => return #done,
+                    __TtlCachedStart::Lead(#lead) => #lead,
+                }
+            },
+            quote! {
+                #krate::__private::complete::<#ret_ty, _, _, _, _>(#lead, async move {
+                    #return_edge
+                    #(#stmts)*
+                }, &#policy).await
+            },
+        ),
+        // `stale = ".."`: the body's future is built over owned copies of the borrowed
+        // parameters, after the key's borrows ended, only when it runs (inline on a miss, or
+        // spawned as the background refresh of an expired value); a hit or a stale answer
+        // with a refresh already running copies nothing.
+        Some((_, _, stale)) => {
+            let (copies, rebind) = crate::stale::copies(params);
+            let fetch = local("__ttl_cached_fetch");
+            let refresh = local("__ttl_cached_refresh");
+            // Spawning requires the body's future to be `Send + 'static`: an error there is
+            // reported on `stale`, with rustc's notes pointing into the body.
+            let at = Span::call_site().located_at(stale.span());
+            let at_krate = krate_at(krate, at);
+            let spawn = quote_spanned! {at=>
+                #at_krate::__private::revalidate(#refresh, #fetch, #policy)
+            };
+            (
+                quote! {
+                    match #krate::__private::start_stale(#handle_local, &#key, &#policy).await {
+                        __TtlCachedStart::Done(#done) => return #done,
+                        __TtlCachedStart::Stale(#done, ::core::option::Option::None) => {
+                            return #done;
+                        }
+                        __TtlCachedStart::Stale(
+                            #done,
+                            ::core::option::Option::Some(#refresh),
+                        ) => ::core::result::Result::Err((#done, #refresh)),
+                        __TtlCachedStart::Lead(#lead) => {
+                            ::core::result::Result::Ok(#lead)
+                        }
+                    }
+                },
+                quote! {
+                    #copies
+                    let #fetch = async move {
+                        #rebind
+                        #return_edge
+                        #(#stmts)*
+                    };
+                    match #lead {
+                        ::core::result::Result::Ok(#lead) => {
+                            #krate::__private::complete::<#ret_ty, _, _, _, _>(
+                                #lead, #fetch, &#policy,
+                            ).await
+                        }
+                        ::core::result::Result::Err((#done, #refresh)) => {
+                            #spawn;
+                            #done
+                        }
+                    }
+                },
+            )
+        }
+    };
     let tokens = quote! {
         #imports
         // Imported rather than named in the patterns: with a `crate = "..."` path that does not
         // resolve, the import fails like every other path, on the string, and rustc shows that
         // error once; a pattern would add a second error suggesting an unrelated `Start`.
-        use #krate::__private::Start as __TtlCachedStart;
+        use #krate::__private::#start_enum as __TtlCachedStart;
         let #handle_local: &'static #krate::CacheHandle = #handle;
         let #policy = #policy_expr;
         #filters
@@ -376,15 +455,9 @@ fn body(
                 return #done;
             }
             #join_scope
-            match #krate::__private::start(#handle_local, &#key, &#policy).await {
-                __TtlCachedStart::Done(#done) => return #done,
-                __TtlCachedStart::Lead(#lead) => #lead,
-            }
+            #start
         };
-        #krate::__private::complete::<#ret_ty, _, _, _, _>(#lead, async move {
-            #return_edge
-            #(#stmts)*
-        }, &#policy).await
+        #finish
     };
     // The tokens as they are, not parsed again into statements: parsing the user's statements a
     // second time was most of the attribute's own running time, once per cached function.

@@ -37,6 +37,7 @@ mod impl_block;
 mod item;
 mod signature;
 mod source;
+mod stale;
 mod suggest;
 mod template;
 mod valid;

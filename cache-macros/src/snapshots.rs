@@ -1,5 +1,6 @@
-//! Expansion snapshots: what the macro writes for a free function, a method and a trait impl,
-//! pretty-printed into `snapshots/*.rs`. A change to the expansion shows up as a diff there.
+//! Expansion snapshots: what the macro writes for a free function (also with `stale`), a
+//! method and a trait impl, pretty-printed into `snapshots/*.rs`. A change to the expansion
+//! shows up as a diff there.
 //! Regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p cache-macros`.
 
 use proc_macro2::TokenStream;
@@ -155,4 +156,18 @@ fn crate_path_is_the_only_path_to_the_runtime() {
         );
         assert!(output.contains("ttlc"), "`{args}` on `{item}`:\n{output}");
     }
+}
+
+/// `stale = ".."`: the body's future over owned copies of the borrowed parameters, made after
+/// the hit path, and the background refresh it may become.
+#[test]
+fn stale() {
+    let args = quote!(ttl = 60, key = "<user_id>:<folder_id>", stale = "30s");
+    let item = quote! {
+        pub async fn list_folders(user_id: &str, folder_id: u64) -> Result<Vec<Folder>, ApiError> {
+            client().list(user_id, folder_id).await
+        }
+    };
+    let attributed = quote!(#[ttl_cached(#args)] #item);
+    check("stale", &attributed, &expand(args, item));
 }

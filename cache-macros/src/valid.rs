@@ -35,6 +35,8 @@ pub(crate) struct Plan {
     pub(crate) store_none_false: Option<syn::LitBool>,
     /// `scope = Account`.
     pub(crate) scope: Option<syn::Path>,
+    /// `stale = "30s"`: `(secs, nanos)` and the argument's name.
+    pub(crate) stale: Option<(u64, u32, Ident)>,
     /// `stale_if_error = "5m"`: `(secs, nanos)`.
     pub(crate) stale_if_error: Option<(u64, u32)>,
     /// `jitter = "10%"`: the fraction of the TTL.
@@ -76,6 +78,9 @@ pub(crate) fn plan(
 ) -> Option<Plan> {
     errors.extend(std::mem::take(&mut args.errors));
     check_signature(sig, errors);
+    if let Some((_, _, stale)) = &args.stale {
+        crate::stale::check(params, stale, errors);
+    }
     if !args.ttl_given {
         errors.push(missing_ttl(attr_span));
     }
@@ -361,6 +366,7 @@ pub(crate) fn plan(
         store_if: args.store_if.take(),
         store_none_false: args.store_none_false.take(),
         scope: args.scope.take(),
+        stale: args.stale.take(),
         stale_if_error: args.stale_if_error.take(),
         jitter: args.jitter.take(),
     })
