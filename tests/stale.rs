@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cache_core::TtlCache;
-use tokio::sync::Notify;
-use tokio::task::yield_now;
 use tokio::time::advance;
+use ttl_cached_tests::{settle, Gated};
 
 type Cache = TtlCache<String, u32, String>;
 
@@ -29,37 +28,6 @@ fn cache(swr: Duration, sie: Duration) -> Arc<Cache> {
             .build()
             .unwrap(),
     )
-}
-
-/// Lets every spawned task of the current-thread runtime run until it waits.
-async fn settle() {
-    for _ in 0..20 {
-        yield_now().await;
-    }
-}
-
-/// A fetch that says when it started and finishes when its gate opens.
-#[derive(Default)]
-struct Gated {
-    started: Notify,
-    gate: Notify,
-    runs: AtomicUsize,
-}
-
-impl Gated {
-    async fn run(&self, value: &str) -> String {
-        self.runs.fetch_add(1, SeqCst);
-        self.started.notify_one();
-        self.gate.notified().await;
-        value.to_string()
-    }
-
-    async fn fail(&self) -> Result<String, String> {
-        self.runs.fetch_add(1, SeqCst);
-        self.started.notify_one();
-        self.gate.notified().await;
-        Err("upstream down".to_string())
-    }
 }
 
 async fn store(cache: &Arc<Cache>, key: u32, value: &'static str) {

@@ -11,19 +11,12 @@ use std::time::Duration;
 
 use cache_core::ttl_cached;
 use tokio::sync::Notify;
-use tokio::task::yield_now;
 use tokio::time::advance;
+use ttl_cached_tests::settle;
 
 const TTL: Duration = Duration::from_secs(60);
 const SWR: Duration = Duration::from_secs(30);
 const NANO: Duration = Duration::from_nanos(1);
-
-/// Lets every spawned task of the current-thread runtime run until it waits.
-async fn settle() {
-    for _ in 0..20 {
-        yield_now().await;
-    }
-}
 
 /// Waits for a gated refresh to start, failing (not hanging) if none does: on the paused
 /// clock, the timeout fires as soon as nothing else can run.

@@ -255,4 +255,12 @@ impl Gated {
         self.gate.notified().await;
         value.to_string()
     }
+
+    /// One failing run: as [`run`](Self::run), then an `Err`.
+    pub async fn fail(&self) -> Result<String, String> {
+        self.runs.fetch_add(1, SeqCst);
+        self.started.notify_one();
+        self.gate.notified().await;
+        Err("upstream down".to_string())
+    }
 }
