@@ -169,8 +169,6 @@ where
             hooks: &self.hooks,
             flight: self.displacing_flight(probe),
             armed: true,
-            // A value in hand cannot fail: nothing to fall back on.
-            fallback: None,
         }
     }
 
@@ -234,7 +232,6 @@ where
             hooks: &self.hooks,
             flight,
             armed: true,
-            fallback: None,
         }
     }
 

@@ -394,7 +394,7 @@ where
     /// window (see [`Lead::panicked`] and `Lead::finish`).
     pub(crate) fn with_fallback<'c, P>(
         &self,
-        mut lead: Lead<'c, G, K, V>,
+        lead: Lead<'c, G, K, V>,
         probe: &P,
     ) -> Lead<'c, G, K, V>
     where
@@ -403,10 +403,14 @@ where
         if self.stale.if_error.is_zero() {
             return lead;
         }
-        lead.fallback = self
+        let fallback = self
             .store
             .peek_current(probe, lead.flight.stamp.epoch)
             .filter(|node| within(node.expires_at, self.stale.if_error, Instant::now()));
+        if let Some(node) = fallback {
+            // Set once, by the leader, before its fetch runs.
+            let _ = lead.flight.fallback.set(node);
+        }
         lead
     }
 
@@ -481,7 +485,6 @@ where
             hooks: &cache.hooks,
             flight: Arc::clone(&flight),
             armed: true,
-            fallback: None,
         };
         match catch_unwind(fetch).await {
             Ok(outcome) => {
