@@ -6,7 +6,6 @@
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Ident, Receiver, ReceiverKind, Type};
 
@@ -115,8 +114,9 @@ const MUT_SELF: &str = "`stale` cannot serve a method taking `&mut self`: the ba
 fn carry_self(receiver: &Receiver) -> Result<SelfCarry, String> {
     match &receiver.kind {
         ReceiverKind::Reference(_, _, Some(_)) => Err(MUT_SELF.to_string()),
+        // `Self` at the receiver: rustc reports an unmet bound on the type argument.
         ReceiverKind::Reference(_, _, None) => Ok(SelfCarry::Cloned {
-            pointee: syn::parse_quote!(Self),
+            pointee: syn::parse_quote_spanned!(receiver.self_token.span=> Self),
         }),
         ReceiverKind::Typed(_, ty) => match &**ty {
             Type::Reference(reference) if reference.mutability.is_some() => {
@@ -145,7 +145,7 @@ fn carry_self(receiver: &Receiver) -> Result<SelfCarry, String> {
 
 /// Reports what `stale` cannot serve: a receiver it cannot own (one error, on the receiver),
 /// and each parameter the refresh cannot own (one error on each).
-pub(crate) fn check(params: &Params<'_>, _stale: &Ident, errors: &mut Errors) {
+pub(crate) fn check(params: &Params<'_>, errors: &mut Errors) {
     if let Some(receiver) = params.receiver {
         if let Err(message) = carry_self(receiver) {
             errors.error(receiver, message);
@@ -193,7 +193,7 @@ pub(crate) fn copies(
             // from a `macro_rules!`.
             let name = Ident::new("__ttl_cached_self", receiver.self_token.span);
             let self_token = &receiver.self_token;
-            let at = receiver.span();
+            let at = receiver.self_token.span;
             let at_krate = crate::expand::krate_at(krate, at);
             copy.extend(quote_spanned! {at=>
                 let #owned = #at_krate::__private::clone_receiver::<#pointee>(#self_token);
