@@ -230,7 +230,7 @@ pub(crate) fn copies(
 /// so errors still point at the user's `self`): a walk of the tokens that descends into groups,
 /// macro invocations (`format!("{}", self.name)`) and closures included, but leaves alone `self`
 /// in a path (`self::module`, `use super::{self}`), in `pub(self)`, and the body of a nested
-/// `impl .. { }`, where `self` is another receiver. `Self` is a different token, untouched.
+/// `impl .. { }` or `trait .. { }`, where `self` is another receiver. `Self` is a different token, untouched.
 pub(crate) fn rename_self(tokens: TokenStream, to: &Ident) -> TokenStream {
     let mut out = Vec::new();
     let mut in_impl = false;
@@ -251,7 +251,7 @@ pub(crate) fn rename_self(tokens: TokenStream, to: &Ident) -> TokenStream {
                 }
             }
             TokenTree::Ident(ident) => {
-                if ident == "impl" {
+                if ident == "impl" || ident == "trait" {
                     in_impl = true;
                 }
                 out.push(TokenTree::Ident(ident));
@@ -289,4 +289,44 @@ fn path_sep_before(out: &[TokenTree]) -> bool {
         out,
         [.., TokenTree::Punct(a), TokenTree::Punct(b)] if a.as_char() == ':' && b.as_char() == ':'
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_self;
+    use quote::{format_ident, quote};
+
+    fn renamed(tokens: proc_macro2::TokenStream) -> String {
+        rename_self(tokens, &format_ident!("me")).to_string()
+    }
+
+    #[test]
+    fn the_receiver_is_renamed_in_groups_macros_and_closures() {
+        assert_eq!(
+            renamed(quote!(let f = || self.a; format!("{}", self.b); (self)[0])),
+            quote!(let f = || me.a; format!("{}", me.b); (me)[0]).to_string()
+        );
+    }
+
+    #[test]
+    fn paths_self_types_and_nested_impls_are_left_alone() {
+        let kept = [
+            quote!(self::module::f()),
+            quote!(use super::{self, x};),
+            quote!(pub(self) struct S;),
+            quote!(Self::new()),
+            quote!(impl T for S { fn f(&self) -> u8 { self.0 } }),
+            quote!(trait T { fn f(&self) -> u8 { self.g() } }),
+            quote!(impl<X> T<X> for S where X: Copy { fn f(self) {} }),
+        ];
+        for tokens in kept {
+            assert_eq!(renamed(tokens.clone()), tokens.to_string());
+        }
+        // After a nested impl, and after `impl Trait` in a nested function's signature, the
+        // receiver is renamed again.
+        assert_eq!(
+            renamed(quote!(impl S {} self.a; fn g(x: impl Copy) {} self.b)),
+            quote!(impl S {} me.a; fn g(x: impl Copy) {} me.b).to_string()
+        );
+    }
 }
