@@ -313,9 +313,17 @@ impl Owned {
         let run = OWNED_RUNS.fetch_add(1, SeqCst) + 1;
         format!("{}/{id} arc v{run}", self.name)
     }
+
+    #[ttl_cached(ttl = 60, key = "<self.name>:<id>", stale = "30s")]
+    async fn by_box(mut self: Box<Self>, id: u32) -> String {
+        let run = OWNED_RUNS.fetch_add(1, SeqCst) + 1;
+        self.name.push('#');
+        format!("{}/{id} box v{run}", self.name)
+    }
 }
 
-/// `self` and `self: Arc<Self>` of a type that is not `Clone` are moved into the refresh.
+/// `self`, `self: Arc<Self>` and `mut self: Box<Self>` of a type that is not `Clone` are moved
+/// into the refresh.
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn self_by_value_and_arc_self_are_moved() {
     let owned = || Owned { name: "o".into() };
@@ -329,6 +337,13 @@ async fn self_by_value_and_arc_self_are_moved() {
     assert_eq!(Owned::by_value_cache().stats().refreshes_started, 1);
     assert_eq!(owned().by_value(1).await, "o/1 v3");
     assert_eq!(Arc::new(owned()).by_arc(1).await, "o/1 arc v4");
+
+    assert_eq!(Box::new(owned()).by_box(1).await, "o#/1 box v5");
+    advance(TTL).await;
+    assert_eq!(Box::new(owned()).by_box(1).await, "o#/1 box v5");
+    settle().await;
+    assert_eq!(Box::new(owned()).by_box(1).await, "o#/1 box v6");
+    assert_eq!(Owned::by_box_cache().stats().refreshes_started, 1);
 }
 
 static MACRO_RUNS: AtomicUsize = AtomicUsize::new(0);
