@@ -76,7 +76,12 @@ impl Boundary {
                 "v"
             }
         }
-        format!("{}/{folder}: {}{run}{}", account(), Tag.tag(), self::suffix())
+        format!(
+            "{}/{folder}: {}{run}{}",
+            account(),
+            Tag.tag(),
+            self::suffix()
+        )
     }
 }
 
@@ -90,7 +95,11 @@ async fn a_ref_self_method_refreshes_on_a_clone() {
     };
     let stats = || Boundary::list_cache().stats();
     assert_eq!(client.list("a").await, "ann/a: v1!");
-    assert_eq!(BOUNDARY_CLONES.load(SeqCst), 1, "a miss runs the body on one clone");
+    assert_eq!(
+        BOUNDARY_CLONES.load(SeqCst),
+        1,
+        "a miss runs the body on one clone"
+    );
     assert_eq!(client.list("a").await, "ann/a: v1!");
     assert_eq!(BOUNDARY_CLONES.load(SeqCst), 1, "a hit cloned `self`");
 
@@ -103,13 +112,25 @@ async fn a_ref_self_method_refreshes_on_a_clone() {
 
     advance(NANO).await; // exactly the TTL
     assert_eq!(client.list("a").await, "ann/a: v1!");
-    assert_eq!(BOUNDARY_RUNS.load(SeqCst), 1, "the caller waited for the refresh");
+    assert_eq!(
+        BOUNDARY_RUNS.load(SeqCst),
+        1,
+        "the caller waited for the refresh"
+    );
     assert_eq!((stats().stale_served, stats().refreshes_started), (1, 1));
     assert_eq!(stats().refreshes_in_flight, 1);
-    assert_eq!(BOUNDARY_CLONES.load(SeqCst), 2, "the refresh runs on one clone");
+    assert_eq!(
+        BOUNDARY_CLONES.load(SeqCst),
+        2,
+        "the refresh runs on one clone"
+    );
     settle().await;
     assert_eq!(stats().refreshes_in_flight, 0);
-    assert_eq!(client.list("a").await, "ann/a: v2!", "the refresh was not stored");
+    assert_eq!(
+        client.list("a").await,
+        "ann/a: v2!",
+        "the refresh was not stored"
+    );
     assert_eq!(BOUNDARY_CLONES.load(SeqCst), 2);
 
     advance(TTL + SWR).await; // past the window: fetched inline
@@ -162,7 +183,11 @@ async fn one_background_refresh_per_key() {
     started(&SHARED_STARTED).await;
     let stats = Shared::get_cache().stats();
     assert_eq!((stats.stale_served, stats.refreshes_started), (50, 1));
-    assert_eq!(SHARED_CLONES.load(SeqCst), 2, "one clone for the miss, one for the refresh");
+    assert_eq!(
+        SHARED_CLONES.load(SeqCst),
+        2,
+        "one clone for the miss, one for the refresh"
+    );
     SHARED_GATE.notify_one();
     settle().await;
     assert_eq!(client.get(1).await, "s/1: v2");

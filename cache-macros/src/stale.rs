@@ -99,7 +99,7 @@ fn borrows(ty: &Type) -> bool {
 enum SelfCarry {
     /// `&self`, `self: &Arc<Self>`: a clone of the pointee, borrowed again under a new name
     /// that the body's `self` tokens are renamed to.
-    Cloned { pointee: Type },
+    Cloned { pointee: Box<Type> },
     /// `self`, `mut self`, `self: Arc<Self>`, `self: Box<Self>`: moved into the refresh as it
     /// is, the body unchanged.
     Moved,
@@ -116,7 +116,7 @@ fn carry_self(receiver: &Receiver) -> Result<SelfCarry, String> {
         ReceiverKind::Reference(_, _, Some(_)) => Err(MUT_SELF.to_string()),
         // `Self` at the receiver: rustc reports an unmet bound on the type argument.
         ReceiverKind::Reference(_, _, None) => Ok(SelfCarry::Cloned {
-            pointee: syn::parse_quote_spanned!(receiver.self_token.span=> Self),
+            pointee: Box::new(syn::parse_quote_spanned!(receiver.self_token.span=> Self)),
         }),
         ReceiverKind::Typed(_, ty) => match &**ty {
             Type::Reference(reference) if reference.mutability.is_some() => {
@@ -128,7 +128,7 @@ fn carry_self(receiver: &Receiver) -> Result<SelfCarry, String> {
                     .to_string(),
             ),
             Type::Reference(reference) => Ok(SelfCarry::Cloned {
-                pointee: (*reference.elem).clone(),
+                pointee: reference.elem.clone(),
             }),
             ty if borrows(ty) => Err(
                 "with `stale`, the background refresh runs after the call returned, and this \
@@ -272,7 +272,8 @@ pub(crate) fn rename_self(tokens: TokenStream, to: &Ident) -> TokenStream {
                 if skip {
                     out.push(TokenTree::Group(group));
                 } else {
-                    let mut renamed = Group::new(group.delimiter(), rename_self(group.stream(), to));
+                    let mut renamed =
+                        Group::new(group.delimiter(), rename_self(group.stream(), to));
                     renamed.set_span(group.span());
                     out.push(TokenTree::Group(renamed));
                 }
@@ -312,12 +313,29 @@ mod tests {
     fn paths_self_types_and_nested_impls_are_left_alone() {
         let kept = [
             quote!(self::module::f()),
-            quote!(use super::{self, x};),
-            quote!(pub(self) struct S;),
+            quote!(
+                use super::{self, x};
+            ),
+            quote!(
+                pub(self) struct S;
+            ),
             quote!(Self::new()),
             quote!(impl T for S { fn f(&self) -> u8 { self.0 } }),
-            quote!(trait T { fn f(&self) -> u8 { self.g() } }),
-            quote!(impl<X> T<X> for S where X: Copy { fn f(self) {} }),
+            quote!(
+                trait T {
+                    fn f(&self) -> u8 {
+                        self.g()
+                    }
+                }
+            ),
+            quote!(
+                impl<X> T<X> for S
+                where
+                    X: Copy,
+                {
+                    fn f(self) {}
+                }
+            ),
         ];
         for tokens in kept {
             assert_eq!(renamed(tokens.clone()), tokens.to_string());
