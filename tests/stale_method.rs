@@ -405,3 +405,39 @@ async fn a_method_from_a_macro() {
     settle().await;
     assert_eq!(client.get(1).await, "m/1 v2");
 }
+
+static TYPED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Not `Clone`; its `Arc` is.
+pub(crate) struct Typed {
+    name: String,
+}
+
+impl Typed {
+    #[ttl_cached(ttl = 60, key = "<self.name>:<id>", stale = "30s")]
+    async fn get(self: &Arc<Self>, id: u32) -> String {
+        let run = TYPED_RUNS.fetch_add(1, SeqCst) + 1;
+        format!(
+            "{}/{id} v{run} shared by {}",
+            self.name,
+            Arc::strong_count(self)
+        )
+    }
+}
+
+/// `self: &Arc<Self>`: the refresh runs on a clone of the `Arc` (one more strong count while
+/// the body runs), not of the client.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_typed_reference_receiver_clones_its_pointee() {
+    let client = Arc::new(Typed { name: "t".into() });
+    assert_eq!(client.get(1).await, "t/1 v1 shared by 2");
+    advance(TTL).await;
+    assert_eq!(client.get(1).await, "t/1 v1 shared by 2");
+    settle().await;
+    assert_eq!(
+        Arc::strong_count(&client),
+        1,
+        "the refresh's clone was kept"
+    );
+    assert_eq!(client.get(1).await, "t/1 v2 shared by 2");
+}
