@@ -3,7 +3,8 @@
 //! clone, in `format!` and closures, but not in `self::` paths or a nested `impl`; the window's
 //! boundaries and one refresh per key on paused time; a refresh in flight not stored after
 //! `Type::invalidate_<fn>(..)` or `clear`; trait impls (native and `#[async_trait]`), `self` by
-//! value and `self: Arc<Self>`, and a method written by a `macro_rules!`. Each test has types
+//! value, `self: Arc<Self>`, `mut self: Box<Self>`, `self: &Arc<Self>` (the `Arc` cloned), and a
+//! method written by a `macro_rules!`. Each test has types
 //! and counters of its own: the caches are global.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
