@@ -596,6 +596,26 @@ fn split_last_segment(path: &str) -> Option<(&str, &str)> {
     last.map(|i| (&path[..i], &path[i + 2..]))
 }
 
+/// Required of the receiver's type by `stale = ".."` on a `&self` method: the background
+/// refresh runs the body on a clone of `self`, in a task spawned on the caller's runtime.
+#[diagnostic::on_unimplemented(
+    message = "with `stale`, the background refresh runs on a clone of `self`, so `{Self}` must be `Clone + Send + Sync + 'static`",
+    label = "the refresh runs on a clone of this `self`",
+    note = "derive or implement `Clone` for `{Self}` (hold the client's state in an `Arc` to make the clone cheap), keep it `Send + Sync` and free of borrows; or use `stale_if_error = \"5m\"`, which serves the expired value when a fetch fails and runs no background refresh"
+)]
+pub trait StaleReceiver: Clone + Send + Sync + 'static {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + Sync + 'static> StaleReceiver for T {}
+
+/// The clone of `self` that a `stale` method's body runs on, made only when the body runs (a
+/// miss, or the refresh of an expired value); fails with [`StaleReceiver`]'s message unless the
+/// receiver's type can be cloned into the refresh.
+#[inline]
+pub fn clone_receiver<T: StaleReceiver>(receiver: &T) -> T {
+    receiver.clone()
+}
+
 /// Required of `Self` by the companions of a method-level `#[ttl_cached]`: true of the self type
 /// of every impl of a sized type, false of `Self` in a trait, where the companions would become
 /// items of the trait.

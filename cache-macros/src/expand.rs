@@ -16,7 +16,7 @@ use crate::valid::{self, Plan, Root};
 /// `krate` with every token spanned at `span`, so that errors through the default path into the
 /// runtime land where the expansion puts them. A path from `crate = "..."` keeps the string's
 /// span: if it does not resolve, every error is on the string, and rustc shows them once.
-fn krate_at(krate: &TokenStream, span: Span) -> TokenStream {
+pub(crate) fn krate_at(krate: &TokenStream, span: Span) -> TokenStream {
     if krate.to_string() != default_krate().to_string() {
         return krate.clone();
     }
@@ -387,7 +387,13 @@ fn body(
         // spawned as the background refresh of an expired value); a hit or a stale answer
         // with a refresh already running copies nothing.
         Some((_, _, stale)) => {
-            let (copies, rebind) = crate::stale::copies(params);
+            let (copies, rebind, renamed) = crate::stale::copies(params, krate);
+            // `&self`: the body runs on a clone, its `self` tokens renamed to the clone's
+            // borrow (`let self = ..` cannot be written).
+            let stmts = match &renamed {
+                None => quote!(#(#stmts)*),
+                Some(renamed) => crate::stale::rename_self(quote!(#(#stmts)*), renamed),
+            };
             let fetch = local("__ttl_cached_fetch");
             let refresh = local("__ttl_cached_refresh");
             // Spawning requires the body's future to be `Send + 'static`: an error there is
@@ -418,7 +424,7 @@ fn body(
                     let #fetch = async move {
                         #rebind
                         #return_edge
-                        #(#stmts)*
+                        #stmts
                     };
                     match #lead {
                         ::core::result::Result::Ok(#lead) => {

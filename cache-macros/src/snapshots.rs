@@ -1,5 +1,5 @@
 //! Expansion snapshots: what the macro writes for a free function (also with `stale`), a
-//! method and a trait impl, pretty-printed into `snapshots/*.rs`. A change to the expansion
+//! method (also with `stale`) and a trait impl, pretty-printed into `snapshots/*.rs`. A change to the expansion
 //! shows up as a diff there.
 //! Regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p cache-macros`.
 
@@ -132,6 +132,19 @@ fn crate_path_is_the_only_path_to_the_runtime() {
             ),
         ),
         (
+            quote!(
+                ttl = 60,
+                key = "<self.account>:<id>",
+                stale = "30s",
+                crate = "ttlc"
+            ),
+            quote!(
+                async fn get(&self, id: u32) -> Result<String, E> {
+                    todo!()
+                }
+            ),
+        ),
+        (
             quote!(ttl = 60, key = "<typo>", crate = "ttlc"),
             quote!(
                 async fn broken(user: &str) -> u32 {
@@ -170,4 +183,24 @@ fn stale() {
     };
     let attributed = quote!(#[ttl_cached(#args)] #item);
     check("stale", &attributed, &expand(args, item));
+}
+
+/// `stale = ".."` on a `&self` method: the clone of `self` made with the parameters' copies,
+/// borrowed in the body's future, and the body's `self` tokens renamed to it (not the `self::`
+/// path, not the nested impl's receiver).
+#[test]
+fn stale_method() {
+    let args = quote!(ttl = 60, key = "<self.account>:<folder>", stale = "30s");
+    let item = quote! {
+        pub async fn list(&self, folder: &str) -> Result<Vec<String>, ApiError> {
+            let account = || self.account.clone();
+            struct Tag;
+            impl Tag {
+                fn tag(&self) -> &'static str { let _ = self; "v" }
+            }
+            self.client.list(&account(), folder, self::suffix(), Tag.tag()).await
+        }
+    };
+    let attributed = quote!(#[ttl_cached(#args)] #item);
+    check("stale_method", &attributed, &expand(args, item));
 }

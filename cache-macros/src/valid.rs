@@ -78,8 +78,8 @@ pub(crate) fn plan(
 ) -> Option<Plan> {
     errors.extend(std::mem::take(&mut args.errors));
     check_signature(sig, errors);
-    if let Some((_, _, stale)) = &args.stale {
-        crate::stale::check(params, stale, errors);
+    if args.stale.is_some() {
+        crate::stale::check(params, errors);
     }
     if !args.ttl_given {
         errors.push(missing_ttl(attr_span));

@@ -1,5 +1,6 @@
 use cache_core::ttl_cached;
 
+// Not `Clone`: the background refresh of a `&self` method runs on a clone of `self`.
 struct Drive {
     account: String,
 }
