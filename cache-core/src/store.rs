@@ -155,13 +155,7 @@ where
         probe: &P,
         epoch: u64,
     ) -> Option<Arc<Node<G, K, V>>> {
-        self.index
-            .peek_with(&ByKey::new(probe), |key, ()| {
-                key.0
-                    .is_live(Instant::now(), epoch)
-                    .then(|| Arc::clone(&key.0))
-            })
-            .flatten()
+        self.peek_node(probe, |node| node.is_live(Instant::now(), epoch))
     }
 
     /// The node of `probe`'s key if no invalidation or clear made it unreadable, expired or not:
@@ -171,9 +165,18 @@ where
         probe: &P,
         epoch: u64,
     ) -> Option<Arc<Node<G, K, V>>> {
+        self.peek_node(probe, |node| node.is_current(epoch))
+    }
+
+    /// The node of `probe`'s key, if it passes `keep`.
+    fn peek_node<P: ?Sized + KeyLookup<G, K> + KnownHash>(
+        &self,
+        probe: &P,
+        keep: impl FnOnce(&Node<G, K, V>) -> bool,
+    ) -> Option<Arc<Node<G, K, V>>> {
         self.index
             .peek_with(&ByKey::new(probe), |key, ()| {
-                key.0.is_current(epoch).then(|| Arc::clone(&key.0))
+                keep(&key.0).then(|| Arc::clone(&key.0))
             })
             .flatten()
     }
