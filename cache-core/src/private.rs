@@ -633,8 +633,8 @@ impl<T> MethodOfAnImpl for T {}
 #[inline]
 pub fn method_of_an_impl<T: ?Sized + MethodOfAnImpl>() {}
 
-/// A `scope = S` function's miss path: joins the function's cache to the scope before the
-/// fetch takes its stamp (see `scope.rs`), once.
+/// A `scope = S` function's miss path and its `refresh_<fn>`: joins the function's cache to the
+/// scope before the fetch or refresh takes its stamp (see `scope.rs`), once.
 #[inline]
 pub fn join_scope<GP, RP, P>(
     handle: &'static CacheHandle,

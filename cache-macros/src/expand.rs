@@ -735,6 +735,19 @@ impl Companions<'_> {
         let (ret_ty, _) = return_type(sig);
         let ret_ty = ctx.companion_type(&ret_ty);
         let (refresh_inputs, call_args) = call_inputs(params, ctx);
+        // `scope = S`: the refresh joins the cache to the scope before it takes its stamp, as
+        // the miss path does, so that a refresh that is the cache's first use is fenced by a
+        // scope invalidation in progress like any fetch.
+        let join_scope = plan.scope.as_ref().map(|scope| {
+            quote! {
+                #krate::__private::join_scope(
+                    #handle,
+                    &#key_local,
+                    &#policy_local,
+                    <#scope as #krate::Scope>::core(),
+                );
+            }
+        });
 
         // `#[inline]`: the companions are small and rarely called, and a non-generic `pub fn` is
         // otherwise compiled in the crate that defines it, whether or not anything calls it;
@@ -774,6 +787,7 @@ impl Companions<'_> {
                     let #policy_local =
                         (&&&&&#krate::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy();
                     let #key_local = #krate::__private::Key { group: #group, rest: #rest };
+                    #join_scope
                     #krate::__private::begin_refresh(#handle, &#key_local, &#policy_local)
                 };
                 #krate::__private::refreshing(#refresh_local, #callee(#(#call_args),*)).await
