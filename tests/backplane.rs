@@ -62,6 +62,10 @@ fn main() {
             "a_remote_invalidation_leaves_nothing_to_serve_stale",
             a_remote_invalidation_leaves_nothing_to_serve_stale,
         ),
+        (
+            "a_stampede_makes_one_upstream_call_while_remote_invalidations_stream_in",
+            a_stampede_makes_one_upstream_call_while_remote_invalidations_stream_in,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;
@@ -649,4 +653,41 @@ fn an_undecodable_message_clears_what_it_was_about(redis: &Redis) {
         .starts_with("ok"));
     assert_eq!(b.get("folder", "u1").0, "u1@v2");
     assert_eq!(b.get("builder", "u1").0, "u1@v2");
+}
+
+/// While B applies a steady stream of A's invalidations of other users (about 1 000 a second:
+/// groups, scope groups, keys), 50 concurrent misses of one key on B make one upstream call,
+/// counted by B's upstream, and the value is stored. Invalidations fence only what they
+/// invalidate; with one fence for the whole cache, misses that overlapped the application of
+/// a remote invalidation ran unshared.
+fn a_stampede_makes_one_upstream_call_while_remote_invalidations_stream_in(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    b.version(1);
+    assert_eq!(b.ask("slow 20"), "ok");
+    let applied = b.stat("applied");
+    assert_eq!(a.ask("spray 4000"), "ok");
+    let started = Instant::now();
+    let mut rounds = 0;
+    for round in 0..20 {
+        for kind in ["builder", "listing"] {
+            let answer = b.ask(&format!("stampede {kind} s{round} 50"));
+            assert_eq!(answer, "calls 1 values 1", "{kind}, round {round}");
+            let (_, before) = b.get(kind, &format!("s{round}"));
+            let (_, after) = b.get(kind, &format!("s{round}"));
+            assert_eq!(before, after, "{kind}, round {round}: the value was stored");
+            rounds += 1;
+        }
+    }
+    let during = b.stat("applied") - applied;
+    let rate = during as f64 / started.elapsed().as_secs_f64();
+    assert!(a.ask("spray_wait").starts_with("sprayed"));
+    println!(
+        "{rounds} stampedes of 50, one upstream call each, while B applied {during} remote \
+         invalidations ({rate:.0} a second)"
+    );
+    assert!(
+        rate > 500.0,
+        "too few remote invalidations applied meanwhile: {rate:.0}/s"
+    );
 }

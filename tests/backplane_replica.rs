@@ -20,6 +20,9 @@ cache_core::scope! {
 static VERSION: AtomicU64 = AtomicU64::new(0);
 /// Upstream calls so far.
 static CALLS: AtomicU64 = AtomicU64::new(0);
+/// How long each upstream call takes, in ms (set by `slow`), so that a stampede finds the
+/// fetch still running.
+static SLOW_MS: AtomicU64 = AtomicU64::new(0);
 
 /// A fetch to hold: it signals `started` once it has read the upstream, then waits.
 struct Hold {
@@ -32,6 +35,10 @@ static HOLD: Mutex<Option<Hold>> = Mutex::new(None);
 async fn upstream(user: &str) -> String {
     let version = VERSION.load(SeqCst);
     CALLS.fetch_add(1, SeqCst);
+    let slow = SLOW_MS.load(SeqCst);
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+    }
     let hold = HOLD.lock().expect("not poisoned").take();
     if let Some(hold) = hold {
         let _ = hold.started.send(());
@@ -206,6 +213,7 @@ pub(crate) fn run() {
         stale();
     });
     let mut held: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<String>)> = None;
+    let mut spraying: Option<tokio::task::JoinHandle<u64>> = None;
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");
         let words: Vec<&str> = line.split(' ').collect();
@@ -288,6 +296,59 @@ pub(crate) fn run() {
                     } else {
                         format!("timeout {:?}", backplane::health())
                     }
+                }
+                ["slow", ms] => {
+                    SLOW_MS.store(ms.parse().expect("ms"), SeqCst);
+                    "ok".to_owned()
+                }
+                // Invalidations of other users' groups, keys and scope groups, two every
+                // millisecond or so, in the background: what a busy fleet sends every replica.
+                ["spray", n] => {
+                    let n: u64 = n.parse().expect("a count");
+                    spraying = Some(tokio::spawn(async move {
+                        for i in 0..n {
+                            let other = format!("other-{}", i % 97);
+                            match i % 3 {
+                                0 => drop(builder().invalidate_group(&other)),
+                                1 => drop(Account::invalidate(&other)),
+                                _ => drop(builder().invalidate(&other, &1)),
+                            }
+                            if i % 2 == 1 {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                        }
+                        n
+                    }));
+                    "ok".to_owned()
+                }
+                ["spray_wait"] => {
+                    let task = spraying.take().expect("a spray running");
+                    format!("sprayed {}", task.await.expect("the spray completes"))
+                }
+                // `callers` misses of one key, one every 200 µs (the first one's fetch is still
+                // running when the last arrives): the upstream calls they made.
+                ["stampede", kind, user, callers] => {
+                    let callers: usize = callers.parse().expect("a count");
+                    let before = CALLS.load(SeqCst);
+                    let tasks: Vec<_> = (0..callers)
+                        .map(|_| {
+                            let (kind, user) = ((*kind).to_owned(), (*user).to_owned());
+                            let task = tokio::spawn(async move { get(&kind, &user).await });
+                            // Blocks this thread only: the callers run on the runtime's workers.
+                            std::thread::sleep(Duration::from_micros(200));
+                            task
+                        })
+                        .collect();
+                    let mut values = Vec::new();
+                    for task in tasks {
+                        values.push(task.await.expect("a caller completes"));
+                    }
+                    values.dedup();
+                    format!(
+                        "calls {} values {}",
+                        CALLS.load(SeqCst) - before,
+                        values.len()
+                    )
                 }
                 ["stats"] => stats(),
                 ["name"] => listing_cache().name().to_owned(),

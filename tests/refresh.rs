@@ -215,12 +215,13 @@ async fn try_refresh_stores_ok_and_not_err() {
     assert_eq!(cache.__internal_sizes(), (0, 0, 0), "nothing left behind");
 }
 
-/// A refresh that begins while an invalidation of another group is in progress runs unshared
-/// (the same rule as any fetch: the count is per cache), and still takes the key's running
-/// fetch out of the way: neither is stored, and a later call joins neither.
-#[test]
-fn a_refresh_during_an_invalidation_displaces_the_fetch_in_flight_all_the_same() {
+/// A refresh that begins while an invalidation of its own group is in progress runs unshared
+/// (the same rule as any fetch), and still takes the key's running fetch out of the way:
+/// neither is stored, and a later call joins neither. During an invalidation of another group,
+/// the same refresh is shared and stored as usual: the fence covers what is invalidated only.
+fn a_refresh_during_an_invalidation_displaces_the_fetch_in_flight(invalidated: &'static str) {
     use cache_core::HookPoint::InvalidationMidway;
+    let own_group = invalidated == "u";
     let (pauses, hook) = ttl_cached_tests::SyncPauses::at(&[(InvalidationMidway, 0)]);
     let cache: Arc<Cache> = Arc::new(
         TtlCache::builder()
@@ -246,19 +247,44 @@ fn a_refresh_during_an_invalidation_displaces_the_fetch_in_flight_all_the_same()
     runtime.block_on(old.started.notified());
     let invalidation = {
         let cache = cache.clone();
-        std::thread::spawn(move || cache.invalidate_group("someone else").count())
+        std::thread::spawn(move || cache.invalidate_group(invalidated).count())
     };
     pauses.wait_reached(0);
     let refreshed = runtime.block_on(cache.refresh("u", &1, || async { "new".to_string() }));
     assert_eq!(refreshed, "new");
+    let during = cache.get("u", &1);
     pauses.resume(0);
     invalidation.join().unwrap();
-    assert_eq!(cache.get("u", &1), None, "the unshared refresh was stored");
+    if own_group {
+        assert_eq!(during, None, "the unshared refresh was stored");
+    } else {
+        assert_eq!(
+            during.as_deref(),
+            Some("new"),
+            "a refresh fenced by another group's invalidation"
+        );
+    }
     old.gate.notify_one();
     assert_eq!(runtime.block_on(before).unwrap(), "old");
-    assert_eq!(cache.get("u", &1), None, "the displaced fetch was stored");
-    let after = runtime.block_on(cache.get_with("u", &1, || async { "after".to_string() }));
-    assert_eq!(after, "after");
+    assert_eq!(
+        cache.get("u", &1).as_deref(),
+        (!own_group).then_some("new"),
+        "the displaced fetch was stored"
+    );
+    if own_group {
+        let after = runtime.block_on(cache.get_with("u", &1, || async { "after".to_string() }));
+        assert_eq!(after, "after");
+    }
+}
+
+#[test]
+fn a_refresh_during_an_invalidation_of_its_group_displaces_the_fetch_in_flight_unshared() {
+    a_refresh_during_an_invalidation_displaces_the_fetch_in_flight("u");
+}
+
+#[test]
+fn a_refresh_during_an_invalidation_of_another_group_is_stored() {
+    a_refresh_during_an_invalidation_displaces_the_fetch_in_flight("someone else");
 }
 
 // ---- The generated companions: `refresh_<fn>` and `invalidate_<fn>_key`. ----

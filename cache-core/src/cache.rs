@@ -11,10 +11,12 @@
 //! - [`flight`](crate::flight) is single-flight: one fetch per cold key. A flight records the
 //!   stamp (group generation, cache epoch) its fetch began under; nobody joins a flight with an
 //!   old stamp and its result is never stored, so a fetch that began before an invalidation can
-//!   neither be served to a later call nor written back over newer state.
+//!   neither be served to a later call nor written back over newer state. A key invalidation
+//!   takes the key's flight out of the flight map instead, leaving its siblings' alone.
 //! - [`fetch`](crate::fetch) is the miss path that ties them together, and
 //!   [`invalidation`](crate::invalidation) the protocol that makes the invalidation guarantee
-//!   hold for fetches that began while an invalidation ran.
+//!   hold for fetches that began while an invalidation ran, with the [`fence`](crate::fence)s
+//!   that cover exactly what each invalidation invalidates.
 //!
 //! Lock order, to stay deadlock-free: a flight entry may be held while touching the index, the
 //! group index and the plain mutexes; an index entry is never held while taking a flight entry,
@@ -27,7 +29,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{
-    AtomicU64, AtomicUsize,
+    AtomicU64,
     Ordering::{Relaxed, SeqCst},
 };
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use tokio::time::Instant;
 
 use crate::borrowed::ToKey;
 use crate::builder::{BuildError, CacheBuilder};
+use crate::fence::Fences;
 use crate::hook::Hooks;
 use crate::invalidated::Invalidated;
 use crate::policy::{Plain, TryRetry, TryShared};
@@ -119,11 +122,11 @@ where
     pub(crate) flights: crate::flight::Flights<G, K, V>,
     /// Bumped by every `clear`.
     pub(crate) epoch: AtomicU64,
-    /// Invalidations (of a group, a key, or everything) in progress. A fetch that begins while
-    /// it is above zero runs unshared: see `invalidation.rs`.
-    pub(crate) invalidating: Arc<AtomicUsize>,
+    /// The fences of the invalidations (of a group, a key, or everything) in progress. A fetch
+    /// whose key one covers runs unshared: see `invalidation.rs`.
+    pub(crate) fences: Arc<Fences>,
     /// The scope this cache joined (a `#[ttl_cached]` function's `scope = ...`): its
-    /// invalidations in progress count for this cache's fetches too. See `scope.rs`.
+    /// invalidations in progress fence this cache's fetches of their group too. See `scope.rs`.
     pub(crate) scope: std::sync::OnceLock<&'static crate::ScopeCore>,
     /// The TTL in nanoseconds (saturating at about 584 years), read once per store: a setting
     /// changed at run time applies to the values stored after it.
@@ -176,7 +179,7 @@ where
             store: Store::new(config.capacity),
             flights: crate::flight::Flights::new(),
             epoch: AtomicU64::new(0),
-            invalidating: Arc::new(AtomicUsize::new(0)),
+            fences: Arc::new(Fences::new()),
             scope: std::sync::OnceLock::new(),
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             stale: config.stale,
@@ -400,8 +403,9 @@ where
     ///
     /// Like any entry, the inserted one may be gone by the next [`get`](Self::get): it expires
     /// after the TTL, it may be evicted for capacity, and it is not stored at all when an
-    /// invalidation of this cache (or of its scope) is running at that moment, the same rule
-    /// that keeps a fetch racing an invalidation out of the cache.
+    /// invalidation of this key, of its group or of the whole cache is running (or its
+    /// [`Invalidated`] is held) at that moment, the same rule that keeps a fetch racing an
+    /// invalidation out of the cache. Invalidations of other groups and keys do not affect it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -745,7 +749,10 @@ where
 
     pub(crate) async fn purge_expired(&self) -> usize {
         let mut graveyard = Graveyard::new();
-        let now = self.stale.retained_after(Instant::now());
+        // Inside a window that reaches back past the clock's origin, nothing has aged out.
+        let Some(now) = self.stale.retained_after(Instant::now()) else {
+            return 0;
+        };
         self.store.purge(now, self.current_epoch(), &mut graveyard)
     }
 
@@ -815,9 +822,10 @@ where
     pub(crate) fn maintain_at(&self, now: Instant) {
         let mut graveyard = Graveyard::new();
         // Entries inside a stale window are kept: the sweep sees them as of the window's start.
-        let now = self.stale.retained_after(now);
-        self.store
-            .sweep(now, self.current_epoch(), SWEEP_BUDGET, &mut graveyard);
+        if let Some(now) = self.stale.retained_after(now) {
+            self.store
+                .sweep(now, self.current_epoch(), SWEEP_BUDGET, &mut graveyard);
+        }
     }
 }
 

@@ -53,7 +53,6 @@ where
     pub(crate) fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
         Stamp {
             gen: group.gen.load(SeqCst),
-            key_gen: group.key_gen.load(SeqCst),
             epoch: self.current_epoch(),
         }
     }
@@ -82,9 +81,18 @@ where
             // the group is pinned, so an invalidation either finds the group or came before.
             let group = self.store.groups.pin(probe);
             let stamp = self.stamp(&group);
+            let keys = self.fences.key_seq();
             // Read after the stamp: see `invalidation.rs`.
-            if self.invalidation_in_progress() {
-                let lead = self.lead_unshared(group, probe.owned_rest(), probe.key, stamp);
+            if self.fenced(&group, probe.key) {
+                let flight = Arc::new(Flight::new(
+                    Arc::clone(&group),
+                    probe.owned_rest(),
+                    probe.key,
+                    stamp,
+                ));
+                // Not in the map: the flight holds no pin on its group.
+                self.store.groups.unpin(&group);
+                let lead = self.lead(flight);
                 return Start::Lead(self.with_fallback(lead, probe));
             }
             self.hooks.at_sync(HookPoint::StampTaken);
@@ -96,9 +104,14 @@ where
                 stamp,
             ));
             let epoch = stamp.epoch;
-            let claim = self
-                .flights
-                .claim(ours, stamp, || self.store.peek_live(probe, epoch));
+            // Under the flight entry: was this key invalidated since the fetch began? See
+            // `invalidation.rs`.
+            let claim = self.flights.claim(
+                ours,
+                stamp,
+                || self.fences.key_invalidated_since(keys, probe.key),
+                || self.store.peek_live(probe, epoch),
+            );
             let flight = match claim {
                 Claim::Join(flight) => {
                     self.store.groups.unpin(&group);
@@ -121,6 +134,16 @@ where
                     }
                     let lead = self.lead(flight);
                     return Start::Lead(self.with_fallback(lead, probe));
+                }
+                Claim::Fenced(flight) => {
+                    // Not in the map: the flight holds no pin on its group.
+                    self.store.groups.unpin(&group);
+                    let lead = self.lead(flight);
+                    return Start::Lead(self.with_fallback(lead, probe));
+                }
+                Claim::Retry => {
+                    self.store.groups.unpin(&group);
+                    continue;
                 }
             };
             match flight.wait().await {
@@ -148,8 +171,9 @@ where
     /// Makes the caller the leader of a refresh of `probe`'s key: a new flight that takes the
     /// key's flight entry from the flight running (which then neither stores its value nor
     /// takes later callers), while the stored value, if any, is removed, so that every call
-    /// from here on either joins the refresh or begins after it. The same stamp rules as any
-    /// fetch apply: while an invalidation is in progress the refresh runs unshared.
+    /// from here on either joins the refresh or begins after it. The same rules as any fetch
+    /// apply: while an invalidation of the key (its group, its scope, the cache) is in progress
+    /// the refresh runs unshared.
     pub(crate) fn lead_refresh<P>(&self, probe: &P) -> Lead<'_, G, K, V>
     where
         P: ?Sized + KeyProbe<G, K>,
@@ -179,48 +203,46 @@ where
         P: ?Sized + KeyProbe<G, K>,
     {
         let probe = &self.store.hasher.hashed(probe);
-        let group = self.store.groups.pin(probe);
-        let stamp = self.stamp(&group);
-        // Read after the stamp, as in `start`.
-        let shared = !self.invalidation_in_progress();
-        let flight = Arc::new(Flight::new(
-            Arc::clone(&group),
-            probe.owned_rest(),
-            probe.key,
-            stamp,
-        ));
-        let mut graveyard = Graveyard::new();
-        let displaced = self
-            .flights
-            .displace(probe, shared.then(|| Arc::clone(&flight)), || {
-                // Under the flight entry: a store of the displaced flight is wholly before
-                // (and its value removed here) or wholly after (and refused: not ours).
-                self.store.remove_key(probe, &mut graveyard);
-            });
-        if let Some(old) = displaced {
-            self.store.groups.unpin(&old.group);
+        loop {
+            let group = self.store.groups.pin(probe);
+            let stamp = self.stamp(&group);
+            let keys = self.fences.key_seq();
+            // Read after the stamp, as in `start`.
+            let fenced = self.fenced(&group, probe.key);
+            let flight = Arc::new(Flight::new(
+                Arc::clone(&group),
+                probe.owned_rest(),
+                probe.key,
+                stamp,
+            ));
+            let mut graveyard = Graveyard::new();
+            // Under the entry, as in `start`: fenced where it began, or its key invalidated
+            // since.
+            let displaced = self.flights.displace_for(
+                &flight,
+                fenced,
+                || self.fences.key_invalidated_since(keys, probe.key),
+                || {
+                    // Under the flight entry: a store of the displaced flight is wholly before
+                    // (and its value removed here) or wholly after (and refused: not ours).
+                    self.store.remove_key(probe, &mut graveyard);
+                },
+            );
+            let Some((displaced, shared)) = displaced else {
+                // Too many key invalidations to tell: begin again.
+                self.store.groups.unpin(&group);
+                continue;
+            };
+            if let Some(old) = displaced {
+                self.store.groups.unpin(&old.group);
+            }
+            if !shared {
+                // Not in the map: the flight holds no pin on its group.
+                self.store.groups.unpin(&group);
+            }
+            drop(graveyard);
+            return flight;
         }
-        if !shared {
-            // Not in the map: the flight holds no pin on its group.
-            self.store.groups.unpin(&group);
-        }
-        drop(graveyard);
-        flight
-    }
-
-    /// A flight for a fetch that began while an invalidation of its group (or a clear) ran:
-    /// outside the flight map, so nobody joins it and its value is not stored.
-    fn lead_unshared(
-        &self,
-        group: Arc<NodeGroup<G, K, V>>,
-        rest: K,
-        hash: u64,
-        stamp: Stamp,
-    ) -> Lead<'_, G, K, V> {
-        let flight = Arc::new(Flight::new(Arc::clone(&group), rest, hash, stamp));
-        // Not in the map: the flight holds no pin on its group.
-        self.store.groups.unpin(&group);
-        self.lead(flight)
     }
 
     /// Makes the caller the leader of `flight`: counted as a miss, and traced.
@@ -235,11 +257,16 @@ where
         }
     }
 
-    /// Whether an invalidation of this cache, or of the scope it joined, is in progress: a
-    /// fetch that reads this after its stamp and finds one runs unshared (see
-    /// `invalidation.rs` and `scope.rs`).
-    pub(crate) fn invalidation_in_progress(&self) -> bool {
-        self.invalidating.load(SeqCst) > 0 || self.scope.get().is_some_and(|s| s.busy())
+    /// Whether an invalidation in progress covers the key with hash `key` in `group`: of the
+    /// key, of its group, of the group in the scope this cache joined, or of the whole cache. A
+    /// fetch that asks this after its stamp, under its key's flight entry, and is answered yes
+    /// runs unshared (see `invalidation.rs` and `scope.rs`).
+    pub(crate) fn fenced(&self, group: &NodeGroup<G, K, V>, key: u64) -> bool {
+        self.fences.covers(group.hash, key)
+            || self
+                .scope
+                .get()
+                .is_some_and(|scope| scope.fences_group(&group.key))
     }
 
     /// Whether the backplane lets this cache store (not while its subscription is unhealthy).

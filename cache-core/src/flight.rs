@@ -22,6 +22,7 @@ use scc::hash_map::Entry;
 use scc::HashMap;
 use tokio::sync::Notify;
 
+use crate::fence::Since;
 use crate::hook::{HookPoint, Hooks};
 use crate::node::{Node, NodeGroup, Stamp};
 use crate::policy::Policy;
@@ -186,7 +187,17 @@ pub(crate) enum Claim<G, K, V, T> {
         flight: Arc<Flight<G, K, V>>,
         replaced: Option<Arc<Flight<G, K, V>>>,
     },
+    /// The key was invalidated since the caller began: the caller leads the flight it brought,
+    /// which is not in the map (nobody joins it, it is not stored, it holds no group pin).
+    Fenced(Arc<Flight<G, K, V>>),
+    /// Too many key invalidations since the caller began to tell whether one was of its key:
+    /// nothing was joined or registered; the caller begins again.
+    Retry,
 }
+
+/// What [`Flights::displace_for`] did: the flight it displaced, if any, and whether the new
+/// flight took the entry (else it runs unshared).
+pub(crate) type Displaced<G, K, V> = (Option<Arc<Flight<G, K, V>>>, bool);
 
 type FlightMap<G, K, V> = HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, PreHashed>;
 
@@ -213,13 +224,23 @@ where
     /// no flight for the key can end meanwhile) finds nothing, registers `flight`, a new flight
     /// led by the caller. The caller built `flight` (and so cloned the key's parts, which is
     /// user code) before the entry is locked; it is dropped unused if the caller joins.
+    ///
+    /// `since` is asked first, under the entry: whether the key was invalidated since the
+    /// caller began (see `invalidation.rs`); if so, or if it cannot tell, nothing is joined or
+    /// registered.
     pub(crate) fn claim<T>(
         &self,
         flight: Arc<Flight<G, K, V>>,
         stamp: Stamp,
+        since: impl FnOnce() -> Since,
         peek: impl FnOnce() -> Option<T>,
     ) -> Claim<G, K, V, T> {
         let entry = self.map.entry_sync(FlightKey(Arc::clone(&flight)));
+        match since() {
+            Since::Untouched => {}
+            Since::Invalidated => return Claim::Fenced(flight),
+            Since::Unknown => return Claim::Retry,
+        }
         if let Entry::Occupied(o) = &entry {
             if o.get().joinable(stamp) {
                 return Claim::Join(Arc::clone(o.get()));
@@ -248,38 +269,53 @@ where
         }
     }
 
-    /// For a refresh: takes the key's entry from whatever flight holds it, for `by` (a flight
-    /// that later callers join), or for nobody (a refresh that runs unshared), running `under`
-    /// while the entry is held. Returns the flight displaced, whose group pin the caller must
-    /// drop; it is no longer `ours` when it settles, so its value is handed to its waiters and
-    /// not stored.
+    /// For a refresh or an insert: takes the key's entry from whatever flight holds it, for
+    /// `flight` (which later callers then join), or for nobody if the refresh is `fenced` (where
+    /// it began) or `since` (asked under the entry, as in [`claim`](Self::claim)) says its key
+    /// was invalidated since: the refresh then runs unshared. `under` runs while the entry is
+    /// held. Returns the flight displaced, whose group pin the caller must drop (it is no
+    /// longer `ours` when it settles, so its value is handed to its waiters and not stored), and
+    /// whether `flight` took the entry; or `None`, with nothing done, if `since` cannot tell
+    /// (the caller begins again).
+    pub(crate) fn displace_for(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        fenced: bool,
+        since: impl FnOnce() -> Since,
+        under: impl FnOnce(),
+    ) -> Option<Displaced<G, K, V>> {
+        let entry = self.map.entry_sync(FlightKey(Arc::clone(flight)));
+        let unshared = match since() {
+            Since::Unknown => return None,
+            Since::Invalidated => true,
+            Since::Untouched => fenced,
+        };
+        under();
+        Some(match entry {
+            Entry::Occupied(o) if unshared => (Some(o.remove_entry().1), false),
+            Entry::Occupied(mut o) => (Some(o.insert(Arc::clone(flight))), true),
+            Entry::Vacant(_) if unshared => (None, false),
+            Entry::Vacant(v) => {
+                v.insert_entry(Arc::clone(flight));
+                (None, true)
+            }
+        })
+    }
+
+    /// For a key invalidation: takes the key's flight, if any, out of the map, running `under`
+    /// while the entry is held. Returns the flight taken out, whose group pin the caller must
+    /// drop; it is no longer `ours` when it settles, so it is not stored, and nobody joins it.
     pub(crate) fn displace<P>(
         &self,
         probe: &P,
-        by: Option<Arc<Flight<G, K, V>>>,
         under: impl FnOnce(),
     ) -> Option<Arc<Flight<G, K, V>>>
     where
         P: ?Sized + KeyLookup<G, K> + KnownHash,
     {
-        match by {
-            Some(flight) => match self.map.entry_sync(FlightKey(Arc::clone(&flight))) {
-                Entry::Occupied(mut o) => {
-                    under();
-                    Some(o.insert(flight))
-                }
-                Entry::Vacant(v) => {
-                    under();
-                    v.insert_entry(flight);
-                    None
-                }
-            },
-            None => {
-                let entry = self.map.get_sync(&ByKey::new(probe));
-                under();
-                entry.map(|e| e.remove_entry().1)
-            }
-        }
+        let entry = self.map.get_sync(&ByKey::new(probe));
+        under();
+        entry.map(|e| e.remove_entry().1)
     }
 
     /// Runs `settle(ours)` under the entry of `flight`'s key, where `ours` says whether the
@@ -298,20 +334,6 @@ where
             drop(entry.remove_entry());
         }
         (result, ours)
-    }
-
-    /// Runs `then` while holding the entry of `probe`'s key (if it has one), so that a leader's
-    /// store of that key, which runs under the same entry, is wholly before `then` or wholly
-    /// after it. (A key invalidation needs no mark on the flight: it bumps the group's key
-    /// generation, which is in every flight's stamp.)
-    pub(crate) fn with_key_entry<P, R>(&self, probe: &P, then: impl FnOnce() -> R) -> R
-    where
-        P: ?Sized + KeyLookup<G, K> + KnownHash,
-    {
-        let entry = self.map.get_sync(&ByKey::new(probe));
-        let result = then();
-        drop(entry);
-        result
     }
 
     /// Takes `flight` out of the map if it is still there. Returns whether it was.

@@ -22,10 +22,6 @@ pub(crate) struct Group<G, N> {
     pub(crate) hash: u64,
     /// Bumped by every invalidation of this group.
     pub(crate) gen: AtomicU64,
-    /// Bumped by every invalidation of one of this group's keys. Part of a flight's stamp (a
-    /// flight from before a key invalidation is neither joined nor stored) but not of a stored
-    /// value's liveness (the group's other stored keys stay readable).
-    pub(crate) key_gen: AtomicU64,
     /// Stored members plus flights in the flight map that point at this group. The group leaves
     /// the group index only at zero, so a live member's group is always the indexed one, and
     /// invalidating by key always reaches it. Incremented only under the group index's bucket
@@ -43,7 +39,6 @@ impl<G, N: Member> Group<G, N> {
             key,
             hash,
             gen: AtomicU64::new(0),
-            key_gen: AtomicU64::new(0),
             pins: AtomicUsize::new(1),
             members: Mutex::new(Vec::new()),
         }

@@ -24,7 +24,8 @@ pub enum HookPoint {
     /// Sync: a leader has just made its value visible, before checking it did not go stale.
     AfterInsert,
     /// Sync: an invalidation (group, key or clear) has made the old values unreadable and removed
-    /// them, and has not returned yet: a fetch that begins now must run unshared.
+    /// them, and has not returned yet: a fetch of what it invalidates that begins now must run
+    /// unshared.
     InvalidationMidway,
 }
 

@@ -3,29 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use smallvec::SmallVec;
 
-/// One invalidation in progress, counted on its cache until dropped. While the count is raised,
-/// fetches that begin run unshared (see `invalidation.rs`): this is what makes "a fetch that
-/// began before the invalidation returned" cover everything up to the return itself.
-pub(crate) struct InProgress(Arc<AtomicUsize>);
-
-impl InProgress {
-    pub(crate) fn start(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, SeqCst);
-        Self(Arc::clone(count))
-    }
-}
-
-impl Drop for InProgress {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, SeqCst);
-    }
-}
+use crate::fence::Raised;
 
 /// The outcome of an invalidation ([`TtlCache::invalidate_group`](crate::TtlCache::invalidate_group),
 /// [`invalidate`](crate::TtlCache::invalidate), [`clear`](crate::TtlCache::clear),
@@ -38,9 +20,10 @@ impl Drop for InProgress {
 /// in a credential-change handler is not a silent hole.
 ///
 /// The invalidation counts as returned when this value completes (is awaited) or is dropped:
-/// until then, fetches of the cache that begin run without being stored or shared, so that
-/// none of them outlives it. Await it or drop it right away, as the examples do; keeping it
-/// around unresolved keeps the cache from storing anything new.
+/// until then, fetches of what it invalidated (its group, its key, its scope's group in each
+/// cache, or the whole cache for a `clear`) that begin run without being stored or shared, so
+/// that none of them outlives it. Every other group and key of the cache is shared and stored
+/// as usual meanwhile: holding one costs the rest of the cache nothing.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -60,15 +43,15 @@ impl Drop for InProgress {
 #[must_use = "the invalidation has taken effect; await this to learn how much it removed"]
 pub struct Invalidated<T> {
     count: Option<T>,
-    /// The in-progress marks it holds: one per cache it invalidated (several for a scope).
-    in_progress: SmallVec<[InProgress; 1]>,
+    /// The fences it holds (see `fence.rs`): one per cache it invalidated, plus the scope's.
+    in_progress: SmallVec<[Raised; 1]>,
     /// The publish of this invalidation on the Redis backplane, if it has one.
     #[cfg(feature = "redis")]
     delivery: Option<crate::backplane::Delivery>,
 }
 
 impl<T> Invalidated<T> {
-    pub(crate) fn new(count: T, in_progress: InProgress) -> Self {
+    pub(crate) fn new(count: T, in_progress: Raised) -> Self {
         Self {
             count: Some(count),
             in_progress: smallvec::smallvec![in_progress],
@@ -87,8 +70,8 @@ impl<T> Invalidated<T> {
         }
     }
 
-    /// Holds `mark` too, until this completes or is dropped.
-    pub(crate) fn hold(&mut self, mark: InProgress) {
+    /// Holds the fence `mark` too, until this completes or is dropped.
+    pub(crate) fn hold(&mut self, mark: Raised) {
         self.in_progress.push(mark);
     }
 

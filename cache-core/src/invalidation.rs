@@ -2,37 +2,51 @@
 //!
 //! The guarantee: a call that begins after an invalidation returned never receives a value
 //! whose fetch began before that return, including fetches that began while the invalidation
-//! was running.
+//! was running. The invalidation "returns" when its [`Invalidated`](crate::Invalidated)
+//! completes or is dropped; all its work is done in the call, so its effect does not depend on
+//! that value being awaited, and the removed values are dropped before the call returns.
 //!
-//! - **Before it**: the invalidation bumps a generation: the group's (`gen`), the group's key
-//!   generation (`key_gen`, for one key) or the cache's epoch (for `clear`). A fetch's stamp
-//!   records them when it begins; a flight whose stamp is old is never joined and its value
-//!   never stored, and a stored value whose `gen` or epoch is old is never read. Then the stored
-//!   entries are removed.
-//! - **While it runs**: the invalidation raises the cache's `invalidating` count before the
-//!   bump, and lowers it when it returns: when its [`Invalidated`](crate::Invalidated) future
-//!   completes, or is dropped (the work itself is all done in the call). A fetch reads its stamp, then that count; if it
-//!   is raised, the fetch runs *unshared*: its caller gets the result, but nobody joins it and
-//!   it is not stored. Otherwise (all loads and stores here are `SeqCst`) the count was read
-//!   before it was raised, so the stamp was read before the bump and the fetch is stale; or it
-//!   was read after it was lowered, and the fetch began after the invalidation's last step. A
-//!   fetch that began while an invalidation ran therefore leaves nothing behind for later calls.
+//! Each kind does three things, in this order:
 //!
-//! The count is per cache, not per group, so it also covers a group that does not exist yet
-//! when the invalidation looks for it, or that leaves the index and comes back meanwhile; the
-//! price is that fetches of other groups that begin during an invalidation are not cached.
+//! 1. **Fence** (see `fence.rs`): it raises a fence over exactly what it invalidates (the
+//!    group's hash, the key's hash, or everything for `clear`), held until it returns. A fetch
+//!    reads its stamp, then asks the fences; if one covers its key, it runs *unshared*: its
+//!    caller gets the result, but nobody joins it and it is not stored. Fetches of every other
+//!    group and key are not affected.
+//! 2. **Make the old unreadable.** A group invalidation bumps the group's generation (`gen`)
+//!    and `clear` the cache's epoch: a flight whose stamp is older is never joined and never
+//!    stored, and a stored value whose `gen` or epoch is older is never read. A key
+//!    invalidation is numbered instead ([`record_key`](crate::fence::Fences::record_key)): a
+//!    group-wide generation would also refuse the key's siblings.
+//! 3. **Remove** the stored entries. A key invalidation does it under the key's flight entry,
+//!    and takes the key's flight out of the map there: later callers cannot join it, its
+//!    leader, no longer the map's, does not store, and a leader's store is wholly before this
+//!    (and removed) or wholly after (and refused).
 //!
-//! Everything runs synchronously in the call, so the effect does not depend on the returned
-//! [`Invalidated`](crate::Invalidated) being awaited, and the removed values are dropped before
-//! the call returns.
+//! A fetch *begins* where it asks the fences. Why nothing that began before the return is left
+//! behind:
+//!
+//! - If it read its stamp after step 2, it asked the fences afterwards: all loads and stores
+//!   involved are `SeqCst`, so it found the fence raised in step 1, unless it asked after the
+//!   fence was lowered, that is, after the invalidation returned.
+//! - If it read its stamp before step 2: for a group or `clear`, its stamp is old, so it is
+//!   neither joined nor stored. For a key: if it registered its flight before step 3, step 3
+//!   takes the flight out of the map; if after, it asks, under the key's flight entry, whether
+//!   its key was invalidated since it began ([`key_invalidated_since`]), and runs unshared.
+//!
+//! [`key_invalidated_since`]: crate::fence::Fences::key_invalidated_since
+//!
+//! The fence is found by hash, so it also covers a group or key that does not exist yet when
+//! the invalidation runs, or that leaves the index and comes back meanwhile.
 
 use std::hash::Hash;
 use std::sync::atomic::Ordering::SeqCst;
 
 use crate::cache::Inner;
+use crate::fence::Target;
 use crate::hook::HookPoint;
-use crate::invalidated::{InProgress, Invalidated};
-use crate::probe::{GroupLookup, KeyLookup};
+use crate::invalidated::Invalidated;
+use crate::probe::{GroupLookup, KeyLookup, KnownHash};
 use crate::store::Graveyard;
 use crate::trace;
 
@@ -46,8 +60,8 @@ where
         &self,
         probe: &P,
     ) -> Invalidated<usize> {
-        let in_progress = InProgress::start(&self.invalidating);
         let probe = &self.store.hasher.hashed_group(probe);
+        let fence = self.fences.raise(Target::Group(probe.group_hash()));
         let mut removed = 0;
         // A group that does not exist has nothing stored and nothing in flight.
         if let Some(group) = self.store.groups.pin_existing(probe) {
@@ -61,37 +75,42 @@ where
         self.finish_invalidation();
         trace::invalidated_group(self.name(), removed);
         self.hooks.at_sync(HookPoint::InvalidationMidway);
-        Invalidated::new(removed, in_progress)
+        Invalidated::new(removed, fence)
     }
 
     pub(crate) fn invalidate_key_by<P: ?Sized + KeyLookup<G, K>>(
         &self,
         probe: &P,
     ) -> Invalidated<bool> {
-        let in_progress = InProgress::start(&self.invalidating);
         let probe = &self.store.hasher.hashed(probe);
+        let fence = self.fences.raise(Target::Key(probe.key_hash()));
+        self.fences.record_key(probe.key_hash());
         let mut removed = false;
         // A stored entry and a flight in the map both pin their group: without the group, the
         // key has nothing stored and nothing in flight.
         if let Some(group) = self.store.groups.pin_existing(probe) {
-            group.key_gen.fetch_add(1, SeqCst);
             let mut graveyard = Graveyard::new();
-            // Removed while the key's flight entry is held, so the leader's store is wholly
-            // before (and removed here) or wholly after (and refused) this point.
-            removed = self
-                .flights
-                .with_key_entry(probe, || self.store.remove_key(probe, &mut graveyard));
+            // Under the key's flight entry: the flight running leaves the map (nobody joins it
+            // from here on, and its leader, no longer the map's, does not store), and the stored
+            // value goes, so that a leader's store is wholly before this (and removed here) or
+            // wholly after (and refused). The key's siblings and their flights are untouched.
+            let displaced = self.flights.displace(probe, || {
+                removed = self.store.remove_key(probe, &mut graveyard);
+            });
+            if let Some(old) = displaced {
+                self.store.groups.unpin(&old.group);
+            }
             drop(graveyard);
             self.store.groups.unpin(&group);
         }
         self.finish_invalidation();
         trace::invalidated_key(self.name(), removed);
         self.hooks.at_sync(HookPoint::InvalidationMidway);
-        Invalidated::new(removed, in_progress)
+        Invalidated::new(removed, fence)
     }
 
     pub(crate) fn clear_all(&self) -> Invalidated<usize> {
-        let in_progress = InProgress::start(&self.invalidating);
+        let fence = self.fences.raise(Target::All);
         self.epoch.fetch_add(1, SeqCst);
         let mut graveyard = Graveyard::new();
         let mut removed = 0;
@@ -102,10 +121,10 @@ where
         self.finish_invalidation();
         trace::cleared(self.name(), removed);
         self.hooks.at_sync(HookPoint::InvalidationMidway);
-        Invalidated::new(removed, in_progress)
+        Invalidated::new(removed, fence)
     }
 
-    /// Housekeeping, done in the call, before the count can be lowered.
+    /// Housekeeping, done in the call, before the fence can be lowered.
     fn finish_invalidation(&self) {
         self.maintain();
     }

@@ -73,6 +73,7 @@ mod borrowed;
 mod builder;
 mod cache;
 mod eviction;
+mod fence;
 mod fetch;
 mod flat;
 mod flight;

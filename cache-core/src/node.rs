@@ -19,8 +19,6 @@ use crate::probe::{Stored, StoredKey};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp {
     pub(crate) gen: u64,
-    /// The group's key generation: checked when a flight joins or stores, not on a hit.
-    pub(crate) key_gen: u64,
     pub(crate) epoch: u64,
 }
 

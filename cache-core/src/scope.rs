@@ -10,27 +10,33 @@
 //! that begins after `Name::invalidate` returned never receives a value whose fetch began before
 //! that return. How:
 //!
-//! - A cache joins the scope on its first miss, before that miss takes its stamp, so a cache
-//!   with anything stored or in flight is a member.
-//! - An invalidation raises the scope's in-progress count, then takes the member list, then
-//!   runs each member's group invalidation (each with its own in-progress count, as
-//!   `invalidate_*` does), and lowers all the counts when its [`Invalidated`] completes or is
-//!   dropped.
-//! - A fetch of a member cache reads the scope's count after its stamp, as it reads its own
-//!   cache's: if an invalidation of the scope is in progress, the fetch runs unshared (its caller
-//!   gets the result; it is neither joined nor stored). A cache that joined after an
-//!   invalidation took the member list is therefore covered too: every fetch it began before
-//!   that invalidation returned saw the count raised.
+//! - A cache joins the scope on its first miss or refresh, before that fetch takes its stamp,
+//!   so a cache with anything stored or in flight is a member.
+//! - An invalidation raises a fence over its group on the scope (see `fence.rs`), then takes
+//!   the member list, then runs each member's group invalidation (each raising the group's fence
+//!   in that cache, as `invalidate_*` does), and lowers every fence when its [`Invalidated`]
+//!   completes or is dropped.
+//! - A fetch of a member cache asks the scope's fences about its group after its stamp, as it
+//!   asks its own cache's: if an invalidation of its group is in progress on the scope, the
+//!   fetch runs unshared (its caller gets the result; it is neither joined nor stored). A cache
+//!   that joined after an invalidation took the member list is therefore covered too: every
+//!   fetch it began before that invalidation returned saw the fence. Other groups of the scope
+//!   are not fenced.
+//!
+//! The scope's fences are found by a hash of the group with one fixed seed (the members' groups
+//! have the scope's group type, so they hash alike), computed on a miss only while one of the
+//! scope's fences is raised.
 //!
 //! The cost of an invalidation is the entries evicted plus the number of caches in the scope.
 
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::fence::{Fences, Target};
 use crate::handle::CacheHandle;
-use crate::invalidated::{InProgress, Invalidated};
+use crate::invalidated::Invalidated;
 
 /// A scope declared with [`scope!`](crate::scope!): the owned types of its group and its
 /// members. Implemented by the declaration; not meant to be implemented by hand.
@@ -60,7 +66,8 @@ pub struct ScopeCore {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     path: &'static str,
     members: RwLock<Vec<&'static CacheHandle>>,
-    invalidating: OnceLock<Arc<AtomicUsize>>,
+    /// The fences of the scope's invalidations in progress, by group.
+    fences: OnceLock<Arc<Fences>>,
 }
 
 impl ScopeCore {
@@ -79,7 +86,7 @@ impl ScopeCore {
             name,
             path,
             members: RwLock::new(Vec::new()),
-            invalidating: OnceLock::new(),
+            fences: OnceLock::new(),
         }
     }
 
@@ -108,14 +115,15 @@ impl ScopeCore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn count(&self) -> &Arc<AtomicUsize> {
-        self.invalidating
-            .get_or_init(|| Arc::new(AtomicUsize::new(0)))
+    fn fences(&self) -> &Arc<Fences> {
+        self.fences.get_or_init(|| Arc::new(Fences::new()))
     }
 
-    /// Whether an invalidation of the scope is in progress (read by member caches' fetches).
-    pub(crate) fn busy(&self) -> bool {
-        self.count().load(SeqCst) > 0
+    /// Whether an invalidation of `group` (a member's group, of the scope's group type) is in
+    /// progress on the scope: read by member caches' fetches, after their stamp.
+    #[inline]
+    pub(crate) fn fences_group<G: Hash>(&self, group: &G) -> bool {
+        self.fences().covers_group(|| scope_hash(group))
     }
 
     /// Adds `handle` to the members, once.
@@ -148,7 +156,7 @@ impl ScopeCore {
     /// replicas (feature `redis`). Called by the declared scope's `invalidate`.
     #[doc(hidden)]
     pub fn __invalidate<G: ScopeGroup>(&self, group: &G) -> Invalidated<usize> {
-        let invalidated = self.invalidate_erased(group);
+        let invalidated = self.invalidate_typed(group);
         #[cfg(feature = "redis")]
         let invalidated = if crate::backplane::installed() {
             let mut bytes = Vec::new();
@@ -165,12 +173,14 @@ impl ScopeCore {
         invalidated
     }
 
-    /// Evicts `group` (the scope's owned group, erased) from every member. Not public: the
-    /// declared scope's `invalidate` checks the group's type.
-    #[doc(hidden)]
-    pub fn invalidate_erased(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize> {
+    /// Evicts `group` (the scope's owned group) from every member, on this replica. Fenced on
+    /// the scope first, so that a cache that joins meanwhile is covered too.
+    pub(crate) fn invalidate_typed<G: Any + Send + Sync + Hash>(
+        &self,
+        group: &G,
+    ) -> Invalidated<usize> {
         let mut all = Invalidated::done(0);
-        all.hold(InProgress::start(self.count()));
+        all.hold(self.fences().raise(Target::Group(scope_hash(group))));
         let members: Vec<&'static CacheHandle> = self.members().clone();
         for member in members {
             all.absorb(member.invalidate_group_erased(group));
@@ -178,6 +188,12 @@ impl ScopeCore {
         crate::trace::invalidated_scope(self.name, all.peek());
         all
     }
+}
+
+/// The hash a scope finds its fences by: one fixed seed for every cache of the scope (each
+/// cache's own hasher is seeded apart).
+fn scope_hash<G: Hash + ?Sized>(group: &G) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x5c09_e5ca_1e5f_e9ce).hash_one(group)
 }
 
 impl fmt::Debug for ScopeCore {
@@ -286,7 +302,7 @@ macro_rules! __scope_group_value {
 /// other replicas (feature `redis`). Implemented for every such list; not meant to be
 /// implemented by hand.
 #[doc(hidden)]
-pub trait ScopeGroup: Any + Send + Sync {
+pub trait ScopeGroup: Any + Send + Sync + Hash {
     /// Appends the wire encoding (the same as the members' groups'); `false` if a part's type
     /// has none.
     #[cfg(feature = "redis")]
@@ -300,7 +316,7 @@ impl ScopeGroup for () {
     }
 }
 
-impl<A: Any + Send + Sync, R: ScopeGroup> ScopeGroup for (A, R) {
+impl<A: Any + Send + Sync + Hash, R: ScopeGroup> ScopeGroup for (A, R) {
     #[cfg(feature = "redis")]
     fn wire_encode(&self, out: &mut Vec<u8>) -> bool {
         crate::backplane::encode_leaf(&self.0, out) && self.1.wire_encode(out)

@@ -65,11 +65,12 @@ impl Windows {
 
     /// The clock reading at which an entry that must be kept at `now` would still be live:
     /// `now` less the longer window. Sweeps compare with it, so entries inside a window stay.
-    /// (Should `now` be closer to the clock's origin than the window, the sweep uses `now` and
-    /// may remove an entry early: it is then refetched, never served wrong.)
-    pub(crate) fn retained_after(&self, now: Instant) -> Instant {
+    pub(crate) fn retained_after(&self, now: Instant) -> Option<Instant> {
         let longest = self.revalidate.max(self.if_error);
-        now.checked_sub(longest).unwrap_or(now)
+        // `None` when `now` is closer to the clock's origin than the window (a window of
+        // `Duration::MAX`, "forever", always is): no entry can be past its window yet, since
+        // every entry expired after the origin. Nothing is swept by age then.
+        now.checked_sub(longest)
     }
 }
 
@@ -328,10 +329,12 @@ where
         // As in `start`: the refresh "begins" here; the stamp is read after the group is pinned.
         let group = self.store.groups.pin(probe);
         let stamp = self.stamp(&group);
+        let keys = self.fences.key_seq();
         // The value is read after the stamp, and served only if no invalidation came between
         // its fetch and the stamp; read after the stamp, as in `start`, an invalidation in
-        // progress sends the caller inline (where its fetch runs unshared).
-        let stale = if node.is_current(stamp.epoch) && !self.invalidation_in_progress() {
+        // progress sends the caller inline (where its fetch runs unshared), and so does an
+        // invalidation of the key found when the flight entry is taken below.
+        let stale = if node.is_current(stamp.epoch) && !self.fenced(&group, probe.key) {
             node.value()
         } else {
             None
@@ -347,10 +350,18 @@ where
             probe.key,
             stamp,
         ));
-        let claim = self
-            .flights
-            .claim(ours, stamp, || self.store.peek_live(probe, stamp.epoch));
+        let claim = self.flights.claim(
+            ours,
+            stamp,
+            || self.fences.key_invalidated_since(keys, probe.key),
+            || self.store.peek_live(probe, stamp.epoch),
+        );
         let refreshing = match claim {
+            Claim::Fenced(_) | Claim::Retry => {
+                // Fetched inline instead, where it begins again.
+                self.store.groups.unpin(&group);
+                return None;
+            }
             Claim::Join(_) => {
                 // A fetch of the key is running: it is the refresh.
                 self.store.groups.unpin(&group);

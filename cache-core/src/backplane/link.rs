@@ -383,12 +383,12 @@ struct ScopeReceiver<G> {
     group: Decoder<G>,
 }
 
-impl<G: Any + Send + Sync> Receive for ScopeReceiver<G> {
+impl<G: Any + Send + Sync + std::hash::Hash> Receive for ScopeReceiver<G> {
     fn group(&self, group: &[u8]) -> bool {
         let Some(group) = decode_exact(group, self.group) else {
             return false;
         };
-        drop(self.core.invalidate_erased(&group));
+        drop(self.core.invalidate_typed(&group));
         true
     }
     fn key(&self, _: &[u8], _: &[u8]) -> bool {
