@@ -5,13 +5,14 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, Ident, ReturnType, Signature, Type};
 
-use crate::args::{Args, Capacity, Ttl};
+use crate::args::Args;
 use crate::context::{cfg_attrs, default_krate, Context, Names, Reach};
 use crate::errors::Errors;
 use crate::fallback;
 use crate::signature::Params;
 use crate::template::Placeholder;
 use crate::valid::{self, Plan, Root};
+use crate::values::{Capacity, Ttl};
 
 /// `krate` with every token spanned at `span`, so that errors through the default path into the
 /// runtime land where the expansion puts them. A path from `crate = "..."` keeps the string's

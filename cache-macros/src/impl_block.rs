@@ -8,10 +8,11 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
-use crate::args::ImplArgs;
 use crate::context::{default_krate, Context, Reach};
+use crate::errors;
 use crate::expand::rewrite;
-use crate::source::{self, is_ttl_cached, Conflict, Summary};
+use crate::impl_args::ImplArgs;
+use crate::source::{is_ttl_cached, Conflict, Summary};
 
 // Input:
 //
@@ -234,5 +235,5 @@ fn no_inherent_impl(ty: &Type) -> Option<&'static str> {
 
 /// Tokens as a person writes them: `&'static L`, `Vec<String>`.
 fn display(tokens: &TokenStream) -> String {
-    source::display(&tokens.to_string())
+    errors::display(&tokens.to_string())
 }

@@ -33,6 +33,7 @@ mod duration;
 mod errors;
 mod expand;
 mod fallback;
+mod impl_args;
 mod impl_block;
 mod item;
 mod signature;
@@ -41,6 +42,7 @@ mod stale;
 mod suggest;
 mod template;
 mod valid;
+mod values;
 
 #[cfg(test)]
 mod fuzz;

@@ -20,7 +20,8 @@ use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{Attribute, ImplItem, ItemImpl, Meta};
 
-use crate::args::ImplArgs;
+use crate::errors::display;
+use crate::impl_args::ImplArgs;
 
 /// The impls of a file, in the order they are written.
 #[derive(Debug, Default)]
@@ -325,18 +326,6 @@ fn is_conditional(attrs: &[Attribute]) -> bool {
 /// Tokens as compared: printed the same way for the item being expanded and for the file.
 fn text(tokens: &impl ToTokens) -> String {
     tokens.to_token_stream().to_string()
-}
-
-/// Tokens as a person writes them: `&'static L`, `Vec<String>`.
-pub(crate) fn display(tokens: &str) -> String {
-    tokens
-        .replace(" :: ", "::")
-        .replace(":: ", "::")
-        .replace(" < ", "<")
-        .replace("< ", "<")
-        .replace(" >", ">")
-        .replace(" ,", ",")
-        .replace("& ", "&")
 }
 
 #[cfg(test)]

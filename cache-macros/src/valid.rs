@@ -5,11 +5,12 @@ use proc_macro2::{Span, TokenStream};
 use syn::visit::Visit;
 use syn::{Ident, ReturnType, Signature, Type};
 
-use crate::args::{missing_ttl, Args, Capacity, Ttl};
+use crate::args::{missing_ttl, Args};
 use crate::errors::Errors;
 use crate::signature::{ParamName, Params};
 use crate::suggest::nearest;
 use crate::template::{KeyTemplate, Placeholder};
+use crate::values::{Capacity, Ttl};
 
 /// What a placeholder's path starts from.
 #[derive(Clone, Copy, PartialEq, Eq)]
