@@ -1,6 +1,7 @@
 //! What an expansion knows about where the function lives (free, inherent impl, trait impl),
-//! the names it generates, and the attributes it repeats: shared by the expansion
-//! (`expand.rs`) and the stand-in expansion on errors (`fallback.rs`).
+//! the names it generates, the attributes it repeats, and how it names the runtime and its own
+//! locals: shared by the expansion (`expand.rs`, `companions.rs`) and the stand-in expansion on
+//! errors (`fallback.rs`).
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -117,4 +118,26 @@ pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
                 .any(|name| a.path().is_ident(name))
         })
         .collect()
+}
+
+/// `krate` with every token spanned at `span`, so that errors through the default path into the
+/// runtime land where the expansion puts them. A path from `crate = "..."` keeps the string's
+/// span: if it does not resolve, every error is on the string, and rustc shows them once.
+pub(crate) fn krate_at(krate: &TokenStream, span: Span) -> TokenStream {
+    if krate.to_string() != default_krate().to_string() {
+        return krate.clone();
+    }
+    krate
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
+        })
+        .collect()
+}
+
+/// A local of the expansion, out of reach of the user's code (`Span::mixed_site`).
+pub(crate) fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
 }

@@ -9,7 +9,8 @@ use syn::{Attribute, Signature};
 use crate::args::Args;
 use crate::context::{cfg_attrs, Context, Names};
 use crate::errors::Errors;
-use crate::signature::Params;
+use crate::plan::call_inputs;
+use crate::signature::{return_type, Params};
 use crate::template::KeyTemplate;
 
 pub(crate) fn companions(
@@ -35,8 +36,8 @@ pub(crate) fn companions(
     let group = args.group.as_ref().or(args.key.as_ref());
     let (receiver, inputs) = template_inputs(group, params, ctx);
     let (key_receiver, key_inputs) = template_inputs(args.key.as_ref(), params, ctx);
-    let (refresh_inputs, _) = crate::expand::call_inputs(params, ctx);
-    let (ret_ty, _) = crate::expand::return_type(sig);
+    let (refresh_inputs, _) = call_inputs(params, ctx);
+    let (ret_ty, _) = return_type(sig);
     let ret_ty = ctx.companion_type(&ret_ty);
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;

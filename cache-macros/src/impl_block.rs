@@ -10,8 +10,8 @@ use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
 use crate::context::{default_krate, Context, Reach};
 use crate::errors;
-use crate::expand::rewrite;
 use crate::impl_args::ImplArgs;
+use crate::rewrite::rewrite;
 use crate::source::{is_ttl_cached, Conflict, Summary};
 
 // Input:

@@ -5,8 +5,8 @@ use quote::quote;
 use syn::{Item, ItemFn};
 
 use crate::context::{default_krate, Context, Names, Reach};
-use crate::expand::rewrite;
 use crate::impl_block;
+use crate::rewrite::rewrite;
 use crate::signature;
 use crate::source::Summary;
 

@@ -1,72 +1,16 @@
 //! The compile-time rules of `#[ttl_cached]`, checked against the signature. Pure: reads the
 //! parsed arguments and parameters, reports every violation, and produces the key [`Plan`].
 
-use proc_macro2::{Span, TokenStream};
-use syn::visit::Visit;
-use syn::{Ident, ReturnType, Signature, Type};
+use proc_macro2::Span;
+use syn::{Ident, Signature};
 
 use crate::args::{missing_ttl, Args};
 use crate::errors::Errors;
+use crate::plan::{Plan, Root};
 use crate::signature::{ParamName, Params};
 use crate::suggest::nearest;
 use crate::template::{KeyTemplate, Placeholder};
-use crate::values::{Capacity, Ttl};
-
-/// What a placeholder's path starts from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Root {
-    SelfValue,
-    /// Index into [`Params::params`].
-    Param(usize),
-}
-
-/// A validated key: its placeholders, how many of them form the group, and the rest of the
-/// attribute.
-pub(crate) struct Plan {
-    pub(crate) key: KeyTemplate,
-    /// The root of each placeholder of `key`.
-    pub(crate) roots: Vec<Root>,
-    /// The first `group_len` placeholders of `key` are the group.
-    pub(crate) group_len: usize,
-    pub(crate) ttl: Ttl,
-    pub(crate) capacity: Capacity,
-    /// `store_if = PREDICATE`.
-    pub(crate) store_if: Option<syn::Expr>,
-    /// `store_none = false`: its `false`, where errors about it are reported.
-    pub(crate) store_none_false: Option<syn::LitBool>,
-    /// `scope = Account`.
-    pub(crate) scope: Option<syn::Path>,
-    /// `stale = "30s"`: `(secs, nanos)` and the argument's name.
-    pub(crate) stale: Option<(u64, u32, Ident)>,
-    /// `stale_if_error = "5m"`: `(secs, nanos)`.
-    pub(crate) stale_if_error: Option<(u64, u32)>,
-    /// `jitter = "10%"`: the fraction of the TTL.
-    pub(crate) jitter: Option<f64>,
-}
-
-impl Plan {
-    /// The roots of the group's placeholders, each once, in declaration order (`self` first):
-    /// the parameters of `invalidate_<fn>`.
-    pub(crate) fn group_roots(&self) -> Vec<Root> {
-        roots_in_order(&self.roots[..self.group_len])
-    }
-
-    /// The roots of every placeholder of the key, each once, in declaration order: the
-    /// parameters of `invalidate_<fn>_key`.
-    pub(crate) fn key_roots(&self) -> Vec<Root> {
-        roots_in_order(&self.roots)
-    }
-}
-
-fn roots_in_order(roots: &[Root]) -> Vec<Root> {
-    let mut roots = roots.to_vec();
-    roots.sort_by_key(|r| match r {
-        Root::SelfValue => 0,
-        Root::Param(i) => i + 1,
-    });
-    roots.dedup();
-    roots
-}
+use crate::values::Capacity;
 
 /// Checks everything the attribute requires of the function; `None` if anything is wrong (the
 /// reasons are in `errors`).
@@ -78,7 +22,7 @@ pub(crate) fn plan(
     errors: &mut Errors,
 ) -> Option<Plan> {
     errors.extend(std::mem::take(&mut args.errors));
-    check_signature(sig, errors);
+    crate::function::check(sig, errors);
     if args.stale.is_some() {
         crate::stale::check(params, errors);
     }
@@ -371,146 +315,6 @@ pub(crate) fn plan(
         stale_if_error: args.stale_if_error.take(),
         jitter: args.jitter.take(),
     })
-}
-
-fn check_signature(sig: &Signature, errors: &mut Errors) {
-    if sig.asyncness.is_none() {
-        if !returns_boxed_future(&sig.output) {
-            errors.error(
-                sig.fn_token,
-                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch",
-            );
-        } else if written_by_async_trait(&sig.output) {
-            errors.error(
-                sig.fn_token,
-                "`#[async_trait]` has already rewritten this method: put `#[ttl_cached]` (no \
-                 arguments) on the impl block, above `#[async_trait]`",
-            );
-        } else {
-            errors.error(
-                sig.fn_token,
-                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch; \
-                 write `async fn` returning the output type, and move the body out of its \
-                 `Box::pin(async move { .. })` if it returns a boxed future",
-            );
-        }
-    }
-    for param in &sig.generics.params {
-        match param {
-            syn::GenericParam::Lifetime(_) => {}
-            syn::GenericParam::Type(_) => errors.error(
-                param,
-                "`#[ttl_cached]` does not support generic type parameters: one cache serves every \
-                 call, so values of different types would share it; cache a concrete function and \
-                 call it from the generic one",
-            ),
-            syn::GenericParam::Const(_) => errors.error(
-                param,
-                "`#[ttl_cached]` does not support const generic parameters: one cache serves every \
-                 call; pass the value as a parameter instead",
-            ),
-        }
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.error(
-            variadic,
-            "`#[ttl_cached]` does not support variadic functions",
-        );
-    }
-    if sig.constness.is_some() {
-        errors.error(sig.constness, "`#[ttl_cached]` does not support `const fn`");
-    }
-    check_return_type(&sig.output, errors);
-}
-
-/// What the cache cannot store, seen in the return type's syntax: an opaque type, `!`, a
-/// borrowed value. (Whether the type is `Clone + Send + Sync` is left to the compiler.)
-fn check_return_type(output: &ReturnType, errors: &mut Errors) {
-    let ReturnType::Type(_, ty) = output else {
-        return;
-    };
-    match &**ty {
-        Type::ImplTrait(_) => errors.error(
-            ty,
-            "`#[ttl_cached]` cannot cache an `impl Trait` return type: the cache stores values of \
-             one named type; return the concrete type (such as `Vec<String>`), or an \
-             `Arc<dyn Trait + Send + Sync>`",
-        ),
-        Type::Never(_) => errors.error(
-            ty,
-            "a function returning `!` never returns a value to cache; remove `#[ttl_cached]`",
-        ),
-        _ => {
-            // For a `Result`, only the `Ok` type is stored.
-            let stored = ok_type(ty).unwrap_or(ty);
-            if let Some(borrow) = borrowed_part(stored) {
-                errors.error(
-                    borrow,
-                    "a cached value must be `'static` and owned, since it outlives the call that \
-                     fetched it: return an owned type (`String` rather than `&str` or \
-                     `Cow<'_, str>`, `Vec<T>` rather than `&[T]`), or an `Arc`",
-                );
-            }
-        }
-    }
-}
-
-/// `T` of `Result<T, E>` (any path ending in `Result` with two type arguments, or one, as in
-/// `anyhow::Result<T>`).
-fn ok_type(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    args.args.iter().find_map(|arg| match arg {
-        syn::GenericArgument::Type(ty) => Some(ty),
-        _ => None,
-    })
-}
-
-/// The first reference or non-`'static` lifetime in `ty`, if any.
-fn borrowed_part(ty: &Type) -> Option<TokenStream> {
-    struct Finder(Option<TokenStream>);
-    impl Visit<'_> for Finder {
-        fn visit_type_reference(&mut self, r: &syn::TypeReference) {
-            if self.0.is_none() && r.lifetime.as_ref().is_none_or(|l| l.ident != "static") {
-                self.0 = Some(quote::quote!(#r));
-            }
-        }
-        fn visit_lifetime(&mut self, l: &syn::Lifetime) {
-            if self.0.is_none() && l.ident != "static" {
-                self.0 = Some(quote::quote!(#l));
-            }
-        }
-        // Lifetimes of `dyn Trait + 'a` bounds and of fn pointers do not make a value borrowed
-        // in a way this check can judge; the compiler checks `'static` there.
-        fn visit_type_fn_ptr(&mut self, _: &syn::TypeFnPtr) {}
-        fn visit_type_trait_object(&mut self, _: &syn::TypeTraitObject) {}
-    }
-    let mut finder = Finder(None);
-    finder.visit_type(ty);
-    finder.0
-}
-
-/// Whether the boxed future carries the `'async_trait` lifetime that `#[async_trait]` adds.
-pub(crate) fn written_by_async_trait(output: &ReturnType) -> bool {
-    let ReturnType::Type(_, ty) = output else {
-        return false;
-    };
-    quote::quote!(#ty).to_string().contains("'async_trait")
-}
-
-/// `Pin<Box<dyn Future<Output = ..> + Send + 'async_trait>>`, as `#[async_trait]` writes it.
-pub(crate) fn returns_boxed_future(output: &ReturnType) -> bool {
-    let ReturnType::Type(_, ty) = output else {
-        return false;
-    };
-    let text = quote::quote!(#ty).to_string().replace(' ', "");
-    text.contains("Pin<") && text.contains("Future<")
 }
 
 /// The root of each placeholder, `None` where unknown (reported; the parameter suggested

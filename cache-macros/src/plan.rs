@@ -1,0 +1,119 @@
+//! The plan of a cached function, once its attribute is checked: the key's placeholders, the
+//! parameter each is rooted in, the group, the settings; and the parameters of the companions
+//! that follow from it, which the stand-in companions (`fallback.rs`) take too.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Ident;
+
+use crate::context::{local, Context};
+use crate::signature::Params;
+use crate::template::KeyTemplate;
+use crate::values::{Capacity, Ttl};
+
+/// What a placeholder's path starts from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Root {
+    SelfValue,
+    /// Index into [`Params::params`].
+    Param(usize),
+}
+
+/// A validated key: its placeholders, how many of them form the group, and the rest of the
+/// attribute.
+pub(crate) struct Plan {
+    pub(crate) key: KeyTemplate,
+    /// The root of each placeholder of `key`.
+    pub(crate) roots: Vec<Root>,
+    /// The first `group_len` placeholders of `key` are the group.
+    pub(crate) group_len: usize,
+    pub(crate) ttl: Ttl,
+    pub(crate) capacity: Capacity,
+    /// `store_if = PREDICATE`.
+    pub(crate) store_if: Option<syn::Expr>,
+    /// `store_none = false`: its `false`, where errors about it are reported.
+    pub(crate) store_none_false: Option<syn::LitBool>,
+    /// `scope = Account`.
+    pub(crate) scope: Option<syn::Path>,
+    /// `stale = "30s"`: `(secs, nanos)` and the argument's name.
+    pub(crate) stale: Option<(u64, u32, Ident)>,
+    /// `stale_if_error = "5m"`: `(secs, nanos)`.
+    pub(crate) stale_if_error: Option<(u64, u32)>,
+    /// `jitter = "10%"`: the fraction of the TTL.
+    pub(crate) jitter: Option<f64>,
+}
+
+impl Plan {
+    /// The roots of the group's placeholders, each once, in declaration order (`self` first):
+    /// the parameters of `invalidate_<fn>`.
+    pub(crate) fn group_roots(&self) -> Vec<Root> {
+        roots_in_order(&self.roots[..self.group_len])
+    }
+
+    /// The roots of every placeholder of the key, each once, in declaration order: the
+    /// parameters of `invalidate_<fn>_key`.
+    pub(crate) fn key_roots(&self) -> Vec<Root> {
+        roots_in_order(&self.roots)
+    }
+}
+
+fn roots_in_order(roots: &[Root]) -> Vec<Root> {
+    let mut roots = roots.to_vec();
+    roots.sort_by_key(|r| match r {
+        Root::SelfValue => 0,
+        Root::Param(i) => i + 1,
+    });
+    roots.dedup();
+    roots
+}
+
+/// The parameters of `refresh_<fn>`, the function's own, and the arguments it calls the
+/// function with: named parameters keep their names (without `mut`), destructured and `_`
+/// parameters get one (their parts are never in the key).
+pub(crate) fn call_inputs(
+    params: &Params<'_>,
+    ctx: &Context,
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let mut inputs = Vec::new();
+    let mut args = Vec::new();
+    if let Some(receiver) = params.receiver {
+        let mut receiver = receiver.clone();
+        receiver.mutability = None;
+        receiver.attrs.clear();
+        inputs.push(quote!(#receiver));
+        args.push(quote!(self));
+    }
+    for (index, param) in params.params.iter().enumerate() {
+        let name = match param.ident() {
+            Some(ident) => ident.clone(),
+            None => local(&format!("__ttl_cached_arg{index}")),
+        };
+        let ty = ctx.companion_type(param.ty);
+        inputs.push(quote!(#name: #ty));
+        args.push(quote!(#name));
+    }
+    (inputs, args)
+}
+
+/// The parameters of `invalidate_<fn>` (`roots`: the group's) and `invalidate_<fn>_key` (the
+/// key's): `&self` if they use `self`, then each parameter with its declared type.
+pub(crate) fn root_inputs(
+    roots: &[Root],
+    params: &Params<'_>,
+    ctx: &Context,
+) -> (TokenStream, Vec<TokenStream>) {
+    let mut receiver = TokenStream::new();
+    let mut inputs = Vec::new();
+    for &root in roots {
+        match root {
+            Root::SelfValue => receiver = quote!(&self,),
+            Root::Param(index) => {
+                let param = &params.params[index];
+                let ident = param.ident().expect("group roots are named parameters");
+                let ty = ctx.companion_type(param.ty);
+                inputs.push(quote!(#ident: #ty));
+            }
+        }
+    }
+    (receiver, inputs)
+}
