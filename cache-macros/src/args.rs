@@ -212,10 +212,12 @@ impl Args {
         }
         match key.as_str() {
             "ttl" => self.ttl = parse_ttl(input)?.or(self.ttl.take()),
-            "key" => self.key = Some(parse_template(input, "key")?),
-            "group" => self.group = Some(parse_template(input, "group")?),
+            "key" => self.key = Some(parse_template(input, "key", &mut self.errors)?),
+            "group" => {
+                self.group = Some(parse_template(input, "group", &mut self.errors)?);
+            }
             "capacity" => self.capacity = Some(parse_capacity(input)?),
-            "crate" => self.krate = Some(parse_crate_path(input)?),
+            "crate" => self.krate = Some(parse_crate_path(input, &mut self.errors)?),
             "scope" => self.scope = Some(parse_scope(input)?),
             "store_if" => self.store_if = Some(parse_store_if(input)?),
             "stale" => {
@@ -323,5 +325,26 @@ mod tests {
     fn rejects_float_ttl() {
         let args = Args::parse(quote!(ttl = 1.5));
         assert!(messages(&args)[0].contains("whole seconds"));
+    }
+
+    #[test]
+    fn a_suffixed_string_is_one_error_and_read_without_its_suffix() {
+        let args = Args::parse(quote!(
+            ttl = 60,
+            key = "<a>"suffix,
+            group = "<a>"g,
+            crate = "c"x
+        ));
+        let m = messages(&args);
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert!(m[0].starts_with("remove the `suffix` suffix: `key` takes a plain string"));
+        assert!(m[1].starts_with("remove the `g` suffix: `group` takes a plain string"));
+        assert!(m[2].starts_with("remove the `x` suffix: `crate` takes a plain string"));
+        // The strings are kept: the key is still checked, and the crate path still used.
+        assert!(!args.key_unreadable);
+        let key = args.key.unwrap();
+        assert_eq!((key.value(), key.suffix()), ("<a>".to_string(), ""));
+        assert_eq!(args.group.unwrap().value(), "<a>");
+        assert_eq!(args.krate.unwrap().to_string(), "c");
     }
 }

@@ -153,6 +153,18 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
             Box::new(|a: &str| with_key(a, "key = \"<nothing_like_it>\"")),
         ),
         (
+            "suffixed key",
+            Box::new(|a: &str| match a.find("key = \"") {
+                // After the key's closing quote.
+                Some(at) => {
+                    let close =
+                        at + "key = \"".len() + a[at + "key = \"".len()..].find('"').unwrap_or(0);
+                    format!("{}suffix{}", &a[..=close], &a[close + 1..])
+                }
+                None => a.to_string(),
+            }),
+        ),
+        (
             "keyword placeholder",
             Box::new(|a: &str| with_key(a, "key = \"<type>\"")),
         ),

@@ -7,7 +7,7 @@ use syn::{Ident, LitStr, Token};
 
 use crate::args::NAMES;
 use crate::errors::Errors;
-use crate::values::{parse_crate_path, skip_to_comma};
+use crate::values::{parse_crate_path, plain_string, skip_to_comma};
 
 /// The impl-level attribute's arguments: `#[ttl_cached(companion_prefix = "photos_", crate =
 /// "ttlc")]`, both optional. The method-level arguments are refused here, with where they go.
@@ -108,7 +108,7 @@ impl ImplArgs {
             ));
         }
         if key == "crate" {
-            self.krate = Some(parse_crate_path(input)?);
+            self.krate = Some(parse_crate_path(input, &mut self.errors)?);
             return Ok(());
         }
         let message = "`companion_prefix` takes the start of an identifier in a string, such as \
@@ -117,7 +117,12 @@ impl ImplArgs {
         if !input.peek(LitStr) {
             return Err(syn::Error::new(input.span(), message));
         }
-        let lit: LitStr = input.parse()?;
+        let lit = plain_string(
+            input.parse()?,
+            "companion_prefix",
+            "\"photos_\"",
+            &mut self.errors,
+        );
         let prefix = lit.value();
         let valid = prefix
             .chars()

@@ -44,30 +44,54 @@ pub(crate) fn skip_to_comma(input: ParseStream<'_>) {
     });
 }
 
-/// Rejects a literal suffix (`300u8`, `60f32`): the value would be read as written, without
-/// the suffix's type, which is surprising either way.
+/// Rejects a literal suffix (`300u8`, `60f32`, `"90s"x`): the value would be read as written,
+/// without the suffix, which is surprising either way.
 fn no_suffix(suffix: &str, span: Span, which: &str, example: &str) -> syn::Result<()> {
     if suffix.is_empty() {
-        Ok(())
+        return Ok(());
+    }
+    let kind = if example.starts_with('"') {
+        "string"
     } else {
-        Err(syn::Error::new(
-            span,
-            format!("remove the `{suffix}` suffix: `{which}` takes a plain number, such as `{which} = {example}`"),
-        ))
+        "number"
+    };
+    Err(syn::Error::new(
+        span,
+        format!(
+            "remove the `{suffix}` suffix: `{which}` takes a plain {kind}, such as \
+             `{which} = {example}`"
+        ),
+    ))
+}
+
+/// A string argument whose suffix (`"<a>"x`) is reported, and read without it: the string
+/// itself is what the user meant, so the rest of the attribute is checked against it, and the
+/// stand-in companions take its parameters, as if the suffix were not there.
+pub(crate) fn plain_string(lit: LitStr, which: &str, example: &str, errors: &mut Errors) -> LitStr {
+    match no_suffix(lit.suffix(), lit.span(), which, example) {
+        Ok(()) => lit,
+        Err(error) => {
+            errors.push(error);
+            LitStr::new(&lit.value(), lit.span())
+        }
     }
 }
 
 /// `key = "<a>:<b>"` and `group = "<a>"`: a string literal.
-pub(crate) fn parse_template(input: ParseStream<'_>, which: &str) -> syn::Result<LitStr> {
-    if input.peek(LitStr) {
-        return input.parse();
-    }
-    let span = input.span();
+pub(crate) fn parse_template(
+    input: ParseStream<'_>,
+    which: &str,
+    errors: &mut Errors,
+) -> syn::Result<LitStr> {
     let example = if which == "key" {
         "\"<user_id>:<folder_id>\""
     } else {
         "\"<user_id>\""
     };
+    if input.peek(LitStr) {
+        return Ok(plain_string(input.parse()?, which, example, errors));
+    }
+    let span = input.span();
     Err(syn::Error::new(
         span,
         format!("`{which}` takes a string template, such as `{which} = {example}`"),
@@ -237,7 +261,10 @@ fn parse_named(
 
 /// `crate = "ttlc"`: a string holding a path (the serde and tokio convention), as tokens spanned
 /// on the string, so that an unresolved path is reported there.
-pub(crate) fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<proc_macro2::TokenStream> {
+pub(crate) fn parse_crate_path(
+    input: ParseStream<'_>,
+    errors: &mut Errors,
+) -> syn::Result<proc_macro2::TokenStream> {
     let message = "`crate` takes the path of the `cache-core` crate in a string, such as \
                    `crate = \"ttlc\"` for a dependency renamed `ttlc`";
     // Peeked first: a literal of another kind would be consumed by the failed parse, and the
@@ -245,7 +272,7 @@ pub(crate) fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<proc_macro
     if !input.peek(LitStr) {
         return Err(syn::Error::new(input.span(), message));
     }
-    let lit: LitStr = input.parse()?;
+    let lit = plain_string(input.parse()?, "crate", "\"ttlc\"", errors);
     let path: syn::Path = lit
         .parse()
         .map_err(|_| syn::Error::new(lit.span(), message))?;
