@@ -108,8 +108,9 @@ impl Companions<'_> {
         };
         let group = companion_parts(0, plan.group_len);
         let rest = companion_parts(plan.group_len, plan.roots.len());
-        let (group_receiver, group_inputs) = root_inputs(&plan.group_roots(), params, ctx);
-        let (key_receiver, key_inputs) = root_inputs(&plan.key_roots(), params, ctx);
+        let roots = plan.companion_roots();
+        let (group_receiver, group_inputs) = root_inputs(&roots.group, params, ctx);
+        let (key_receiver, key_inputs) = root_inputs(&roots.key, params, ctx);
         let group_local = local("__ttl_cached_group");
         let key_local = local("__ttl_cached_key");
         let policy_local = local("__ttl_cached_policy");

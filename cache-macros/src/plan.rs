@@ -44,20 +44,26 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// The roots of the group's placeholders, each once, in declaration order (`self` first):
-    /// the parameters of `invalidate_<fn>`.
-    pub(crate) fn group_roots(&self) -> Vec<Root> {
-        roots_in_order(&self.roots[..self.group_len])
-    }
-
-    /// The roots of every placeholder of the key, each once, in declaration order: the
-    /// parameters of `invalidate_<fn>_key`.
-    pub(crate) fn key_roots(&self) -> Vec<Root> {
-        roots_in_order(&self.roots)
+    /// The parameters of `invalidate_<fn>` and `invalidate_<fn>_key`.
+    pub(crate) fn companion_roots(&self) -> CompanionRoots {
+        CompanionRoots {
+            group: roots_in_order(&self.roots[..self.group_len]),
+            key: roots_in_order(&self.roots),
+        }
     }
 }
 
-fn roots_in_order(roots: &[Root]) -> Vec<Root> {
+/// The parameters of `invalidate_<fn>` (`group`) and `invalidate_<fn>_key` (`key`): the roots
+/// of the group's placeholders and of the key's, each once, in declaration order (`self`
+/// first). From a [`Plan`]; or, for the stand-ins of a rejected attribute, as far as the
+/// parameters meant can be worked out (`valid::plan`).
+pub(crate) struct CompanionRoots {
+    pub(crate) group: Vec<Root>,
+    pub(crate) key: Vec<Root>,
+}
+
+/// `roots` each once, in declaration order (`self` first).
+pub(crate) fn roots_in_order(roots: &[Root]) -> Vec<Root> {
     let mut roots = roots.to_vec();
     roots.sort_by_key(|r| match r {
         Root::SelfValue => 0,

@@ -48,23 +48,25 @@ pub(crate) fn rewrite(
     };
     let params = Params::of(sig);
     let mut errors = Errors::default();
-    let plan = valid::plan(&mut parsed, sig, &params, ctx.attr_span, &mut errors);
-    let Some(plan) = plan else {
-        // A method `#[async_trait]` already rewrote sits in a trait impl, where stand-in
-        // companions would only add "not a member of trait" errors.
-        let in_trait_impl = sig.asyncness.is_none()
-            && signature::returns_boxed_future(&sig.output)
-            && signature::written_by_async_trait(&sig.output);
-        return Err(Failure {
-            error: errors
-                .combine()
-                .unwrap_or_else(|| syn::Error::new(ctx.attr_span, "invalid `#[ttl_cached]`")),
-            stubs: if in_trait_impl {
-                TokenStream::new()
-            } else {
-                fallback::companions(&parsed, attrs, sig, &params, ctx)
-            },
-        });
+    let plan = match valid::plan(&mut parsed, sig, &params, ctx.attr_span, &mut errors) {
+        Ok(plan) => plan,
+        Err(stand_in) => {
+            // A method `#[async_trait]` already rewrote sits in a trait impl, where stand-in
+            // companions would only add "not a member of trait" errors.
+            let in_trait_impl = sig.asyncness.is_none()
+                && signature::returns_boxed_future(&sig.output)
+                && signature::written_by_async_trait(&sig.output);
+            return Err(Failure {
+                error: errors
+                    .combine()
+                    .unwrap_or_else(|| syn::Error::new(ctx.attr_span, "invalid `#[ttl_cached]`")),
+                stubs: if in_trait_impl {
+                    TokenStream::new()
+                } else {
+                    fallback::companions(&stand_in, attrs, sig, &params, ctx)
+                },
+            });
+        }
     };
     let names = Names::of(sig, &ctx.prefix);
     let handle = handle_expr(&names, &plan, ctx);

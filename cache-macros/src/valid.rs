@@ -6,15 +6,26 @@ use syn::{Ident, Signature};
 
 use crate::args::{missing_ttl, Args};
 use crate::errors::Errors;
-use crate::plan::{Plan, Root};
+use crate::plan::{roots_in_order, CompanionRoots, Plan, Root};
 use crate::signature::{ParamName, Params};
 use crate::suggest::nearest;
 use crate::template::{KeyTemplate, Placeholder};
 use crate::values::Capacity;
 
-/// Checks everything the attribute requires of the function; `None` if anything is wrong (the
-/// reasons are in `errors`).
+/// Checks everything the attribute requires of the function. If anything is wrong, the
+/// reasons are in `errors`, and the `Err` holds the parameters the companions would have had,
+/// as far as they can be told, for the stand-ins emitted beside the errors.
 pub(crate) fn plan(
+    args: &mut Args,
+    sig: &Signature,
+    params: &Params<'_>,
+    attr_span: Span,
+    errors: &mut Errors,
+) -> Result<Plan, CompanionRoots> {
+    check(args, sig, params, attr_span, errors).ok_or_else(|| stand_in(args, params))
+}
+
+fn check(
     args: &mut Args,
     sig: &Signature,
     params: &Params<'_>,
@@ -79,8 +90,10 @@ pub(crate) fn plan(
     }
 
     // The key: given, or every named parameter not ignored.
+    // Placeholders written wrongly and reported: the same in `group` is the same mistake.
+    let mut written_wrongly = Vec::new();
     let key = match &args.key {
-        Some(lit) => KeyTemplate::parse(lit, "key", errors),
+        Some(lit) => KeyTemplate::parse(lit, "key", &mut written_wrongly, errors),
         None => {
             let defaults: Vec<Ident> = params
                 .params
@@ -95,7 +108,7 @@ pub(crate) fn plan(
     let group = args
         .group
         .as_ref()
-        .map(|lit| KeyTemplate::parse(lit, "group", errors));
+        .map(|lit| KeyTemplate::parse(lit, "group", &mut written_wrongly, errors));
 
     // Parameters named by a likely typo: not reported again as missing from the key.
     let mut suggested: Vec<String> = Vec::new();
@@ -427,6 +440,76 @@ fn duplicates(template: &KeyTemplate, which: &str, errors: &mut Errors) {
     }
 }
 
+// Input: `key = "<user>:<n>", group = "<user>"` on `async fn f(user_id: u32, n: u32)`, rejected
+// ("unknown placeholder `<user>` in `key`; did you mean `user_id`?").
+//
+// Output: `invalidate_f(user_id: u32)` and `invalidate_f_key(user_id: u32, n: u32)`, the
+// companions the user meant and calls, so the one mistake is one error and not also "this
+// function takes 0 arguments but 1 argument was supplied" at every call.
+/// The companions' parameters for the stand-ins of a rejected attribute, as far as they can be
+/// told: each placeholder meant (`{user_id}` and an unclosed `<user_id` included) is taken for
+/// the parameter it names or, for a typo, the one its error suggests. A template with a
+/// placeholder that names nothing near a parameter gives way to the default key (the parameters
+/// in order, less those `ignore` names or, by a typo, suggests), and the group to the key.
+fn stand_in(args: &Args, params: &Params<'_>) -> CompanionRoots {
+    let names = params.names();
+    let root_of = |name: &str| -> Option<Root> {
+        // As written, as a keyword's raw parameter (`type` for `r#type`), or as the typo's
+        // suggestion.
+        let raw = format!("r#{name}");
+        let meant = [name, raw.as_str()]
+            .into_iter()
+            .find(|meant| names.iter().any(|n| n == meant));
+        let meant = match meant {
+            Some(meant) => meant,
+            None => nearest(name, names.iter().map(String::as_str))?,
+        };
+        match meant {
+            "self" => params.receiver.map(|_| Root::SelfValue),
+            _ => params.named(meant).map(|(index, _)| Root::Param(index)),
+        }
+    };
+    let roots_of = |lit: &syn::LitStr, which: &str| -> Option<Vec<Root>> {
+        let template = KeyTemplate::parse(lit, which, &mut Vec::new(), &mut Errors::default());
+        template
+            .meant
+            .iter()
+            .map(|p| root_of(&p.root_name()))
+            .collect()
+    };
+    let ignored: Vec<Root> = args
+        .ignore
+        .iter()
+        .map(ToString::to_string)
+        .filter(|name| !binds_in_pattern(params, name))
+        .filter_map(|name| root_of(&name))
+        .collect();
+    let default_key = || {
+        params
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(_, param)| param.ident().is_some() && !param.impl_trait)
+            .map(|(index, _)| Root::Param(index))
+            .filter(|root| !ignored.contains(root))
+            .collect()
+    };
+    let key: Vec<Root> = args
+        .key
+        .as_ref()
+        .and_then(|lit| roots_of(lit, "key"))
+        .unwrap_or_else(default_key);
+    let group = args
+        .group
+        .as_ref()
+        .and_then(|lit| roots_of(lit, "group"))
+        .unwrap_or_else(|| key.clone());
+    CompanionRoots {
+        group: roots_in_order(&group),
+        key: roots_in_order(&key),
+    }
+}
+
 fn binds_in_pattern(params: &Params<'_>, name: &str) -> bool {
     params.params.iter().any(|p| match &p.name {
         ParamName::Pattern(bindings) => bindings.iter().any(|b| b == name),
@@ -454,5 +537,93 @@ fn with_suggestion(problem: &str, near: Option<&str>, listing: &str) -> String {
     match near {
         Some(near) => format!("{problem}; did you mean `{near}`? {listing}"),
         None => format!("{problem}; {listing}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    /// The parameters of the stand-ins for `args` on `sig`, by name: `(group, key)`.
+    fn stand_in_names(args: proc_macro2::TokenStream, sig: &str) -> (Vec<String>, Vec<String>) {
+        let sig: Signature = syn::parse_str(sig).expect("the signature parses");
+        let params = Params::of(&sig);
+        let mut args = Args::parse(args);
+        let mut errors = Errors::default();
+        let Err(roots) = plan(&mut args, &sig, &params, Span::call_site(), &mut errors) else {
+            panic!("the attribute is accepted");
+        };
+        assert_eq!(
+            errors.len(),
+            1,
+            "one mistake, one error: {:?}",
+            errors.messages()
+        );
+        let names = |roots: &[Root]| {
+            roots
+                .iter()
+                .map(|root| match root {
+                    Root::SelfValue => "self".to_string(),
+                    Root::Param(index) => params.params[*index].ident().unwrap().to_string(),
+                })
+                .collect()
+        };
+        (names(&roots.group), names(&roots.key))
+    }
+
+    const SIG: &str = "async fn f(user_id: u32, n: u32, r#type: u8) -> u32";
+
+    #[test]
+    fn the_stand_ins_take_the_parameters_meant() {
+        let both = |group: &[&str], key: &[&str]| {
+            let owned = |names: &[&str]| names.iter().map(ToString::to_string).collect();
+            (owned(group), owned(key))
+        };
+        // A typo, in the key and the group: the parameter suggested.
+        let typo = quote!(ttl = 60, key = "<user>:<n>:<r#type>", group = "<user>");
+        assert_eq!(
+            stand_in_names(typo, SIG),
+            both(&["user_id"], &["user_id", "n", "r#type"])
+        );
+        // `{user_id}`, in the key and the group, is one error; its parameter is kept.
+        let braces = quote!(
+            ttl = 60,
+            key = "{user_id}:<n>:<r#type>",
+            group = "{user_id}"
+        );
+        assert_eq!(
+            stand_in_names(braces, SIG),
+            both(&["user_id"], &["user_id", "n", "r#type"])
+        );
+        // A keyword without its `r#`, an unclosed placeholder.
+        let keyword = quote!(ttl = 60, key = "<type>:<user_id>:<n>", group = "<type>");
+        assert_eq!(
+            stand_in_names(keyword, SIG),
+            both(&["r#type"], &["user_id", "n", "r#type"])
+        );
+        let unclosed = quote!(ttl = 60, key = "<user_id>:<n:<r#type>");
+        assert_eq!(
+            stand_in_names(unclosed, SIG),
+            both(&["user_id", "n", "r#type"], &["user_id", "n", "r#type"])
+        );
+        // A typo in `ignore`: the default key leaves out the parameter suggested.
+        let ignored = quote!(ttl = 60, ignore = [nn]);
+        assert_eq!(
+            stand_in_names(ignored, SIG),
+            both(&["user_id", "r#type"], &["user_id", "r#type"])
+        );
+        // A placeholder that names nothing near a parameter: the parameters in order.
+        let unknown = quote!(ttl = 60, key = "<zzzzzz>:<n>", group = "<zzzzzz>");
+        assert_eq!(
+            stand_in_names(unknown, SIG),
+            both(&["user_id", "n", "r#type"], &["user_id", "n", "r#type"])
+        );
+        // A mistake elsewhere: the plan's own parameters.
+        let no_ttl = quote!(key = "<n>:<user_id>:<r#type>", group = "<n>");
+        assert_eq!(
+            stand_in_names(no_ttl, SIG),
+            both(&["n"], &["user_id", "n", "r#type"])
+        );
     }
 }
