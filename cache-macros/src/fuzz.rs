@@ -130,6 +130,7 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
         ("ignore unknown", add_ignored("nothing_like_it")),
         ("ignore literal", add_ignored("5")),
         ("ignore wildcard", add_ignored("_")),
+        ("ignore keyword", add_ignored("type")),
         ("group without key's prefix", append("group = \"<zzz>\"")),
         ("numeric key", Box::new(|a: &str| with_key(a, "key = 5"))),
         (

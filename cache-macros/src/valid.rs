@@ -44,6 +44,10 @@ fn check(
     let listing = list(&names);
     let fn_name = &sig.ident;
 
+    // Parameters named by a likely typo (in `ignore` or a placeholder): not reported again as
+    // missing from the key.
+    let mut suggested: Vec<String> = Vec::new();
+
     // `ignore`: names that exist, each once. Unknown names are one error together.
     let mut ignored: Vec<String> = Vec::new();
     let mut unknown: Vec<(&Ident, Option<String>)> = Vec::new();
@@ -63,12 +67,19 @@ fn check(
             } else {
                 nearest(&text, names.iter().map(String::as_str)).map(str::to_string)
             };
+            // `ignore = [type]` for `r#type`: the parameter is the one meant, so it is not
+            // also "not part of the key".
+            suggested.extend(near.clone());
             unknown.push((name, near));
         }
         ignored.push(text);
     }
     match unknown.as_slice() {
         [] => {}
+        [(name, Some(near))] if *near == format!("r#{name}") => errors.error(
+            name,
+            format!("`ignore` names `{name}`, which is a keyword: write the parameter as `{near}`"),
+        ),
         [(name, near)] => {
             let problem = format!("`ignore` names `{name}`, which is not a parameter");
             errors.error(name, with_suggestion(&problem, near.as_deref(), &listing));
@@ -110,8 +121,6 @@ fn check(
         .as_ref()
         .map(|lit| KeyTemplate::parse(lit, "group", &mut written_wrongly, errors));
 
-    // Parameters named by a likely typo: not reported again as missing from the key.
-    let mut suggested: Vec<String> = Vec::new();
     // Unknown names already reported: a typo used in both `key` and `group` is one mistake.
     let mut reported: Vec<String> = Vec::new();
     let roots = resolve(
@@ -607,10 +616,21 @@ mod tests {
             stand_in_names(unclosed, SIG),
             both(&["user_id", "n", "r#type"], &["user_id", "n", "r#type"])
         );
-        // A typo in `ignore`: the default key leaves out the parameter suggested.
+        // A typo in `ignore` (`type` for `r#type`): one error, the parameter it suggests not
+        // also "not part of the key"; and the default key leaves that parameter out.
+        let ignored_keyword = quote!(ttl = 60, key = "<user_id>:<n>", ignore = [type]);
+        assert_eq!(
+            stand_in_names(ignored_keyword, SIG),
+            both(&["user_id", "n"], &["user_id", "n"])
+        );
         let ignored = quote!(ttl = 60, ignore = [nn]);
         assert_eq!(
             stand_in_names(ignored, SIG),
+            both(&["user_id", "r#type"], &["user_id", "r#type"])
+        );
+        let ignored_with_key = quote!(ttl = 60, key = "<user_id>:<r#type>", ignore = [nn]);
+        assert_eq!(
+            stand_in_names(ignored_with_key, SIG),
             both(&["user_id", "r#type"], &["user_id", "r#type"])
         );
         // A placeholder that names nothing near a parameter: the parameters in order.
