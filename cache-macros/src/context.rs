@@ -107,6 +107,38 @@ impl Names {
     }
 }
 
+/// `#[ttl_cached]` or `#[ttl_cached(...)]`, by any path (`#[cache_core::ttl_cached]`).
+pub(crate) fn is_ttl_cached(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "ttl_cached")
+}
+
+// Input:
+//
+//     #[ttl_cached(ttl = 60)]
+//     #[ttl_cached(ttl = 30)]
+//     async fn f(a: u32) -> u32 { .. }
+//
+// Output, from the first attribute's expansion: `f` cached by the first, without the second
+// (which would expand it again and define each companion twice, three or four "defined multiple
+// times" errors), and one error on the second.
+/// Takes every further `#[ttl_cached]` off a function whose own is being expanded (and so is no
+/// longer among `attrs`), with one error on the first of them.
+pub(crate) fn written_twice(attrs: &mut Vec<Attribute>, function: &Ident) -> Option<syn::Error> {
+    let first = attrs.iter().position(is_ttl_cached)?;
+    let error = syn::Error::new_spanned(
+        &attrs[first],
+        format!(
+            "`#[ttl_cached]` is written twice on `{}`; remove one",
+            function.unraw()
+        ),
+    );
+    attrs.retain(|a| !is_ttl_cached(a));
+    Some(error)
+}
+
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
 /// does, and `#[allow]`, since `invalidate_<fn>` mirrors its parameters (and their lints).
 pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {

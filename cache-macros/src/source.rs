@@ -20,6 +20,7 @@ use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{Attribute, ImplItem, ItemImpl, Meta};
 
+use crate::context::is_ttl_cached;
 use crate::errors::display;
 use crate::impl_args::ImplArgs;
 
@@ -308,13 +309,6 @@ fn cached_args(attrs: &[Attribute]) -> Option<String> {
             Meta::List(list) => list.tokens.to_string(),
             _ => String::new(),
         })
-}
-
-pub(crate) fn is_ttl_cached(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "ttl_cached")
 }
 
 fn is_conditional(attrs: &[Attribute]) -> bool {
