@@ -1,5 +1,5 @@
 //! The rules about the function itself, whatever its key: an `async fn` without type or const
-//! generics, variadics or `const`, returning a value the cache can store.
+//! generics, variadics, `const` or a foreign ABI, returning a value the cache can store.
 
 use proc_macro2::TokenStream;
 use syn::visit::Visit;
@@ -51,6 +51,22 @@ pub(crate) fn check(sig: &Signature, errors: &mut Errors) {
         errors.error(
             variadic,
             "`#[ttl_cached]` does not support variadic functions",
+        );
+    }
+    // `async extern "C" fn`: a foreign caller cannot drive the future it returns, and the
+    // rewritten function (whose body becomes the cache's) would silently keep the ABI.
+    if let Some(abi) = sig
+        .abi
+        .as_ref()
+        .filter(|abi| abi.name.as_ref().is_none_or(|name| name.value() != "Rust"))
+    {
+        let written = quote::quote!(#abi).to_string();
+        errors.error(
+            abi,
+            format!(
+                "`#[ttl_cached]` does not support an `{written}` function: an `async fn` returns \
+                 a future, which foreign code cannot call or await; remove `{written}`"
+            ),
         );
     }
     if sig.constness.is_some() {
