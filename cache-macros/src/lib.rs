@@ -39,6 +39,7 @@ mod duration;
 mod errors;
 mod expand;
 mod fallback;
+mod fields;
 mod function;
 mod impl_args;
 mod impl_block;
@@ -56,6 +57,8 @@ mod values;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod mistakes;
 #[cfg(test)]
 mod snapshots;
 

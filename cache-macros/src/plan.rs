@@ -6,8 +6,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Ident;
 
+use crate::args::Args;
 use crate::context::{local, Context};
+use crate::errors::Errors;
 use crate::signature::Params;
+use crate::suggest::nearest;
 use crate::template::KeyTemplate;
 use crate::values::{Capacity, Ttl};
 
@@ -56,10 +59,82 @@ impl Plan {
 /// The parameters of `invalidate_<fn>` (`group`) and `invalidate_<fn>_key` (`key`): the roots
 /// of the group's placeholders and of the key's, each once, in declaration order (`self`
 /// first). From a [`Plan`]; or, for the stand-ins of a rejected attribute, as far as the
-/// parameters meant can be worked out (`valid::plan`).
+/// parameters meant can be told ([`CompanionRoots::meant`]).
 pub(crate) struct CompanionRoots {
     pub(crate) group: Vec<Root>,
     pub(crate) key: Vec<Root>,
+}
+
+impl CompanionRoots {
+    // Input: `key = "<user>:<n>", group = "<user>"` on `async fn f(user_id: u32, n: u32)`, rejected
+    // ("unknown placeholder `<user>` in `key`; did you mean `user_id`?").
+    //
+    // Output: `invalidate_f(user_id: u32)` and `invalidate_f_key(user_id: u32, n: u32)`, the
+    // companions the user meant and calls, so the one mistake is one error and not also "this
+    // function takes 0 arguments but 1 argument was supplied" at every call.
+    /// The companions' parameters for the stand-ins of a rejected attribute, as far as they can be
+    /// told: each placeholder meant (`{user_id}` and an unclosed `<user_id` included) is taken for
+    /// the parameter it names or, for a typo, the one its error suggests. A template with a
+    /// placeholder that names nothing near a parameter gives way to the default key (the parameters
+    /// in order, less those `ignore` names or, by a typo, suggests), and the group to the key.
+    pub(crate) fn meant(args: &Args, params: &Params<'_>) -> Self {
+        let names = params.names();
+        let root_of = |name: &str| -> Option<Root> {
+            // As written, as a keyword's raw parameter (`type` for `r#type`), or as the typo's
+            // suggestion.
+            let raw = format!("r#{name}");
+            let meant = [name, raw.as_str()]
+                .into_iter()
+                .find(|meant| names.iter().any(|n| n == meant));
+            let meant = match meant {
+                Some(meant) => meant,
+                None => nearest(name, names.iter().map(String::as_str))?,
+            };
+            match meant {
+                "self" => params.receiver.map(|_| Root::SelfValue),
+                _ => params.named(meant).map(|(index, _)| Root::Param(index)),
+            }
+        };
+        let roots_of = |lit: &syn::LitStr, which: &str| -> Option<Vec<Root>> {
+            let template = KeyTemplate::parse(lit, which, &mut Vec::new(), &mut Errors::default());
+            template
+                .meant
+                .iter()
+                .map(|p| root_of(&p.root_name()))
+                .collect()
+        };
+        let ignored: Vec<Root> = args
+            .ignore
+            .iter()
+            .map(ToString::to_string)
+            .filter(|name| !params.binds_in_pattern(name))
+            .filter_map(|name| root_of(&name))
+            .collect();
+        let default_key = || {
+            params
+                .params
+                .iter()
+                .enumerate()
+                .filter(|(_, param)| param.ident().is_some() && !param.impl_trait)
+                .map(|(index, _)| Root::Param(index))
+                .filter(|root| !ignored.contains(root))
+                .collect()
+        };
+        let key: Vec<Root> = args
+            .key
+            .as_ref()
+            .and_then(|lit| roots_of(lit, "key"))
+            .unwrap_or_else(default_key);
+        let group = args
+            .group
+            .as_ref()
+            .and_then(|lit| roots_of(lit, "group"))
+            .unwrap_or_else(|| key.clone());
+        Self {
+            group: roots_in_order(&group),
+            key: roots_in_order(&key),
+        }
+    }
 }
 
 /// `roots` each once, in declaration order (`self` first).

@@ -34,6 +34,14 @@ pub(crate) fn rewrite(
     ctx: &Context,
 ) -> Result<TokenStream, Failure> {
     let callee = callee(sig, &args, ctx);
+    // A key with a field path (`<self.account>`) is checked against the structs of the
+    // function's module, read from its file; other keys need not read it.
+    let summary = args
+        .to_string()
+        .contains('.')
+        .then(Summary::of_call_site)
+        .flatten();
+    let place = summary.as_deref().and_then(|s| s.place_of(sig, &args));
     let mut parsed = Args::parse(args);
     let overridden;
     let ctx = match parsed.krate.take() {
@@ -48,7 +56,14 @@ pub(crate) fn rewrite(
     };
     let params = Params::of(sig);
     let mut errors = Errors::default();
-    let plan = match valid::plan(&mut parsed, sig, &params, ctx.attr_span, &mut errors) {
+    let plan = match valid::plan(
+        &mut parsed,
+        sig,
+        &params,
+        ctx.attr_span,
+        place.as_ref(),
+        &mut errors,
+    ) {
         Ok(plan) => plan,
         Err(stand_in) => {
             // A method `#[async_trait]` already rewrote sits in a trait impl, where stand-in

@@ -63,6 +63,15 @@ impl<'a> Params<'a> {
             .find(|(_, p)| p.ident().is_some_and(|i| i == name))
     }
 
+    /// Whether `name` is bound by a destructuring pattern of a parameter (`(width, height):
+    /// (u32, u32)`).
+    pub(crate) fn binds_in_pattern(&self, name: &str) -> bool {
+        self.params.iter().any(|p| match &p.name {
+            ParamName::Pattern(bindings) => bindings.iter().any(|b| b == name),
+            _ => false,
+        })
+    }
+
     /// Every name a placeholder or `ignore` may use, for suggestions and messages.
     pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.receiver.iter().map(|_| "self".to_string()).collect();

@@ -1,28 +1,34 @@
-//! The compile-time rules of `#[ttl_cached]`, checked against the signature. Pure: reads the
-//! parsed arguments and parameters, reports every violation, and produces the key [`Plan`].
+//! The compile-time rules of `#[ttl_cached]`, checked against the signature (and, for field
+//! paths, the structs of the function's module, `fields.rs`). Pure: reads the parsed arguments,
+//! the parameters and what was read of the file, reports every violation, and produces the key
+//! [`Plan`], or the parameters of the stand-in companions.
 
 use proc_macro2::Span;
 use syn::{Ident, Signature};
 
 use crate::args::{missing_ttl, Args};
 use crate::errors::Errors;
-use crate::plan::{roots_in_order, CompanionRoots, Plan, Root};
+use crate::plan::{CompanionRoots, Plan, Root};
 use crate::signature::{ParamName, Params};
+use crate::source::Place;
 use crate::suggest::nearest;
 use crate::template::{KeyTemplate, Placeholder};
 use crate::values::Capacity;
 
 /// Checks everything the attribute requires of the function. If anything is wrong, the
 /// reasons are in `errors`, and the `Err` holds the parameters the companions would have had,
-/// as far as they can be told, for the stand-ins emitted beside the errors.
+/// as far as they can be told, for the stand-ins emitted beside the errors. `place`: where the
+/// function is written, if its file was read, for checking the field paths of its key.
 pub(crate) fn plan(
     args: &mut Args,
     sig: &Signature,
     params: &Params<'_>,
     attr_span: Span,
+    place: Option<&Place<'_>>,
     errors: &mut Errors,
 ) -> Result<Plan, CompanionRoots> {
-    check(args, sig, params, attr_span, errors).ok_or_else(|| stand_in(args, params))
+    check(args, sig, params, attr_span, place, errors)
+        .ok_or_else(|| CompanionRoots::meant(args, params))
 }
 
 fn check(
@@ -30,6 +36,7 @@ fn check(
     sig: &Signature,
     params: &Params<'_>,
     attr_span: Span,
+    place: Option<&Place<'_>>,
     errors: &mut Errors,
 ) -> Option<Plan> {
     errors.extend(std::mem::take(&mut args.errors));
@@ -60,7 +67,7 @@ fn check(
                 name,
                 format!("`ignore` names `self`, but `{fn_name}` has no `self` parameter"),
             );
-        } else if !names.contains(&text) && !binds_in_pattern(params, &text) {
+        } else if !names.contains(&text) && !params.binds_in_pattern(&text) {
             let raw = format!("r#{text}");
             let near = if names.contains(&raw) {
                 Some(raw)
@@ -161,6 +168,25 @@ fn check(
     duplicates(&key, "key", errors);
     if let Some(group) = &group {
         duplicates(group, "group", errors);
+    }
+
+    // Field paths through types the attribute can see; the group's are the key's.
+    let self_ty: syn::Type = syn::parse_quote!(Self);
+    let field_problems: Vec<String> = key
+        .placeholders
+        .iter()
+        .zip(&roots)
+        .filter(|(placeholder, _)| !placeholder.fields.is_empty())
+        .filter_map(|(placeholder, root)| {
+            let root_ty = match root {
+                Some(Root::Param(index)) => params.params[*index].ty,
+                _ => &self_ty,
+            };
+            crate::fields::check(placeholder, root_ty, place, "key").err()
+        })
+        .collect();
+    if !field_problems.is_empty() {
+        errors.error_at(key.lit.span(), field_problems.join("; also, "));
     }
 
     // Coverage: everything that could change the result is in the key or ignored on purpose.
@@ -381,7 +407,7 @@ fn resolve(
             match params.named(&root) {
                 Some((index, _)) => Some(Root::Param(index)),
                 None if reported.contains(&root) => None,
-                None if binds_in_pattern(params, &root) => {
+                None if params.binds_in_pattern(&root) => {
                     reported.push(root.clone());
                     problems.push(format!(
                         "placeholder `<{}>` in `{which}` names a binding of a destructured \
@@ -449,83 +475,6 @@ fn duplicates(template: &KeyTemplate, which: &str, errors: &mut Errors) {
     }
 }
 
-// Input: `key = "<user>:<n>", group = "<user>"` on `async fn f(user_id: u32, n: u32)`, rejected
-// ("unknown placeholder `<user>` in `key`; did you mean `user_id`?").
-//
-// Output: `invalidate_f(user_id: u32)` and `invalidate_f_key(user_id: u32, n: u32)`, the
-// companions the user meant and calls, so the one mistake is one error and not also "this
-// function takes 0 arguments but 1 argument was supplied" at every call.
-/// The companions' parameters for the stand-ins of a rejected attribute, as far as they can be
-/// told: each placeholder meant (`{user_id}` and an unclosed `<user_id` included) is taken for
-/// the parameter it names or, for a typo, the one its error suggests. A template with a
-/// placeholder that names nothing near a parameter gives way to the default key (the parameters
-/// in order, less those `ignore` names or, by a typo, suggests), and the group to the key.
-fn stand_in(args: &Args, params: &Params<'_>) -> CompanionRoots {
-    let names = params.names();
-    let root_of = |name: &str| -> Option<Root> {
-        // As written, as a keyword's raw parameter (`type` for `r#type`), or as the typo's
-        // suggestion.
-        let raw = format!("r#{name}");
-        let meant = [name, raw.as_str()]
-            .into_iter()
-            .find(|meant| names.iter().any(|n| n == meant));
-        let meant = match meant {
-            Some(meant) => meant,
-            None => nearest(name, names.iter().map(String::as_str))?,
-        };
-        match meant {
-            "self" => params.receiver.map(|_| Root::SelfValue),
-            _ => params.named(meant).map(|(index, _)| Root::Param(index)),
-        }
-    };
-    let roots_of = |lit: &syn::LitStr, which: &str| -> Option<Vec<Root>> {
-        let template = KeyTemplate::parse(lit, which, &mut Vec::new(), &mut Errors::default());
-        template
-            .meant
-            .iter()
-            .map(|p| root_of(&p.root_name()))
-            .collect()
-    };
-    let ignored: Vec<Root> = args
-        .ignore
-        .iter()
-        .map(ToString::to_string)
-        .filter(|name| !binds_in_pattern(params, name))
-        .filter_map(|name| root_of(&name))
-        .collect();
-    let default_key = || {
-        params
-            .params
-            .iter()
-            .enumerate()
-            .filter(|(_, param)| param.ident().is_some() && !param.impl_trait)
-            .map(|(index, _)| Root::Param(index))
-            .filter(|root| !ignored.contains(root))
-            .collect()
-    };
-    let key: Vec<Root> = args
-        .key
-        .as_ref()
-        .and_then(|lit| roots_of(lit, "key"))
-        .unwrap_or_else(default_key);
-    let group = args
-        .group
-        .as_ref()
-        .and_then(|lit| roots_of(lit, "group"))
-        .unwrap_or_else(|| key.clone());
-    CompanionRoots {
-        group: roots_in_order(&group),
-        key: roots_in_order(&key),
-    }
-}
-
-fn binds_in_pattern(params: &Params<'_>, name: &str) -> bool {
-    params.params.iter().any(|p| match &p.name {
-        ParamName::Pattern(bindings) => bindings.iter().any(|b| b == name),
-        _ => false,
-    })
-}
-
 fn list(names: &[String]) -> String {
     if names.is_empty() {
         "the function has no parameters".to_string()
@@ -560,7 +509,14 @@ mod tests {
         let params = Params::of(&sig);
         let mut args = Args::parse(args);
         let mut errors = Errors::default();
-        let Err(roots) = plan(&mut args, &sig, &params, Span::call_site(), &mut errors) else {
+        let Err(roots) = plan(
+            &mut args,
+            &sig,
+            &params,
+            Span::call_site(),
+            None,
+            &mut errors,
+        ) else {
             panic!("the attribute is accepted");
         };
         assert_eq!(
