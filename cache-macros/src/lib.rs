@@ -23,12 +23,12 @@
 //! `impl_block` dispatch on what the attribute is on; `rewrite` runs one function's phases in
 //! order. Parsing: `args` (with `values` for each argument's value, and `impl_args` for the impl
 //! block's), `template` (key templates), `signature` (the parameters). Checking: `valid` (the key
-//! rules) and `function` (the function itself), producing a `plan`. Expansion of the plan:
-//! `expand` (the cached body), `companions`, `parts` (the key's parts) and `stale`; or, beside
-//! the errors, `fallback` (stand-in companions shaped by the plan). Beneath them all: `context`
-//! (where the function lives and the names it generates), `errors`, `suggest`, `duration`, and
-//! `source`, which reads the impls around an attribute from its file, for the placements its item
-//! alone does not decide.
+//! rules), `fields` (field paths, against the types in view) and `function` (the function
+//! itself), producing a `plan`. Expansion of the plan: `expand` (the cached body), `companions`,
+//! `parts` (the key's parts) and `stale`; or, beside the errors, `fallback` (stand-in companions
+//! shaped by the plan). Beneath them all: `context` (where the function lives and the names it
+//! generates), `errors`, `suggest`, `duration`, and `source`, which reads the impls and structs
+//! around an attribute from its file, for what its item alone does not decide.
 
 use proc_macro::TokenStream;
 
