@@ -222,3 +222,34 @@ async fn a_ttlcache_takes_new_settings_like_a_handle() {
         (10, Duration::from_secs(1))
     );
 }
+
+/// "No bound", named through a `const`: its value is known only at run time.
+const UNBOUNDED: usize = usize::MAX;
+
+#[ttl_cached(ttl = 60, capacity = UNBOUNDED)]
+async fn unbounded(n: u32) -> u32 {
+    n
+}
+
+#[ttl_cached(ttl = 60, capacity = usize::MAX)]
+async fn unbounded_by_path(n: u32) -> u32 {
+    n
+}
+
+/// `capacity = usize::MAX` saturates (to a bound no machine reaches) instead of overflowing in
+/// the eviction queues' sizing, which panicked on the first call in debug builds.
+#[tokio::test]
+async fn a_capacity_of_usize_max_saturates_and_the_cache_works() {
+    for n in 0..100 {
+        assert_eq!(unbounded(n).await, n);
+        assert_eq!(unbounded_by_path(n).await, n);
+    }
+    assert_eq!(unbounded(7).await, 7);
+    assert_eq!(unbounded_by_path(7).await, 7);
+    for cache in [unbounded_cache(), unbounded_by_path_cache()] {
+        assert_eq!(cache.len(), 100);
+        assert_eq!(cache.stats().hits, 1);
+        assert_eq!(cache.stats().evicted_capacity, 0);
+        assert!(cache.capacity() >= usize::MAX / 4, "{}", cache.capacity());
+    }
+}

@@ -372,6 +372,13 @@ pub struct SiteHandles {
     more: std::sync::RwLock<Vec<(&'static str, &'static CacheHandle)>>,
 }
 
+/// The largest capacity an attribute's cache gets: a larger one, such as `capacity =
+/// usize::MAX` for "no bound" (a path, or a `const` or `static` it names, whose value is known
+/// only here, at run time), saturates to it. No machine holds this many entries, so the bound
+/// changes nothing else; it keeps the sizes the eviction queues derive from the capacity (3 % of
+/// it for the small queue) from overflowing, which panicked on the first call in debug builds.
+const MAX_CAPACITY: usize = usize::MAX / 4;
+
 /// The type name of `_closure`: `path::to::function::{{closure}}`, where the path names the
 /// impl's type (with its generic arguments) or the module the function is in.
 #[must_use]
@@ -533,7 +540,8 @@ impl SiteHandles {
         type Registry =
             std::collections::HashMap<(&'static str, &'static str, String), &'static CacheHandle>;
         static REGISTRY: std::sync::Mutex<Option<Registry>> = std::sync::Mutex::new(None);
-        let (ttl, capacity) = (self.ttl.read(), self.capacity.read());
+        // A capacity above `MAX_CAPACITY` (`capacity = usize::MAX`, "no bound") saturates.
+        let (ttl, capacity) = (self.ttl.read(), self.capacity.read().min(MAX_CAPACITY));
         // A zero written in the attribute is a compile error; a zero it names is found here.
         if ttl.is_zero() || capacity == 0 {
             let which = if ttl.is_zero() { "ttl" } else { "capacity" };

@@ -1,6 +1,7 @@
 //! What an expansion knows about where the function lives (free, inherent impl, trait impl),
-//! the names it generates, and the attributes it repeats: shared by the expansion
-//! (`expand.rs`) and the stand-in expansion on errors (`fallback.rs`).
+//! the names it generates, the attributes it repeats, and how it names the runtime and its own
+//! locals: shared by the expansion (`expand.rs`, `companions.rs`) and the stand-in expansion on
+//! errors (`fallback.rs`).
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -106,6 +107,38 @@ impl Names {
     }
 }
 
+/// `#[ttl_cached]` or `#[ttl_cached(...)]`, by any path (`#[cache_core::ttl_cached]`).
+pub(crate) fn is_ttl_cached(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "ttl_cached")
+}
+
+// Input:
+//
+//     #[ttl_cached(ttl = 60)]
+//     #[ttl_cached(ttl = 30)]
+//     async fn f(a: u32) -> u32 { .. }
+//
+// Output, from the first attribute's expansion: `f` cached by the first, without the second
+// (which would expand it again and define each companion twice, three or four "defined multiple
+// times" errors), and one error on the second.
+/// Takes every further `#[ttl_cached]` off a function whose own is being expanded (and so is no
+/// longer among `attrs`), with one error on the first of them.
+pub(crate) fn written_twice(attrs: &mut Vec<Attribute>, function: &Ident) -> Option<syn::Error> {
+    let first = attrs.iter().position(is_ttl_cached)?;
+    let error = syn::Error::new_spanned(
+        &attrs[first],
+        format!(
+            "`#[ttl_cached]` is written twice on `{}`; remove one",
+            function.unraw()
+        ),
+    );
+    attrs.retain(|a| !is_ttl_cached(a));
+    Some(error)
+}
+
 /// Attributes of the function repeated on its companions: `#[cfg]`, so they exist when it
 /// does, and `#[allow]`, since `invalidate_<fn>` mirrors its parameters (and their lints).
 pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
@@ -117,4 +150,26 @@ pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
                 .any(|name| a.path().is_ident(name))
         })
         .collect()
+}
+
+/// `krate` with every token spanned at `span`, so that errors through the default path into the
+/// runtime land where the expansion puts them. A path from `crate = "..."` keeps the string's
+/// span: if it does not resolve, every error is on the string, and rustc shows them once.
+pub(crate) fn krate_at(krate: &TokenStream, span: Span) -> TokenStream {
+    if krate.to_string() != default_krate().to_string() {
+        return krate.clone();
+    }
+    krate
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
+        })
+        .collect()
+}
+
+/// A local of the expansion, out of reach of the user's code (`Span::mixed_site`).
+pub(crate) fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
 }

@@ -1,5 +1,6 @@
 //! Collects errors so that one build reports every problem of an attribute (after serde's
-//! `Ctxt`), then combines them into one `syn::Error`.
+//! `Ctxt`), then combines them into one `syn::Error`; and writes code into messages as a person
+//! writes it.
 
 use quote::ToTokens;
 
@@ -45,4 +46,16 @@ impl Errors {
     pub(crate) fn messages(&self) -> Vec<String> {
         self.list.iter().map(ToString::to_string).collect()
     }
+}
+
+/// Tokens as a person writes them: `&'static L`, `Vec<String>`.
+pub(crate) fn display(tokens: &str) -> String {
+    tokens
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace("& ", "&")
 }

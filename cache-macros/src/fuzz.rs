@@ -16,6 +16,8 @@ use std::str::FromStr;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 
+use crate::mistakes::compile_errors;
+
 /// Names that belong to the expansion, not to the user.
 const INTERNAL: &[&str] = &[
     "__private",
@@ -61,6 +63,10 @@ const SIGNATURES: &[(&str, &str)] = &[
     (
         "async fn no_params() -> u64 { 1 }",
         "ttl = 1",
+    ),
+    (
+        "async fn pairs(pair: (u32, (u8, String)), n: u32) -> u32 { n }",
+        r#"ttl = 60, key = "<pair.0>:<pair.1.1>:<n>", group = "<pair.0>""#,
     ),
 ];
 
@@ -130,6 +136,7 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
         ("ignore unknown", add_ignored("nothing_like_it")),
         ("ignore literal", add_ignored("5")),
         ("ignore wildcard", add_ignored("_")),
+        ("ignore keyword", add_ignored("type")),
         ("group without key's prefix", append("group = \"<zzz>\"")),
         ("numeric key", Box::new(|a: &str| with_key(a, "key = 5"))),
         (
@@ -153,6 +160,18 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
             Box::new(|a: &str| with_key(a, "key = \"<nothing_like_it>\"")),
         ),
         (
+            "suffixed key",
+            Box::new(|a: &str| match a.find("key = \"") {
+                // After the key's closing quote.
+                Some(at) => {
+                    let close =
+                        at + "key = \"".len() + a[at + "key = \"".len()..].find('"').unwrap_or(0);
+                    format!("{}suffix{}", &a[..=close], &a[close + 1..])
+                }
+                None => a.to_string(),
+            }),
+        ),
+        (
             "keyword placeholder",
             Box::new(|a: &str| with_key(a, "key = \"<type>\"")),
         ),
@@ -162,6 +181,14 @@ fn mutations() -> Vec<(&'static str, Mutation)> {
             Box::new(|a: &str| format!("{a}, \"x\"")),
         ),
         ("expression value", replace("ttl = 60", "ttl = 60 + 1")),
+        (
+            "tuple field out of range",
+            replace("<pair.1.1>", "<pair.1.2>"),
+        ),
+        (
+            "named field of a tuple, in key and group",
+            Box::new(|a: &str| a.replace("<pair.0>", "<pair.first>")),
+        ),
         ("crate not a path", append("crate = \"cache-core\"")),
         ("crate not a string", append("crate = cache_core")),
         ("crate with generics", append("crate = \"ttlc<u8>\"")),
@@ -259,27 +286,6 @@ fn expand(args: &str, item: &str) -> Result<Outcome, String> {
     Ok(Outcome {
         errors: compile_errors(output),
     })
-}
-
-/// Every `compile_error! { "..." }` in the expansion, with the span of its message.
-fn compile_errors(tokens: TokenStream) -> Vec<(String, Span)> {
-    let mut found = Vec::new();
-    let trees: Vec<TokenTree> = tokens.into_iter().collect();
-    for (i, tree) in trees.iter().enumerate() {
-        match tree {
-            TokenTree::Ident(ident) if ident == "compile_error" => {
-                if let Some(TokenTree::Group(group)) = trees.get(i + 2) {
-                    if let Some(TokenTree::Literal(lit)) = group.stream().into_iter().next() {
-                        let text = lit.to_string();
-                        found.push((text.trim_matches('"').to_string(), lit.span()));
-                    }
-                }
-            }
-            TokenTree::Group(group) => found.extend(compile_errors(group.stream())),
-            _ => {}
-        }
-    }
-    found
 }
 
 #[derive(Default)]

@@ -8,10 +8,11 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{ImplItem, ItemImpl, Meta, Type, Visibility};
 
-use crate::args::ImplArgs;
-use crate::context::{default_krate, Context, Reach};
-use crate::expand::rewrite;
-use crate::source::{self, is_ttl_cached, Conflict, Summary};
+use crate::context::{default_krate, is_ttl_cached, written_twice, Context, Reach};
+use crate::errors;
+use crate::impl_args::ImplArgs;
+use crate::rewrite::rewrite;
+use crate::source::{Conflict, Summary};
 
 // Input:
 //
@@ -101,6 +102,9 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> TokenStream {
             };
             cached += 1;
             let attr = method.attrs.remove(position);
+            if let Some(error) = written_twice(&mut method.attrs, &method.sig.ident) {
+                errors.push(error);
+            }
             let args = match &attr.meta {
                 Meta::List(list) => list.tokens.clone(),
                 Meta::Path(_) => TokenStream::new(),
@@ -234,5 +238,5 @@ fn no_inherent_impl(ty: &Type) -> Option<&'static str> {
 
 /// Tokens as a person writes them: `&'static L`, `Vec<String>`.
 fn display(tokens: &TokenStream) -> String {
-    source::display(&tokens.to_string())
+    errors::display(&tokens.to_string())
 }

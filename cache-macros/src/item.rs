@@ -4,9 +4,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Item, ItemFn};
 
-use crate::context::{default_krate, Context, Names, Reach};
-use crate::expand::rewrite;
+use crate::context::{default_krate, written_twice, Context, Names, Reach};
 use crate::impl_block;
+use crate::rewrite::rewrite;
 use crate::signature;
 use crate::source::Summary;
 
@@ -42,9 +42,11 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
+    let twice = written_twice(&mut function.attrs, &function.sig.ident)
+        .map(|error| error.to_compile_error());
     if let Some(error) = unmarked_trait_impl(&args, &function) {
         let error = error.to_compile_error();
-        return quote!(#function #error);
+        return quote!(#function #error #twice);
     }
     let ctx = Context {
         // A method can name `Self`; a receiver-less function whose signature does not may be free
@@ -68,11 +70,11 @@ fn expand_fn(args: TokenStream, mut function: ItemFn) -> TokenStream {
         &mut function.block,
         &ctx,
     ) {
-        Ok(companions) => quote!(#function #companions),
+        Ok(companions) => quote!(#function #companions #twice),
         Err(failure) => {
             let stubs = failure.stubs;
             let error = failure.error.to_compile_error();
-            quote!(#function #stubs #error)
+            quote!(#function #stubs #error #twice)
         }
     }
 }

@@ -19,31 +19,46 @@
 //! # }
 //! ```
 //!
-//! The crate is organized by phase: `args` parses the attribute, `template` scans key
-//! templates, `signature` models the parameters, `valid` checks the rules, `expand` and
-//! `impl_block` generate code, `fallback` is what is emitted beside the errors, and `source`
-//! reads the impls around an attribute from its file, for the placements its item alone does
-//! not decide.
+//! The crate is organized by phase, each module importing only those below it: `item` and
+//! `impl_block` dispatch on what the attribute is on; `rewrite` runs one function's phases in
+//! order. Parsing: `args` (with `values` for each argument's value, and `impl_args` for the impl
+//! block's), `template` (key templates), `signature` (the parameters). Checking: `valid` (the key
+//! rules), `fields` (field paths, against the types in view) and `function` (the function
+//! itself), producing a `plan`. Expansion of the plan: `expand` (the cached body), `companions`,
+//! `parts` (the key's parts) and `stale`; or, beside the errors, `fallback` (stand-in companions
+//! shaped by the plan). Beneath them all: `context` (where the function lives and the names it
+//! generates), `errors`, `suggest`, `duration`, and `source`, which reads the impls and structs
+//! around an attribute from its file, for what its item alone does not decide.
 
 use proc_macro::TokenStream;
 
 mod args;
+mod companions;
 mod context;
 mod duration;
 mod errors;
 mod expand;
 mod fallback;
+mod fields;
+mod function;
+mod impl_args;
 mod impl_block;
 mod item;
+mod parts;
+mod plan;
+mod rewrite;
 mod signature;
 mod source;
 mod stale;
 mod suggest;
 mod template;
 mod valid;
+mod values;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod mistakes;
 #[cfg(test)]
 mod snapshots;
 

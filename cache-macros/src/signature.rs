@@ -1,8 +1,11 @@
-//! The function's parameters as the key rules see them: the receiver, named parameters,
-//! `_` parameters and destructuring patterns, with the types the companions reuse.
+//! The function's signature as the rules see it: the receiver, named parameters, `_`
+//! parameters and destructuring patterns, with the types the companions reuse; and what its
+//! return type says.
 
+use proc_macro2::Span;
+use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{FnArg, Ident, Pat, PatType, Receiver, Signature, Type};
+use syn::{FnArg, Ident, Pat, PatType, Receiver, ReturnType, Signature, Type};
 
 pub(crate) enum ParamName {
     /// `name: T` (also `mut name: T`, `ref name: T`).
@@ -58,6 +61,15 @@ impl<'a> Params<'a> {
             .iter()
             .enumerate()
             .find(|(_, p)| p.ident().is_some_and(|i| i == name))
+    }
+
+    /// Whether `name` is bound by a destructuring pattern of a parameter (`(width, height):
+    /// (u32, u32)`).
+    pub(crate) fn binds_in_pattern(&self, name: &str) -> bool {
+        self.params.iter().any(|p| match &p.name {
+            ParamName::Pattern(bindings) => bindings.iter().any(|b| b == name),
+            _ => false,
+        })
     }
 
     /// Every name a placeholder or `ignore` may use, for suggestions and messages.
@@ -118,4 +130,29 @@ pub(crate) fn mentions_self_type(sig: &Signature) -> bool {
     let mut finder = Finder(false);
     finder.visit_signature(sig);
     finder.0
+}
+
+/// The declared return type (`()` if none), and where errors about it belong.
+pub(crate) fn return_type(sig: &Signature) -> (Type, Span) {
+    match &sig.output {
+        ReturnType::Default => (syn::parse_quote!(()), sig.ident.span()),
+        ReturnType::Type(_, ty) => ((**ty).clone(), ty.span()),
+    }
+}
+
+/// Whether the boxed future carries the `'async_trait` lifetime that `#[async_trait]` adds.
+pub(crate) fn written_by_async_trait(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    quote::quote!(#ty).to_string().contains("'async_trait")
+}
+
+/// `Pin<Box<dyn Future<Output = ..> + Send + 'async_trait>>`, as `#[async_trait]` writes it.
+pub(crate) fn returns_boxed_future(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let text = quote::quote!(#ty).to_string().replace(' ', "");
+    text.contains("Pin<") && text.contains("Future<")
 }

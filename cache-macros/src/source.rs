@@ -6,6 +6,11 @@
 //! rather than rustc's "not a member of trait" (E0407) or "duplicate definitions" (E0592) per
 //! companion.
 //!
+//! The same summary tells which structs a cached function's module defines, so that a field path
+//! in its key (`<self.account>`, `<req.user_id>`) is checked against the struct's fields by the
+//! attribute, once (`fields.rs`), where rustc would report a missing field at every access the
+//! expansion generates.
+//!
 //! The file is found through `Span::local_file` (Rust 1.88 and later). Where it is not available
 //! (an older compiler, an IDE's expansion, an impl written by another macro, a second impl in
 //! another file or module) nothing is found, and rustc's own errors remain.
@@ -20,14 +25,17 @@ use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{Attribute, ImplItem, ItemImpl, Meta};
 
-use crate::args::ImplArgs;
+use crate::context::is_ttl_cached;
+use crate::errors::display;
+use crate::impl_args::ImplArgs;
 
-/// The impls of a file, in the order they are written.
+/// The impls, functions and structs of a file, in the order they are written.
 #[derive(Debug, Default)]
 pub(crate) struct Summary {
     impls: Vec<ImplSummary>,
     /// The functions written outside impls, with their `#[ttl_cached(...)]` arguments.
     free_fns: Vec<MethodSummary>,
+    structs: Vec<StructSummary>,
 }
 
 #[derive(Debug)]
@@ -55,11 +63,32 @@ enum Marked {
 
 #[derive(Debug)]
 struct MethodSummary {
+    /// The module or block the function (or its impl) is written in.
+    scope: usize,
     name: String,
     /// The arguments of the method's `#[ttl_cached(...)]`, if it has one.
     cached: Option<String>,
     sig: String,
     conditional: bool,
+}
+
+#[derive(Debug)]
+struct StructSummary {
+    scope: usize,
+    name: String,
+    /// `None` where an attribute other than the compiler's own (`derive`, `doc`, `cfg`, ...)
+    /// may rewrite the struct, so that its fields as written are not known to be its fields.
+    fields: Option<Fields>,
+    /// Type or const parameters, which its fields' types may name.
+    generic: bool,
+}
+
+/// A struct's fields as written: by name with their types, by position, or none.
+#[derive(Debug)]
+pub(crate) enum Fields {
+    Named(Vec<(String, String)>),
+    Unnamed(Vec<String>),
+    Unit,
 }
 
 /// A file's summary with what identifies the file's contents: its path, size and time.
@@ -145,6 +174,34 @@ impl Summary {
         }
     }
 
+    /// Where a cached function is written, found by name, signature and attribute arguments:
+    /// `None` unless exactly one function matches, outside a generic impl (whose type
+    /// parameters a type name could mean).
+    pub(crate) fn place_of(&self, sig: &syn::Signature, args: &TokenStream) -> Option<Place<'_>> {
+        let (name, sig, args) = (sig.ident.unraw().to_string(), text(sig), args.to_string());
+        let matches = |method: &&MethodSummary| {
+            method.name == name && method.sig == sig && method.cached.as_deref() == Some(&*args)
+        };
+        let free = self
+            .free_fns
+            .iter()
+            .filter(matches)
+            .map(|f| Some((f.scope, None)));
+        let methods = self.impls.iter().flat_map(|item| {
+            let place = (!item.generic).then_some((item.scope, Some(item.self_ty.as_str())));
+            item.methods.iter().filter(matches).map(move |_| place)
+        });
+        let mut found = free.chain(methods);
+        let (Some(Some((scope, self_ty))), None) = (found.next(), found.next()) else {
+            return None;
+        };
+        Some(Place {
+            summary: self,
+            scope,
+            self_ty,
+        })
+    }
+
     /// For a marked trait impl of `self_ty`: each method it caches whose companions
     /// (`<prefix><name>_cache`, `invalidate_<prefix><name>`) another impl of the same type in the
     /// same scope also generates, with that impl, where this one is to report it. A trait impl
@@ -193,6 +250,52 @@ impl Summary {
     }
 }
 
+/// Where a cached function is written: its module or block, and its impl's type for a method.
+pub(crate) struct Place<'a> {
+    summary: &'a Summary,
+    scope: usize,
+    self_ty: Option<&'a str>,
+}
+
+impl Place<'_> {
+    /// The impl's type as written, for a method.
+    pub(crate) fn self_ty(&self) -> Option<&str> {
+        self.self_ty
+    }
+
+    /// The fields of the struct `ty` names here (through references, and `Self` in an impl),
+    /// and whether it is generic: `None` unless one struct of that name is written in this
+    /// module or block, and its fields are known as written. A struct of another module
+    /// (imported) or file, or one written by a macro, is not judged.
+    pub(crate) fn fields_of(&self, ty: &syn::Type) -> Option<(&Fields, bool)> {
+        let name = match ty {
+            syn::Type::Reference(reference) => return self.fields_of(&reference.elem),
+            syn::Type::Paren(inner) => return self.fields_of(&inner.elem),
+            syn::Type::Group(inner) => return self.fields_of(&inner.elem),
+            syn::Type::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
+                path.path.segments[0].ident.to_string()
+            }
+            _ => return None,
+        };
+        if name == "Self" {
+            let self_ty: syn::Type = syn::parse_str(self.self_ty?).ok()?;
+            return match &self_ty {
+                syn::Type::Path(path) if path.path.is_ident("Self") => None,
+                _ => self.fields_of(&self_ty),
+            };
+        }
+        let mut here = self
+            .summary
+            .structs
+            .iter()
+            .filter(|s| s.scope == self.scope && s.name == name);
+        match (here.next(), here.next()) {
+            (Some(found), None) => Some((found.fields.as_ref()?, found.generic)),
+            _ => None,
+        }
+    }
+}
+
 impl ImplSummary {
     /// The names the impl's cached methods' companions are made of: `<prefix><method>`.
     fn stems(&self) -> Vec<String> {
@@ -227,6 +330,11 @@ struct Collector {
 }
 
 impl Collector {
+    /// The module or block being visited.
+    fn scope(&self) -> usize {
+        self.scopes.last().copied().unwrap_or(0)
+    }
+
     fn in_scope(&mut self, visit: impl FnOnce(&mut Self)) {
         self.next_scope += 1;
         self.scopes.push(self.next_scope);
@@ -238,12 +346,49 @@ impl Collector {
 impl<'ast> Visit<'ast> for Collector {
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
         self.summary.free_fns.push(MethodSummary {
+            scope: self.scope(),
             name: item.sig.ident.unraw().to_string(),
             cached: cached_args(&item.attrs),
             sig: text(&item.sig),
             conditional: is_conditional(&item.attrs),
         });
         syn::visit::visit_item_fn(self, item);
+    }
+
+    fn visit_item_struct(&mut self, item: &'ast syn::ItemStruct) {
+        let inert = item.attrs.iter().all(|a| {
+            [
+                "derive", "doc", "cfg", "cfg_attr", "allow", "warn", "deny", "expect", "repr",
+            ]
+            .iter()
+            .any(|name| a.path().is_ident(name))
+                || a.path().is_ident("non_exhaustive")
+                || a.path().is_ident("must_use")
+        });
+        let fields = match &item.fields {
+            syn::Fields::Named(named) => Fields::Named(
+                named
+                    .named
+                    .iter()
+                    .filter_map(|f| Some((f.ident.as_ref()?.unraw().to_string(), text(&f.ty))))
+                    .collect(),
+            ),
+            syn::Fields::Unnamed(unnamed) => {
+                Fields::Unnamed(unnamed.unnamed.iter().map(|f| text(&f.ty)).collect())
+            }
+            syn::Fields::Unit => Fields::Unit,
+        };
+        self.summary.structs.push(StructSummary {
+            scope: self.scope(),
+            name: item.ident.unraw().to_string(),
+            fields: inert.then_some(fields),
+            generic: item
+                .generics
+                .params
+                .iter()
+                .any(|p| !matches!(p, syn::GenericParam::Lifetime(_))),
+        });
+        syn::visit::visit_item_struct(self, item);
     }
 
     fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
@@ -273,6 +418,7 @@ impl<'ast> Visit<'ast> for Collector {
             .iter()
             .filter_map(|impl_item| match impl_item {
                 ImplItem::Fn(method) => Some(MethodSummary {
+                    scope: self.scope(),
                     name: method.sig.ident.unraw().to_string(),
                     cached: cached_args(&method.attrs),
                     sig: text(&method.sig),
@@ -282,7 +428,7 @@ impl<'ast> Visit<'ast> for Collector {
             })
             .collect();
         self.summary.impls.push(ImplSummary {
-            scope: self.scopes.last().copied().unwrap_or(0),
+            scope: self.scope(),
             trait_path: item.trait_.as_ref().map(|(path, _)| text(path)),
             self_ty: text(&item.self_ty),
             marked,
@@ -309,13 +455,6 @@ fn cached_args(attrs: &[Attribute]) -> Option<String> {
         })
 }
 
-pub(crate) fn is_ttl_cached(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "ttl_cached")
-}
-
 fn is_conditional(attrs: &[Attribute]) -> bool {
     attrs
         .iter()
@@ -327,199 +466,5 @@ fn text(tokens: &impl ToTokens) -> String {
     tokens.to_token_stream().to_string()
 }
 
-/// Tokens as a person writes them: `&'static L`, `Vec<String>`.
-pub(crate) fn display(tokens: &str) -> String {
-    tokens
-        .replace(" :: ", "::")
-        .replace(":: ", "::")
-        .replace(" < ", "<")
-        .replace("< ", "<")
-        .replace(" >", ">")
-        .replace(" ,", ",")
-        .replace("& ", "&")
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use quote::quote;
-
-    fn summary(text: &str) -> Summary {
-        Summary::of_source(text).expect("the source parses")
-    }
-
-    fn conflicts(text: &str, trait_path: &str, self_ty: &str, prefix: &str) -> Vec<String> {
-        let trait_path: syn::Path = syn::parse_str(trait_path).unwrap();
-        let self_ty: syn::Type = syn::parse_str(self_ty).unwrap();
-        summary(text)
-            .conflicts(&trait_path, &self_ty, prefix)
-            .into_iter()
-            .map(|(method, c)| format!("{method}: {}", c.other))
-            .collect()
-    }
-
-    const TWO_IMPLS: &str = r#"
-        struct Drive;
-        #[ttl_cached]
-        impl Files for Drive {
-            #[ttl_cached(ttl = 60, ignore = [self])]
-            async fn find(&self, name: &str) -> Option<String> { None }
-            async fn other(&self) {}
-        }
-        #[ttl_cached]
-        impl Photos for Drive {
-            #[ttl_cached(ttl = 60, ignore = [self])]
-            async fn find(&self, name: &str) -> Option<String> { None }
-        }
-    "#;
-
-    #[test]
-    fn the_later_of_two_trait_impls_reports_the_collision() {
-        assert_eq!(
-            conflicts(TWO_IMPLS, "Photos", "Drive", ""),
-            ["find: impl Files for Drive"]
-        );
-        assert!(conflicts(TWO_IMPLS, "Files", "Drive", "").is_empty());
-    }
-
-    #[test]
-    fn a_prefix_on_either_impl_removes_the_collision() {
-        assert!(conflicts(TWO_IMPLS, "Photos", "Drive", "photos_").is_empty());
-        let prefixed = TWO_IMPLS.replacen(
-            "#[ttl_cached]\n        impl Files",
-            "#[ttl_cached(companion_prefix = \"files_\")]\n        impl Files",
-            1,
-        );
-        assert_ne!(prefixed, TWO_IMPLS);
-        assert!(conflicts(&prefixed, "Photos", "Drive", "").is_empty());
-        // The prefix makes the stems equal: `files_` + `find` against a method `files_find`.
-        let clash = prefixed.replacen("async fn find", "async fn files_find", 2);
-        let clash = clash.replacen("async fn files_find", "async fn find", 1);
-        assert_eq!(
-            conflicts(&clash, "Photos", "Drive", ""),
-            ["files_find: impl Files for Drive"]
-        );
-    }
-
-    #[test]
-    fn an_inherent_impl_caching_the_same_name_is_reported_by_the_trait_impl() {
-        let text = r#"
-            #[ttl_cached]
-            impl Files for Drive {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                async fn find(&self, name: &str) -> Option<String> { None }
-            }
-            impl Drive {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                pub async fn find(&self, name: &str) -> Option<String> { None }
-            }
-        "#;
-        assert_eq!(conflicts(text, "Files", "Drive", ""), ["find: impl Drive"]);
-    }
-
-    #[test]
-    fn other_scopes_types_and_cfgs_do_not_collide() {
-        let text = r#"
-            mod a {
-                #[ttl_cached]
-                impl Files for Drive {
-                    #[ttl_cached(ttl = 60, ignore = [self])]
-                    async fn find(&self, name: &str) -> Option<String> { None }
-                }
-            }
-            #[ttl_cached]
-            impl Files for Dropbox {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                async fn find(&self, name: &str) -> Option<String> { None }
-            }
-            #[cfg(unix)]
-            #[ttl_cached]
-            impl Unix for Drive {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                async fn find(&self, name: &str) -> Option<String> { None }
-            }
-            #[ttl_cached]
-            impl Photos for Drive {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                async fn find(&self, name: &str) -> Option<String> { None }
-            }
-            impl Other for Drive {
-                async fn find(&self, name: &str) -> Option<String> { None }
-            }
-        "#;
-        assert!(conflicts(text, "Photos", "Drive", "").is_empty());
-        assert!(conflicts(text, "Files", "Dropbox", "").is_empty());
-    }
-
-    #[test]
-    fn an_impl_that_cannot_be_told_apart_is_not_judged() {
-        let text = r#"
-            mod a {
-                #[ttl_cached] impl Files for Drive { #[ttl_cached(ttl = 1)] async fn f(&self) {} }
-                #[ttl_cached] impl Photos for Drive { #[ttl_cached(ttl = 1)] async fn f(&self) {} }
-            }
-            mod b {
-                #[ttl_cached] impl Photos for Drive { #[ttl_cached(ttl = 1)] async fn f(&self) {} }
-            }
-        "#;
-        assert!(conflicts(text, "Photos", "Drive", "").is_empty());
-        assert!(conflicts(text, "Files", "Drive", "").is_empty());
-    }
-
-    #[test]
-    fn a_method_is_found_in_an_unmarked_trait_impl_only() {
-        let text = r#"
-            impl Directory for Ldap {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                async fn lookup(&self, name: &str) -> Option<String> { None }
-            }
-            impl Ldap {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                async fn search(&self, name: &str) -> Option<String> { None }
-            }
-            #[ttl_cached]
-            impl Other for Ldap {
-                #[ttl_cached(ttl = 60, ignore = [self])]
-                async fn other(&self, name: &str) -> Option<String> { None }
-            }
-        "#;
-        let summary = summary(text);
-        let args = quote!(ttl = 60, ignore = [self]);
-        let sig = |s: &str| -> syn::Signature { syn::parse_str(s).unwrap() };
-        let lookup = sig("async fn lookup(&self, name: &str) -> Option<String>");
-        assert_eq!(
-            summary.unmarked_trait_impl_of(&lookup, &args),
-            Some(("impl Directory for Ldap".to_string(), "Ldap".to_string()))
-        );
-        // Other arguments or another signature: not this method.
-        assert_eq!(
-            summary.unmarked_trait_impl_of(&lookup, &quote!(ttl = 61, ignore = [self])),
-            None
-        );
-        let other_sig = sig("async fn lookup(&self, name: String) -> Option<String>");
-        assert_eq!(summary.unmarked_trait_impl_of(&other_sig, &args), None);
-        let search = sig("async fn search(&self, name: &str) -> Option<String>");
-        assert_eq!(summary.unmarked_trait_impl_of(&search, &args), None);
-        let other = sig("async fn other(&self, name: &str) -> Option<String>");
-        assert_eq!(summary.unmarked_trait_impl_of(&other, &args), None);
-    }
-
-    #[test]
-    fn the_same_method_in_an_inherent_impl_too_is_not_judged() {
-        let text = r#"
-            impl Directory for Ldap {
-                #[ttl_cached(ttl = 60)]
-                async fn lookup(&self) -> u32 { 1 }
-            }
-            impl Ldap {
-                #[ttl_cached(ttl = 60)]
-                async fn lookup(&self) -> u32 { 1 }
-            }
-        "#;
-        let sig: syn::Signature = syn::parse_str("async fn lookup(&self) -> u32").unwrap();
-        assert_eq!(
-            summary(text).unmarked_trait_impl_of(&sig, &quote!(ttl = 60)),
-            None
-        );
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::visit::Visit;
 use syn::{Ident, Receiver, ReceiverKind, Type};
 
+use crate::context::krate_at;
 use crate::errors::Errors;
 use crate::signature::{ParamName, Params};
 
@@ -194,7 +195,7 @@ pub(crate) fn copies(
             let name = Ident::new("__ttl_cached_self", receiver.self_token.span);
             let self_token = &receiver.self_token;
             let at = receiver.self_token.span;
-            let at_krate = crate::expand::krate_at(krate, at);
+            let at_krate = krate_at(krate, at);
             copy.extend(quote_spanned! {at=>
                 let #owned = #at_krate::__private::clone_receiver::<#pointee>(#self_token);
             });

@@ -9,6 +9,7 @@ use syn::{Ident, LitStr, Member};
 use crate::errors::Errors;
 
 /// One `<root.field.field>` placeholder.
+#[derive(Clone)]
 pub(crate) struct Placeholder {
     /// The parameter (or `self`) the path starts from, spanned on the template literal.
     pub(crate) root: Ident,
@@ -31,18 +32,33 @@ pub(crate) struct KeyTemplate {
     /// Whether the template had syntax errors (reported); `placeholders` then holds the
     /// placeholders that could be read, which are still checked against the parameters.
     pub(crate) malformed: bool,
+    /// The placeholders meant, in order: those read, and the roots of those written wrongly
+    /// (`{user_id}`, `<type>` for `r#type`, an unclosed `<user_id`). Not checked against the
+    /// parameters (each is one syntax error already): they give the stand-in companions of a
+    /// rejected attribute the parameters the user meant.
+    pub(crate) meant: Vec<Placeholder>,
 }
 
 impl KeyTemplate {
     /// Scans `lit`, the value of the argument `which` (`key` or `group`), reporting every
-    /// syntax error found.
-    pub(crate) fn parse(lit: &LitStr, which: &str, errors: &mut Errors) -> Self {
+    /// syntax error found. A placeholder written wrongly (`{user_id}`, `<type>`) is reported
+    /// once: not again if `seen` (the key's, when this is the group) has it already, since the
+    /// same path written the same way in `key` and `group` is one mistake.
+    pub(crate) fn parse(
+        lit: &LitStr,
+        which: &str,
+        seen: &mut Vec<String>,
+        errors: &mut Errors,
+    ) -> Self {
         let text = lit.value();
         let span = lit.span();
         let mut placeholders = Vec::new();
+        // Each placeholder meant, at its offset in the text.
+        let mut meant: Vec<(usize, Placeholder)> = Vec::new();
         let mut ok = true;
         let mut rest = text.as_str();
         loop {
+            let offset = text.len() - rest.len();
             let open = rest.find('<');
             let close = rest.find('>');
             match (open, close) {
@@ -64,21 +80,30 @@ impl KeyTemplate {
                     let next_close = after.find('>');
                     match next_close {
                         Some(c) if next_open.is_none_or(|n| c < n) => {
+                            let at = offset + o;
                             match parse_path(after[..c].trim(), span) {
-                                Ok(placeholder) => placeholders.push(placeholder),
+                                Ok(placeholder) => {
+                                    meant.push((at, placeholder.clone()));
+                                    placeholders.push(placeholder);
+                                }
                                 Err((problem, fix)) => {
-                                    errors.error_at(
-                                        span,
-                                        format!(
-                                            "{problem} in `{which}` template \"{text}\": {fix}"
-                                        ),
-                                    );
+                                    meant.extend(recover_root(&after[..c], span).map(|p| (at, p)));
+                                    if first_time(seen, format!("<{}>", after[..c].trim())) {
+                                        errors.error_at(
+                                            span,
+                                            format!(
+                                                "{problem} in `{which}` template \"{text}\": {fix}"
+                                            ),
+                                        );
+                                    }
                                     ok = false;
                                 }
                             }
                             rest = &after[c + 1..];
                         }
                         _ => {
+                            let written = &after[..next_open.unwrap_or(after.len())];
+                            meant.extend(recover_root(written, span).map(|p| (offset + o, p)));
                             errors.error_at(
                                 span,
                                 format!(
@@ -96,20 +121,25 @@ impl KeyTemplate {
         }
         // `{user_id}` (format-string style) is display text to the scanner, so without this
         // the parameter would be silently missing from the key, or reported as missing.
-        for braced in braced_names(&text) {
-            errors.error_at(
-                span,
-                format!(
-                    "`{{{braced}}}` in `{which}` template \"{text}\": placeholders are written \
-                     `<{braced}>`, not `{{{braced}}}`"
-                ),
-            );
+        for (at, braced) in braced_names(&text) {
+            meant.extend(recover_root(braced, span).map(|p| (at, p)));
+            if first_time(seen, format!("{{{braced}}}")) {
+                errors.error_at(
+                    span,
+                    format!(
+                        "`{{{braced}}}` in `{which}` template \"{text}\": placeholders are written \
+                         `<{braced}>`, not `{{{braced}}}`"
+                    ),
+                );
+            }
             ok = false;
         }
+        meant.sort_by_key(|(at, _)| *at);
         Self {
             lit: lit.clone(),
             placeholders,
             malformed: !ok,
+            meant: meant.into_iter().map(|(_, p)| p).collect(),
         }
     }
 
@@ -120,26 +150,38 @@ impl KeyTemplate {
             .map(|n| format!("<{n}>"))
             .collect::<Vec<_>>()
             .join(":");
+        let placeholders: Vec<Placeholder> = names
+            .iter()
+            .map(|n| Placeholder {
+                root: n.clone(),
+                fields: Vec::new(),
+                text: n.to_string(),
+            })
+            .collect();
         Self {
             lit: LitStr::new(&text, span),
-            placeholders: names
-                .iter()
-                .map(|n| Placeholder {
-                    root: n.clone(),
-                    fields: Vec::new(),
-                    text: n.to_string(),
-                })
-                .collect(),
+            meant: placeholders.clone(),
+            placeholders,
             malformed: false,
         }
     }
 }
 
-/// The paths written as `{name}` or `{name.field}` in a template.
-fn braced_names(text: &str) -> Vec<&str> {
+/// Whether `written` is not in `seen` yet; it is afterwards.
+fn first_time(seen: &mut Vec<String>, written: String) -> bool {
+    if seen.contains(&written) {
+        return false;
+    }
+    seen.push(written);
+    true
+}
+
+/// The paths written as `{name}` or `{name.field}` in a template, with their offsets.
+fn braced_names(text: &str) -> Vec<(usize, &str)> {
     let mut found = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
+        let at = text.len() - rest.len() + open;
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else { break };
         let inner = after[..close].trim();
@@ -148,7 +190,7 @@ fn braced_names(text: &str) -> Vec<&str> {
                 .split('.')
                 .all(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_'));
         if is_path {
-            found.push(inner);
+            found.push((at, inner));
         }
         rest = &after[close + 1..];
     }
@@ -206,6 +248,31 @@ fn parse_path(path: &str, span: Span) -> Result<Placeholder, (String, String)> {
     Ok(Placeholder { root, fields, text })
 }
 
+/// The placeholder a wrongly written one most likely meant, by its root alone: `type` (a
+/// keyword) for the parameter `r#type`, `user_id` for `user_id:` in an unclosed `<user_id:`.
+fn recover_root(written: &str, span: Span) -> Option<Placeholder> {
+    let written = written.trim_start();
+    let end = written
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '#'))
+        .unwrap_or(written.len());
+    let first = &written[..end];
+    let root = if first == "self" {
+        Ident::new("self", span)
+    } else if is_keyword(first) {
+        Ident::new_raw(first, span)
+    } else {
+        let mut ident: Ident =
+            syn::parse::Parser::parse_str(syn::ext::IdentExt::parse_any, first).ok()?;
+        ident.set_span(span);
+        ident
+    };
+    Some(Placeholder {
+        text: root.to_string(),
+        root,
+        fields: Vec::new(),
+    })
+}
+
 fn is_keyword(text: &str) -> bool {
     use syn::ext::IdentExt;
     text != "_"
@@ -229,7 +296,7 @@ mod tests {
     fn scan(text: &str) -> (Option<Vec<String>>, Vec<String>) {
         let mut errors = Errors::default();
         let lit = LitStr::new(text, Span::call_site());
-        let template = KeyTemplate::parse(&lit, "key", &mut errors);
+        let template = KeyTemplate::parse(&lit, "key", &mut Vec::new(), &mut errors);
         let found = (!template.malformed).then(|| {
             template
                 .placeholders

@@ -1,83 +1,46 @@
-//! The compile-time rules of `#[ttl_cached]`, checked against the signature. Pure: reads the
-//! parsed arguments and parameters, reports every violation, and produces the key [`Plan`].
+//! The compile-time rules of `#[ttl_cached]`, checked against the signature (and, for field
+//! paths, the structs of the function's module, `fields.rs`). Pure: reads the parsed arguments,
+//! the parameters and what was read of the file, reports every violation, and produces the key
+//! [`Plan`], or the parameters of the stand-in companions.
 
-use proc_macro2::{Span, TokenStream};
-use syn::visit::Visit;
-use syn::{Ident, ReturnType, Signature, Type};
+use proc_macro2::Span;
+use syn::{Ident, Signature};
 
-use crate::args::{missing_ttl, Args, Capacity, Ttl};
+use crate::args::{missing_ttl, Args};
 use crate::errors::Errors;
+use crate::plan::{CompanionRoots, Plan, Root};
 use crate::signature::{ParamName, Params};
+use crate::source::Place;
 use crate::suggest::nearest;
 use crate::template::{KeyTemplate, Placeholder};
+use crate::values::Capacity;
 
-/// What a placeholder's path starts from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Root {
-    SelfValue,
-    /// Index into [`Params::params`].
-    Param(usize),
-}
-
-/// A validated key: its placeholders, how many of them form the group, and the rest of the
-/// attribute.
-pub(crate) struct Plan {
-    pub(crate) key: KeyTemplate,
-    /// The root of each placeholder of `key`.
-    pub(crate) roots: Vec<Root>,
-    /// The first `group_len` placeholders of `key` are the group.
-    pub(crate) group_len: usize,
-    pub(crate) ttl: Ttl,
-    pub(crate) capacity: Capacity,
-    /// `store_if = PREDICATE`.
-    pub(crate) store_if: Option<syn::Expr>,
-    /// `store_none = false`: its `false`, where errors about it are reported.
-    pub(crate) store_none_false: Option<syn::LitBool>,
-    /// `scope = Account`.
-    pub(crate) scope: Option<syn::Path>,
-    /// `stale = "30s"`: `(secs, nanos)` and the argument's name.
-    pub(crate) stale: Option<(u64, u32, Ident)>,
-    /// `stale_if_error = "5m"`: `(secs, nanos)`.
-    pub(crate) stale_if_error: Option<(u64, u32)>,
-    /// `jitter = "10%"`: the fraction of the TTL.
-    pub(crate) jitter: Option<f64>,
-}
-
-impl Plan {
-    /// The roots of the group's placeholders, each once, in declaration order (`self` first):
-    /// the parameters of `invalidate_<fn>`.
-    pub(crate) fn group_roots(&self) -> Vec<Root> {
-        roots_in_order(&self.roots[..self.group_len])
-    }
-
-    /// The roots of every placeholder of the key, each once, in declaration order: the
-    /// parameters of `invalidate_<fn>_key`.
-    pub(crate) fn key_roots(&self) -> Vec<Root> {
-        roots_in_order(&self.roots)
-    }
-}
-
-fn roots_in_order(roots: &[Root]) -> Vec<Root> {
-    let mut roots = roots.to_vec();
-    roots.sort_by_key(|r| match r {
-        Root::SelfValue => 0,
-        Root::Param(i) => i + 1,
-    });
-    roots.dedup();
-    roots
-}
-
-/// Checks everything the attribute requires of the function; `None` if anything is wrong (the
-/// reasons are in `errors`).
+/// Checks everything the attribute requires of the function. If anything is wrong, the
+/// reasons are in `errors`, and the `Err` holds the parameters the companions would have had,
+/// as far as they can be told, for the stand-ins emitted beside the errors. `place`: where the
+/// function is written, if its file was read, for checking the field paths of its key.
 pub(crate) fn plan(
     args: &mut Args,
     sig: &Signature,
     params: &Params<'_>,
     attr_span: Span,
+    place: Option<&Place<'_>>,
+    errors: &mut Errors,
+) -> Result<Plan, CompanionRoots> {
+    check(args, sig, params, attr_span, place, errors)
+        .ok_or_else(|| CompanionRoots::meant(args, params))
+}
+
+fn check(
+    args: &mut Args,
+    sig: &Signature,
+    params: &Params<'_>,
+    attr_span: Span,
+    place: Option<&Place<'_>>,
     errors: &mut Errors,
 ) -> Option<Plan> {
     errors.extend(std::mem::take(&mut args.errors));
-    check_signature(sig, errors);
+    crate::function::check(sig, errors);
     if args.stale.is_some() {
         crate::stale::check(params, errors);
     }
@@ -87,6 +50,10 @@ pub(crate) fn plan(
     let names = params.names();
     let listing = list(&names);
     let fn_name = &sig.ident;
+
+    // Parameters named by a likely typo (in `ignore` or a placeholder): not reported again as
+    // missing from the key.
+    let mut suggested: Vec<String> = Vec::new();
 
     // `ignore`: names that exist, each once. Unknown names are one error together.
     let mut ignored: Vec<String> = Vec::new();
@@ -100,19 +67,26 @@ pub(crate) fn plan(
                 name,
                 format!("`ignore` names `self`, but `{fn_name}` has no `self` parameter"),
             );
-        } else if !names.contains(&text) && !binds_in_pattern(params, &text) {
+        } else if !names.contains(&text) && !params.binds_in_pattern(&text) {
             let raw = format!("r#{text}");
             let near = if names.contains(&raw) {
                 Some(raw)
             } else {
                 nearest(&text, names.iter().map(String::as_str)).map(str::to_string)
             };
+            // `ignore = [type]` for `r#type`: the parameter is the one meant, so it is not
+            // also "not part of the key".
+            suggested.extend(near.clone());
             unknown.push((name, near));
         }
         ignored.push(text);
     }
     match unknown.as_slice() {
         [] => {}
+        [(name, Some(near))] if *near == format!("r#{name}") => errors.error(
+            name,
+            format!("`ignore` names `{name}`, which is a keyword: write the parameter as `{near}`"),
+        ),
         [(name, near)] => {
             let problem = format!("`ignore` names `{name}`, which is not a parameter");
             errors.error(name, with_suggestion(&problem, near.as_deref(), &listing));
@@ -134,8 +108,10 @@ pub(crate) fn plan(
     }
 
     // The key: given, or every named parameter not ignored.
+    // Placeholders written wrongly and reported: the same in `group` is the same mistake.
+    let mut written_wrongly = Vec::new();
     let key = match &args.key {
-        Some(lit) => KeyTemplate::parse(lit, "key", errors),
+        Some(lit) => KeyTemplate::parse(lit, "key", &mut written_wrongly, errors),
         None => {
             let defaults: Vec<Ident> = params
                 .params
@@ -150,10 +126,8 @@ pub(crate) fn plan(
     let group = args
         .group
         .as_ref()
-        .map(|lit| KeyTemplate::parse(lit, "group", errors));
+        .map(|lit| KeyTemplate::parse(lit, "group", &mut written_wrongly, errors));
 
-    // Parameters named by a likely typo: not reported again as missing from the key.
-    let mut suggested: Vec<String> = Vec::new();
     // Unknown names already reported: a typo used in both `key` and `group` is one mistake.
     let mut reported: Vec<String> = Vec::new();
     let roots = resolve(
@@ -194,6 +168,25 @@ pub(crate) fn plan(
     duplicates(&key, "key", errors);
     if let Some(group) = &group {
         duplicates(group, "group", errors);
+    }
+
+    // Field paths through types the attribute can see; the group's are the key's.
+    let self_ty: syn::Type = syn::parse_quote!(Self);
+    let field_problems: Vec<String> = key
+        .placeholders
+        .iter()
+        .zip(&roots)
+        .filter(|(placeholder, _)| !placeholder.fields.is_empty())
+        .filter_map(|(placeholder, root)| {
+            let root_ty = match root {
+                Some(Root::Param(index)) => params.params[*index].ty,
+                _ => &self_ty,
+            };
+            crate::fields::check(placeholder, root_ty, place, "key").err()
+        })
+        .collect();
+    if !field_problems.is_empty() {
+        errors.error_at(key.lit.span(), field_problems.join("; also, "));
     }
 
     // Coverage: everything that could change the result is in the key or ignored on purpose.
@@ -372,146 +365,6 @@ pub(crate) fn plan(
     })
 }
 
-fn check_signature(sig: &Signature, errors: &mut Errors) {
-    if sig.asyncness.is_none() {
-        if !returns_boxed_future(&sig.output) {
-            errors.error(
-                sig.fn_token,
-                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch",
-            );
-        } else if written_by_async_trait(&sig.output) {
-            errors.error(
-                sig.fn_token,
-                "`#[async_trait]` has already rewritten this method: put `#[ttl_cached]` (no \
-                 arguments) on the impl block, above `#[async_trait]`",
-            );
-        } else {
-            errors.error(
-                sig.fn_token,
-                "`#[ttl_cached]` requires an `async fn`: the cache runs the body as a shared fetch; \
-                 write `async fn` returning the output type, and move the body out of its \
-                 `Box::pin(async move { .. })` if it returns a boxed future",
-            );
-        }
-    }
-    for param in &sig.generics.params {
-        match param {
-            syn::GenericParam::Lifetime(_) => {}
-            syn::GenericParam::Type(_) => errors.error(
-                param,
-                "`#[ttl_cached]` does not support generic type parameters: one cache serves every \
-                 call, so values of different types would share it; cache a concrete function and \
-                 call it from the generic one",
-            ),
-            syn::GenericParam::Const(_) => errors.error(
-                param,
-                "`#[ttl_cached]` does not support const generic parameters: one cache serves every \
-                 call; pass the value as a parameter instead",
-            ),
-        }
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.error(
-            variadic,
-            "`#[ttl_cached]` does not support variadic functions",
-        );
-    }
-    if sig.constness.is_some() {
-        errors.error(sig.constness, "`#[ttl_cached]` does not support `const fn`");
-    }
-    check_return_type(&sig.output, errors);
-}
-
-/// What the cache cannot store, seen in the return type's syntax: an opaque type, `!`, a
-/// borrowed value. (Whether the type is `Clone + Send + Sync` is left to the compiler.)
-fn check_return_type(output: &ReturnType, errors: &mut Errors) {
-    let ReturnType::Type(_, ty) = output else {
-        return;
-    };
-    match &**ty {
-        Type::ImplTrait(_) => errors.error(
-            ty,
-            "`#[ttl_cached]` cannot cache an `impl Trait` return type: the cache stores values of \
-             one named type; return the concrete type (such as `Vec<String>`), or an \
-             `Arc<dyn Trait + Send + Sync>`",
-        ),
-        Type::Never(_) => errors.error(
-            ty,
-            "a function returning `!` never returns a value to cache; remove `#[ttl_cached]`",
-        ),
-        _ => {
-            // For a `Result`, only the `Ok` type is stored.
-            let stored = ok_type(ty).unwrap_or(ty);
-            if let Some(borrow) = borrowed_part(stored) {
-                errors.error(
-                    borrow,
-                    "a cached value must be `'static` and owned, since it outlives the call that \
-                     fetched it: return an owned type (`String` rather than `&str` or \
-                     `Cow<'_, str>`, `Vec<T>` rather than `&[T]`), or an `Arc`",
-                );
-            }
-        }
-    }
-}
-
-/// `T` of `Result<T, E>` (any path ending in `Result` with two type arguments, or one, as in
-/// `anyhow::Result<T>`).
-fn ok_type(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    args.args.iter().find_map(|arg| match arg {
-        syn::GenericArgument::Type(ty) => Some(ty),
-        _ => None,
-    })
-}
-
-/// The first reference or non-`'static` lifetime in `ty`, if any.
-fn borrowed_part(ty: &Type) -> Option<TokenStream> {
-    struct Finder(Option<TokenStream>);
-    impl Visit<'_> for Finder {
-        fn visit_type_reference(&mut self, r: &syn::TypeReference) {
-            if self.0.is_none() && r.lifetime.as_ref().is_none_or(|l| l.ident != "static") {
-                self.0 = Some(quote::quote!(#r));
-            }
-        }
-        fn visit_lifetime(&mut self, l: &syn::Lifetime) {
-            if self.0.is_none() && l.ident != "static" {
-                self.0 = Some(quote::quote!(#l));
-            }
-        }
-        // Lifetimes of `dyn Trait + 'a` bounds and of fn pointers do not make a value borrowed
-        // in a way this check can judge; the compiler checks `'static` there.
-        fn visit_type_fn_ptr(&mut self, _: &syn::TypeFnPtr) {}
-        fn visit_type_trait_object(&mut self, _: &syn::TypeTraitObject) {}
-    }
-    let mut finder = Finder(None);
-    finder.visit_type(ty);
-    finder.0
-}
-
-/// Whether the boxed future carries the `'async_trait` lifetime that `#[async_trait]` adds.
-pub(crate) fn written_by_async_trait(output: &ReturnType) -> bool {
-    let ReturnType::Type(_, ty) = output else {
-        return false;
-    };
-    quote::quote!(#ty).to_string().contains("'async_trait")
-}
-
-/// `Pin<Box<dyn Future<Output = ..> + Send + 'async_trait>>`, as `#[async_trait]` writes it.
-pub(crate) fn returns_boxed_future(output: &ReturnType) -> bool {
-    let ReturnType::Type(_, ty) = output else {
-        return false;
-    };
-    let text = quote::quote!(#ty).to_string().replace(' ', "");
-    text.contains("Pin<") && text.contains("Future<")
-}
-
 /// The root of each placeholder, `None` where unknown (reported; the parameter suggested
 /// instead, if any, is added to `suggested`).
 #[allow(clippy::too_many_arguments)]
@@ -554,7 +407,7 @@ fn resolve(
             match params.named(&root) {
                 Some((index, _)) => Some(Root::Param(index)),
                 None if reported.contains(&root) => None,
-                None if binds_in_pattern(params, &root) => {
+                None if params.binds_in_pattern(&root) => {
                     reported.push(root.clone());
                     problems.push(format!(
                         "placeholder `<{}>` in `{which}` names a binding of a destructured \
@@ -622,13 +475,6 @@ fn duplicates(template: &KeyTemplate, which: &str, errors: &mut Errors) {
     }
 }
 
-fn binds_in_pattern(params: &Params<'_>, name: &str) -> bool {
-    params.params.iter().any(|p| match &p.name {
-        ParamName::Pattern(bindings) => bindings.iter().any(|b| b == name),
-        _ => false,
-    })
-}
-
 fn list(names: &[String]) -> String {
     if names.is_empty() {
         "the function has no parameters".to_string()
@@ -649,5 +495,111 @@ fn with_suggestion(problem: &str, near: Option<&str>, listing: &str) -> String {
     match near {
         Some(near) => format!("{problem}; did you mean `{near}`? {listing}"),
         None => format!("{problem}; {listing}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    /// The parameters of the stand-ins for `args` on `sig`, by name: `(group, key)`.
+    fn stand_in_names(args: proc_macro2::TokenStream, sig: &str) -> (Vec<String>, Vec<String>) {
+        let sig: Signature = syn::parse_str(sig).expect("the signature parses");
+        let params = Params::of(&sig);
+        let mut args = Args::parse(args);
+        let mut errors = Errors::default();
+        let Err(roots) = plan(
+            &mut args,
+            &sig,
+            &params,
+            Span::call_site(),
+            None,
+            &mut errors,
+        ) else {
+            panic!("the attribute is accepted");
+        };
+        assert_eq!(
+            errors.len(),
+            1,
+            "one mistake, one error: {:?}",
+            errors.messages()
+        );
+        let names = |roots: &[Root]| {
+            roots
+                .iter()
+                .map(|root| match root {
+                    Root::SelfValue => "self".to_string(),
+                    Root::Param(index) => params.params[*index].ident().unwrap().to_string(),
+                })
+                .collect()
+        };
+        (names(&roots.group), names(&roots.key))
+    }
+
+    const SIG: &str = "async fn f(user_id: u32, n: u32, r#type: u8) -> u32";
+
+    #[test]
+    fn the_stand_ins_take_the_parameters_meant() {
+        let both = |group: &[&str], key: &[&str]| {
+            let owned = |names: &[&str]| names.iter().map(ToString::to_string).collect();
+            (owned(group), owned(key))
+        };
+        // A typo, in the key and the group: the parameter suggested.
+        let typo = quote!(ttl = 60, key = "<user>:<n>:<r#type>", group = "<user>");
+        assert_eq!(
+            stand_in_names(typo, SIG),
+            both(&["user_id"], &["user_id", "n", "r#type"])
+        );
+        // `{user_id}`, in the key and the group, is one error; its parameter is kept.
+        let braces = quote!(
+            ttl = 60,
+            key = "{user_id}:<n>:<r#type>",
+            group = "{user_id}"
+        );
+        assert_eq!(
+            stand_in_names(braces, SIG),
+            both(&["user_id"], &["user_id", "n", "r#type"])
+        );
+        // A keyword without its `r#`, an unclosed placeholder.
+        let keyword = quote!(ttl = 60, key = "<type>:<user_id>:<n>", group = "<type>");
+        assert_eq!(
+            stand_in_names(keyword, SIG),
+            both(&["r#type"], &["user_id", "n", "r#type"])
+        );
+        let unclosed = quote!(ttl = 60, key = "<user_id>:<n:<r#type>");
+        assert_eq!(
+            stand_in_names(unclosed, SIG),
+            both(&["user_id", "n", "r#type"], &["user_id", "n", "r#type"])
+        );
+        // A typo in `ignore` (`type` for `r#type`): one error, the parameter it suggests not
+        // also "not part of the key"; and the default key leaves that parameter out.
+        let ignored_keyword = quote!(ttl = 60, key = "<user_id>:<n>", ignore = [type]);
+        assert_eq!(
+            stand_in_names(ignored_keyword, SIG),
+            both(&["user_id", "n"], &["user_id", "n"])
+        );
+        let ignored = quote!(ttl = 60, ignore = [nn]);
+        assert_eq!(
+            stand_in_names(ignored, SIG),
+            both(&["user_id", "r#type"], &["user_id", "r#type"])
+        );
+        let ignored_with_key = quote!(ttl = 60, key = "<user_id>:<r#type>", ignore = [nn]);
+        assert_eq!(
+            stand_in_names(ignored_with_key, SIG),
+            both(&["user_id", "r#type"], &["user_id", "r#type"])
+        );
+        // A placeholder that names nothing near a parameter: the parameters in order.
+        let unknown = quote!(ttl = 60, key = "<zzzzzz>:<n>", group = "<zzzzzz>");
+        assert_eq!(
+            stand_in_names(unknown, SIG),
+            both(&["user_id", "n", "r#type"], &["user_id", "n", "r#type"])
+        );
+        // A mistake elsewhere: the plan's own parameters.
+        let no_ttl = quote!(key = "<n>:<user_id>:<r#type>", group = "<n>");
+        assert_eq!(
+            stand_in_names(no_ttl, SIG),
+            both(&["n"], &["user_id", "n", "r#type"])
+        );
     }
 }
