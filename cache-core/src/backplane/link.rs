@@ -12,12 +12,13 @@ use std::task::{Context, Poll};
 
 use super::message::{Kind, Message};
 use super::task::Outgoing;
-use super::wire::WireKey;
 use super::{BackplaneError, PublishError, COUNTERS, INSTALLED};
-use crate::cache::{Inner, TtlCache};
-use crate::handle::CacheHandle;
+use crate::api::handle::CacheHandle;
+use crate::api::ttl_cache::TtlCache;
+use crate::cache::Inner;
+use crate::features::scope::ScopeCore;
+use crate::keys::wire::WireKey;
 use crate::parts::PartList;
-use crate::scope::ScopeCore;
 
 type Encoder = fn(&dyn Any, &mut Vec<u8>) -> bool;
 
@@ -447,7 +448,7 @@ where
             return false;
         };
         if let Some(cache) = self.cache.upgrade() {
-            drop(cache.invalidate_group_by(&crate::probe::GroupOnly(&group)));
+            drop(cache.invalidate_group_by(&crate::keys::lookup::GroupOnly(&group)));
         }
         true
     }
@@ -456,7 +457,7 @@ where
             return false;
         };
         if let Some(cache) = self.cache.upgrade() {
-            drop(cache.invalidate_key_by(&crate::probe::Pair {
+            drop(cache.invalidate_key_by(&crate::keys::lookup::Pair {
                 group: &group,
                 rest: &rest,
             }));

@@ -30,18 +30,16 @@
 mod link;
 mod message;
 mod task;
-mod wire;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use crate::keys::wire::WireKey;
 pub use link::attach;
 pub(crate) use link::{link_handle, link_scope, publish_scope, Delivery, Link};
 pub(crate) use link::{publish_handle_clear, publish_handle_group, publish_handle_key};
-pub use wire::WireKey;
-pub(crate) use wire::{decode_leaf, encode_leaf};
 
 /// Options of [`install`]: channel prefix, heartbeat, replica id.
 ///

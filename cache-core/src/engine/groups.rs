@@ -8,8 +8,9 @@ use std::sync::Arc;
 use scc::hash_index::Entry;
 use scc::HashIndex;
 
-use crate::group::{Group, GroupKey, Member};
-use crate::probe::{ByGroup, GroupLookup, GroupProbe, KnownHash, PreHashed, Stored};
+use crate::engine::group::{Group, GroupKey, Member};
+use crate::engine::probe::{ByGroup, KnownHash, PreHashed, Stored};
+use crate::keys::lookup::{GroupLookup, GroupProbe};
 
 pub(crate) struct Groups<G, N> {
     index: HashIndex<GroupKey<G, N>, (), PreHashed>,

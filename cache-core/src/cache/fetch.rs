@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::cache::Inner;
-use crate::flight::{Claim, Ending, Flight, Lead, Settle, Start};
-use crate::hook::HookPoint;
-use crate::node::{Node, NodeGroup, Stamp};
-use crate::policy::Policy;
-use crate::probe::KeyProbe;
-use crate::stats::bump;
-use crate::store::Graveyard;
-use crate::trace;
+use super::trace;
+use super::Inner;
+use crate::engine::fence::shared_hash;
+use crate::engine::flight::{catch_unwind, Claim, Ending, Flight, Lead, Settle, Start};
+use crate::engine::hook::HookPoint;
+use crate::engine::node::{Node, NodeGroup, Stamp};
+use crate::engine::policy::Policy;
+use crate::engine::stats::bump;
+use crate::engine::store::Graveyard;
+use crate::keys::lookup::KeyProbe;
 
 impl<G, K, V> Inner<G, K, V>
 where
@@ -43,7 +44,7 @@ where
             Start::Done(outcome) => return outcome,
             Start::Lead(lead) => lead,
         };
-        let outcome = match crate::stale::catch_unwind(fetch()).await {
+        let outcome = match catch_unwind(fetch()).await {
             Ok(outcome) => outcome,
             Err(payload) => return lead.panicked(payload, policy),
         };
@@ -69,10 +70,6 @@ where
         P: ?Sized + KeyProbe<G, K>,
         Pol: Policy<Value = V>,
     {
-        // Called by `refresh_<fn>`: lead its refresh (see `refresh.rs`).
-        if let Some(lead) = crate::refresh::take(self) {
-            return Start::Lead(lead);
-        }
         // Hashed once, for the group index, the flight map and the entry index alike.
         let probe = &self.store.hasher.hashed(probe);
         loop {
@@ -266,7 +263,7 @@ where
             || self
                 .scope
                 .get()
-                .is_some_and(|scope| scope.fences_group(&group.key))
+                .is_some_and(|scope| scope.covers_group(|| shared_hash(&group.key)))
     }
 
     /// Whether the backplane lets this cache store (not while its subscription is unhealthy).

@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::cache::Inner;
-use crate::flight::Lead;
+use crate::engine::flight::Lead;
 
 type Lent = Option<Box<dyn Any + Send>>;
 

@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::probe::StoredGroup;
+use crate::engine::probe::StoredGroup;
 
 /// Marks a member that is in no group's member list.
 pub(crate) const NO_SLOT: usize = usize::MAX;

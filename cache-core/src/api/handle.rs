@@ -15,11 +15,12 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
-use crate::builder::BuildError;
+use crate::api::builder::BuildError;
+use crate::api::stats::CacheStats;
+use crate::cache::invalidated::Invalidated;
 use crate::cache::Inner;
-use crate::invalidated::Invalidated;
-use crate::probe::{GroupOnly, Pair};
-use crate::stats::CacheStats;
+use crate::features::scope::ScopeMember;
+use crate::keys::lookup::{GroupOnly, Pair};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -35,8 +36,10 @@ trait ErasedCache: Any + Send + Sync {
         group: &(dyn Any + Send + Sync),
         rest: &(dyn Any + Send + Sync),
     ) -> Invalidated<bool>;
-    fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError>;
-    fn set_capacity(&self, capacity: usize) -> Result<(), BuildError>;
+    /// Never zero: [`CacheHandle`] refuses zero first.
+    fn set_ttl(&self, ttl: Duration);
+    /// Never zero: [`CacheHandle`] refuses zero first.
+    fn set_capacity(&self, capacity: usize);
 }
 
 impl<G, K, V> ErasedCache for Inner<G, K, V>
@@ -49,7 +52,7 @@ where
         Inner::len(self)
     }
     fn stats(&self) -> CacheStats {
-        Inner::stats(self)
+        CacheStats::of(&self.store.counters)
     }
     fn clear(&self) -> Invalidated<usize> {
         self.clear_all()
@@ -74,11 +77,11 @@ where
         };
         self.invalidate_key_by(&Pair { group, rest })
     }
-    fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {
-        Inner::set_ttl(self, ttl)
+    fn set_ttl(&self, ttl: Duration) {
+        Inner::set_ttl(self, ttl);
     }
-    fn set_capacity(&self, capacity: usize) -> Result<(), BuildError> {
-        Inner::set_capacity(self, capacity)
+    fn set_capacity(&self, capacity: usize) {
+        Inner::set_capacity(self, capacity);
     }
 }
 
@@ -89,6 +92,25 @@ fn type_mismatch(name: &str) -> ! {
         "cache `{name}` was used with two different key or value types; \
          this is a bug in cache-core's #[ttl_cached] expansion, please report it"
     )
+}
+
+/// What a `#[ttl_cached]` attribute sets beyond the TTL and capacity: `stale`,
+/// `stale_if_error` and `jitter`, carried by its handle to the cache it makes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Options {
+    /// `stale = "30s"`: the stale-while-revalidate window.
+    pub(crate) stale: Duration,
+    pub(crate) stale_if_error: Duration,
+    /// A fraction of the TTL (checked by the macro, and again by the builder).
+    pub(crate) jitter: f64,
+}
+
+impl Options {
+    pub(crate) const NONE: Self = Self {
+        stale: Duration::ZERO,
+        stale_if_error: Duration::ZERO,
+        jitter: 0.0,
+    };
 }
 
 /// The cache of one `#[ttl_cached]` function, as returned by its generated `<fn>_cache()`.
@@ -127,7 +149,7 @@ pub struct CacheHandle {
     /// order they were made.
     settings: Mutex<()>,
     /// `stale`, `stale_if_error` and `jitter` from the attribute, fixed: see `stale.rs`, `jitter.rs`.
-    options: crate::stale::Options,
+    options: Options,
     cell: OnceLock<Box<dyn ErasedCache>>,
 }
 
@@ -161,13 +183,13 @@ impl CacheHandle {
             ttl_nanos: AtomicU64::new(ttl_nanos(ttl)),
             capacity: AtomicUsize::new(capacity),
             settings: Mutex::new(()),
-            options: crate::stale::Options::NONE,
+            options: Options::NONE,
             cell: OnceLock::new(),
         }
     }
 
     /// The handle with the attribute's `stale`, `stale_if_error` and `jitter`.
-    pub(crate) fn with_options(mut self, options: crate::stale::Options) -> Self {
+    pub(crate) fn with_options(mut self, options: Options) -> Self {
         self.options = options;
         self
     }
@@ -218,9 +240,9 @@ impl CacheHandle {
         // A setting changed after the cache read it, but before the cache was in the cell,
         // reached only the handle: pass the settings of the moment on.
         let _settings = self.lock_settings();
-        // Both were checked when they were set.
-        let _ = erased.set_ttl(self.ttl());
-        let _ = erased.set_capacity(self.capacity());
+        // Neither is zero: both were checked when they were set.
+        erased.set_ttl(self.ttl());
+        erased.set_capacity(self.capacity());
         &**erased
     }
 
@@ -405,10 +427,10 @@ impl CacheHandle {
         }
         let _settings = self.lock_settings();
         self.ttl_nanos.store(ttl_nanos(ttl), SeqCst);
-        match self.cell.get() {
-            Some(cache) => cache.set_ttl(ttl),
-            None => Ok(()),
+        if let Some(cache) = self.cell.get() {
+            cache.set_ttl(ttl);
         }
+        Ok(())
     }
 
     /// Changes the most entries the function's cache holds at once, for configuration read at
@@ -444,9 +466,20 @@ impl CacheHandle {
         }
         let _settings = self.lock_settings();
         self.capacity.store(capacity, SeqCst);
-        match self.cell.get() {
-            Some(cache) => cache.set_capacity(capacity),
-            None => Ok(()),
+        if let Some(cache) = self.cell.get() {
+            cache.set_capacity(capacity);
         }
+        Ok(())
+    }
+}
+
+/// A `#[ttl_cached]` function's cache joins its scope as this handle: see `features/scope.rs`.
+impl ScopeMember for CacheHandle {
+    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize> {
+        self.invalidate_group_erased(group)
+    }
+    #[cfg(feature = "redis")]
+    fn clear_local(&self) -> Invalidated<usize> {
+        CacheHandle::clear_local(self)
     }
 }

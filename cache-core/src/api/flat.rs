@@ -6,11 +6,11 @@ use std::hash::Hash;
 
 use scc::Equivalent;
 
-use crate::borrowed::ToKey;
-use crate::builder::{BuildError, CacheBuilder};
-use crate::cache::TtlCache;
-use crate::invalidated::Invalidated;
-use crate::stats::CacheStats;
+use crate::api::builder::{BuildError, CacheBuilder};
+use crate::api::stats::CacheStats;
+use crate::api::ttl_cache::TtlCache;
+use crate::cache::invalidated::Invalidated;
+use crate::keys::borrowed::ToKey;
 
 /// A cache keyed by one part `K`, with no group: a [`TtlCache<(), K, V>`](TtlCache) whose verbs
 /// take the key alone, as moka's do. Every guarantee of [`TtlCache`] holds (single-flight

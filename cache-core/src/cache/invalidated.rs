@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use smallvec::SmallVec;
 
-use crate::fence::Raised;
+use crate::engine::fence::Raised;
 
 /// The outcome of an invalidation ([`TtlCache::invalidate_group`](crate::TtlCache::invalidate_group),
 /// [`invalidate`](crate::TtlCache::invalidate), [`clear`](crate::TtlCache::clear),

@@ -16,7 +16,7 @@
 //! 2. **Make the old unreadable.** A group invalidation bumps the group's generation (`gen`)
 //!    and `clear` the cache's epoch: a flight whose stamp is older is never joined and never
 //!    stored, and a stored value whose `gen` or epoch is older is never read. A key
-//!    invalidation is numbered instead ([`record_key`](crate::fence::Fences::record_key)): a
+//!    invalidation is numbered instead ([`record_key`](crate::engine::fence::Fences::record_key)): a
 //!    group-wide generation would also refuse the key's siblings.
 //! 3. **Remove** the stored entries. A key invalidation does it under the key's flight entry,
 //!    and takes the key's flight out of the map there: later callers cannot join it, its
@@ -34,7 +34,7 @@
 //!   takes the flight out of the map; if after, it asks, under the key's flight entry, whether
 //!   its key was invalidated since it began ([`key_invalidated_since`]), and runs unshared.
 //!
-//! [`key_invalidated_since`]: crate::fence::Fences::key_invalidated_since
+//! [`key_invalidated_since`]: crate::engine::fence::Fences::key_invalidated_since
 //!
 //! The fence is found by hash, so it also covers a group or key that does not exist yet when
 //! the invalidation runs, or that leaves the index and comes back meanwhile.
@@ -42,13 +42,14 @@
 use std::hash::Hash;
 use std::sync::atomic::Ordering::SeqCst;
 
+use crate::cache::invalidated::Invalidated;
+use crate::cache::trace;
 use crate::cache::Inner;
-use crate::fence::Target;
-use crate::hook::HookPoint;
-use crate::invalidated::Invalidated;
-use crate::probe::{GroupLookup, KeyLookup, KnownHash};
-use crate::store::Graveyard;
-use crate::trace;
+use crate::engine::fence::Target;
+use crate::engine::hook::HookPoint;
+use crate::engine::probe::KnownHash;
+use crate::engine::store::Graveyard;
+use crate::keys::lookup::{GroupLookup, KeyLookup};
 
 impl<G, K, V> Inner<G, K, V>
 where

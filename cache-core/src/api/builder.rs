@@ -1,5 +1,6 @@
 //! [`CacheBuilder`]: the only way to make a [`TtlCache`](crate::TtlCache), so that a cache
-//! without a TTL or with room for nothing cannot exist. `build` is defined beside the cache.
+//! without a TTL or with room for nothing cannot exist. `build` is defined beside the cache
+//! (`ttl_cache/mod.rs`), which names this type, so that this file need not name it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,7 +8,9 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::hook::{Hook, Hooks, SyncHook};
+use crate::cache::Config;
+use crate::engine::expiry::{Jitter, Windows};
+use crate::engine::hook::{Hook, Hooks, SyncHook};
 
 type Types<G, K, V> = PhantomData<fn() -> (G, K, V)>;
 
@@ -32,7 +35,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct CacheBuilder<G, K, V> {
     ttl: Option<Duration>,
-    stale: crate::stale::Windows,
+    stale: Windows,
     jitter: Option<f64>,
     capacity: usize,
     name: Cow<'static, str>,
@@ -56,7 +59,7 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
     fn default() -> Self {
         Self {
             ttl: None,
-            stale: crate::stale::Windows::NONE,
+            stale: Windows::NONE,
             jitter: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
@@ -203,10 +206,8 @@ where
             return Err(BuildError::ZeroCapacity);
         }
         let jitter = match self.jitter {
-            None => crate::jitter::Jitter::NONE,
-            Some(fraction) => {
-                crate::jitter::Jitter::new(fraction).ok_or(BuildError::InvalidJitter)?
-            }
+            None => Jitter::NONE,
+            Some(fraction) => Jitter::new(fraction).ok_or(BuildError::InvalidJitter)?,
         };
         Ok(Config {
             ttl,
@@ -217,16 +218,6 @@ where
             hooks: self.hooks,
         })
     }
-}
-
-/// A configuration that passed the checks.
-pub(crate) struct Config {
-    pub(crate) ttl: Duration,
-    pub(crate) jitter: crate::jitter::Jitter,
-    pub(crate) stale: crate::stale::Windows,
-    pub(crate) capacity: usize,
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) hooks: Hooks,
 }
 
 /// Why [`CacheBuilder::build`], or a run-time setting ([`TtlCache::set_ttl`],

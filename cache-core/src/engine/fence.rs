@@ -18,8 +18,12 @@
 //! fetch reads the number where it begins, and when it registers its flight, a little later,
 //! [`Fences::key_invalidated_since`] tells whether its own key was invalidated in between
 //! (a key invalidation makes nothing stale that a stamp could show; see `invalidation.rs`).
+//!
+//! Fences shared by several caches (a scope's: see `features/scope.rs`) find a group by
+//! [`shared_hash`], the same in every cache, since each cache's own hasher is seeded apart.
 
 use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{
     AtomicU64, AtomicUsize,
     Ordering::{Relaxed, SeqCst},
@@ -28,6 +32,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use scc::hash_map::Entry;
 use scc::HashMap;
+
+/// The hash by which fences shared by several caches (a scope's) find a group: one fixed seed
+/// for every cache, whose own hashers are seeded apart. Computed on a miss only while one of
+/// the shared fences is raised.
+pub(crate) fn shared_hash<G: Hash + ?Sized>(group: &G) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x5c09_e5ca_1e5f_e9ce).hash_one(group)
+}
 
 /// What one fence covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -24,12 +24,13 @@ use scc::HashIndex;
 use smallvec::SmallVec;
 use tokio::time::Instant;
 
-use crate::eviction::Eviction;
-use crate::groups::Groups;
-use crate::hook::{HookPoint, Hooks};
-use crate::node::{Node, NodeGroup, NodeKey};
-use crate::probe::{ByKey, KeyHasher, KeyLookup, KnownHash, PreHashed};
-use crate::stats::{bump, Counters};
+use crate::engine::eviction::Eviction;
+use crate::engine::groups::Groups;
+use crate::engine::hook::{HookPoint, Hooks};
+use crate::engine::node::{Node, NodeGroup, NodeKey};
+use crate::engine::probe::{ByKey, KeyHasher, KnownHash, PreHashed};
+use crate::engine::stats::{bump, Counters};
+use crate::keys::lookup::KeyLookup;
 
 /// Why a node left the cache, for the stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

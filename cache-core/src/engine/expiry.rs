@@ -1,42 +1,56 @@
-//! TTL jitter: each stored value's TTL shortened by a pseudo-random share of up to a fraction
-//! of it, so that keys stored together (a warm-up, a page of listings) do not all expire, and
-//! hit the upstream, in the same instant.
+//! Expiry: when a stored value stops being served, and how long it is kept after that.
 //!
-//! The share is drawn from the key's hash (splitmix64 of it), so it costs no shared state on
-//! the miss path: a key keeps its share while the cache lives, and the keys stored together
-//! spread over the window. TTLs are only ever shortened, never lengthened: a value is never
-//! kept longer than the TTL asked for.
+//! - **Jitter** ([`Jitter`]): each stored value's TTL shortened by a pseudo-random share of up
+//!   to a fraction of it, so that keys stored together (a warm-up, a page of listings) do not all
+//!   expire, and hit the upstream, in the same instant. The share is drawn from the key's hash
+//!   (splitmix64 of it), so it costs no shared state on the miss path: a key keeps its share
+//!   while the cache lives, and the keys stored together spread over the window. TTLs are only
+//!   ever shortened, never lengthened: a value is never kept longer than the TTL asked for.
 //!
-//! With jitter on, store order is no longer expiry order (by up to `fraction * ttl`), which the
-//! store already handles for a lowered TTL: see `Eviction::ttl_lowered`. Each store marks the
-//! order unsorted until its TTL has passed, so [`purge_expired`](crate::TtlCache::purge_expired)
-//! still removes every expired entry, and sweeps remove an expired entry stored behind a
-//! longer-lived one at most `fraction * ttl` late (it is never served meanwhile).
+//!   With jitter on, store order is no longer expiry order (by up to `fraction * ttl`), which
+//!   the store already handles for a lowered TTL: see `Eviction::ttl_lowered`. Each store marks
+//!   the order unsorted until its TTL has passed, so a purge still removes every expired entry,
+//!   and sweeps remove an expired entry stored behind a longer-lived one at most
+//!   `fraction * ttl` late (it is never served meanwhile).
+//! - **Stale windows** ([`Windows`]): how long after its TTL an expired value is kept, to be
+//!   served while it is refreshed (stale-while-revalidate) or in place of a fetch that failed
+//!   (stale-if-error). Sweeps and purges look at the store as of `now - longest window`, so an
+//!   entry inside a window stays stored; serving it is the business of the layers above (see
+//!   `features/stale.rs` and `cache/fallback.rs`).
 
-use std::hash::Hash;
 use std::time::Duration;
 
-use crate::cache::TtlCache;
+use tokio::time::Instant;
 
-impl<G, K, V> TtlCache<G, K, V>
-where
-    G: Hash + Eq + Clone + Send + Sync + 'static,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    /// The TTL jitter given at build time (`0.0` if none); see
-    /// [`CacheBuilder::jitter`](crate::CacheBuilder::jitter).
-    ///
-    /// ```
-    /// # use cache_core::TtlCache;
-    /// # use std::time::Duration;
-    /// let cache: TtlCache<u32, u32, u32> =
-    ///     TtlCache::builder().ttl(Duration::from_secs(1)).build().unwrap();
-    /// assert_eq!(cache.jitter(), 0.0);
-    /// ```
-    pub fn jitter(&self) -> f64 {
-        self.inner.jitter.fraction()
+/// A cache's stale windows, fixed when it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Windows {
+    /// Stale-while-revalidate: how long after its TTL a value is served while refreshed.
+    pub(crate) revalidate: Duration,
+    /// Stale-if-error: how long after its TTL a value stands in for a failed fetch.
+    pub(crate) if_error: Duration,
+}
+
+impl Windows {
+    pub(crate) const NONE: Self = Self {
+        revalidate: Duration::ZERO,
+        if_error: Duration::ZERO,
+    };
+
+    /// The clock reading at which an entry that must be kept at `now` would still be live:
+    /// `now` less the longer window. Sweeps compare with it, so entries inside a window stay.
+    pub(crate) fn retained_after(&self, now: Instant) -> Option<Instant> {
+        let longest = self.revalidate.max(self.if_error);
+        // `None` when `now` is closer to the clock's origin than the window (a window of
+        // `Duration::MAX`, "forever", always is): no entry can be past its window yet, since
+        // every entry expired after the origin. Nothing is swept by age then.
+        now.checked_sub(longest)
     }
+}
+
+/// Whether `now` is before `expires_at + window`.
+pub(crate) fn within(expires_at: Instant, window: Duration, now: Instant) -> bool {
+    expires_at.checked_add(window).is_none_or(|end| now < end)
 }
 
 /// The fraction of the TTL that may be cut, in parts per billion; zero for none.

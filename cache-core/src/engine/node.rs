@@ -10,8 +10,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use tokio::time::Instant;
 
-use crate::group::{Group, Member};
-use crate::probe::{Stored, StoredKey};
+use crate::engine::group::{Group, Member};
+use crate::engine::probe::{Stored, StoredKey};
 
 /// The generation a value was fetched under: the group's generation and the cache's epoch when
 /// its fetch began. Invalidating the group (or clearing the cache) moves the current stamp on,
@@ -85,9 +85,9 @@ impl<G, K, V> Node<G, K, V> {
             in_main: AtomicBool::new(false),
             hash,
             removed: AtomicBool::new(false),
-            slot: AtomicUsize::new(crate::group::NO_SLOT),
-            expiry_slot: AtomicU32::new(crate::list::NO_SLOT),
-            queue_slot: AtomicU32::new(crate::list::NO_SLOT),
+            slot: AtomicUsize::new(crate::engine::group::NO_SLOT),
+            expiry_slot: AtomicU32::new(crate::engine::list::NO_SLOT),
+            queue_slot: AtomicU32::new(crate::engine::list::NO_SLOT),
         }
     }
 

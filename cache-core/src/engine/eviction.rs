@@ -43,8 +43,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use foldhash::fast::FixedState;
 use tokio::time::Instant;
 
-use crate::list::{Bin, Link, List};
-use crate::node::Node;
+use crate::engine::list::{Bin, Link, List};
+use crate::engine::node::Node;
 
 /// A node's slot in the expiry order.
 pub(crate) struct ExpiryLink;
@@ -343,7 +343,7 @@ impl<G, K, V> Queues<G, K, V> {
         let slot = Self::credit_slot(&node);
         debug_assert_ne!(
             slot,
-            crate::list::NO_SLOT as usize,
+            crate::engine::list::NO_SLOT as usize,
             "a queued node is in the expiry order"
         );
         if slot >= self.credit.len() {

@@ -31,12 +31,12 @@
 
 use std::any::Any;
 use std::fmt;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::fence::{Fences, Target};
-use crate::handle::CacheHandle;
-use crate::invalidated::Invalidated;
+use crate::cache::invalidated::Invalidated;
+use crate::cache::trace;
+use crate::engine::fence::{shared_hash, Fences, Target};
 
 /// A scope declared with [`scope!`](crate::scope!): the owned types of its group and its
 /// members. Implemented by the declaration; not meant to be implemented by hand.
@@ -65,7 +65,7 @@ pub struct ScopeCore {
     /// The name other replicas know the scope by: its module path and name.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     path: &'static str,
-    members: RwLock<Vec<&'static CacheHandle>>,
+    members: RwLock<Vec<&'static dyn ScopeMember>>,
     /// The fences of the scope's invalidations in progress, by group.
     fences: OnceLock<Arc<Fences>>,
 }
@@ -108,32 +108,27 @@ impl ScopeCore {
         self.len() == 0
     }
 
-    fn members(&self) -> std::sync::RwLockReadGuard<'_, Vec<&'static CacheHandle>> {
+    fn members(&self) -> std::sync::RwLockReadGuard<'_, Vec<&'static dyn ScopeMember>> {
         // A poisoned lock only means a thread panicked while pushing; the list is valid.
         self.members
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn fences(&self) -> &Arc<Fences> {
+    /// The fences of the scope's invalidations in progress, by group ([`shared_hash`]): a member
+    /// cache keeps them, and asks them about its group after its stamp, as it asks its own.
+    pub(crate) fn fences(&self) -> &Arc<Fences> {
         self.fences.get_or_init(|| Arc::new(Fences::new()))
     }
 
-    /// Whether an invalidation of `group` (a member's group, of the scope's group type) is in
-    /// progress on the scope: read by member caches' fetches, after their stamp.
-    #[inline]
-    pub(crate) fn fences_group<G: Hash>(&self, group: &G) -> bool {
-        self.fences().covers_group(|| scope_hash(group))
-    }
-
-    /// Adds `handle` to the members, once.
-    pub(crate) fn join(&self, handle: &'static CacheHandle) {
+    /// Adds `member` to the members, once.
+    pub(crate) fn join(&self, member: &'static dyn ScopeMember) {
         let mut members = self
             .members
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !members.iter().any(|m| std::ptr::eq(*m, handle)) {
-            members.push(handle);
+        if !members.iter().any(|m| std::ptr::addr_eq(*m, member)) {
+            members.push(member);
         }
     }
 
@@ -146,7 +141,7 @@ impl ScopeCore {
     /// Clears every member, on this replica only (a scope message that did not decode).
     #[cfg(feature = "redis")]
     pub(crate) fn clear_members(&self) {
-        let members: Vec<&'static CacheHandle> = self.members().clone();
+        let members: Vec<&'static dyn ScopeMember> = self.members().clone();
         for member in members {
             drop(member.clear_local());
         }
@@ -180,20 +175,24 @@ impl ScopeCore {
         group: &G,
     ) -> Invalidated<usize> {
         let mut all = Invalidated::done(0);
-        all.hold(self.fences().raise(Target::Group(scope_hash(group))));
-        let members: Vec<&'static CacheHandle> = self.members().clone();
+        all.hold(self.fences().raise(Target::Group(shared_hash(group))));
+        let members: Vec<&'static dyn ScopeMember> = self.members().clone();
         for member in members {
-            all.absorb(member.invalidate_group_erased(group));
+            all.absorb(member.invalidate_group(group));
         }
-        crate::trace::invalidated_scope(self.name, all.peek());
+        trace::invalidated_scope(self.name, all.peek());
         all
     }
 }
 
-/// The hash a scope finds its fences by: one fixed seed for every cache of the scope (each
-/// cache's own hasher is seeded apart).
-fn scope_hash<G: Hash + ?Sized>(group: &G) -> u64 {
-    foldhash::fast::FixedState::with_seed(0x5c09_e5ca_1e5f_e9ce).hash_one(group)
+/// A cache that joined a scope, as the scope sees it: a `#[ttl_cached]` function's cache
+/// ([`CacheHandle`](crate::CacheHandle) implements it), whose group type is the scope's.
+pub(crate) trait ScopeMember: Sync {
+    /// Evicts `group` (the scope's owned group, erased) from this cache, on this replica.
+    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize>;
+    /// Evicts everything from this cache, on this replica.
+    #[cfg(feature = "redis")]
+    fn clear_local(&self) -> Invalidated<usize>;
 }
 
 impl fmt::Debug for ScopeCore {
@@ -319,6 +318,6 @@ impl ScopeGroup for () {
 impl<A: Any + Send + Sync + Hash, R: ScopeGroup> ScopeGroup for (A, R) {
     #[cfg(feature = "redis")]
     fn wire_encode(&self, out: &mut Vec<u8>) -> bool {
-        crate::backplane::encode_leaf(&self.0, out) && self.1.wire_encode(out)
+        crate::keys::wire::encode_leaf(&self.0, out) && self.1.wire_encode(out)
     }
 }

@@ -1,0 +1,7 @@
+//! The public API.
+
+pub(crate) mod builder;
+pub(crate) mod flat;
+pub(crate) mod handle;
+pub(crate) mod stats;
+pub(crate) mod ttl_cache;

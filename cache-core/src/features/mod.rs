@@ -1,0 +1,5 @@
+//! The features.
+
+pub(crate) mod refresh;
+pub(crate) mod scope;
+pub(crate) mod stale;
