@@ -76,6 +76,8 @@ mod features;
 mod keys;
 mod parts;
 mod policy;
+#[cfg(feature = "redis")]
+mod seam;
 mod setting;
 
 #[doc(hidden)]

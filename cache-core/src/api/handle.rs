@@ -17,6 +17,7 @@ use std::{borrow::Cow, fmt};
 
 use crate::api::builder::BuildError;
 use crate::api::stats::CacheStats;
+use crate::api::ttl_cache::TtlCache;
 use crate::cache::invalidated::Invalidated;
 use crate::cache::Inner;
 use crate::features::scope::ScopeMember;
@@ -223,7 +224,7 @@ impl CacheHandle {
         V: Clone + Send + Sync + 'static,
     {
         let erased = self.cell.get_or_init(|| {
-            let cache = crate::TtlCache::<G, K, V>::builder()
+            let cache = TtlCache::<G, K, V>::builder()
                 .ttl(self.ttl())
                 .capacity(self.capacity())
                 .name(Cow::Borrowed(self.name))
@@ -327,8 +328,17 @@ impl CacheHandle {
         let invalidated = self.clear_local();
         // After the local eviction: the other replicas' (see `backplane`).
         #[cfg(feature = "redis")]
-        let invalidated = invalidated.delivering(crate::backplane::publish_handle_clear(self));
+        let invalidated = invalidated.delivering(crate::seam::cleared(self.cache_id()));
         invalidated
+    }
+
+    /// This cache, as the layers beyond this process know it: by the function's name.
+    #[cfg(feature = "redis")]
+    pub(crate) fn cache_id(&self) -> crate::seam::CacheId<'static> {
+        crate::seam::CacheId {
+            name: self.name,
+            identity: std::ptr::from_ref(self) as usize,
+        }
     }
 
     /// [`clear`](Self::clear), on this replica only.

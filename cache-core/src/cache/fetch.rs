@@ -266,14 +266,8 @@ where
                 .is_some_and(|scope| scope.covers_group(|| shared_hash(&group.key)))
     }
 
-    /// Whether the backplane lets this cache store (not while its subscription is unhealthy).
-    #[cfg(feature = "redis")]
-    fn storing_allowed(&self) -> bool {
-        self.link
-            .get()
-            .is_none_or(crate::backplane::Link::storing_allowed)
-    }
-
+    /// Without the layers beyond this process, a cache may always store (with them, see
+    /// `cache/mod.rs`).
     #[cfg(not(feature = "redis"))]
     #[inline(always)]
     fn storing_allowed(&self) -> bool {

@@ -8,6 +8,8 @@ use std::task::{Context, Poll};
 use smallvec::SmallVec;
 
 use crate::engine::fence::Raised;
+#[cfg(feature = "redis")]
+use crate::seam::{Delivery, PublishError};
 
 /// The outcome of an invalidation ([`TtlCache::invalidate_group`](crate::TtlCache::invalidate_group),
 /// [`invalidate`](crate::TtlCache::invalidate), [`clear`](crate::TtlCache::clear),
@@ -45,9 +47,10 @@ pub struct Invalidated<T> {
     count: Option<T>,
     /// The fences it holds (see `fence.rs`): one per cache it invalidated, plus the scope's.
     in_progress: SmallVec<[Raised; 1]>,
-    /// The publish of this invalidation on the Redis backplane, if it has one.
+    /// The publish of this invalidation beyond this process (the Redis backplane), if it has
+    /// one: see `seam/`.
     #[cfg(feature = "redis")]
-    delivery: Option<crate::backplane::Delivery>,
+    delivery: Option<Delivery>,
 }
 
 impl<T> Invalidated<T> {
@@ -94,8 +97,8 @@ impl<T> Invalidated<T> {
 
 #[cfg(feature = "redis")]
 impl<T> Invalidated<T> {
-    /// Carries the publish of this invalidation (see `backplane`).
-    pub(crate) fn delivering(mut self, delivery: Option<crate::backplane::Delivery>) -> Self {
+    /// Carries the publish of this invalidation (see `seam/`).
+    pub(crate) fn delivering(mut self, delivery: Option<Delivery>) -> Self {
         self.delivery = delivery;
         self
     }
@@ -123,7 +126,7 @@ impl<T> Invalidated<T> {
     /// assert_eq!(cache.invalidate_group("alice").published().await, Ok(1));
     /// # }
     /// ```
-    pub async fn published(mut self) -> Result<T, crate::backplane::PublishError> {
+    pub async fn published(mut self) -> Result<T, PublishError> {
         self.in_progress.clear();
         let delivery = self.delivery.take();
         let count = self

@@ -41,6 +41,10 @@ use crate::engine::flight::Flights;
 use crate::engine::hook::Hooks;
 use crate::engine::store::{Graveyard, Store};
 use crate::keys::lookup::KeyLookup;
+#[cfg(feature = "redis")]
+use crate::keys::wire::WireCodec;
+#[cfg(feature = "redis")]
+use crate::seam::{CacheId, Membership};
 
 mod fallback;
 pub(crate) mod fetch;
@@ -90,9 +94,10 @@ where
     pub(crate) jitter: Jitter,
     name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
-    /// How this cache takes part in the Redis backplane, once it does.
+    /// How this cache takes part beyond this process (feature `redis`), once it joined: see
+    /// `seam/` and `api/remote.rs`.
     #[cfg(feature = "redis")]
-    pub(crate) link: std::sync::OnceLock<crate::backplane::Link>,
+    pub(crate) fleet: OnceLock<Membership>,
 }
 
 /// The verbs' work, on the state every clone shares.
@@ -116,7 +121,7 @@ where
             name: config.name,
             hooks: config.hooks,
             #[cfg(feature = "redis")]
-            link: OnceLock::new(),
+            fleet: OnceLock::new(),
         }
     }
 
@@ -202,6 +207,37 @@ where
             self.store
                 .sweep(now, self.current_epoch(), SWEEP_BUDGET, &mut graveyard);
         }
+    }
+}
+
+/// How the cache meets the layers beyond this process (feature `redis`): see `seam/`.
+#[cfg(feature = "redis")]
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// This cache, as the layers beyond this process know it.
+    pub(crate) fn cache_id(&self) -> CacheId<'_> {
+        CacheId {
+            name: &self.name,
+            identity: std::ptr::from_ref(self) as usize,
+        }
+    }
+
+    /// Whether this cache may store now: always, unless it joined the roster and its
+    /// observers say otherwise (the backplane: not while its subscription is unhealthy).
+    pub(crate) fn storing_allowed(&self) -> bool {
+        self.fleet.get().is_none_or(Membership::storing_allowed)
+    }
+
+    /// As whom, and with which codec, this cache tells its own invalidations: `Some` once it
+    /// joined with a codec of its own (an attached `TtlCache`). A `#[ttl_cached]` cache's
+    /// companions tell its invalidations instead, with the function's part lists.
+    pub(crate) fn teller(&self) -> Option<(CacheId<'_>, WireCodec)> {
+        let codec = self.fleet.get()?.codec?;
+        Some((self.cache_id(), codec))
     }
 }
 

@@ -37,6 +37,10 @@ use std::sync::{Arc, OnceLock, RwLock};
 use crate::cache::invalidated::Invalidated;
 use crate::cache::trace;
 use crate::engine::fence::{shared_hash, Fences, Target};
+#[cfg(feature = "redis")]
+use crate::keys::wire::{decode_exact, Decoder};
+#[cfg(feature = "redis")]
+use crate::seam::{self, ApplyRemote};
 
 /// A scope declared with [`scope!`](crate::scope!): the owned types of its group and its
 /// members. Implemented by the declaration; not meant to be implemented by hand.
@@ -132,10 +136,18 @@ impl ScopeCore {
         }
     }
 
-    /// The name other replicas know the scope by.
+    /// Makes the scope receive the other replicas' invalidations of its groups, which
+    /// `group` decodes (its owned group's part list). Called when a member joins. A different
+    /// scope under the same path is refused, and counted.
     #[cfg(feature = "redis")]
-    pub(crate) fn wire_name(&self) -> &'static str {
-        self.path
+    pub(crate) fn join_fleet<G>(&'static self, group: Decoder<G>)
+    where
+        G: Any + Send + Sync + Hash,
+    {
+        let remote = Arc::new(RemoteScope { core: self, group });
+        if !seam::join_scope(self.path, std::ptr::from_ref(self) as usize, remote) {
+            seam::refused(self.path);
+        }
     }
 
     /// Clears every member, on this replica only (a scope message that did not decode).
@@ -152,19 +164,11 @@ impl ScopeCore {
     #[doc(hidden)]
     pub fn __invalidate<G: ScopeGroup>(&self, group: &G) -> Invalidated<usize> {
         let invalidated = self.invalidate_typed(group);
+        // A part with no wire encoding: every replica clears the scope's members instead.
         #[cfg(feature = "redis")]
-        let invalidated = if crate::backplane::installed() {
-            let mut bytes = Vec::new();
-            // A part with no wire encoding: every replica clears the scope's members instead.
-            let delivery = if group.wire_encode(&mut bytes) {
-                crate::backplane::publish_scope(self, &bytes)
-            } else {
-                crate::backplane::publish_scope(self, b"\xff")
-            };
-            invalidated.delivering(delivery)
-        } else {
-            invalidated
-        };
+        let invalidated = invalidated.delivering(seam::scope_invalidated(self.path, |out| {
+            group.wire_encode(out)
+        }));
         invalidated
     }
 
@@ -193,6 +197,32 @@ pub(crate) trait ScopeMember: Sync {
     /// Evicts everything from this cache, on this replica.
     #[cfg(feature = "redis")]
     fn clear_local(&self) -> Invalidated<usize>;
+}
+
+/// A scope whose members are on this replica, as the other replicas' invalidations reach it:
+/// decodes the scope's group with its part list.
+#[cfg(feature = "redis")]
+struct RemoteScope<G> {
+    core: &'static ScopeCore,
+    group: Decoder<G>,
+}
+
+#[cfg(feature = "redis")]
+impl<G: Any + Send + Sync + Hash> ApplyRemote for RemoteScope<G> {
+    fn group(&self, group: &[u8]) -> bool {
+        let Some(group) = decode_exact(group, self.group) else {
+            return false;
+        };
+        drop(self.core.invalidate_typed(&group));
+        true
+    }
+    fn key(&self, _: &[u8], _: &[u8]) -> bool {
+        // A scope has groups, not keys.
+        false
+    }
+    fn clear(&self) {
+        self.core.clear_members();
+    }
 }
 
 impl fmt::Debug for ScopeCore {

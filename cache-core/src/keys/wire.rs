@@ -333,3 +333,39 @@ erased_leaves! {
     Vec<String>, Vec<u8>, Vec<u16>, Vec<u32>, Vec<u64>, Vec<usize>, Vec<i32>, Vec<i64>,
     Vec<bool>, Vec<char>,
 }
+
+/// A decoder of one value from the front of its bytes, as [`WireKey::decode`] and the part
+/// lists of `#[ttl_cached]` keys decode.
+pub(crate) type Decoder<T> = fn(&mut &[u8]) -> Option<T>;
+
+/// The value `decode` reads from exactly `bytes` (trailing bytes are refused).
+pub(crate) fn decode_exact<T>(mut bytes: &[u8], decode: Decoder<T>) -> Option<T> {
+    let value = decode(&mut bytes)?;
+    bytes.is_empty().then_some(value)
+}
+
+/// An encoder of a value whose type is erased: `false` for a value of another type.
+pub(crate) type Encoder = fn(&dyn Any, &mut Vec<u8>) -> bool;
+
+/// How a cache's owned group and rest parts are encoded, their types erased: kept by a cache
+/// whose key types are [`WireKey`] (a `TtlCache`, when attached), which cannot name that bound
+/// where it tells its invalidations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WireCodec {
+    pub(crate) group: Encoder,
+    pub(crate) key: Encoder,
+}
+
+impl WireCodec {
+    /// The codec of a cache keyed by `G` and `K`.
+    pub(crate) fn of<G: WireKey + 'static, K: WireKey + 'static>() -> Self {
+        Self {
+            group: encode_erased::<G>,
+            key: encode_erased::<K>,
+        }
+    }
+}
+
+fn encode_erased<T: WireKey + 'static>(value: &dyn Any, out: &mut Vec<u8>) -> bool {
+    value.downcast_ref::<T>().map(|v| v.encode(out)).is_some()
+}

@@ -25,15 +25,15 @@ where
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     #[cfg(feature = "redis")]
-    crate::backplane::link_handle::<GP, RP, _, _, _>(handle, cache);
+    crate::api::remote::join_function(handle, cache, GP::wire_decode, RP::wire_decode);
     let lead = cache.lead_refresh(key);
     // The other replicas drop the key and fetch it anew.
     #[cfg(feature = "redis")]
-    drop(crate::backplane::publish_handle_key::<GP, RP>(
-        handle,
-        &key.group.to_owned_parts(),
-        &key.rest.to_owned_parts(),
-    ));
+    crate::seam::key_replaced(
+        handle.cache_id(),
+        |out| GP::wire_encode(&key.group.to_owned_parts(), out),
+        |out| RP::wire_encode(&key.rest.to_owned_parts(), out),
+    );
     Refresh::new(cache, lead)
 }
 
@@ -52,8 +52,10 @@ pub fn invalidate_group<GP: PartList>(
     let invalidated = handle.invalidate_group_erased(&owned);
     // After the local eviction: the other replicas' (see `backplane`).
     #[cfg(feature = "redis")]
-    let invalidated =
-        invalidated.delivering(crate::backplane::publish_handle_group::<GP>(handle, &owned));
+    let invalidated = invalidated
+        .delivering(crate::seam::group_invalidated(handle.cache_id(), |out| {
+            GP::wire_encode(&owned, out)
+        }));
     invalidated
 }
 
@@ -66,8 +68,10 @@ pub fn invalidate_key<GP: PartList, RP: PartList>(
     let (group, rest) = (key.group.to_owned_parts(), key.rest.to_owned_parts());
     let invalidated = handle.invalidate_key_erased(&group, &rest);
     #[cfg(feature = "redis")]
-    let invalidated = invalidated.delivering(crate::backplane::publish_handle_key::<GP, RP>(
-        handle, &group, &rest,
+    let invalidated = invalidated.delivering(crate::seam::key_invalidated(
+        handle.cache_id(),
+        |out| GP::wire_encode(&group, out),
+        |out| RP::wire_encode(&rest, out),
     ));
     invalidated
 }

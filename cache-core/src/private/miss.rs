@@ -66,7 +66,7 @@ where
     }
     // Takes part in the backplane before its first fetch takes a stamp.
     #[cfg(feature = "redis")]
-    crate::backplane::link_handle::<GP, RP, _, _, _>(handle, cache);
+    crate::api::remote::join_function(handle, cache, GP::wire_decode, RP::wire_decode);
     // Boxed: the miss path's state machine stays out of the caller's future.
     Box::pin(cache.start(key, policy)).await
 }
@@ -89,7 +89,7 @@ pub fn join_scope<GP, RP, P>(
     if cache.scope.get().is_none() {
         // The scope receives the other replicas' invalidations once a member is here.
         #[cfg(feature = "redis")]
-        crate::backplane::link_scope::<GP>(scope);
+        scope.join_fleet(GP::wire_decode);
         scope.join(handle);
         // From here, the scope's invalidations in progress fence this cache's fetches.
         let _ = cache.scope.set(&**scope.fences());

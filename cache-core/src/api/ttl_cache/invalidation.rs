@@ -8,6 +8,8 @@ use super::TtlCache;
 use crate::cache::invalidated::Invalidated;
 use crate::keys::borrowed::ToKey;
 use crate::keys::lookup::{GroupOnly, Pair};
+#[cfg(feature = "redis")]
+use crate::seam;
 
 impl<G, K, V> TtlCache<G, K, V>
 where
@@ -45,11 +47,9 @@ where
         let invalidated = self.inner.invalidate_group_by(&GroupOnly(group));
         // After the local eviction: the other replicas' (see `backplane`).
         #[cfg(feature = "redis")]
-        let invalidated = invalidated.delivering(
-            self.inner
-                .backplane()
-                .and_then(|l| l.publish_group(&group.to_key())),
-        );
+        let invalidated = invalidated.delivering(self.inner.teller().and_then(|(cache, codec)| {
+            seam::group_invalidated(cache, |out| (codec.group)(&group.to_key(), out))
+        }));
         invalidated
     }
 
@@ -77,11 +77,13 @@ where
     {
         let invalidated = self.inner.invalidate_key_by(&Pair { group, rest: key });
         #[cfg(feature = "redis")]
-        let invalidated = invalidated.delivering(
-            self.inner
-                .backplane()
-                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
-        );
+        let invalidated = invalidated.delivering(self.inner.teller().and_then(|(cache, codec)| {
+            seam::key_invalidated(
+                cache,
+                |out| (codec.group)(&group.to_key(), out),
+                |out| (codec.key)(&key.to_key(), out),
+            )
+        }));
         invalidated
     }
 
@@ -104,8 +106,8 @@ where
     pub fn clear(&self) -> Invalidated<usize> {
         let invalidated = self.inner.clear_all();
         #[cfg(feature = "redis")]
-        let invalidated =
-            invalidated.delivering(self.inner.backplane().and_then(|l| l.publish_clear()));
+        let invalidated = invalidated
+            .delivering((self.inner.teller()).and_then(|(cache, _)| seam::cleared(cache)));
         invalidated
     }
 

@@ -10,6 +10,8 @@ use super::TtlCache;
 use crate::engine::policy::{Plain, TryRetry};
 use crate::keys::borrowed::ToKey;
 use crate::keys::lookup::Pair;
+#[cfg(feature = "redis")]
+use crate::seam;
 
 impl<G, K, V> TtlCache<G, K, V>
 where
@@ -140,7 +142,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     /// After `refresh`, `try_refresh` or `insert` removed the key's value here: the other
-    /// replicas drop it too and fetch it anew (see `backplane`). Nothing without the `redis`
+    /// replicas drop it too and fetch it anew (see `seam/`). Nothing without the `redis`
     /// feature.
     #[inline]
     fn publish_replaced<QG, QK>(&self, group: &QG, key: &QK)
@@ -149,11 +151,13 @@ where
         QK: ?Sized + ToKey<K>,
     {
         #[cfg(feature = "redis")]
-        drop(
-            self.inner
-                .backplane()
-                .and_then(|l| l.publish_key(&group.to_key(), &key.to_key())),
-        );
+        if let Some((cache, codec)) = self.inner.teller() {
+            seam::key_replaced(
+                cache,
+                |out| (codec.group)(&group.to_key(), out),
+                |out| (codec.key)(&key.to_key(), out),
+            );
+        }
         #[cfg(not(feature = "redis"))]
         let _ = (group, key);
     }
