@@ -67,6 +67,18 @@
 //!   from its caches (fail closed). Nothing changes until `backplane::install` is called.
 #![warn(missing_docs, unreachable_pub)]
 
+// The layers, from the bottom up; each uses only those listed before it (see "How it fits
+// together" in `cache/mod.rs`):
+//
+//   keys/       what a key is: borrowed and owned forms, the lookup contract, wire encoding
+//   engine/     store, index, eviction, expiry, groups, flights, fences, counters, hooks
+//   seam/       (redis) how the layers beyond this process observe and reach a cache
+//   cache/      one cache's state, its miss path and its invalidation protocol
+//   features/   stale-while-revalidate, refresh_<fn>, scopes
+//   api/        TtlCache, FlatCache, CacheBuilder, CacheHandle, CacheStats
+//   the root    what #[ttl_cached] expansions name: private.rs (+ private/), parts.rs,
+//               policy.rs, setting.rs
+//   backplane/  (redis) the Redis backplane: observes every cache through the seam
 mod api;
 #[cfg(feature = "redis")]
 pub mod backplane;

@@ -149,7 +149,8 @@ pub struct CacheHandle {
     /// the cache was being created is then not lost, and two changes reach the cache in the
     /// order they were made.
     settings: Mutex<()>,
-    /// `stale`, `stale_if_error` and `jitter` from the attribute, fixed: see `stale.rs`, `jitter.rs`.
+    /// `stale`, `stale_if_error` and `jitter` from the attribute, fixed: see
+    /// `features/stale.rs` and `engine/expiry.rs`.
     options: Options,
     cell: OnceLock<Box<dyn ErasedCache>>,
 }

@@ -26,6 +26,18 @@
 //!   (concurrent calls still share one fetch). On re-subscription they are cleared again before
 //!   they store, since messages published meanwhile are lost (Redis pub/sub is at most once).
 
+// The top layer: it reaches the caches only through the seam (`seam/`), as the observer of
+// their invalidations and stores (`publish.rs`), and through the way each cache joined the
+// seam's roster to apply another replica's invalidation (`receive.rs`); `attach.rs` is the one
+// door of the public API it calls. Nothing below names anything here.
+//
+// - options.rs: BackplaneOptions, BackplaneError;
+// - install.rs: install(), which subscribes the observer and starts the tasks;
+// - health.rs: the subscription's health (the gate before each store), the counters;
+// - publish.rs: the observer, publishing each invalidation as one message;
+// - task.rs: the publisher and subscriber tasks, the heartbeat;
+// - receive.rs: a received message applied to the cache or scope it names;
+// - message.rs: the wire format of a message.
 mod attach;
 mod health;
 mod install;

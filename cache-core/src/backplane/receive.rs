@@ -1,5 +1,5 @@
 //! Receiving: a message from another replica applied to the cache or scope it names, through
-//! the [`ApplyRemote`](crate::seam::ApplyRemote) it joined with.
+//! the [`ApplyRemote`] it joined with.
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;

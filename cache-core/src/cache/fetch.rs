@@ -257,7 +257,7 @@ where
     /// Whether an invalidation in progress covers the key with hash `key` in `group`: of the
     /// key, of its group, of the group in the scope this cache joined, or of the whole cache. A
     /// fetch that asks this after its stamp, under its key's flight entry, and is answered yes
-    /// runs unshared (see `invalidation.rs` and `scope.rs`).
+    /// runs unshared (see `invalidation.rs` and `features/scope.rs`).
     pub(crate) fn fenced(&self, group: &NodeGroup<G, K, V>, key: u64) -> bool {
         self.fences.covers(group.hash, key)
             || self
@@ -277,7 +277,7 @@ where
     fn expiry(&self, now: Instant, key_hash: u64) -> Instant {
         let ttl = self.ttl();
         if !self.jitter.is_none() {
-            // Store order is no longer expiry order: see `jitter.rs`.
+            // Store order is no longer expiry order: see `engine/expiry.rs`.
             self.store.ttl_lowered(now, ttl);
         }
         now.checked_add(self.jitter.apply(ttl, key_hash))

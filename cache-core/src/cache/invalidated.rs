@@ -45,7 +45,7 @@ use crate::seam::{Delivery, PublishError};
 #[must_use = "the invalidation has taken effect; await this to learn how much it removed"]
 pub struct Invalidated<T> {
     count: Option<T>,
-    /// The fences it holds (see `fence.rs`): one per cache it invalidated, plus the scope's.
+    /// The fences it holds (see `engine/fence.rs`): one per cache it invalidated, plus the scope's.
     in_progress: SmallVec<[Raised; 1]>,
     /// The publish of this invalidation beyond this process (the Redis backplane), if it has
     /// one: see `seam/`.

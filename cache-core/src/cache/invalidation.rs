@@ -8,7 +8,7 @@
 //!
 //! Each kind does three things, in this order:
 //!
-//! 1. **Fence** (see `fence.rs`): it raises a fence over exactly what it invalidates (the
+//! 1. **Fence** (see `engine/fence.rs`): it raises a fence over exactly what it invalidates (the
 //!    group's hash, the key's hash, or everything for `clear`), held until it returns. A fetch
 //!    reads its stamp, then asks the fences; if one covers its key, it runs *unshared*: its
 //!    caller gets the result, but nobody joins it and it is not stored. Fetches of every other
@@ -16,8 +16,9 @@
 //! 2. **Make the old unreadable.** A group invalidation bumps the group's generation (`gen`)
 //!    and `clear` the cache's epoch: a flight whose stamp is older is never joined and never
 //!    stored, and a stored value whose `gen` or epoch is older is never read. A key
-//!    invalidation is numbered instead ([`record_key`](crate::engine::fence::Fences::record_key)): a
-//!    group-wide generation would also refuse the key's siblings.
+//!    invalidation is numbered instead
+//!    ([`record_key`](crate::engine::fence::Fences::record_key)): a group-wide generation would
+//!    also refuse the key's siblings.
 //! 3. **Remove** the stored entries. A key invalidation does it under the key's flight entry,
 //!    and takes the key's flight out of the map there: later callers cannot join it, its
 //!    leader, no longer the map's, does not store, and a leader's store is wholly before this

@@ -1,22 +1,43 @@
-//! [`TtlCache`]: the runtime every `#[ttl_cached]` function stands on, and its public verbs.
+//! The cache: one cache's state ([`Inner`]), composed from the engine, with its miss path and
+//! its invalidation protocol. Every [`TtlCache`](crate::TtlCache) clone, and every
+//! `#[ttl_cached]` function's [`CacheHandle`](crate::CacheHandle), stands on one of these.
+//! Uses `engine/`, `keys/` and `seam/`; the features, the public API, the expansions and the
+//! backplane stand on it.
 //!
 //! # How it fits together
 //!
-//! - [`store`](crate::engine::store) holds the entries: a lock-free index, the capacity bound, eviction
-//!   and expiry sweeping.
-//! - [`groups`](crate::engine::groups) maps a group key to its [`Group`](crate::engine::group): a generation
-//!   counter and the list of its stored nodes. Invalidating a group bumps the generation, which
-//!   makes every value of the group that was stored or is being fetched unreadable at once, and
-//!   removes the listed nodes: O(group size), whatever the cache size.
-//! - [`flight`](crate::engine::flight) is single-flight: one fetch per cold key. A flight records the
-//!   stamp (group generation, cache epoch) its fetch began under; nobody joins a flight with an
-//!   old stamp and its result is never stored, so a fetch that began before an invalidation can
-//!   neither be served to a later call nor written back over newer state. A key invalidation
-//!   takes the key's flight out of the flight map instead, leaving its siblings' alone.
-//! - [`fetch`](crate::cache::fetch) is the miss path that ties them together, and
-//!   [`invalidation`](crate::cache::invalidation) the protocol that makes the invalidation guarantee
-//!   hold for fetches that began while an invalidation ran, with the [`fence`](crate::engine::fence)s
-//!   that cover exactly what each invalidation invalidates.
+//! The crate is built in layers, each a folder whose files use only the layers below it (the
+//! list runs from the bottom up):
+//!
+//! 1. `keys/`: what a key is (borrowed and owned forms, the lookup contract, the wire encoding).
+//! 2. `engine/`: the data structures. [`store`](crate::engine::store) holds the entries: a
+//!    lock-free index, the capacity bound, eviction and expiry sweeping.
+//!    [`groups`](crate::engine::groups) maps a group key to its
+//!    [`Group`](crate::engine::group): a generation counter and the list of its stored nodes.
+//!    Invalidating a group bumps the generation, which makes every value of the group that was
+//!    stored or is being fetched unreadable at once, and removes the listed nodes: O(group
+//!    size), whatever the cache size. [`flight`](crate::engine::flight) is single-flight: one
+//!    fetch per cold key. A flight records the stamp (group generation, cache epoch) its fetch
+//!    began under; nobody joins a flight with an old stamp and its result is never stored, so
+//!    a fetch that began before an invalidation can neither be served to a later call nor
+//!    written back over newer state. The [`fence`](crate::engine::fence)s cover exactly what
+//!    each invalidation in progress invalidates.
+//! 3. `seam/` (feature `redis`), beside the engine: how the layers beyond this process see a
+//!    cache and act on it, defined here, below the cache, so that the cache names only it.
+//! 4. `cache/`, here: `fetch.rs` is the miss path that ties the engine together,
+//!    `invalidation.rs` the protocol that makes the invalidation guarantee hold for fetches
+//!    that began while an invalidation ran (a key invalidation takes the key's flight out of
+//!    the flight map, leaving its siblings' alone), `fallback.rs` stale-if-error,
+//!    `invalidated.rs` what an invalidation returns.
+//! 5. `features/`: serving stale while revalidating, `refresh_<fn>`, scopes.
+//! 6. `api/`: [`TtlCache`](crate::TtlCache), [`FlatCache`](crate::FlatCache), the builder,
+//!    [`CacheHandle`](crate::CacheHandle), [`CacheStats`](crate::CacheStats).
+//! 7. The crate's root: what `#[ttl_cached]` expansions name (`private.rs` and `private/`, the
+//!    key parts in `parts.rs`, the value policies in `policy.rs`, the named settings in
+//!    `setting.rs`), and `lib.rs`.
+//! 8. `backplane/` (feature `redis`): the Redis backplane, on top. It implements the seam's
+//!    observer and finds each cache's way to apply a remote invalidation in the seam's roster;
+//!    nothing below names it.
 //!
 //! Lock order, to stay deadlock-free: a flight entry may be held while touching the index, the
 //! group index and the plain mutexes; an index entry is never held while taking a flight entry,
@@ -67,7 +88,8 @@ pub(crate) struct Config {
     pub(crate) hooks: Hooks,
 }
 
-/// What every clone of one [`TtlCache`](crate::TtlCache) shares: the entries, the flights and the settings.
+/// What every clone of one [`TtlCache`](crate::TtlCache) shares: the entries, the flights and
+/// the settings.
 pub(crate) struct Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,

@@ -17,7 +17,7 @@
 //! Key invalidations are also numbered, with the last few kept ([`Fences::record_key`]): a
 //! fetch reads the number where it begins, and when it registers its flight, a little later,
 //! [`Fences::key_invalidated_since`] tells whether its own key was invalidated in between
-//! (a key invalidation makes nothing stale that a stamp could show; see `invalidation.rs`).
+//! (a key invalidation makes nothing stale that a stamp could show; see `cache/invalidation.rs`).
 //!
 //! Fences shared by several caches (a scope's: see `features/scope.rs`) find a group by
 //! [`shared_hash`], the same in every cache, since each cache's own hasher is seeded apart.

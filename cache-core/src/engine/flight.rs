@@ -55,9 +55,10 @@ pub(crate) struct Flight<G, K, V> {
     failure: OnceLock<Box<dyn Any + Send + Sync>>,
     notify: Notify,
     /// The expired node of the key inside its stale-if-error window when the fetch began, if
-    /// any: what a failed fetch may answer with instead (see `stale.rs`). Kept here rather than
-    /// in the [`Lead`], so that a cached function's future, which holds the lead, stays as
-    /// small to drop as it was without stale serving: on a hit, that drop is part of the cost.
+    /// any: what a failed fetch may answer with instead (see `cache/fallback.rs`). Kept here
+    /// rather than in the [`Lead`], so that a cached function's future, which holds the lead,
+    /// stays as small to drop as it was without stale serving: on a hit, that drop is part of
+    /// the cost.
     pub(crate) fallback: OnceLock<Arc<Node<G, K, V>>>,
 }
 
@@ -230,8 +231,8 @@ where
     /// user code) before the entry is locked; it is dropped unused if the caller joins.
     ///
     /// `since` is asked first, under the entry: whether the key was invalidated since the
-    /// caller began (see `invalidation.rs`); if so, or if it cannot tell, nothing is joined or
-    /// registered.
+    /// caller began (see `cache/invalidation.rs`); if so, or if it cannot tell, nothing is joined
+    /// or registered.
     pub(crate) fn claim<T>(
         &self,
         flight: Arc<Flight<G, K, V>>,
@@ -362,9 +363,9 @@ pub(crate) trait Settle<G, K, V>: Sync {
     fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>);
     /// The leader was cancelled or its fetch panicked.
     fn abandon(&self, flight: &Arc<Flight<G, K, V>>);
-    /// Stale-if-error (see `stale.rs`): if `node`, the expired node `flight`'s fetch failed to
-    /// replace, may still be served, hands its value to the waiters (not stored), settles the
-    /// flight and returns the value; counted and traced. Else does nothing.
+    /// Stale-if-error (see `cache/fallback.rs`): if `node`, the expired node `flight`'s fetch
+    /// failed to replace, may still be served, hands its value to the waiters (not stored),
+    /// settles the flight and returns the value; counted and traced. Else does nothing.
     fn stale_on_error(
         &self,
         flight: &Arc<Flight<G, K, V>>,

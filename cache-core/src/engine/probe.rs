@@ -1,5 +1,6 @@
 //! Borrowed lookups: finding an entry keyed by owned `(G, K)` from borrowed parts, without
-//! building an owned key.
+//! building an owned key. The views a lookup is made with, and their contract, are in
+//! `keys/lookup.rs`; here, how the engine hashes them and finds its records by them.
 //!
 //! Every key hashes as `group.hash(h); rest.hash(h)` (a group alone as `group.hash(h)`), with
 //! the cache's [`KeyHasher`], and every probe hashes its borrowed parts the same way. That

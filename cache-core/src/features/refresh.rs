@@ -1,16 +1,13 @@
 //! How a generated `refresh_<fn>` runs the function's body as the leader of its refresh.
 //!
 //! The body exists once, inside the cached function; `refresh_<fn>` calls that function. Before
-//! the call, it makes itself the leader of a refresh of the key (`TtlCache::lead_refresh`:
-//! the key's flight entry is its own and the stored value is gone, so the function's lookup
-//! misses) and lends the leadership to the call through a thread-local slot that is filled only
-//! while the call's future is being polled. The function's miss path (`TtlCache::start`) takes
-//! it from there, if it is for its own cache, instead of joining or leading a flight of its
-//! own. The hit path does not look at the slot.
-//!
-//! A leadership nobody took (the lookup found a value another refresh stored meanwhile) is
-//! dropped when the call finishes, which abandons the flight like a cancelled leader: its
-//! waiters retry.
+//! the call, it makes itself the leader of a refresh of the key (`Inner::lead_refresh`, in
+//! `cache/fetch.rs`: the key's flight entry is its own and the stored value is gone, so the
+//! function's lookup misses) and lends the leadership to the call through a thread-local slot
+//! that is filled only while the call's future is being polled. The function's miss path
+//! (`private::start`, `private::start_stale`) takes it from there with [`take`], if it is for
+//! its own cache, instead of joining or leading a flight of its own. The hit path does not look
+//! at the slot, and neither does the cache's own miss path, which knows nothing of this.
 
 use std::any::Any;
 use std::cell::Cell;

@@ -12,7 +12,7 @@
 //!
 //! - A cache joins the scope on its first miss or refresh, before that fetch takes its stamp,
 //!   so a cache with anything stored or in flight is a member.
-//! - An invalidation raises a fence over its group on the scope (see `fence.rs`), then takes
+//! - An invalidation raises a fence over its group on the scope (see `engine/fence.rs`), then takes
 //!   the member list, then runs each member's group invalidation (each raising the group's fence
 //!   in that cache, as `invalidate_*` does), and lowers every fence when its [`Invalidated`]
 //!   completes or is dropped.

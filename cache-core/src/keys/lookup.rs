@@ -5,8 +5,9 @@
 //! A key has a *group* part `G` and a *rest* part `K`. [`GroupLookup`] and [`KeyLookup`] are the
 //! views a lookup needs; [`GroupProbe`] and [`KeyProbe`] add the owned form, which only a miss
 //! builds. [`Pair`] and [`GroupOnly`] are the views the public verbs take (any
-//! `Q: Hash + Equivalent<G> + ToKey<G>`); `parts.rs` has the ones `#[ttl_cached]` builds. The
-//! engine (`engine/probe.rs`) hashes every view the same way and finds entries by it.
+//! `Q: Hash + Equivalent<G> + ToKey<G>`); `parts.rs`, at the crate's root, has the ones
+//! `#[ttl_cached]` builds. The engine (`engine/probe.rs`) hashes every view the same way and
+//! finds entries by it.
 
 use std::hash::{Hash, Hasher};
 

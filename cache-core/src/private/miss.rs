@@ -72,7 +72,7 @@ where
 }
 
 /// A `scope = S` function's miss path and its `refresh_<fn>`: joins the function's cache to the
-/// scope before the fetch or refresh takes its stamp (see `scope.rs`), once.
+/// scope before the fetch or refresh takes its stamp (see `features/scope.rs`), once.
 #[inline]
 pub fn join_scope<GP, RP, P>(
     handle: &'static CacheHandle,

@@ -3,13 +3,13 @@
 //! above it, so that a door opens one way: the caches name only what is in this folder, never
 //! the layers that plug into it, and those layers reach a cache only through it.
 //!
-//! - **Who takes part** ([`roster`](self::roster)): a cache joins under the name the replicas
+//! - **Who takes part** (`roster.rs`): a cache joins under the name the replicas
 //!   know it by (a `#[ttl_cached]` function's cache on its first miss, a
 //!   [`TtlCache`](crate::TtlCache) when `backplane::attach`ed, a scope when its first member
 //!   joins), with an [`ApplyRemote`] that applies the other replicas' invalidations to it. A
 //!   second cache under a name already taken is refused, and kept in its
 //!   [`Membership`]: it stores nothing while anyone observes.
-//! - **What the caches tell** ([`observer`](self::observer)): every invalidation made here
+//! - **What the caches tell** (`observer.rs`): every invalidation made here
 //!   (of a group, a key, everything, a scope's group, and a value replaced by a refresh or an
 //!   insert), its parts in the wire encoding (`keys/wire.rs`), goes to every [`Observer`]
 //!   subscribed, whose [`Delivery`] is what

@@ -112,9 +112,10 @@ where
     }
 
     /// Removes every expired entry now and returns how many were removed. With a stale window
-    /// ([`CacheBuilder::stale_while_revalidate`](crate::CacheBuilder::stale_while_revalidate), [`CacheBuilder::stale_if_error`](crate::CacheBuilder::stale_if_error)), an entry
-    /// counts as expired once the longer window after its TTL has passed too: until then it may
-    /// still be served stale.
+    /// ([`CacheBuilder::stale_while_revalidate`](crate::CacheBuilder::stale_while_revalidate),
+    /// [`CacheBuilder::stale_if_error`](crate::CacheBuilder::stale_if_error)), an entry counts as
+    /// expired once the longer window after its TTL has passed too: until then it may still be
+    /// served stale.
     ///
     /// Not needed for correctness or to bound memory: expired entries count against the
     /// capacity and are the first evicted, every miss and invalidation removes a few, and an

@@ -27,9 +27,9 @@ where
     /// it; that fetch's value goes to the callers already waiting for it, and is not stored.
     /// From the call on, the key's stored value is gone: callers that arrive while `fetch` runs
     /// wait for it and receive its value, and none receives a value fetched before the call.
-    /// (The entry removed counts as [`invalidated`](crate::CacheStats::invalidated), and the refresh
-    /// as a miss.) If the caller is cancelled, or `fetch` panics, a waiting caller takes over,
-    /// as with [`get_with`](Self::get_with).
+    /// (The entry removed counts as [`invalidated`](crate::CacheStats::invalidated), and the
+    /// refresh as a miss.) If the caller is cancelled, or `fetch` panics, a waiting caller takes
+    /// over, as with [`get_with`](Self::get_with).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -108,8 +108,9 @@ where
     /// Like any entry, the inserted one may be gone by the next [`get`](Self::get): it expires
     /// after the TTL, it may be evicted for capacity, and it is not stored at all when an
     /// invalidation of this key, of its group or of the whole cache is running (or its
-    /// [`Invalidated`](crate::Invalidated) is held) at that moment, the same rule that keeps a fetch racing an
-    /// invalidation out of the cache. Invalidations of other groups and keys do not affect it.
+    /// [`Invalidated`](crate::Invalidated) is held) at that moment, the same rule that keeps a
+    /// fetch racing an invalidation out of the cache. Invalidations of other groups and keys do
+    /// not affect it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
