@@ -67,61 +67,55 @@
 //!   from its caches (fail closed). Nothing changes until `backplane::install` is called.
 #![warn(missing_docs, unreachable_pub)]
 
+// The layers, from the bottom up; each uses only those listed before it (see "How it fits
+// together" in `cache/mod.rs`):
+//
+//   keys/       what a key is: borrowed and owned forms, the lookup contract, wire encoding
+//   engine/     store, index, eviction, expiry, groups, flights, fences, counters, hooks
+//   seam/       (redis) how the layers beyond this process observe and reach a cache
+//   cache/      one cache's state, its miss path and its invalidation protocol
+//   features/   stale-while-revalidate, refresh_<fn>, scopes
+//   api/        TtlCache, FlatCache, CacheBuilder, CacheHandle, CacheStats
+//   the root    what #[ttl_cached] expansions name: private.rs (+ private/), parts.rs,
+//               policy.rs, setting.rs
+//   backplane/  (redis) the Redis backplane: observes every cache through the seam
+mod api;
 #[cfg(feature = "redis")]
 pub mod backplane;
-mod borrowed;
-mod builder;
 mod cache;
-mod eviction;
-mod fence;
-mod fetch;
-mod flat;
-mod flight;
-mod group;
-mod groups;
-mod handle;
-mod hook;
-mod invalidated;
-mod invalidation;
-mod jitter;
-mod list;
-mod node;
+mod engine;
+mod features;
+mod keys;
 mod parts;
 mod policy;
-mod probe;
-mod refresh;
-mod scope;
+#[cfg(feature = "redis")]
+mod seam;
 mod setting;
-mod stale;
-mod stats;
-mod store;
-mod trace;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use borrowed::{Borrowed, ToKey};
-pub use builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
-pub use cache::TtlCache;
-pub use flat::FlatCache;
-pub use handle::CacheHandle;
+pub use api::builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
+pub use api::flat::FlatCache;
+pub use api::handle::CacheHandle;
+pub use api::stats::CacheStats;
+pub use api::ttl_cache::TtlCache;
+pub use cache::invalidated::Invalidated;
 #[doc(hidden)]
-pub use hook::{Hook, HookPoint, SyncHook};
-pub use invalidated::Invalidated;
-pub use scc::Equivalent;
-pub use scope::{Scope, ScopeCore, ScopeGroup};
-#[doc(hidden)]
-pub use setting::{capacity_setting, ttl_setting};
-pub use setting::{CapacitySetting, TtlSetting};
-pub use stats::CacheStats;
-
+pub use engine::hook::{Hook, HookPoint, SyncHook};
+pub use features::scope::{Scope, ScopeCore, ScopeGroup};
+pub use keys::borrowed::{Borrowed, ToKey};
 #[doc(hidden)]
 pub use parts::check_key_part;
 pub use parts::CacheKey;
 #[doc(hidden)]
 pub use policy::{check_cached_value, store_if, store_none_false};
 pub use policy::{Cacheable, OptionValue};
+pub use scc::Equivalent;
+#[doc(hidden)]
+pub use setting::{capacity_setting, ttl_setting};
+pub use setting::{CapacitySetting, TtlSetting};
 
 /// Turns an `async fn` (free function, method, or trait method) into a TTL-cached one.
 ///

@@ -18,7 +18,7 @@
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 
-use crate::probe::{GroupLookup, GroupProbe, KeyLookup, KeyProbe};
+use crate::keys::lookup::{GroupLookup, GroupProbe, KeyLookup, KeyProbe};
 
 /// A type usable as (the borrowed form of) one part of a cache key.
 #[diagnostic::on_unimplemented(
@@ -202,11 +202,11 @@ impl<P: KeyPart, Rest: PartList> PartList for (P, Rest) {
     }
     #[cfg(feature = "redis")]
     fn wire_encode(owned: &Self::Owned, out: &mut Vec<u8>) -> bool {
-        crate::backplane::encode_leaf(&owned.0, out) && Rest::wire_encode(&owned.1, out)
+        crate::keys::wire::encode_leaf(&owned.0, out) && Rest::wire_encode(&owned.1, out)
     }
     #[cfg(feature = "redis")]
     fn wire_decode(input: &mut &[u8]) -> Option<Self::Owned> {
-        let part = crate::backplane::decode_leaf::<P::Owned>(input)?;
+        let part = crate::keys::wire::decode_leaf::<P::Owned>(input)?;
         Some((part, Rest::wire_decode(input)?))
     }
 }

@@ -3,7 +3,7 @@
 //! `[version][kind][origin: u16 length + bytes][target: u16 length + bytes][group: u32 length +
 //! bytes][key: u32 length + bytes]`. Every field is length-prefixed, so a message decodes one way
 //! only; a message of another version, or with bytes left over, is refused (and its target
-//! cleared, see `task.rs`).
+//! cleared, see `receive.rs`).
 
 /// The format version this build writes and reads.
 pub(crate) const VERSION: u8 = 1;

@@ -10,16 +10,18 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep, timeout, Instant};
 
+use super::health::{clear_every_cache, go_down, go_healthy, COUNTERS};
 use super::message::Message;
-use super::{go_down, go_healthy, link, PublishError, COUNTERS};
+use super::receive;
+use crate::seam::PublishError;
 
 /// Attempts per invalidation message before it is reported as failed.
 const ATTEMPTS: u32 = 3;
 
 #[derive(Debug)]
-pub(crate) struct Outgoing {
-    pub(crate) payload: Vec<u8>,
-    pub(crate) done: Option<oneshot::Sender<Result<(), PublishError>>>,
+pub(super) struct Outgoing {
+    pub(super) payload: Vec<u8>,
+    pub(super) done: Option<oneshot::Sender<Result<(), PublishError>>>,
 }
 
 #[derive(Debug)]
@@ -203,13 +205,13 @@ fn receive(shared: &Shared, payload: &[u8]) {
         Ok(message) if message.origin == shared.replica_id => {
             COUNTERS.ignored_own.fetch_add(1, SeqCst);
         }
-        Ok(message) => link::apply(&message),
-        Err(Some((kind, target))) => link::reject(kind, target),
+        Ok(message) => receive::apply(&message),
+        Err(Some((kind, target))) => receive::reject(kind, target),
         // Not even the target is readable (another format version): clear everything.
         Err(None) => {
             COUNTERS.rejected.fetch_add(1, SeqCst);
             tracing::warn!(target: "cache_core::backplane", "unreadable invalidation: every cache cleared");
-            link::clear_all_attached();
+            clear_every_cache();
         }
     }
 }

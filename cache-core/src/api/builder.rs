@@ -1,0 +1,258 @@
+//! [`CacheBuilder`]: the only way to make a [`TtlCache`](crate::TtlCache), so that a cache
+//! without a TTL or with room for nothing cannot exist. `build` is defined beside the cache
+//! (`ttl_cache/mod.rs`), which names this type, so that this file need not name it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::cache::Config;
+use crate::engine::expiry::{Jitter, Windows};
+use crate::engine::hook::{Hook, Hooks, SyncHook};
+
+type Types<G, K, V> = PhantomData<fn() -> (G, K, V)>;
+
+/// The capacity a cache gets when none is given.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Configures and builds a [`TtlCache`](crate::TtlCache).
+///
+/// ```
+/// use cache_core::TtlCache;
+/// use std::time::Duration;
+///
+/// let cache: TtlCache<String, String, u64> = TtlCache::builder()
+///     .ttl(Duration::from_secs(60))
+///     .capacity(1_000)
+///     .name("folder_listings")
+///     .build()
+///     .expect("a non-zero ttl and capacity");
+/// assert_eq!(cache.capacity(), 1_000);
+/// assert_eq!(cache.name(), "folder_listings");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct CacheBuilder<G, K, V> {
+    ttl: Option<Duration>,
+    stale: Windows,
+    jitter: Option<f64>,
+    capacity: usize,
+    name: Cow<'static, str>,
+    hooks: Hooks,
+    _types: Types<G, K, V>,
+}
+
+impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("ttl", &self.ttl)
+            .field("stale", &self.stale)
+            .field("jitter", &self.jitter)
+            .field("capacity", &self.capacity)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<G, K, V> Default for CacheBuilder<G, K, V> {
+    fn default() -> Self {
+        Self {
+            ttl: None,
+            stale: Windows::NONE,
+            jitter: None,
+            capacity: DEFAULT_CAPACITY,
+            name: Cow::Borrowed("ttl_cache"),
+            hooks: Hooks::default(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<G, K, V> CacheBuilder<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// How long a value stays fresh after it was stored. Required; must not be zero.
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_millis(250)).build().unwrap();
+    /// assert_eq!(cache.ttl(), Duration::from_millis(250));
+    /// ```
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The most entries the cache holds at once (default [`DEFAULT_CAPACITY`]); must not be zero.
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(1)).capacity(8).build().unwrap();
+    /// assert_eq!(cache.capacity(), 8);
+    /// ```
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// A name for stats, logs and `Debug` output (default `"ttl_cache"`).
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(1)).name("users").build().unwrap();
+    /// assert_eq!(cache.name(), "users");
+    /// ```
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Serve stale while revalidating: for `window` after a value's TTL ran out,
+    /// [`get_with_stale`](crate::TtlCache::get_with_stale) and
+    /// [`try_get_with_stale`](crate::TtlCache::try_get_with_stale) return the expired value at
+    /// once and start one background refresh of the key (default: no window). The other verbs
+    /// treat an expired value as missing, as before. An invalidated value is never served.
+    ///
+    /// Entries are kept until the longer of the two stale windows has passed too; see
+    /// [`TtlCache::len`](crate::TtlCache::len).
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_while_revalidate(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cache.stale_while_revalidate(), Duration::from_secs(30));
+    /// ```
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.stale.revalidate = window;
+        self
+    }
+
+    /// Serve stale on error: for `window` after a value's TTL ran out, a fetch of its key that
+    /// returns `Err` or panics answers its caller (and the callers waiting on it) with the
+    /// expired value instead; the error is counted
+    /// ([`CacheStats::stale_on_error`](crate::CacheStats::stale_on_error)) and not stored
+    /// (default: no window). Applies to every fetching verb but `refresh`/`try_refresh`, which
+    /// remove the old value when they begin. An invalidated value is never served.
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_if_error(Duration::from_secs(300))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cache.stale_if_error(), Duration::from_secs(300));
+    /// ```
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.stale.if_error = window;
+        self
+    }
+
+    /// TTL jitter: each value's TTL is shortened by a pseudo-random share (drawn from its key)
+    /// of up to `fraction` of it, so that keys stored together do not expire together. `0.1`
+    /// stores a value for between 90 % and 100 % of the TTL; a TTL is never lengthened. Must
+    /// be in `0.0..=1.0` (default `0.0`: none).
+    ///
+    /// ```
+    /// # use cache_core::{BuildError, TtlCache};
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> =
+    ///     TtlCache::builder().ttl(Duration::from_secs(60)).jitter(0.1).build().unwrap();
+    /// assert_eq!(cache.jitter(), 0.1);
+    /// let bad = TtlCache::<u32, u32, u32>::builder().ttl(Duration::from_secs(1)).jitter(1.5);
+    /// assert_eq!(bad.build().unwrap_err(), BuildError::InvalidJitter);
+    /// ```
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = Some(fraction);
+        self
+    }
+
+    /// Installs a test hook for the async points; see `HookPoint`. Not part of the API.
+    #[doc(hidden)]
+    pub fn __hook(mut self, hook: Hook) -> Self {
+        self.hooks.on_await = Some(hook);
+        self
+    }
+
+    /// Installs a test hook for the synchronous points; see `HookPoint`. Not part of the API.
+    #[doc(hidden)]
+    pub fn __sync_hook(mut self, hook: SyncHook) -> Self {
+        self.hooks.on_sync = Some(hook);
+        self
+    }
+
+    /// The checked configuration.
+    pub(crate) fn config(self) -> Result<Config, BuildError> {
+        let ttl = self.ttl.ok_or(BuildError::MissingTtl)?;
+        if ttl.is_zero() {
+            return Err(BuildError::ZeroTtl);
+        }
+        if self.capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        let jitter = match self.jitter {
+            None => Jitter::NONE,
+            Some(fraction) => Jitter::new(fraction).ok_or(BuildError::InvalidJitter)?,
+        };
+        Ok(Config {
+            ttl,
+            jitter,
+            stale: self.stale,
+            capacity: self.capacity,
+            name: self.name,
+            hooks: self.hooks,
+        })
+    }
+}
+
+/// Why [`CacheBuilder::build`], or a run-time setting ([`TtlCache::set_ttl`],
+/// [`TtlCache::set_capacity`] and the same on a [`CacheHandle`]), refused a configuration.
+///
+/// [`TtlCache::set_ttl`]: crate::TtlCache::set_ttl
+/// [`TtlCache::set_capacity`]: crate::TtlCache::set_capacity
+/// [`CacheHandle`]: crate::CacheHandle
+///
+/// ```
+/// use cache_core::BuildError;
+/// assert_eq!(BuildError::ZeroCapacity.to_string(), "cache capacity must be at least 1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No TTL was given.
+    MissingTtl,
+    /// The TTL was zero.
+    ZeroTtl,
+    /// The capacity was zero.
+    ZeroCapacity,
+    /// The jitter was not a fraction in `0.0..=1.0`.
+    InvalidJitter,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MissingTtl => "cache ttl is required: call `.ttl(duration)` on the builder",
+            Self::ZeroTtl => "cache ttl must be greater than zero",
+            Self::ZeroCapacity => "cache capacity must be at least 1",
+            Self::InvalidJitter => "cache ttl jitter must be a fraction between 0.0 and 1.0",
+        })
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -1,0 +1,144 @@
+//! How the backplane is configured ([`BackplaneOptions`]), and why it refuses
+//! ([`BackplaneError`]).
+
+use std::fmt;
+use std::time::Duration;
+
+/// Options of [`install`](super::install): channel prefix, heartbeat, replica id.
+///
+/// ```
+/// use cache_core::backplane::BackplaneOptions;
+/// use std::time::Duration;
+///
+/// let options = BackplaneOptions::default()
+///     .prefix("billing")
+///     .heartbeat(Duration::from_millis(200), Duration::from_millis(600))
+///     .replica_id("billing-7f9c");
+/// assert_eq!(options.channel(), "billing:invalidations");
+/// ```
+#[derive(Debug, Clone)]
+pub struct BackplaneOptions {
+    pub(super) prefix: String,
+    pub(super) heartbeat_every: Duration,
+    pub(super) heartbeat_timeout: Duration,
+    pub(super) replica_id: Option<String>,
+}
+
+impl Default for BackplaneOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "ttl_cached".to_owned(),
+            heartbeat_every: Duration::from_millis(500),
+            heartbeat_timeout: Duration::from_millis(1500),
+            replica_id: None,
+        }
+    }
+}
+
+impl BackplaneOptions {
+    /// The channel prefix (default `"ttl_cached"`): replicas of one service share it, other
+    /// services on the same Redis use their own.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// assert_eq!(BackplaneOptions::default().prefix("a").channel(), "a:invalidations");
+    /// ```
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How often a heartbeat is sent through the subscription (default 500 ms), and how long
+    /// the subscription may go without one coming back before it counts as unhealthy (default
+    /// 1.5 s): the longest a frozen server, or a dead connection the client has not noticed,
+    /// goes unnoticed.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// # use std::time::Duration;
+    /// let o = BackplaneOptions::default().heartbeat(Duration::from_secs(1), Duration::from_secs(3));
+    /// assert_eq!(o.heartbeat_timeout(), Duration::from_secs(3));
+    /// ```
+    #[must_use]
+    pub fn heartbeat(mut self, every: Duration, timeout: Duration) -> Self {
+        self.heartbeat_every = every;
+        self.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// The heartbeat timeout; see [`heartbeat`](Self::heartbeat).
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// # use std::time::Duration;
+    /// assert_eq!(BackplaneOptions::default().heartbeat_timeout(), Duration::from_millis(1500));
+    /// ```
+    #[must_use]
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_timeout
+    }
+
+    /// This replica's id, carried by its messages so that it ignores its own (default: host
+    /// process id, start time and a counter, unique per process).
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// let _ = BackplaneOptions::default().replica_id("api-1");
+    /// ```
+    #[must_use]
+    pub fn replica_id(mut self, id: impl Into<String>) -> Self {
+        self.replica_id = Some(id.into());
+        self
+    }
+
+    /// The invalidation channel: `<prefix>:invalidations`.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// assert_eq!(BackplaneOptions::default().channel(), "ttl_cached:invalidations");
+    /// ```
+    #[must_use]
+    pub fn channel(&self) -> String {
+        format!("{}:invalidations", self.prefix)
+    }
+}
+
+/// Why [`install`](super::install) or [`attach`](super::attach) refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackplaneError {
+    /// The URL is not a Redis URL the client accepts.
+    InvalidUrl(String),
+    /// A backplane is already installed in this process.
+    AlreadyInstalled,
+    /// `install` was called outside a tokio runtime.
+    NoRuntime,
+    /// An option is out of range (a zero heartbeat, a timeout not above the interval, an id
+    /// or name over 65 535 bytes).
+    InvalidOption(&'static str),
+    /// A cache with this name already takes part.
+    DuplicateName(String),
+    /// The cache has no name of its own (give it one with `CacheBuilder::name`).
+    Unnamed,
+}
+
+impl fmt::Display for BackplaneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidUrl(e) => write!(f, "invalid Redis URL: {e}"),
+            Self::AlreadyInstalled => f.write_str("a backplane is already installed"),
+            Self::NoRuntime => f.write_str("install the backplane from within a tokio runtime"),
+            Self::InvalidOption(what) => write!(f, "invalid backplane option: {what}"),
+            Self::DuplicateName(name) => {
+                write!(
+                    f,
+                    "a cache named `{name}` already takes part in the backplane"
+                )
+            }
+            Self::Unnamed => f.write_str("only a named cache can take part in the backplane"),
+        }
+    }
+}
+
+impl std::error::Error for BackplaneError {}

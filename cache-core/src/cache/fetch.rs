@@ -1,0 +1,366 @@
+//! The miss path: join a running fetch or lead a new one, then settle the leader's outcome
+//! (store, publish to the waiters, retire the flight).
+
+use std::any::Any;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::trace;
+use super::Inner;
+use crate::engine::fence::shared_hash;
+use crate::engine::flight::{catch_unwind, Claim, Ending, Flight, Lead, Settle, Start};
+use crate::engine::hook::HookPoint;
+use crate::engine::node::{Node, NodeGroup, Stamp};
+use crate::engine::policy::Policy;
+use crate::engine::stats::bump;
+use crate::engine::store::Graveyard;
+use crate::keys::lookup::KeyProbe;
+
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Get-or-fetch, for the public verbs.
+    pub(crate) async fn run<P, Pol, F, Fut>(&self, probe: &P, policy: &Pol, fetch: F) -> Pol::Output
+    where
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Pol::Output>,
+    {
+        if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
+            return policy.answer(value);
+        }
+        // Not boxed: the miss path's state makes the future 376 bytes instead of 312, and a
+        // box would cost every miss an allocation.
+        let lead = match self.start(probe, policy).await {
+            Start::Done(outcome) => return outcome,
+            Start::Lead(lead) => lead,
+        };
+        let outcome = match catch_unwind(fetch()).await {
+            Ok(outcome) => outcome,
+            Err(payload) => return lead.panicked(payload, policy),
+        };
+        lead.finish(outcome, policy).await
+    }
+
+    pub(crate) fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
+        Stamp {
+            gen: group.gen.load(SeqCst),
+            epoch: self.current_epoch(),
+        }
+    }
+
+    /// Answers from a running fetch, or makes this caller the leader of a new flight. Callers
+    /// look the key up first; this looks again under the flight entry, and after a flight it
+    /// waited on was abandoned or failed without a shared error.
+    pub(crate) async fn start<'c, P, Pol>(
+        &'c self,
+        probe: &P,
+        policy: &Pol,
+    ) -> Start<Pol::Output, Lead<'c, G, K, V>>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+    {
+        // Hashed once, for the group index, the flight map and the entry index alike.
+        let probe = &self.store.hasher.hashed(probe);
+        loop {
+            self.hooks.at(HookPoint::BeforeFlightEntry).await;
+            // The fetch "begins" here, for the invalidation guarantee: the stamp is read after
+            // the group is pinned, so an invalidation either finds the group or came before.
+            let group = self.store.groups.pin(probe);
+            let stamp = self.stamp(&group);
+            let keys = self.fences.key_seq();
+            // Read after the stamp: see `invalidation.rs`.
+            if self.fenced(&group, probe.key) {
+                let flight = Arc::new(Flight::new(
+                    Arc::clone(&group),
+                    probe.owned_rest(),
+                    probe.key,
+                    stamp,
+                ));
+                // Not in the map: the flight holds no pin on its group.
+                self.store.groups.unpin(&group);
+                let lead = self.lead(flight);
+                return Start::Lead(self.with_fallback(lead, probe));
+            }
+            self.hooks.at_sync(HookPoint::StampTaken);
+            // Built here, not under the flight entry: a key part's `Clone` is user code.
+            let ours = Arc::new(Flight::new(
+                Arc::clone(&group),
+                probe.owned_rest(),
+                probe.key,
+                stamp,
+            ));
+            let epoch = stamp.epoch;
+            // Under the flight entry: was this key invalidated since the fetch began? See
+            // `invalidation.rs`.
+            let claim = self.flights.claim(
+                ours,
+                stamp,
+                || self.fences.key_invalidated_since(keys, probe.key),
+                || self.store.peek_live(probe, epoch),
+            );
+            let flight = match claim {
+                Claim::Join(flight) => {
+                    self.store.groups.unpin(&group);
+                    flight
+                }
+                Claim::Found(node) => {
+                    self.store.groups.unpin(&group);
+                    if let Some(value) = node.value() {
+                        self.store.counters.hits.incr();
+                        return Start::Done(policy.answer(value));
+                    }
+                    // Removed in the meantime: start over.
+                    continue;
+                }
+                Claim::Lead { flight, replaced } => {
+                    // The group pin taken above now belongs to the flight; a replaced flight
+                    // (stale or abandoned) gives its own back.
+                    if let Some(old) = replaced {
+                        self.store.groups.unpin(&old.group);
+                    }
+                    let lead = self.lead(flight);
+                    return Start::Lead(self.with_fallback(lead, probe));
+                }
+                Claim::Fenced(flight) => {
+                    // Not in the map: the flight holds no pin on its group.
+                    self.store.groups.unpin(&group);
+                    let lead = self.lead(flight);
+                    return Start::Lead(self.with_fallback(lead, probe));
+                }
+                Claim::Retry => {
+                    self.store.groups.unpin(&group);
+                    continue;
+                }
+            };
+            match flight.wait().await {
+                Ending::Ready => {
+                    if let Some(value) = flight.value() {
+                        bump(&self.store.counters.coalesced, 1);
+                        return Start::Done(policy.answer(value.clone()));
+                    }
+                }
+                Ending::Failed => {
+                    if let Some(outcome) = flight.failure().and_then(|s| policy.answer_shared(s)) {
+                        bump(&self.store.counters.coalesced, 1);
+                        return Start::Done(outcome);
+                    }
+                }
+                Ending::Abandoned => {}
+            }
+            // Retrying: someone may have stored the value meanwhile.
+            if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
+                return Start::Done(policy.answer(value));
+            }
+        }
+    }
+
+    /// Makes the caller the leader of a refresh of `probe`'s key: a new flight that takes the
+    /// key's flight entry from the flight running (which then neither stores its value nor
+    /// takes later callers), while the stored value, if any, is removed, so that every call
+    /// from here on either joins the refresh or begins after it. The same rules as any fetch
+    /// apply: while an invalidation of the key (its group, its scope, the cache) is in progress
+    /// the refresh runs unshared.
+    pub(crate) fn lead_refresh<P>(&self, probe: &P) -> Lead<'_, G, K, V>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        let flight = self.displacing_flight(probe);
+        self.lead(flight)
+    }
+
+    /// The flight for a value given by the caller (`insert`): like a refresh's, but no fetch
+    /// runs, so it is not counted as a miss nor traced as a fetch.
+    pub(crate) fn lead_insert<P>(&self, probe: &P) -> Lead<'_, G, K, V>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        Lead {
+            owner: self,
+            hooks: &self.hooks,
+            flight: self.displacing_flight(probe),
+            armed: true,
+        }
+    }
+
+    /// A new flight for the key that takes the flight map's entry from any flight already
+    /// running (which is then neither joined nor stored), after removing the stored value.
+    fn displacing_flight<P>(&self, probe: &P) -> Arc<Flight<G, K, V>>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        let probe = &self.store.hasher.hashed(probe);
+        loop {
+            let group = self.store.groups.pin(probe);
+            let stamp = self.stamp(&group);
+            let keys = self.fences.key_seq();
+            // Read after the stamp, as in `start`.
+            let fenced = self.fenced(&group, probe.key);
+            let flight = Arc::new(Flight::new(
+                Arc::clone(&group),
+                probe.owned_rest(),
+                probe.key,
+                stamp,
+            ));
+            let mut graveyard = Graveyard::new();
+            // Under the entry, as in `start`: fenced where it began, or its key invalidated
+            // since.
+            let displaced = self.flights.displace_for(
+                &flight,
+                fenced,
+                || self.fences.key_invalidated_since(keys, probe.key),
+                || {
+                    // Under the flight entry: a store of the displaced flight is wholly before
+                    // (and its value removed here) or wholly after (and refused: not ours).
+                    self.store.remove_key(probe, &mut graveyard);
+                },
+            );
+            let Some((displaced, shared)) = displaced else {
+                // Too many key invalidations to tell: begin again.
+                self.store.groups.unpin(&group);
+                continue;
+            };
+            if let Some(old) = displaced {
+                self.store.groups.unpin(&old.group);
+            }
+            if !shared {
+                // Not in the map: the flight holds no pin on its group.
+                self.store.groups.unpin(&group);
+            }
+            drop(graveyard);
+            return flight;
+        }
+    }
+
+    /// Makes the caller the leader of `flight`: counted as a miss, and traced.
+    fn lead(&self, flight: Arc<Flight<G, K, V>>) -> Lead<'_, G, K, V> {
+        bump(&self.store.counters.misses, 1);
+        trace::fetch(self.name());
+        Lead {
+            owner: self,
+            hooks: &self.hooks,
+            flight,
+            armed: true,
+        }
+    }
+
+    /// Whether an invalidation in progress covers the key with hash `key` in `group`: of the
+    /// key, of its group, of the group in the scope this cache joined, or of the whole cache. A
+    /// fetch that asks this after its stamp, under its key's flight entry, and is answered yes
+    /// runs unshared (see `invalidation.rs` and `features/scope.rs`).
+    pub(crate) fn fenced(&self, group: &NodeGroup<G, K, V>, key: u64) -> bool {
+        self.fences.covers(group.hash, key)
+            || self
+                .scope
+                .get()
+                .is_some_and(|scope| scope.covers_group(|| shared_hash(&group.key)))
+    }
+
+    /// Without the layers beyond this process, a cache may always store (with them, see
+    /// `cache/mod.rs`).
+    #[cfg(not(feature = "redis"))]
+    #[inline(always)]
+    fn storing_allowed(&self) -> bool {
+        true
+    }
+
+    fn expiry(&self, now: Instant, key_hash: u64) -> Instant {
+        let ttl = self.ttl();
+        if !self.jitter.is_none() {
+            // Store order is no longer expiry order: see `engine/expiry.rs`.
+            self.store.ttl_lowered(now, ttl);
+        }
+        now.checked_add(self.jitter.apply(ttl, key_hash))
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+    }
+}
+
+impl<G, K, V> Settle<G, K, V> for Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Stores the value (if `store`, and unless the flight went stale), publishes it to the
+    /// waiters and retires the flight, all under the flight's map entry, so that a concurrent key
+    /// invalidation is ordered wholly before the store (and refuses it) or wholly after (and
+    /// removes it). A value not stored still goes to the waiters: they asked while it was fetched.
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool) {
+        // One clock read for the whole miss: the expiry, and what counts as expired while making
+        // room and sweeping. Read before the locks, it is at most as late as the truth, so
+        // nothing is taken for expired early.
+        let now = Instant::now();
+        // Clones happen before any lock is taken: they are user code.
+        let node = store.then(|| {
+            Arc::new(Node::new(
+                Arc::clone(&flight.group),
+                flight.rest.clone(),
+                value.clone(),
+                self.expiry(now, flight.hash),
+                flight.stamp,
+                flight.hash,
+            ))
+        });
+        let mut graveyard = Graveyard::new();
+        let (stored, retired) = self.flights.settle(flight, |ours| {
+            let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
+            let stored = match node {
+                Some(node) if fresh => {
+                    self.hooks.at_sync(HookPoint::StoreLocked);
+                    self.store
+                        .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
+                    true
+                }
+                _ => false,
+            };
+            flight.publish_value(value);
+            stored
+        });
+        if retired {
+            self.store.groups.unpin(&flight.group);
+        }
+        trace::fetched(self.name(), stored);
+        drop(graveyard);
+        self.maintain_at(now);
+    }
+
+    fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>) {
+        flight.publish_failure(shared);
+        trace::fetched(self.name(), false);
+        if self.flights.retire(flight) {
+            self.store.groups.unpin(&flight.group);
+        }
+        self.maintain();
+    }
+
+    fn stale_on_error(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        node: &Node<G, K, V>,
+        panicked: bool,
+    ) -> Option<V> {
+        let stale = self.serve_on_error(node, panicked)?;
+        // The waiters asked while this fetch ran: they receive what its caller receives.
+        self.commit(flight, stale.clone(), false);
+        Some(stale)
+    }
+
+    fn abandon(&self, flight: &Arc<Flight<G, K, V>>) {
+        // Cancelled or unwinding: wake the waiters (one takes over) and leave the map, all
+        // synchronously, so nothing is left for later clean-up.
+        flight.abandon();
+        if self.flights.retire(flight) {
+            self.store.groups.unpin(&flight.group);
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! Single-flight: one fetch per cold key, shared by every caller that arrives while it runs.
+//!
+//! A flight lives in the flight map from the moment its leader starts fetching until the leader
+//! settles it. Waiters hold an `Arc` to it and sleep on its `Notify`. The leader holds a
+//! [`Lead`] guard: if the leader's future is dropped (cancelled) or unwinds (its fetch
+//! panicked), the guard reports the flight abandoned, which wakes the waiters; the first of them
+//! to reach the flight map becomes the new leader. Neither event needs a special case: both are
+//! "the guard was dropped before it was finished".
+//!
+//! The guard does not know the cache: it reports its outcome to an owner through [`Settle`],
+//! which is how storing stays in the cache and this module stays below it.
+
+use std::any::Any;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{
+    AtomicU8,
+    Ordering::{AcqRel, Acquire},
+};
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
+
+use scc::hash_map::Entry;
+use scc::HashMap;
+use tokio::sync::Notify;
+
+use crate::engine::fence::Since;
+use crate::engine::hook::{HookPoint, Hooks};
+use crate::engine::node::{Node, NodeGroup, Stamp};
+use crate::engine::policy::Policy;
+use crate::engine::probe::{ByKey, KnownHash, PreHashed, Stored, StoredKey};
+use crate::keys::lookup::KeyLookup;
+
+const RUNNING: u8 = 0;
+const READY: u8 = 1;
+const FAILED: u8 = 2;
+const ABANDONED: u8 = 3;
+
+/// How a flight ended, as a waiter sees it.
+pub(crate) enum Ending {
+    Ready,
+    Failed,
+    Abandoned,
+}
+
+pub(crate) struct Flight<G, K, V> {
+    pub(crate) group: Arc<NodeGroup<G, K, V>>,
+    pub(crate) rest: K,
+    /// The key's hash (see `probe.rs`).
+    pub(crate) hash: u64,
+    pub(crate) stamp: Stamp,
+    state: AtomicU8,
+    value: OnceLock<V>,
+    failure: OnceLock<Box<dyn Any + Send + Sync>>,
+    notify: Notify,
+    /// The expired node of the key inside its stale-if-error window when the fetch began, if
+    /// any: what a failed fetch may answer with instead (see `cache/fallback.rs`). Kept here
+    /// rather than in the [`Lead`], so that a cached function's future, which holds the lead,
+    /// stays as small to drop as it was without stale serving: on a hit, that drop is part of
+    /// the cost.
+    pub(crate) fallback: OnceLock<Arc<Node<G, K, V>>>,
+}
+
+impl<G, K, V> Flight<G, K, V> {
+    pub(crate) fn new(group: Arc<NodeGroup<G, K, V>>, rest: K, hash: u64, stamp: Stamp) -> Self {
+        Self {
+            group,
+            rest,
+            hash,
+            stamp,
+            state: AtomicU8::new(RUNNING),
+            value: OnceLock::new(),
+            failure: OnceLock::new(),
+            notify: Notify::new(),
+            fallback: OnceLock::new(),
+        }
+    }
+
+    /// Whether a caller whose current stamp is `stamp` may wait for this flight.
+    pub(crate) fn joinable(&self, stamp: Stamp) -> bool {
+        self.stamp == stamp && self.state.load(Acquire) == RUNNING
+    }
+
+    pub(crate) fn stored(&self) -> Stored<'_, G, K> {
+        Stored {
+            group: &self.group.key,
+            rest: &self.rest,
+            key_hash: self.hash,
+            group_hash: self.group.hash,
+            identity: std::ptr::from_ref(self).cast(),
+        }
+    }
+
+    fn end(&self, state: u8) -> bool {
+        let ended = self
+            .state
+            .compare_exchange(RUNNING, state, AcqRel, Acquire)
+            .is_ok();
+        if ended {
+            self.notify.notify_waiters();
+        }
+        ended
+    }
+
+    pub(crate) fn publish_value(&self, value: V) {
+        // The value is set before the state flips, and waiters read it only after seeing READY.
+        let _ = self.value.set(value);
+        self.end(READY);
+    }
+
+    pub(crate) fn publish_failure(&self, shared: Option<Box<dyn Any + Send + Sync>>) {
+        if let Some(shared) = shared {
+            let _ = self.failure.set(shared);
+        }
+        self.end(FAILED);
+    }
+
+    /// Returns whether this call abandoned the flight (false if it had already ended).
+    pub(crate) fn abandon(&self) -> bool {
+        self.end(ABANDONED)
+    }
+
+    pub(crate) fn value(&self) -> Option<&V> {
+        self.value.get()
+    }
+
+    pub(crate) fn failure(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.failure.get().map(|b| &**b)
+    }
+
+    /// Waits until the flight has ended.
+    pub(crate) async fn wait(&self) -> Ending {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registering before reading the state closes the window in which the leader could
+            // publish and notify between our read and our sleep.
+            notified.as_mut().enable();
+            match self.state.load(Acquire) {
+                READY => return Ending::Ready,
+                FAILED => return Ending::Failed,
+                ABANDONED => return Ending::Abandoned,
+                _ => notified.await,
+            }
+        }
+    }
+}
+
+/// The flight map key: the `(group, rest)` of the flight that created the entry, under its key
+/// hash like every other key of the cache. A later flight of the key (after the first went
+/// stale or was abandoned) replaces the entry's value, not its key.
+pub(crate) struct FlightKey<G, K, V>(pub(crate) Arc<Flight<G, K, V>>);
+
+impl<G, K, V> Hash for FlightKey<G, K, V> {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl<G: Eq, K: Eq, V> PartialEq for FlightKey<G, K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.rest == other.0.rest && self.0.group.key == other.0.group.key)
+    }
+}
+
+impl<G: Eq, K: Eq, V> Eq for FlightKey<G, K, V> {}
+
+impl<G, K, V> StoredKey<G, K> for FlightKey<G, K, V> {
+    fn group(&self) -> &G {
+        &self.0.group.key
+    }
+    fn rest(&self) -> &K {
+        &self.0.rest
+    }
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
+    }
+}
+
+/// What a caller that missed found in the flight map.
+pub(crate) enum Claim<G, K, V, T> {
+    /// A running flight with the caller's stamp: wait for it.
+    Join(Arc<Flight<G, K, V>>),
+    /// What the caller's `peek` found under the entry: a value stored meanwhile.
+    Found(T),
+    /// Nothing to join: the caller leads this new flight. `replaced` is the unjoinable flight it
+    /// took the place of, whose group pin the caller must drop.
+    Lead {
+        flight: Arc<Flight<G, K, V>>,
+        replaced: Option<Arc<Flight<G, K, V>>>,
+    },
+    /// The key was invalidated since the caller began: the caller leads the flight it brought,
+    /// which is not in the map (nobody joins it, it is not stored, it holds no group pin).
+    Fenced(Arc<Flight<G, K, V>>),
+    /// Too many key invalidations since the caller began to tell whether one was of its key:
+    /// nothing was joined or registered; the caller begins again.
+    Retry,
+}
+
+/// What [`Flights::displace_for`] did: the flight it displaced, if any, and whether the new
+/// flight took the entry (else it runs unshared).
+pub(crate) type Displaced<G, K, V> = (Option<Arc<Flight<G, K, V>>>, bool);
+
+type FlightMap<G, K, V> = HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, PreHashed>;
+
+/// The flight map. Its entries are locked only for short synchronous sections, never across an
+/// `.await` or user code, so its synchronous calls are safe on any runtime.
+pub(crate) struct Flights<G, K, V> {
+    map: FlightMap<G, K, V>,
+}
+
+impl<G, K, V> Flights<G, K, V>
+where
+    G: Hash + Eq,
+    K: Hash + Eq,
+{
+    pub(crate) fn new() -> Self {
+        Self {
+            // A minimum capacity: an empty scc map frees its bucket array, and the flight map
+            // is empty between misses, so without one every miss allocates and frees it.
+            map: HashMap::with_capacity_and_hasher(64, PreHashed::default()),
+        }
+    }
+
+    /// Joins the running flight of `flight`'s key, or, if `peek` (run under the key's entry, so
+    /// no flight for the key can end meanwhile) finds nothing, registers `flight`, a new flight
+    /// led by the caller. The caller built `flight` (and so cloned the key's parts, which is
+    /// user code) before the entry is locked; it is dropped unused if the caller joins.
+    ///
+    /// `since` is asked first, under the entry: whether the key was invalidated since the
+    /// caller began (see `cache/invalidation.rs`); if so, or if it cannot tell, nothing is joined
+    /// or registered.
+    pub(crate) fn claim<T>(
+        &self,
+        flight: Arc<Flight<G, K, V>>,
+        stamp: Stamp,
+        since: impl FnOnce() -> Since,
+        peek: impl FnOnce() -> Option<T>,
+    ) -> Claim<G, K, V, T> {
+        let entry = self.map.entry_sync(FlightKey(Arc::clone(&flight)));
+        match since() {
+            Since::Untouched => {}
+            Since::Invalidated => return Claim::Fenced(flight),
+            Since::Unknown => return Claim::Retry,
+        }
+        if let Entry::Occupied(o) = &entry {
+            if o.get().joinable(stamp) {
+                return Claim::Join(Arc::clone(o.get()));
+            }
+        }
+        // A leader that finished between the caller's lookup and this entry stored its value
+        // before releasing the entry: look again rather than fetch twice.
+        if let Some(found) = peek() {
+            return Claim::Found(found);
+        }
+        match entry {
+            Entry::Occupied(mut o) => {
+                let replaced = o.insert(Arc::clone(&flight));
+                Claim::Lead {
+                    flight,
+                    replaced: Some(replaced),
+                }
+            }
+            Entry::Vacant(v) => {
+                v.insert_entry(Arc::clone(&flight));
+                Claim::Lead {
+                    flight,
+                    replaced: None,
+                }
+            }
+        }
+    }
+
+    /// For a refresh or an insert: takes the key's entry from whatever flight holds it, for
+    /// `flight` (which later callers then join), or for nobody if the refresh is `fenced` (where
+    /// it began) or `since` (asked under the entry, as in [`claim`](Self::claim)) says its key
+    /// was invalidated since: the refresh then runs unshared. `under` runs while the entry is
+    /// held. Returns the flight displaced, whose group pin the caller must drop (it is no
+    /// longer `ours` when it settles, so its value is handed to its waiters and not stored), and
+    /// whether `flight` took the entry; or `None`, with nothing done, if `since` cannot tell
+    /// (the caller begins again).
+    pub(crate) fn displace_for(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        fenced: bool,
+        since: impl FnOnce() -> Since,
+        under: impl FnOnce(),
+    ) -> Option<Displaced<G, K, V>> {
+        let entry = self.map.entry_sync(FlightKey(Arc::clone(flight)));
+        let unshared = match since() {
+            Since::Unknown => return None,
+            Since::Invalidated => true,
+            Since::Untouched => fenced,
+        };
+        under();
+        Some(match entry {
+            Entry::Occupied(o) if unshared => (Some(o.remove_entry().1), false),
+            Entry::Occupied(mut o) => (Some(o.insert(Arc::clone(flight))), true),
+            Entry::Vacant(_) if unshared => (None, false),
+            Entry::Vacant(v) => {
+                v.insert_entry(Arc::clone(flight));
+                (None, true)
+            }
+        })
+    }
+
+    /// For a key invalidation: takes the key's flight, if any, out of the map, running `under`
+    /// while the entry is held. Returns the flight taken out, whose group pin the caller must
+    /// drop; it is no longer `ours` when it settles, so it is not stored, and nobody joins it.
+    pub(crate) fn displace<P>(
+        &self,
+        probe: &P,
+        under: impl FnOnce(),
+    ) -> Option<Arc<Flight<G, K, V>>>
+    where
+        P: ?Sized + KeyLookup<G, K> + KnownHash,
+    {
+        let entry = self.map.get_sync(&ByKey::new(probe));
+        under();
+        entry.map(|e| e.remove_entry().1)
+    }
+
+    /// Runs `settle(ours)` under the entry of `flight`'s key, where `ours` says whether the
+    /// entry still holds `flight`, and then takes `flight` out of the map. Returns `settle`'s
+    /// result and whether `flight` was taken out (its group pin is then the caller's to drop).
+    pub(crate) fn settle<R>(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        settle: impl FnOnce(bool) -> R,
+    ) -> (R, bool) {
+        let stored = flight.stored();
+        let entry = self.map.get_sync(&ByKey::new(&stored));
+        let ours = entry.as_ref().is_some_and(|e| Arc::ptr_eq(e.get(), flight));
+        let result = settle(ours);
+        if let (true, Some(entry)) = (ours, entry) {
+            drop(entry.remove_entry());
+        }
+        (result, ours)
+    }
+
+    /// Takes `flight` out of the map if it is still there. Returns whether it was.
+    pub(crate) fn retire(&self, flight: &Arc<Flight<G, K, V>>) -> bool {
+        let stored = flight.stored();
+        self.map
+            .remove_if_sync(&ByKey::new(&stored), |f| Arc::ptr_eq(f, flight))
+            .is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// What a leader's flight became. The owner (the cache) stores, publishes and retires.
+pub(crate) trait Settle<G, K, V>: Sync {
+    /// The fetch produced a value to hand to waiters, and to store if `store` (the policy keeps
+    /// it) and the flight did not go stale.
+    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool);
+    /// The fetch produced an outcome that is not stored; `shared` is what waiters receive.
+    fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>);
+    /// The leader was cancelled or its fetch panicked.
+    fn abandon(&self, flight: &Arc<Flight<G, K, V>>);
+    /// Stale-if-error (see `cache/fallback.rs`): if `node`, the expired node `flight`'s fetch
+    /// failed to replace, may still be served, hands its value to the waiters (not stored),
+    /// settles the flight and returns the value; counted and traced. Else does nothing.
+    fn stale_on_error(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        node: &Node<G, K, V>,
+        panicked: bool,
+    ) -> Option<V>;
+}
+
+/// What [`TtlCache::start`](crate::TtlCache) decided.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Start<O, L> {
+    /// Answered from the cache or from another caller's fetch.
+    Done(O),
+    /// This caller must run the fetch and hand its outcome to [`Lead::finish`].
+    Lead(L),
+}
+
+/// The leader's obligation to finish a flight. Dropping it unfinished (cancellation, or a panic
+/// unwinding through the fetch) abandons the flight, and a waiter takes over.
+#[doc(hidden)]
+pub struct Lead<'c, G, K, V> {
+    pub(crate) owner: &'c dyn Settle<G, K, V>,
+    pub(crate) hooks: &'c Hooks,
+    pub(crate) flight: Arc<Flight<G, K, V>>,
+    pub(crate) armed: bool,
+}
+
+impl<G, K, V> std::fmt::Debug for Lead<'_, G, K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lead")
+            .field("armed", &self.armed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G, K, V> Lead<'_, G, K, V> {
+    /// Stores (if the policy says so) and publishes the fetch's outcome, and returns it.
+    pub async fn finish<P: Policy<Value = V>>(
+        mut self,
+        outcome: P::Output,
+        policy: &P,
+    ) -> P::Output {
+        // User code (the value's `Clone`, a `store_if` predicate) runs here, before any lock.
+        let storable = policy.storable(&outcome);
+        let store = storable.as_ref().is_some_and(|value| policy.keep(value));
+        let shared = match &storable {
+            Some(_) => None,
+            None => policy.share(&outcome),
+        };
+        // The last await of the miss path: cancelling here abandons the flight like any other
+        // cancellation. From here on, settling runs to the end without yielding.
+        self.hooks.at(HookPoint::BeforeStore).await;
+        match storable {
+            Some(value) => self.owner.commit(&self.flight, value, store),
+            None => {
+                if let Some(stale) = self.stale_on_error(false) {
+                    return policy.answer(stale);
+                }
+                self.owner.fail(&self.flight, shared);
+            }
+        }
+        self.armed = false;
+        outcome
+    }
+
+    /// The fetch panicked: answers with the stale value if there is one to fall back on, else
+    /// resumes the panic (which abandons the flight, as an uncaught panic would).
+    pub(crate) fn panicked<P: Policy<Value = V>>(
+        mut self,
+        payload: Box<dyn Any + Send>,
+        policy: &P,
+    ) -> P::Output {
+        match self.stale_on_error(true) {
+            Some(stale) => policy.answer(stale),
+            None => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Stale-if-error: the fallback's value if it may still be served, the flight then settled.
+    fn stale_on_error(&mut self, panicked: bool) -> Option<V> {
+        let node = Arc::clone(self.flight.fallback.get()?);
+        let stale = self.owner.stale_on_error(&self.flight, &node, panicked)?;
+        self.armed = false;
+        Some(stale)
+    }
+}
+
+impl<G, K, V> Drop for Lead<'_, G, K, V> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.owner.abandon(&self.flight);
+        }
+    }
+}
+
+/// Polls a leader's `fetch`, catching a panic so that stale-if-error can answer instead (see
+/// [`Lead::panicked`]); the caller resumes the panic if it cannot.
+pub(crate) async fn catch_unwind<F: Future>(fetch: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut fetch = std::pin::pin!(fetch);
+    std::future::poll_fn(move |cx| poll_catching(fetch.as_mut(), cx)).await
+}
+
+/// One poll of the fetch under `catch_unwind`. Kept out of line: its landing pad would
+/// otherwise be inlined into the cached function's own state machine, hit path included.
+#[inline(never)]
+fn poll_catching<F: Future>(
+    fetch: std::pin::Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Result<F::Output, Box<dyn Any + Send>>> {
+    // Unwind safety: after a panic the fetch is never polled again, and what the cache shares
+    // is only touched by the settling code, which runs after this returns.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fetch.poll(cx))) {
+        Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(payload) => Poll::Ready(Err(payload)),
+    }
+}

@@ -1,0 +1,112 @@
+//! A group: the generation that invalidation bumps, and the member list that makes
+//! invalidating a group cost O(group size).
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::engine::probe::StoredGroup;
+
+/// Marks a member that is in no group's member list.
+pub(crate) const NO_SLOT: usize = usize::MAX;
+
+/// What a group lists: anything that records its own position in the list, so that removing
+/// it is O(1).
+pub(crate) trait Member {
+    fn slot(&self) -> &AtomicUsize;
+}
+
+pub(crate) struct Group<G, N> {
+    pub(crate) key: G,
+    /// The group key's hash (see `probe.rs`): what the group index hashes.
+    pub(crate) hash: u64,
+    /// Bumped by every invalidation of this group.
+    pub(crate) gen: AtomicU64,
+    /// Stored members plus flights in the flight map that point at this group. The group leaves
+    /// the group index only at zero, so a live member's group is always the indexed one, and
+    /// invalidating by key always reaches it. Incremented only under the group index's bucket
+    /// lock (or from a count already above zero), which makes the zero check under that lock
+    /// final.
+    pub(crate) pins: AtomicUsize,
+    /// The group's stored members. Removal is O(1): each member records its slot, and removal
+    /// swaps the last member into it.
+    members: Mutex<Vec<Arc<N>>>,
+}
+
+impl<G, N: Member> Group<G, N> {
+    pub(crate) fn new(key: G, hash: u64) -> Self {
+        Self {
+            key,
+            hash,
+            gen: AtomicU64::new(0),
+            pins: AtomicUsize::new(1),
+            members: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn members(&self) -> MutexGuard<'_, Vec<Arc<N>>> {
+        // The lock is never held across user code, so a poisoned lock can only come from an
+        // allocation failure mid-push; the Vec is still consistent then.
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn add_member(&self, member: &Arc<N>) {
+        let mut members = self.members();
+        member.slot().store(members.len(), Relaxed);
+        members.push(Arc::clone(member));
+    }
+
+    /// Takes `member` out of the list if it is there; the caller drops the returned `Arc`
+    /// outside the lock.
+    pub(crate) fn remove_member(&self, member: &Arc<N>) -> Option<Arc<N>> {
+        let mut members = self.members();
+        let slot = member.slot().load(Relaxed);
+        if slot == NO_SLOT || !members.get(slot).is_some_and(|m| Arc::ptr_eq(m, member)) {
+            return None;
+        }
+        member.slot().store(NO_SLOT, Relaxed);
+        let taken = members.swap_remove(slot);
+        if let Some(moved) = members.get(slot) {
+            moved.slot().store(slot, Relaxed);
+        }
+        Some(taken)
+    }
+
+    /// Empties the member list, for invalidating the whole group.
+    pub(crate) fn take_members(&self) -> Vec<Arc<N>> {
+        let taken = std::mem::take(&mut *self.members());
+        for member in &taken {
+            member.slot().store(NO_SLOT, Relaxed);
+        }
+        taken
+    }
+}
+
+/// The group index key: the group itself, hashed and compared by its key.
+pub(crate) struct GroupKey<G, N>(pub(crate) Arc<Group<G, N>>);
+
+impl<G, N> Hash for GroupKey<G, N> {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl<G: Eq, N> PartialEq for GroupKey<G, N> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.key == other.0.key
+    }
+}
+
+impl<G: Eq, N> Eq for GroupKey<G, N> {}
+
+impl<G, N> StoredGroup<G> for GroupKey<G, N> {
+    #[inline]
+    fn group(&self) -> &G {
+        &self.0.key
+    }
+    #[inline]
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
+    }
+}

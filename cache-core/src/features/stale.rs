@@ -1,0 +1,278 @@
+//! Serving stale while revalidating: within a window after a value's TTL ran out, a call gets
+//! the expired value at once while one background refresh of its key runs. Used by
+//! [`TtlCache::get_with_stale`](crate::TtlCache::get_with_stale) and by `stale = ".."`
+//! functions.
+//!
+//! The rest of serving stale lies lower, in the layers this one stands on:
+//!
+//! - **Keeping them.** An entry stays stored until the longer window after its TTL has passed
+//!   (`engine/expiry.rs`, [`Windows`](crate::engine::expiry::Windows)): sweeps and purges look at
+//!   the store as of `now - longest window`. It still counts against the capacity (so
+//!   `len() <= capacity` holds as before), and an expired entry, stale or not, is still the
+//!   first to go when the cache is full: eviction compares with the real clock. The hit path
+//!   is unchanged: it serves live values only, and everything here runs after it missed.
+//! - **Stale if error** (`cache/fallback.rs`): a leader whose key had an expired node inside
+//!   its window when its fetch began keeps that node in its flight; if the fetch returns a
+//!   non-storable outcome (`Err`) or panics, the leader answers itself and its waiters with the
+//!   node's value, not stored. It is part of the miss path, so it lives beside it.
+//!
+//! Here, **stale while revalidating**: a call that misses finds the expired node, takes the
+//! key's flight entry exactly as a miss does (same stamp, same "invalidation in progress"
+//! rule), and if no fetch of the key is running, makes a new flight and hands it to a task
+//! spawned on the caller's runtime ([`Background`]); the caller returns the expired value at
+//! once. Callers that miss meanwhile without a window join that flight (single-flight), and its
+//! value is stored by the same `commit` as any fetch, under the flight entry and only if its
+//! stamp is still current: a refresh whose group, key, scope or cache was invalidated while it
+//! ran is not stored. With no tokio runtime (`Handle::try_current` fails) or during an
+//! invalidation, the call fetches inline instead.
+//!
+//! **Invalidation wins.** A value is served stale only if its node is still in the index (an
+//! invalidation of its key, group, scope, or a clear removes it and takes its value out before
+//! it returns) and still current (its stamp's group generation and epoch unchanged): both are
+//! read when it is served, after the fetch for stale-if-error. So a call that begins after an
+//! invalidation returned never receives a value fetched before it, stale or not.
+
+use std::future::Future;
+use std::hash::Hash;
+use std::ops::Deref;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::cache::trace;
+use crate::cache::Inner;
+use crate::engine::expiry::within;
+use crate::engine::flight::{catch_unwind, Claim, Flight, Lead, Settle};
+use crate::engine::policy::Policy;
+use crate::engine::stats::bump;
+use crate::keys::lookup::KeyProbe;
+
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Stale-while-revalidate, after the caller's lookup missed: the expired value if the key
+    /// has one inside the window (starting a background refresh unless a fetch of the key is
+    /// running), a live value stored meanwhile, or `fetch` back for the caller to run inline.
+    /// `fetch` is called here, by the caller, only when a refresh is started: only the future
+    /// it returns goes to the task.
+    pub(crate) fn serve_stale<C, P, Pol, F, Fut>(
+        &self,
+        owner: &C,
+        probe: &P,
+        policy: Pol,
+        fetch: F,
+    ) -> Result<Pol::Output, F>
+    where
+        C: Deref<Target = Self> + Clone + Send + Sync + 'static,
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V> + Send + Sync + 'static,
+        Pol::Output: Send,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Pol::Output> + Send + 'static,
+    {
+        let Some((answer, refresh)) = self.claim_stale(owner, probe, &policy) else {
+            return Err(fetch);
+        };
+        if let Some(refresh) = refresh {
+            // Should `fetch` panic, `refresh` is dropped unspawned and abandons its flight.
+            refresh.spawn(fetch(), policy);
+        }
+        Ok(answer)
+    }
+
+    /// The first half of [`serve_stale`](Self::serve_stale), which needs no fetch: `None` if
+    /// the caller must fetch (no window, no expired value inside it, no runtime, an
+    /// invalidation in progress); else its answer (the expired value, or a live value stored
+    /// meanwhile) and, when it leads the key's new flight, the refresh to spawn.
+    pub(crate) fn claim_stale<C, P, Pol>(
+        &self,
+        owner: &C,
+        probe: &P,
+        policy: &Pol,
+    ) -> Option<Claimed<Pol::Output, C, G, K, V>>
+    where
+        C: Deref<Target = Self> + Clone + Send + Sync + 'static,
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+    {
+        if self.stale.revalidate.is_zero() {
+            return None;
+        }
+        let probe = &self.store.hasher.hashed(probe);
+        let node = self.store.peek_current(probe, self.current_epoch())?;
+        let now = Instant::now();
+        if now < node.expires_at || !within(node.expires_at, self.stale.revalidate, now) {
+            return None;
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        // As in `start`: the refresh "begins" here; the stamp is read after the group is pinned.
+        let group = self.store.groups.pin(probe);
+        let stamp = self.stamp(&group);
+        let keys = self.fences.key_seq();
+        // The value is read after the stamp, and served only if no invalidation came between
+        // its fetch and the stamp; read after the stamp, as in `start`, an invalidation in
+        // progress sends the caller inline (where its fetch runs unshared), and so does an
+        // invalidation of the key found when the flight entry is taken below.
+        let stale = if node.is_current(stamp.epoch) && !self.fenced(&group, probe.key) {
+            node.value()
+        } else {
+            None
+        };
+        let Some(stale) = stale else {
+            self.store.groups.unpin(&group);
+            return None;
+        };
+        // Built here, not under the flight entry: a key part's `Clone` is user code.
+        let ours = Arc::new(Flight::new(
+            Arc::clone(&group),
+            probe.owned_rest(),
+            probe.key,
+            stamp,
+        ));
+        let claim = self.flights.claim(
+            ours,
+            stamp,
+            || self.fences.key_invalidated_since(keys, probe.key),
+            || self.store.peek_live(probe, stamp.epoch),
+        );
+        let refreshing = match claim {
+            Claim::Fenced(_) | Claim::Retry => {
+                // Fetched inline instead, where it begins again.
+                self.store.groups.unpin(&group);
+                return None;
+            }
+            Claim::Join(_) => {
+                // A fetch of the key is running: it is the refresh.
+                self.store.groups.unpin(&group);
+                None
+            }
+            Claim::Found(live) => {
+                self.store.groups.unpin(&group);
+                let value = live.value()?;
+                self.store.counters.hits.incr();
+                return Some((policy.answer(value), None));
+            }
+            Claim::Lead { flight, replaced } => {
+                if let Some(old) = replaced {
+                    self.store.groups.unpin(&old.group);
+                }
+                Some(flight)
+            }
+        };
+        let answer = policy.answer(stale);
+        bump(&self.store.counters.stale_served, 1);
+        trace::stale_served(self.name(), refreshing.is_some());
+        let refresh = refreshing.map(|flight| {
+            bump(&self.store.counters.refreshes_started, 1);
+            self.store
+                .counters
+                .refreshes_in_flight
+                .fetch_add(1, Relaxed);
+            trace::refresh_started(self.name());
+            // From here the guard abandons the flight and counts the refresh out of
+            // `refreshes_in_flight` if it is dropped, spawned or not.
+            Background {
+                owner: owner.clone(),
+                flight: Some(flight),
+                runtime,
+            }
+        });
+        Some((answer, refresh))
+    }
+}
+
+/// What [`Inner::claim_stale`] answers a caller with: its answer, and the refresh it leads.
+pub(crate) type Claimed<O, C, G, K, V> = (O, Option<Background<C, G, K, V>>);
+
+/// A background refresh: owns a handle on the cache, the runtime it is spawned on and, until
+/// the task first runs, the flight it leads. Dropped unrun (before it was spawned, or the
+/// runtime shut down), it abandons the flight, so callers waiting on it take over; it counts
+/// the refresh out of `refreshes_in_flight` either way.
+pub(crate) struct Background<C, G, K, V>
+where
+    C: Deref<Target = Inner<G, K, V>>,
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    owner: C,
+    flight: Option<Arc<Flight<G, K, V>>>,
+    /// The caller's runtime, where the refresh runs.
+    runtime: tokio::runtime::Handle,
+}
+
+impl<C, G, K, V> Background<C, G, K, V>
+where
+    C: Deref<Target = Inner<G, K, V>>,
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Spawns the refresh, running `fetch`, on the caller's runtime. Detached: the task
+    /// settles the flight itself, and its handle is not needed.
+    pub(crate) fn spawn<Pol, Fut>(self, fetch: Fut, policy: Pol)
+    where
+        C: Send + Sync + 'static,
+        Pol: Policy<Value = V> + Send + Sync + 'static,
+        Pol::Output: Send,
+        Fut: Future<Output = Pol::Output> + Send + 'static,
+    {
+        let runtime = self.runtime.clone();
+        drop(runtime.spawn(self.run(fetch, policy)));
+    }
+
+    async fn run<Pol, Fut>(mut self, fetch: Fut, policy: Pol)
+    where
+        Pol: Policy<Value = V>,
+        Fut: Future<Output = Pol::Output>,
+    {
+        let Some(flight) = self.flight.take() else {
+            return;
+        };
+        let cache: &Inner<G, K, V> = &self.owner;
+        // From here the lead abandons the flight if this task is dropped or the fetch panics.
+        let lead = Lead {
+            owner: cache,
+            hooks: &cache.hooks,
+            flight: Arc::clone(&flight),
+            armed: true,
+        };
+        match catch_unwind(fetch).await {
+            Ok(outcome) => {
+                drop(lead.finish(outcome, &policy).await);
+                if flight.value().is_none() {
+                    bump(&cache.store.counters.refreshes_failed, 1);
+                    trace::refresh_failed(cache.name(), false);
+                }
+            }
+            Err(_panic) => {
+                drop(lead);
+                bump(&cache.store.counters.refreshes_failed, 1);
+                trace::refresh_failed(cache.name(), true);
+            }
+        }
+    }
+}
+
+impl<C, G, K, V> Drop for Background<C, G, K, V>
+where
+    C: Deref<Target = Inner<G, K, V>>,
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if let Some(flight) = self.flight.take() {
+            self.owner.abandon(&flight);
+        }
+        self.owner
+            .store
+            .counters
+            .refreshes_in_flight
+            .fetch_sub(1, Relaxed);
+    }
+}

@@ -1,0 +1,77 @@
+//! A cached function's companions: `refresh_<fn>` ([`begin_refresh`], [`refreshing`]),
+//! `invalidate_<fn>` ([`invalidate_group`]) and `invalidate_<fn>_key` ([`invalidate_key`]).
+
+use std::future::Future;
+
+use super::returns::CacheValue;
+use crate::api::handle::CacheHandle;
+use crate::cache::invalidated::Invalidated;
+use crate::engine::policy::Policy;
+use crate::features::refresh::{Refresh, Refreshing};
+use crate::parts::{Key, PartList};
+
+/// `refresh_<fn>`, first half: leads a refresh of the key (taking its flight entry, removing its
+/// stored value) and returns the leadership for [`refreshing`] to lend to the call of `<fn>`.
+pub fn begin_refresh<GP, RP, P>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+    _policy: &P,
+) -> Refresh
+where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: CacheValue,
+{
+    let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    #[cfg(feature = "redis")]
+    crate::api::remote::join_function(handle, cache, GP::wire_decode, RP::wire_decode);
+    let lead = cache.lead_refresh(key);
+    // The other replicas drop the key and fetch it anew.
+    #[cfg(feature = "redis")]
+    crate::seam::key_replaced(
+        handle.cache_id(),
+        |out| GP::wire_encode(&key.group.to_owned_parts(), out),
+        |out| RP::wire_encode(&key.rest.to_owned_parts(), out),
+    );
+    Refresh::new(cache, lead)
+}
+
+/// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.
+pub fn refreshing<F: Future>(refresh: Refresh, call: F) -> Refreshing<F> {
+    Refreshing::new(refresh, call)
+}
+
+/// `invalidate_<fn>(group parameters...)`: invalidates when called (the companion is a plain
+/// `fn`), whether or not the returned future is awaited.
+pub fn invalidate_group<GP: PartList>(
+    handle: &'static CacheHandle,
+    group: &GP,
+) -> Invalidated<usize> {
+    let owned = group.to_owned_parts();
+    let invalidated = handle.invalidate_group_erased(&owned);
+    // After the local eviction: the other replicas' (see `backplane`).
+    #[cfg(feature = "redis")]
+    let invalidated = invalidated
+        .delivering(crate::seam::group_invalidated(handle.cache_id(), |out| {
+            GP::wire_encode(&owned, out)
+        }));
+    invalidated
+}
+
+/// `invalidate_<fn>_key(key parameters...)`: invalidates when called, like
+/// [`invalidate_group`].
+pub fn invalidate_key<GP: PartList, RP: PartList>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+) -> Invalidated<bool> {
+    let (group, rest) = (key.group.to_owned_parts(), key.rest.to_owned_parts());
+    let invalidated = handle.invalidate_key_erased(&group, &rest);
+    #[cfg(feature = "redis")]
+    let invalidated = invalidated.delivering(crate::seam::key_invalidated(
+        handle.cache_id(),
+        |out| GP::wire_encode(&group, out),
+        |out| RP::wire_encode(&rest, out),
+    ));
+    invalidated
+}
