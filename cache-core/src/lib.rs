@@ -51,10 +51,10 @@
 //!   returned never receives a value whose fetch began before that return, including fetches
 //!   that began while it ran. It takes effect in the call, awaited or not, and the values it
 //!   removed are dropped before it returns.
-//! - **Bounded**: entries live `ttl` after they were stored (on tokio's clock, so tests can use
-//!   `tokio::time::pause`); at most `capacity` entries are stored, expired ones leaving first,
-//!   then those S3-FIFO chooses (one-off keys before keys read again); expired entries are
-//!   reclaimed without being read.
+//! - **Bounded**: entries live exactly `ttl` after they were stored (on tokio's clock with the
+//!   `test-util` feature, so tests can use `tokio::time::pause`); at most `capacity` entries
+//!   are stored, expired ones leaving first, then those S3-FIFO chooses (one-off keys before
+//!   keys read again); expired entries are reclaimed without being read.
 //! - **Cheap hits**: a hit is one lock-free lookup by borrowed key with a fast hasher
 //!   (foldhash), and allocates nothing.
 //!
@@ -235,7 +235,8 @@ pub use setting::{CapacitySetting, TtlSetting};
 /// assert!(list_folder_cache().is_empty());
 /// # }
 /// ```
-/// - Entries expire `ttl` after they were stored, on tokio's clock (`tokio::time::pause` works).
+/// - Entries expire exactly `ttl` after they were stored (on tokio's clock with the `test-util`
+///   feature, so that `tokio::time::pause` and `advance` drive them in tests).
 /// - A call that begins after `invalidate_*` (or `clear`) returned never receives a value whose
 ///   fetch began before that return.
 ///

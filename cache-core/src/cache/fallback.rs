@@ -14,7 +14,7 @@
 
 use std::hash::Hash;
 
-use tokio::time::Instant;
+use crate::engine::clock::Instant;
 
 use super::trace;
 use super::Inner;

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use crate::engine::clock::Instant;
 
 use super::trace;
 use super::Inner;
@@ -299,6 +299,9 @@ where
         // One clock read for the whole miss: the expiry, and what counts as expired while making
         // room and sweeping. Read before the locks, it is at most as late as the truth, so
         // nothing is taken for expired early.
+        // Debug builds without `test-util`: a paused, advanced tokio clock is a test that
+        // expects TTLs to follow it; say so rather than run it on the real clock.
+        crate::engine::clock::check_not_paused();
         let now = Instant::now();
         // Clones happen before any lock is taken: they are user code.
         let node = store.then(|| {

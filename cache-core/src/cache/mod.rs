@@ -54,7 +54,7 @@ use std::sync::atomic::{
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use crate::engine::clock::Instant;
 
 use crate::engine::expiry::{Jitter, Windows};
 use crate::engine::fence::Fences;

@@ -40,8 +40,8 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::engine::clock::Instant;
 use foldhash::fast::FixedState;
-use tokio::time::Instant;
 
 use crate::engine::list::{Bin, Link, List};
 use crate::engine::node::Node;
@@ -239,7 +239,7 @@ impl<G, K, V> Queues<G, K, V> {
             Some(until) if now < until => self
                 .expiry
                 .iter()
-                .filter(|node| !node.is_live(now, epoch))
+                .filter(|node| !node.is_live_at(now, epoch))
                 .cloned()
                 .collect(),
             _ => {
@@ -271,7 +271,7 @@ impl<G, K, V> Queues<G, K, V> {
         epoch: u64,
         out: &mut impl Bin<Arc<Node<G, K, V>>>,
     ) -> Option<Arc<Node<G, K, V>>> {
-        if self.expiry.front()?.is_live(now, epoch) {
+        if self.expiry.front()?.is_live_at(now, epoch) {
             return None;
         }
         let node = self.expiry.pop_front()?;
@@ -299,7 +299,7 @@ impl<G, K, V> Queues<G, K, V> {
             let from_small = self.small.len() >= self.small_target || self.main.len() == 0;
             if from_small {
                 let node = self.small.pop_front()?;
-                if node.freq.load(Relaxed) > 0 && node.is_live(now, epoch) {
+                if node.freq.load(Relaxed) > 0 && node.is_live_at(now, epoch) {
                     // Read while on probation: keep it, in the main queue.
                     node.freq.store(0, Relaxed);
                     self.push_main(node, 0);
@@ -310,7 +310,7 @@ impl<G, K, V> Queues<G, K, V> {
                 return Some(node);
             }
             let node = self.main.pop_front()?;
-            if node.is_live(now, epoch) {
+            if node.is_live_at(now, epoch) {
                 let hits = node.freq.load(Relaxed);
                 let credit = self.credit[Self::credit_slot(&node)];
                 if credit == MAX_CREDIT {

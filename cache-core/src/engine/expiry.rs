@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
+use crate::engine::clock::Instant;
 
 /// A cache's stale windows, fixed when it is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

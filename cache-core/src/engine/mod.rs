@@ -5,6 +5,8 @@
 //!   key once per call and finds entries by that hash; `node.rs` is one stored value.
 //! - `eviction.rs` and `list.rs`: which entries leave when the cache is full (expired ones
 //!   first, then S3-FIFO), and the index-linked lists that hold those orders.
+//! - `clock.rs`: what "now" is for every deadline (a coarse read on the hit path, exact all
+//!   the same; tokio's clock with the `test-util` feature).
 //! - `expiry.rs`: when a value stops being served (its TTL, shortened by jitter) and how long
 //!   it is kept after (the stale windows).
 //! - `group.rs`, `groups.rs`: a group's generation and members, and the group index.
@@ -15,6 +17,7 @@
 //!
 //! How the cache puts them together: `cache/mod.rs`.
 
+pub(crate) mod clock;
 pub(crate) mod eviction;
 pub(crate) mod expiry;
 pub(crate) mod fence;

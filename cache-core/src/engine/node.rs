@@ -7,8 +7,8 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 
+use crate::engine::clock::Instant;
 use arc_swap::ArcSwapOption;
-use tokio::time::Instant;
 
 use crate::engine::group::{Group, Member};
 use crate::engine::probe::{Stored, StoredKey};
@@ -97,9 +97,16 @@ impl<G, K, V> Node<G, K, V> {
         self.value.swap(None)
     }
 
-    /// Whether a call starting now may be served this node's value.
+    /// Whether a call starting now may be served this node's value: current, and its deadline
+    /// not reached (exact; a coarse clock read unless the deadline is near, see `clock.rs`).
     #[inline]
-    pub(crate) fn is_live(&self, now: Instant, epoch: u64) -> bool {
+    pub(crate) fn is_live(&self, epoch: u64) -> bool {
+        self.is_current(epoch) && self.expires_at.not_reached()
+    }
+
+    /// Whether the node is live at `now`, a reading the caller already took (the miss path's).
+    #[inline]
+    pub(crate) fn is_live_at(&self, now: Instant, epoch: u64) -> bool {
         self.is_current(epoch) && now < self.expires_at
     }
 

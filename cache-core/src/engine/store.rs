@@ -20,9 +20,9 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 
+use crate::engine::clock::Instant;
 use scc::HashIndex;
 use smallvec::SmallVec;
-use tokio::time::Instant;
 
 use crate::engine::eviction::Eviction;
 use crate::engine::groups::Groups;
@@ -136,9 +136,9 @@ where
             .index
             .peek_with(&ByKey::with_hash(probe, hash), |key, ()| {
                 let node = &key.0;
-                // The clock is read after the lookup: it costs about as much as the rest of a
-                // hit, and reading it here lets its latency overlap the lookup's memory accesses.
-                if node.is_live(Instant::now(), epoch) {
+                // The clock is read after the lookup, so that its latency overlaps the lookup's
+                // memory accesses; a coarse read unless the deadline is near (see `clock.rs`).
+                if node.is_live(epoch) {
                     node.touch();
                     node.value()
                 } else {
@@ -156,7 +156,7 @@ where
         probe: &P,
         epoch: u64,
     ) -> Option<Arc<Node<G, K, V>>> {
-        self.peek_node(probe, |node| node.is_live(Instant::now(), epoch))
+        self.peek_node(probe, |node| node.is_live(epoch))
     }
 
     /// The node of `probe`'s key if no invalidation or clear made it unreadable, expired or not:

@@ -38,7 +38,7 @@ use std::ops::Deref;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use tokio::time::Instant;
+use crate::engine::clock::Instant;
 
 use crate::cache::trace;
 use crate::cache::Inner;

@@ -123,14 +123,14 @@ where
     /// reading [`len`](Self::len). The removed values are dropped before it returns.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// # use cache_core::TtlCache;
     /// # use std::time::Duration;
     /// let cache: TtlCache<String, u32, u64> =
-    ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
+    ///     TtlCache::builder().ttl(Duration::from_millis(50)).build().unwrap();
     /// cache.get_with("alice", &1, || async { 1 }).await;
-    /// tokio::time::advance(Duration::from_secs(61)).await;
+    /// tokio::time::sleep(Duration::from_millis(60)).await;
     /// assert_eq!(cache.purge_expired().await, 1);
     /// assert!(cache.is_empty());
     /// # }

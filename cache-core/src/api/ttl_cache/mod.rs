@@ -35,8 +35,9 @@ mod stale;
 /// - **Invalidation**: [`invalidate_group`](Self::invalidate_group),
 ///   [`invalidate`](Self::invalidate), [`clear`](Self::clear). A call that begins after one of
 ///   these returned never receives a value whose fetch began before it.
-/// - **Bounds**: entries expire `ttl` after they were stored, on tokio's clock (so tests can
-///   pause time); at most `capacity` entries are stored, expired entries leaving first.
+/// - **Bounds**: entries expire exactly `ttl` after they were stored (on tokio's clock with the
+///   `test-util` feature, so tests can pause time); at most `capacity` entries are stored,
+///   expired entries leaving first.
 /// - **A shared handle**: cloning a `TtlCache` is cheap (one reference count) and every clone
 ///   is the same cache, so it can sit in an axum `State` or be moved into tasks without an
 ///   `Arc` of your own. The entries are dropped with the last clone.

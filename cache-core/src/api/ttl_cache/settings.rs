@@ -95,7 +95,7 @@ where
     /// TTL is then left as it was.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use cache_core::{BuildError, TtlCache};
     /// use std::time::Duration;
@@ -103,14 +103,14 @@ where
     /// let cache: TtlCache<String, u32, u64> =
     ///     TtlCache::builder().ttl(Duration::from_secs(60)).build().unwrap();
     /// cache.get_with("u", &1, || async { 1 }).await; // stored for 60 s
-    /// cache.set_ttl(Duration::from_secs(5)).unwrap();
-    /// cache.get_with("u", &2, || async { 2 }).await; // stored for 5 s
+    /// cache.set_ttl(Duration::from_millis(50)).unwrap();
+    /// cache.get_with("u", &2, || async { 2 }).await; // stored for 50 ms
     ///
-    /// tokio::time::advance(Duration::from_secs(6)).await;
+    /// tokio::time::sleep(Duration::from_millis(60)).await;
     /// assert_eq!(cache.get("u", &1), Some(1));
     /// assert_eq!(cache.get("u", &2), None);
     /// assert_eq!(cache.set_ttl(Duration::ZERO), Err(BuildError::ZeroTtl));
-    /// assert_eq!(cache.ttl(), Duration::from_secs(5));
+    /// assert_eq!(cache.ttl(), Duration::from_millis(50));
     /// # }
     /// ```
     pub fn set_ttl(&self, ttl: Duration) -> Result<(), BuildError> {

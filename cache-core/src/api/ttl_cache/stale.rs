@@ -32,18 +32,18 @@ where
     /// stale value stays until its window ends.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use cache_core::TtlCache;
     /// use std::time::Duration;
     ///
     /// let cache: TtlCache<String, u32, String> = TtlCache::builder()
-    ///     .ttl(Duration::from_secs(60))
+    ///     .ttl(Duration::from_millis(50))
     ///     .stale_while_revalidate(Duration::from_secs(30))
     ///     .build()
     ///     .unwrap();
     /// cache.get_with_stale("alice", &1, || async { "v1".to_string() }).await;
-    /// tokio::time::advance(Duration::from_secs(70)).await; // expired, inside the window
+    /// tokio::time::sleep(Duration::from_millis(60)).await; // expired, inside the window
     ///
     /// // Answered at once with the expired value; the refresh runs in the background.
     /// let v = cache.get_with_stale("alice", &1, || async { "v2".to_string() }).await;
@@ -82,19 +82,19 @@ where
     /// [`stale_if_error`](crate::CacheBuilder::stale_if_error) value could stand in for it.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use cache_core::TtlCache;
     /// use std::time::Duration;
     ///
     /// let cache: TtlCache<String, u32, u64> = TtlCache::builder()
-    ///     .ttl(Duration::from_secs(60))
+    ///     .ttl(Duration::from_millis(50))
     ///     .stale_while_revalidate(Duration::from_secs(30))
     ///     .build()
     ///     .unwrap();
     /// let first = cache.try_get_with_stale("u", &1, || async { Ok::<_, String>(1) }).await;
     /// assert_eq!(first, Ok(1));
-    /// tokio::time::advance(Duration::from_secs(61)).await;
+    /// tokio::time::sleep(Duration::from_millis(60)).await;
     /// // The upstream fails: callers keep getting the stale value meanwhile.
     /// let stale = cache
     ///     .try_get_with_stale("u", &1, || async { Err::<u64, _>("429".to_string()) })

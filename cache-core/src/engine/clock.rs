@@ -1,0 +1,373 @@
+//! The cache's clock: what "now" is for TTLs and every other deadline the cache keeps.
+//!
+//! **Exact TTL, at the cost of a coarse read.** A value is never returned at or after its
+//! deadline. The hit path asks [`Instant::has_passed`]'s opposite, [`Instant::not_reached`],
+//! which first reads the kernel's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux: the
+//! monotonic clock as of the last timer tick, read from the vDSO without touching the clock
+//! source, about a quarter of a precise read). The coarse clock is never ahead of the precise
+//! one and lags it by about one resolution (`clock_getres`, one tick: 4 ms at 250 Hz), so
+//! `coarse + margin < deadline` proves the deadline is ahead; only an entry within the margin
+//! of its deadline pays a precise read (`CLOCK_MONOTONIC`, what `std::time::Instant` reads).
+//! The margin is two resolutions: the kernel updates the coarse clock some time after each
+//! tick, and on a loaded 2-vCPU virtual machine the lag measured 1.0 to 5.4 ms against a 4 ms
+//! resolution (20 M samples; `the_coarse_clock_lags_the_precise_one_by_less_than_the_margin`).
+//!
+//! **If the coarse clock misbehaves.** At first use the bound is checked on this machine (a
+//! coarse reading taken between two precise ones must lie within them, less the margin), and
+//! the resolution must be below 100 ms: otherwise, or where no coarse clock exists (every
+//! platform but Linux and Android), every read is precise. Should the coarse clock later lag by
+//! more than the margin (a virtual CPU stalled across several ticks, its timekeeping not yet
+//! caught up when it resumes), a hit within that lag of its deadline could be served up to
+//! `lag − margin` late; it can never be served early, and it never runs ahead (both clocks
+//! advance from one timekeeper, the coarse one only at its updates).
+//!
+//! **Tokio's paused clock, through the `test-util` feature.** With it, every instant is a
+//! `tokio::time::Instant`, so `tokio::time::pause()` and `advance()` drive TTLs, windows and
+//! sweeps, as in tests; a hit then reads tokio's clock (a mutex when tokio's own `test-util` is
+//! compiled in): for tests, not production. Without it, a miss that sees tokio's clock ahead of
+//! the real one (a paused runtime that was advanced) panics in debug builds, naming the feature,
+//! rather than letting a test silently run on the real clock ([`check_not_paused`]).
+
+#![allow(unsafe_code)]
+
+use std::ops::Add;
+use std::time::Duration;
+
+/// A reading of the cache's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Instant(Reading);
+
+#[cfg(feature = "test-util")]
+type Reading = tokio::time::Instant;
+
+/// Nanoseconds on the monotonic clock (Linux), or since the process's first reading (elsewhere).
+#[cfg(not(feature = "test-util"))]
+type Reading = u64;
+
+impl Instant {
+    /// Now, precisely.
+    #[inline]
+    pub(crate) fn now() -> Self {
+        #[cfg(feature = "test-util")]
+        {
+            Self(tokio::time::Instant::now())
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            Self(os::precise_nanos())
+        }
+    }
+
+    /// Whether now is still before `self`: exact (false at and after it), and on the hit path,
+    /// a coarse read unless `self` is within two of its resolutions.
+    #[inline]
+    pub(crate) fn not_reached(self) -> bool {
+        #[cfg(feature = "test-util")]
+        {
+            tokio::time::Instant::now() < self.0
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            if let Some(coarse) = os::coarse_nanos_with_margin() {
+                if coarse < self.0 {
+                    return true;
+                }
+            }
+            os::precise_nanos() < self.0
+        }
+    }
+
+    /// `self + duration`, or `None` past the clock's range.
+    #[inline]
+    pub(crate) fn checked_add(self, duration: Duration) -> Option<Self> {
+        #[cfg(feature = "test-util")]
+        {
+            self.0.checked_add(duration).map(Self)
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            let nanos = u64::try_from(duration.as_nanos()).ok()?;
+            self.0.checked_add(nanos).map(Self)
+        }
+    }
+
+    /// `self - duration`, or `None` before the clock's origin.
+    #[inline]
+    pub(crate) fn checked_sub(self, duration: Duration) -> Option<Self> {
+        #[cfg(feature = "test-util")]
+        {
+            self.0.checked_sub(duration).map(Self)
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            let nanos = u64::try_from(duration.as_nanos()).ok()?;
+            self.0.checked_sub(nanos).map(Self)
+        }
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Self;
+
+    /// # Panics
+    ///
+    /// Past the clock's range, as `std::time::Instant` does.
+    fn add(self, duration: Duration) -> Self {
+        self.checked_add(duration)
+            .expect("overflow when adding a duration to the cache's clock")
+    }
+}
+
+/// Without the `test-util` feature: panics (in debug builds) if the caller is on a tokio runtime
+/// whose clock is ahead of the real one, that is, paused and advanced. Called on misses only.
+#[inline]
+pub(crate) fn check_not_paused() {
+    #[cfg(all(debug_assertions, not(feature = "test-util")))]
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let tokio_now = tokio::time::Instant::now().into_std();
+            let real_now = std::time::Instant::now();
+            if tokio_now > real_now + Duration::from_millis(1) {
+                paused_without_the_feature();
+            }
+        }
+    }
+}
+
+#[cfg(all(debug_assertions, not(feature = "test-util")))]
+#[cold]
+#[inline(never)]
+fn paused_without_the_feature() -> ! {
+    panic!(
+        "cache_core: tokio's clock is paused and ahead of the real clock, but the cache \
+         follows the real clock: TTLs would not follow `tokio::time::advance`. Enable \
+         cache-core's `test-util` feature in [dev-dependencies] (beside tokio's `test-util`) \
+         to run the cache on tokio's clock in tests"
+    )
+}
+
+#[cfg(all(
+    not(feature = "test-util"),
+    any(target_os = "linux", target_os = "android")
+))]
+mod os {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    /// Two coarse resolutions, in nanoseconds: what a coarse reading is advanced by before it is
+    /// compared with a deadline. `u64::MAX` until checked at first use; 0 when the coarse clock
+    /// is not to be used.
+    static MARGIN: AtomicU64 = AtomicU64::new(u64::MAX);
+
+    /// The most a coarse resolution may be for the coarse clock to be used.
+    const MOST_RESOLUTION: u64 = 100_000_000;
+
+    fn read(clock: libc::clockid_t) -> Option<u64> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable `timespec` that lives across the call, which writes
+        // only to it; `clock` is one of the constants below, valid on Linux and Android since
+        // 2.6.32. A failure is reported by the return value, checked here.
+        let status = unsafe { libc::clock_gettime(clock, &mut ts) };
+        if status != 0 {
+            return None;
+        }
+        let secs = u64::try_from(ts.tv_sec).ok()?;
+        let nanos = u64::try_from(ts.tv_nsec).ok()?;
+        secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    }
+
+    fn resolution(clock: libc::clockid_t) -> Option<u64> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: as in `read`: a valid, writable `timespec`, a valid clock id, the status
+        // checked.
+        let status = unsafe { libc::clock_getres(clock, &mut ts) };
+        if status != 0 {
+            return None;
+        }
+        let secs = u64::try_from(ts.tv_sec).ok()?;
+        let nanos = u64::try_from(ts.tv_nsec).ok()?;
+        secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    }
+
+    #[inline]
+    pub(super) fn precise_nanos() -> u64 {
+        // CLOCK_MONOTONIC cannot fail on Linux with a valid pointer; were it to, the cache would
+        // see time stand still at 0 and never serve anything expired early.
+        read(libc::CLOCK_MONOTONIC).unwrap_or(0)
+    }
+
+    /// The coarse clock plus the margin, or `None` where it is not used.
+    #[inline]
+    pub(super) fn coarse_nanos_with_margin() -> Option<u64> {
+        let margin = match MARGIN.load(Relaxed) {
+            u64::MAX => check(),
+            margin => margin,
+        };
+        if margin == 0 {
+            return None;
+        }
+        read(libc::CLOCK_MONOTONIC_COARSE)?.checked_add(margin)
+    }
+
+    /// Measures and checks the coarse clock once: its resolution, and a few readings each taken
+    /// between two precise ones.
+    #[cold]
+    #[inline(never)]
+    fn check() -> u64 {
+        let margin = coarse_margin().unwrap_or(0);
+        MARGIN.store(margin, Relaxed);
+        margin
+    }
+
+    pub(super) fn coarse_margin() -> Option<u64> {
+        let resolution = resolution(libc::CLOCK_MONOTONIC_COARSE)?;
+        if resolution == 0 || resolution > MOST_RESOLUTION {
+            return None;
+        }
+        let margin = 2 * resolution;
+        for _ in 0..16 {
+            let before = read(libc::CLOCK_MONOTONIC)?;
+            let coarse = read(libc::CLOCK_MONOTONIC_COARSE)?;
+            let after = read(libc::CLOCK_MONOTONIC)?;
+            if coarse > after || coarse + margin < before {
+                return None;
+            }
+        }
+        Some(margin)
+    }
+
+    #[cfg(test)]
+    pub(super) fn coarse_nanos() -> Option<u64> {
+        read(libc::CLOCK_MONOTONIC_COARSE)
+    }
+
+    #[cfg(test)]
+    pub(super) fn coarse_resolution() -> Option<u64> {
+        resolution(libc::CLOCK_MONOTONIC_COARSE)
+    }
+}
+
+#[cfg(all(
+    not(feature = "test-util"),
+    not(any(target_os = "linux", target_os = "android"))
+))]
+mod os {
+    use std::sync::OnceLock;
+
+    /// The process's first reading: the origin of every other.
+    static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+
+    #[inline]
+    pub(super) fn precise_nanos() -> u64 {
+        let origin = *ORIGIN.get_or_init(std::time::Instant::now);
+        // Saturating at about 584 years of uptime.
+        u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// No coarse clock here: every read is precise.
+    #[inline]
+    pub(super) fn coarse_nanos_with_margin() -> Option<u64> {
+        None
+    }
+}
+
+#[cfg(all(test, not(feature = "test-util")))]
+mod tests {
+    use super::{os, Instant};
+    use std::time::Duration;
+
+    /// The bound the hit path relies on, sampled: a coarse reading taken between two precise
+    /// ones is never after the second, nor more than one resolution before the first.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn the_coarse_clock_lags_the_precise_one_by_less_than_the_margin() {
+        let resolution = os::coarse_resolution().expect("a coarse clock");
+        let margin = os::coarse_margin().expect("the startup check accepts it");
+        assert_eq!(margin, 2 * resolution);
+        let mut worst_lag = 0;
+        for _ in 0..200_000 {
+            let before = os::precise_nanos();
+            let coarse = os::coarse_nanos().expect("a coarse reading");
+            let after = os::precise_nanos();
+            assert!(coarse <= after, "coarse {coarse} ahead of precise {after}");
+            worst_lag = worst_lag.max(before.saturating_sub(coarse));
+        }
+        assert!(
+            worst_lag < margin,
+            "the coarse clock lagged {worst_lag} ns, more than the margin {margin} ns"
+        );
+    }
+
+    /// `not_reached` is exact: true only if the deadline was still ahead when it read the
+    /// clock, false only if it had been reached. Deadlines close to now exercise the precise
+    /// read; far ones the coarse read.
+    #[test]
+    fn not_reached_is_exact_around_the_deadline() {
+        let mut seen = [false; 2];
+        for i in 0..200_000u64 {
+            let offset = Duration::from_nanos((i % 4_000) * 50);
+            let deadline = Instant::now() + offset;
+            let before = Instant::now();
+            let ahead = deadline.not_reached();
+            let after = Instant::now();
+            if ahead {
+                assert!(before < deadline, "served at or after its deadline");
+            } else {
+                assert!(after >= deadline, "called expired before its deadline");
+            }
+            seen[usize::from(ahead)] = true;
+        }
+        assert_eq!(seen, [true, true], "both outcomes exercised");
+        let far = Instant::now() + Duration::from_secs(60);
+        assert!(far.not_reached());
+        assert!(!Instant::now().not_reached(), "at the deadline is expired");
+    }
+
+    #[test]
+    fn arithmetic_reports_the_clocks_range() {
+        let now = Instant::now();
+        assert_eq!(now.checked_add(Duration::MAX), None);
+        assert_eq!(now.checked_sub(Duration::MAX), None);
+        let later = now + Duration::from_millis(5);
+        assert!(later > now);
+        assert_eq!(later.checked_sub(Duration::from_millis(5)), Some(now));
+    }
+}
+
+/// Without `test-util`, a miss on a paused and advanced runtime says which feature is missing.
+#[cfg(all(test, debug_assertions, not(feature = "test-util")))]
+mod paused {
+    use std::time::Duration;
+
+    #[test]
+    fn a_miss_on_a_paused_and_advanced_runtime_names_the_feature() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("a runtime");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                let cache: crate::TtlCache<String, u32, u32> = crate::TtlCache::builder()
+                    .ttl(Duration::from_secs(60))
+                    .build()
+                    .expect("valid settings");
+                cache.get_with("u", &1, || async { 1 }).await;
+                tokio::time::advance(Duration::from_secs(61)).await;
+                cache.get_with("u", &2, || async { 2 }).await;
+            });
+        }));
+        let payload = outcome.expect_err("the miss after `advance` panics");
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        assert!(message.contains("`test-util`"), "{message}");
+    }
+}
