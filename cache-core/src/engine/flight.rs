@@ -326,6 +326,8 @@ where
     /// Runs `settle(ours)` under the entry of `flight`'s key, where `ours` says whether the
     /// entry still holds `flight`, and then takes `flight` out of the map. Returns `settle`'s
     /// result and whether `flight` was taken out (its group pin is then the caller's to drop).
+    /// Inlined into its one caller, the cache's `commit`, whatever codegen unit each falls in.
+    #[inline]
     pub(crate) fn settle<R>(
         &self,
         flight: &Arc<Flight<G, K, V>>,
