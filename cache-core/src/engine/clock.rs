@@ -161,6 +161,8 @@ mod os {
     /// The most a coarse resolution may be for the coarse clock to be used.
     const MOST_RESOLUTION: u64 = 100_000_000;
 
+    /// One reading of `clock`, in nanoseconds, or `None` if the kernel refused it.
+    #[inline(always)]
     fn read(clock: libc::clockid_t) -> Option<u64> {
         let mut ts = libc::timespec {
             tv_sec: 0,
@@ -173,9 +175,10 @@ mod os {
         if status != 0 {
             return None;
         }
-        let secs = u64::try_from(ts.tv_sec).ok()?;
-        let nanos = u64::try_from(ts.tv_nsec).ok()?;
-        secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+        // A monotonic reading is never negative and its nanoseconds are below 10^9: the casts
+        // are exact, and the sum overflows after 584 years of uptime.
+        #[allow(clippy::cast_sign_loss)]
+        Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
     }
 
     fn resolution(clock: libc::clockid_t) -> Option<u64> {
@@ -196,9 +199,18 @@ mod os {
 
     #[inline]
     pub(super) fn precise_nanos() -> u64 {
-        // CLOCK_MONOTONIC cannot fail on Linux with a valid pointer; were it to, the cache would
-        // see time stand still at 0 and never serve anything expired early.
-        read(libc::CLOCK_MONOTONIC).unwrap_or(0)
+        match read(libc::CLOCK_MONOTONIC) {
+            Some(nanos) => nanos,
+            None => no_monotonic_clock(),
+        }
+    }
+
+    /// `CLOCK_MONOTONIC` cannot fail on Linux with a valid pointer; should it, there is no
+    /// honest answer to "now", and `std::time::Instant::now` panics too.
+    #[cold]
+    #[inline(never)]
+    fn no_monotonic_clock() -> ! {
+        panic!("cache_core: the kernel refused to read CLOCK_MONOTONIC")
     }
 
     /// The coarse clock plus the margin, or `None` where it is not used.
@@ -211,7 +223,8 @@ mod os {
         if margin == 0 {
             return None;
         }
-        read(libc::CLOCK_MONOTONIC_COARSE)?.checked_add(margin)
+        // At most 200 ms added to a reading 584 years from overflowing.
+        Some(read(libc::CLOCK_MONOTONIC_COARSE)? + margin)
     }
 
     /// Measures and checks the coarse clock once: its resolution, and a few readings each taken
