@@ -66,6 +66,10 @@ fn main() {
             "a_stampede_makes_one_upstream_call_while_remote_invalidations_stream_in",
             a_stampede_makes_one_upstream_call_while_remote_invalidations_stream_in,
         ),
+        (
+            "a_late_attach_drops_what_the_cache_held",
+            a_late_attach_drops_what_the_cache_held,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;
@@ -689,5 +693,33 @@ fn a_stampede_makes_one_upstream_call_while_remote_invalidations_stream_in(redis
     assert!(
         rate > 500.0,
         "too few remote invalidations applied meanwhile: {rate:.0}/s"
+    );
+}
+
+/// A named `TtlCache` that held a value before it was attached missed every invalidation made
+/// meanwhile: attaching it drops what it held, so B does not serve the listing A invalidated
+/// before B's attach.
+fn a_late_attach_drops_what_the_cache_held(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    a.version(1);
+    b.version(1);
+    let (held, _) = b.get("late", "u1");
+    assert_eq!(held, "u1@v1");
+    assert_eq!(a.ask("late_attach"), "ok");
+    a.version(2);
+    b.version(2);
+    assert!(a.ask("inv late-group u1").starts_with("ok"));
+    // B was not attached: the message did not reach its cache.
+    assert_eq!(
+        b.get("late", "u1").0,
+        "u1@v1",
+        "served from B's unattached cache"
+    );
+    assert_eq!(b.ask("late_attach"), "ok");
+    let (after, _) = b.get("late", "u1");
+    assert_eq!(
+        after, "u1@v2",
+        "B served a value invalidated before its attach"
     );
 }

@@ -90,6 +90,19 @@ fn stale() -> &'static TtlCache<String, u64, String> {
     })
 }
 
+/// A named cache attached only when the test says (`late_attach`): it may hold values fetched
+/// before it took part.
+fn late() -> &'static TtlCache<String, u64, String> {
+    static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        TtlCache::builder()
+            .ttl(Duration::from_secs(3600))
+            .name("backplane-test::late")
+            .build()
+            .expect("valid settings")
+    })
+}
+
 /// A cache with no name: it does not take part, so it is neither gated nor cleared.
 fn unnamed() -> &'static TtlCache<String, u64, String> {
     static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
@@ -114,6 +127,7 @@ async fn get(kind: &str, user: &str) -> String {
         "folder" => folder(user, 1).await,
         "builder" => builder().get_with(user, &1, || upstream(user)).await,
         "unnamed" => unnamed().get_with(user, &1, || upstream(user)).await,
+        "late" => late().get_with(user, &1, || upstream(user)).await,
         "stale" => {
             let owned = user.to_owned();
             stale()
@@ -151,6 +165,7 @@ async fn invalidate(kind: &str, user: &str) -> String {
             format!("ok {sent}")
         }
         "stale-group" => outcome(sent, stale().invalidate_group(user).published().await),
+        "late-group" => outcome(sent, late().invalidate_group(user).published().await),
         "builder-insert" => {
             // A write-through: A has the new value in hand; B must drop its old one.
             builder().insert(user, &1, upstream(user).await).await;
@@ -297,6 +312,10 @@ pub(crate) fn run() {
                         format!("timeout {:?}", backplane::health())
                     }
                 }
+                ["late_attach"] => match backplane::attach(late()) {
+                    Ok(()) => "ok".to_owned(),
+                    Err(e) => format!("err {e}"),
+                },
                 ["slow", ms] => {
                     SLOW_MS.store(ms.parse().expect("ms"), SeqCst);
                     "ok".to_owned()

@@ -154,8 +154,10 @@ where
             codec: Some(WireCodec::of::<G, K>()),
             refused: false,
         });
-        if joined.is_ok() && !self.inner.storing_allowed() {
-            // Closed from now on while an observer says so: what it holds goes.
+        if joined.is_ok() {
+            // What it holds, and what it is fetching, missed every invalidation the other
+            // replicas made before now (and it may be closed from now on while an observer says
+            // so): it all goes. Nothing of another cache is touched.
             drop(self.inner.clear_all());
         }
         true

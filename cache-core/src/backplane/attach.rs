@@ -8,7 +8,8 @@ use crate::keys::wire::WireKey;
 
 /// Makes a [`TtlCache`] take part in the backplane under its name: its invalidations are
 /// published, the other replicas' applied to it, and it is gated and cleared with the
-/// subscription's health. The cache must have been given a name with
+/// subscription's health. What the cache held when first attached is dropped (and fetches
+/// running then are not stored): it missed the invalidations made before. The cache must have been given a name with
 /// [`CacheBuilder::name`](crate::CacheBuilder::name), unique in the process; it stays attached
 /// until dropped (the registry holds it weakly; its name is then free again).
 ///
