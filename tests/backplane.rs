@@ -690,8 +690,9 @@ fn a_stampede_makes_one_upstream_call_while_remote_invalidations_stream_in(redis
         "{rounds} stampedes of 50, one upstream call each, while B applied {during} remote \
          invalidations ({rate:.0} a second)"
     );
+    // About 900 a second here; the bound only checks that they streamed in meanwhile.
     assert!(
-        rate > 500.0,
+        rate > 400.0,
         "too few remote invalidations applied meanwhile: {rate:.0}/s"
     );
 }
