@@ -164,37 +164,33 @@ mod os {
     /// One reading of `clock`, in nanoseconds, or `None` if the kernel refused it.
     #[inline(always)]
     fn read(clock: libc::clockid_t) -> Option<u64> {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
         // SAFETY: `ts` is a valid, writable `timespec` that lives across the call, which writes
         // only to it; `clock` is one of the constants below, valid on Linux and Android since
-        // 2.6.32. A failure is reported by the return value, checked here.
-        let status = unsafe { libc::clock_gettime(clock, &mut ts) };
-        if status != 0 {
-            return None;
-        }
-        // A monotonic reading is never negative and its nanoseconds are below 10^9: the casts
-        // are exact, and the sum overflows after 584 years of uptime.
-        #[allow(clippy::cast_sign_loss)]
-        Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+        // 2.6.32. A failure is reported by the return value, checked by `nanos`.
+        nanos(|ts| unsafe { libc::clock_gettime(clock, ts) })
     }
 
+    /// The resolution of `clock`, in nanoseconds.
     fn resolution(clock: libc::clockid_t) -> Option<u64> {
+        // SAFETY: as in `read`: a valid, writable `timespec`, a valid clock id, the status
+        // checked by `nanos`.
+        nanos(|ts| unsafe { libc::clock_getres(clock, ts) })
+    }
+
+    /// What `call` writes into a `timespec`, in nanoseconds, unless it returns a failure.
+    #[inline(always)]
+    fn nanos(call: impl FnOnce(&mut libc::timespec) -> libc::c_int) -> Option<u64> {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        // SAFETY: as in `read`: a valid, writable `timespec`, a valid clock id, the status
-        // checked.
-        let status = unsafe { libc::clock_getres(clock, &mut ts) };
-        if status != 0 {
+        if call(&mut ts) != 0 {
             return None;
         }
-        let secs = u64::try_from(ts.tv_sec).ok()?;
-        let nanos = u64::try_from(ts.tv_nsec).ok()?;
-        secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+        // A monotonic reading (or resolution) is never negative and its nanoseconds are below
+        // 10^9: the casts are exact, and the sum overflows after 584 years of uptime.
+        #[allow(clippy::cast_sign_loss)]
+        Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
     }
 
     #[inline]
