@@ -79,20 +79,6 @@ where
             let group = self.store.groups.pin(probe);
             let stamp = self.stamp(&group);
             let keys = self.fences.key_seq();
-            // Read after the stamp: see `invalidation.rs`.
-            if self.fenced(&group, probe.key) {
-                let flight = Arc::new(Flight::new(
-                    Arc::clone(&group),
-                    probe.owned_rest(),
-                    probe.key,
-                    stamp,
-                ));
-                // Not in the map: the flight holds no pin on its group.
-                self.store.groups.unpin(&group);
-                let lead = self.lead(flight);
-                return Start::Lead(self.with_fallback(lead, probe));
-            }
-            self.hooks.at_sync(HookPoint::StampTaken);
             // Built here, not under the flight entry: a key part's `Clone` is user code.
             let ours = Arc::new(Flight::new(
                 Arc::clone(&group),
@@ -101,14 +87,19 @@ where
                 stamp,
             ));
             let epoch = stamp.epoch;
-            // Under the flight entry: was this key invalidated since the fetch began? See
-            // `invalidation.rs`.
-            let claim = self.flights.claim(
-                ours,
-                stamp,
-                || self.fences.key_invalidated_since(keys, probe.key),
-                || self.store.peek_live(probe, epoch),
-            );
+            // The fences are asked after the stamp (see `invalidation.rs`); under the flight
+            // entry, whether this key was invalidated since the fetch began.
+            let claim = if self.fenced(&group, probe.key) {
+                Claim::Fenced(ours)
+            } else {
+                self.hooks.at_sync(HookPoint::StampTaken);
+                self.flights.claim(
+                    ours,
+                    stamp,
+                    || self.fences.key_invalidated_since(keys, probe.key),
+                    || self.store.peek_live(probe, epoch),
+                )
+            };
             let flight = match claim {
                 Claim::Join(flight) => {
                     self.store.groups.unpin(&group);
@@ -256,8 +247,8 @@ where
 
     /// Whether an invalidation in progress covers the key with hash `key` in `group`: of the
     /// key, of its group, of the group in the scope this cache joined, or of the whole cache. A
-    /// fetch that asks this after its stamp, under its key's flight entry, and is answered yes
-    /// runs unshared (see `invalidation.rs` and `features/scope.rs`).
+    /// fetch that asks this after its stamp and is answered yes runs unshared (see
+    /// `invalidation.rs` and `features/scope.rs`).
     pub(crate) fn fenced(&self, group: &NodeGroup<G, K, V>, key: u64) -> bool {
         self.fences.covers(group.hash, key)
             || self
