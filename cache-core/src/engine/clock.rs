@@ -106,6 +106,68 @@ impl Instant {
     }
 }
 
+/// The origin of [`Instant::to_bits`] on tokio's clock: its reading at the first conversion,
+/// before any instant converted (they are deadlines, after it).
+#[cfg(feature = "test-util")]
+static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+
+impl Instant {
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// This instant as 64 bits, for an atomic (the lease, `lease.rs`): nanoseconds on the clock,
+    /// saturating; never `u64::MAX`, which stands for "forever".
+    pub(crate) fn to_bits(self) -> u64 {
+        #[cfg(feature = "test-util")]
+        let bits = {
+            let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
+            u64::try_from(self.0.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
+        };
+        #[cfg(not(feature = "test-util"))]
+        let bits = self.0;
+        bits.min(u64::MAX - 1)
+    }
+
+    /// The instant `to_bits` made `bits` of.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn from_bits(bits: u64) -> Self {
+        #[cfg(feature = "test-util")]
+        {
+            let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
+            Self(origin + Duration::from_nanos(bits))
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            Self(bits)
+        }
+    }
+
+    /// The earlier of `self` and the instant `bits` stands for (`u64::MAX`: forever).
+    #[inline]
+    pub(crate) fn capped_by(self, bits: u64) -> Self {
+        #[cfg(feature = "test-util")]
+        {
+            if bits == u64::MAX {
+                return self;
+            }
+            let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
+            let at = origin
+                .checked_add(Duration::from_nanos(bits))
+                .map_or(self, Self);
+            self.min(at)
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            Self(self.0.min(bits))
+        }
+    }
+
+    /// An instant later than any deadline the cache keeps.
+    pub(crate) fn far() -> Self {
+        Self::now()
+            .checked_add(Duration::from_secs(100 * 365 * 24 * 3600))
+            .unwrap_or_else(Self::now)
+    }
+}
+
 impl Add<Duration> for Instant {
     type Output = Self;
 

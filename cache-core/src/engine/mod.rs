@@ -12,7 +12,8 @@
 //! - `group.rs`, `groups.rs`: a group's generation and members, and the group index.
 //! - `flight.rs`: single-flight, and the [`Lead`](flight::Lead) guard a fetch's leader holds;
 //!   `policy.rs`: what a fetch's outcome stores and what its waiters receive.
-//! - `fence.rs`: what an invalidation in progress keeps from being shared or stored.
+//! - `fence.rs`: what an invalidation in progress keeps from being shared or stored;
+//!   `lease.rs`: the read fence, past which a cache that takes part in a fleet serves nothing.
 //! - `stats.rs`: the counters; `hook.rs`: the test hooks.
 //!
 //! How the cache puts them together: `cache/mod.rs`.
@@ -25,6 +26,7 @@ pub(crate) mod flight;
 pub(crate) mod group;
 pub(crate) mod groups;
 pub(crate) mod hook;
+pub(crate) mod lease;
 pub(crate) mod list;
 pub(crate) mod node;
 pub(crate) mod policy;

@@ -11,6 +11,7 @@ use crate::engine::clock::Instant;
 use arc_swap::ArcSwapOption;
 
 use crate::engine::group::{Group, Member};
+use crate::engine::lease::Follows;
 use crate::engine::probe::{Stored, StoredKey};
 
 /// The generation a value was fetched under: the group's generation and the cache's epoch when
@@ -97,11 +98,12 @@ impl<G, K, V> Node<G, K, V> {
         self.value.swap(None)
     }
 
-    /// Whether a call starting now may be served this node's value: current, and its deadline
-    /// not reached (exact; a coarse clock read unless the deadline is near, see `clock.rs`).
+    /// Whether a call starting now may be served this node's value: current, and neither its
+    /// deadline nor the lease the cache follows (`lease.rs`) reached (exact; one coarse clock
+    /// read for both unless the earlier is near, see `clock.rs`).
     #[inline]
-    pub(crate) fn is_live(&self, epoch: u64) -> bool {
-        self.is_current(epoch) && self.expires_at.not_reached()
+    pub(crate) fn is_live(&self, epoch: u64, lease: &Follows) -> bool {
+        self.is_current(epoch) && lease.cap(self.expires_at).not_reached()
     }
 
     /// Whether the node is live at `now`, a reading the caller already took (the miss path's).

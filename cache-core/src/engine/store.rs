@@ -27,6 +27,7 @@ use smallvec::SmallVec;
 use crate::engine::eviction::Eviction;
 use crate::engine::groups::Groups;
 use crate::engine::hook::{HookPoint, Hooks};
+use crate::engine::lease::Follows;
 use crate::engine::node::{Node, NodeGroup, NodeKey};
 use crate::engine::probe::{ByKey, KeyHasher, KnownHash, PreHashed};
 use crate::engine::stats::{bump, Counters};
@@ -69,6 +70,8 @@ pub(crate) struct Store<G, K, V> {
     /// Read by every store; changed by `set_capacity`.
     capacity: AtomicUsize,
     pub(crate) counters: Counters,
+    /// The read fence this cache follows once it takes part in a fleet (`lease.rs`).
+    pub(crate) lease: Follows,
 }
 
 impl<G, K, V> Store<G, K, V>
@@ -86,6 +89,7 @@ where
             live: AtomicUsize::new(0),
             capacity: AtomicUsize::new(capacity),
             counters: Counters::new(),
+            lease: Follows::default(),
         }
     }
 
@@ -138,7 +142,7 @@ where
                 let node = &key.0;
                 // The clock is read after the lookup, so that its latency overlaps the lookup's
                 // memory accesses; a coarse read unless the deadline is near (see `clock.rs`).
-                if node.is_live(epoch) {
+                if node.is_live(epoch, &self.lease) {
                     node.touch();
                     node.value()
                 } else {
@@ -156,17 +160,19 @@ where
         probe: &P,
         epoch: u64,
     ) -> Option<Arc<Node<G, K, V>>> {
-        self.peek_node(probe, |node| node.is_live(epoch))
+        self.peek_node(probe, |node| node.is_live(epoch, &self.lease))
     }
 
-    /// The node of `probe`'s key if no invalidation or clear made it unreadable, expired or not:
-    /// what a stale window serves.
+    /// The node of `probe`'s key if no invalidation or clear made it unreadable, expired or not,
+    /// while the lease the cache follows is valid: what a stale window serves.
     pub(crate) fn peek_current<P: ?Sized + KeyLookup<G, K> + KnownHash>(
         &self,
         probe: &P,
         epoch: u64,
     ) -> Option<Arc<Node<G, K, V>>> {
-        self.peek_node(probe, |node| node.is_current(epoch))
+        self.peek_node(probe, |node| {
+            node.is_current(epoch) && self.lease.valid_now()
+        })
     }
 
     /// The node of `probe`'s key, if it passes `keep`.
