@@ -43,16 +43,40 @@ fn main() {
             killed_redis_bypasses_then_recovers,
         ),
         (
-            "frozen_redis_is_noticed_by_the_heartbeat",
-            frozen_redis_is_noticed_by_the_heartbeat,
+            "a_redis_killed_with_persistence_is_replayed",
+            a_redis_killed_with_persistence_is_replayed,
         ),
         (
-            "a_message_lost_while_unsubscribed_is_not_needed",
-            a_message_lost_while_unsubscribed_is_not_needed,
+            "a_redis_killed_without_persistence_clears",
+            a_redis_killed_without_persistence_clears,
         ),
         (
-            "a_failed_publish_is_reported_to_the_caller",
-            a_failed_publish_is_reported_to_the_caller,
+            "frozen_redis_is_noticed_then_replayed",
+            frozen_redis_is_noticed_then_replayed,
+        ),
+        (
+            "a_message_missed_while_unsubscribed_is_replayed",
+            a_message_missed_while_unsubscribed_is_replayed,
+        ),
+        (
+            "a_paused_replica_serves_nothing_invalidated_meanwhile",
+            a_paused_replica_serves_nothing_invalidated_meanwhile,
+        ),
+        (
+            "replicas_sharing_an_id_still_hear_each_other",
+            replicas_sharing_an_id_still_hear_each_other,
+        ),
+        (
+            "a_previous_version_message_is_applied",
+            a_previous_version_message_is_applied,
+        ),
+        (
+            "a_gap_longer_than_the_log_clears",
+            a_gap_longer_than_the_log_clears,
+        ),
+        (
+            "a_failed_publish_is_queued_and_delivered",
+            a_failed_publish_is_queued_and_delivered,
         ),
         (
             "an_undecodable_message_clears_what_it_was_about",
@@ -138,6 +162,8 @@ struct Redis {
     binary: String,
     port: u16,
     process: std::cell::RefCell<Option<Child>>,
+    /// Where it keeps its append-only file, once [`persist`](Self::persist) turned it on.
+    persistent: std::cell::Cell<bool>,
 }
 
 impl Redis {
@@ -150,9 +176,27 @@ impl Redis {
             binary: binary.to_owned(),
             port,
             process: std::cell::RefCell::new(None),
+            persistent: std::cell::Cell::new(false),
         };
         redis.restart();
         redis
+    }
+
+    fn dir(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("ttl-cached-backplane-{}", self.port))
+    }
+
+    /// Restarts the server with an append-only file written before each reply
+    /// (`appendfsync always`): a kill -9 loses nothing it acknowledged.
+    fn persist(&self) {
+        if let Some(mut child) = self.process.borrow_mut().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(self.dir());
+        std::fs::create_dir_all(self.dir()).expect("a data directory");
+        self.persistent.set(true);
+        self.restart();
     }
 
     fn url(&self) -> String {
@@ -161,9 +205,20 @@ impl Redis {
 
     /// Starts the server (again, on the same port) and waits until it answers.
     fn restart(&self) {
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(["--save", "", "--protected-mode", "no"]);
+        if self.persistent.get() {
+            let dir = self.dir();
+            command
+                .args(["--appendonly", "yes", "--appendfsync", "always"])
+                .arg("--dir")
+                .arg(&dir);
+        } else {
+            command.args(["--appendonly", "no"]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -227,6 +282,9 @@ impl Drop for Redis {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if self.persistent.get() {
+            let _ = std::fs::remove_dir_all(self.dir());
+        }
     }
 }
 
@@ -240,7 +298,18 @@ struct Replica {
 
 impl Replica {
     fn start(name: &'static str, redis: &Redis, heartbeat_ms: (u64, u64)) -> Self {
+        Self::start_with(name, redis, heartbeat_ms, &[])
+    }
+
+    /// A replica with more environment: `TTL_BP_ID` (its replica id), `TTL_BP_LOG_LENGTH`.
+    fn start_with(
+        name: &'static str,
+        redis: &Redis,
+        heartbeat_ms: (u64, u64),
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+            .envs(env.iter().copied())
             .env("TTL_BP_REPLICA", name)
             .env("TTL_BP_URL", redis.url())
             .env(
@@ -300,6 +369,35 @@ impl Replica {
             .split(' ')
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in {answer}"))
+    }
+
+    /// Sends a signal to the replica's process (`-STOP`, `-CONT`).
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// `many <kind> <n>`: the upstream calls and the values of `k0`..`k<n-1>`.
+    fn many(&mut self, kind: &str, n: usize) -> (u64, Vec<String>) {
+        let answer = self.ask(&format!("many {kind} {n}"));
+        let rest = answer.strip_prefix("calls ").expect("an answer to many");
+        let (calls, values) = rest.split_once(" values ").expect("values");
+        (
+            calls.parse().expect("a count"),
+            values.split(',').map(str::to_owned).collect(),
+        )
+    }
+
+    fn wait_stat(&mut self, stat: &str, at_least: u64) {
+        let answer = self.ask(&format!("wait_stat {stat} {at_least}"));
+        assert_eq!(
+            answer, "ok",
+            "replica {} never reached {stat} {at_least}",
+            self.name
+        );
     }
 
     fn wait_health(&mut self, health: &str) -> u128 {
@@ -532,10 +630,117 @@ fn killed_redis_bypasses_then_recovers(redis: &Redis) {
     assert!(b.ask("await listing u1 u1@v4").starts_with("seen"));
 }
 
-fn frozen_redis_is_noticed_by_the_heartbeat(redis: &Redis) {
+/// Listings B holds in the blip tests (users `k0`..), and how many of them (the first ones) A
+/// invalidates during the blip.
+const KEYS: usize = 40;
+const INVALIDATED: usize = 4;
+
+/// B holds `KEYS` listings at v1, each fetched once.
+fn warm_many(b: &mut Replica) {
+    b.version(1);
+    let (calls, _) = b.many("listing", KEYS);
+    assert_eq!(calls, KEYS as u64);
+    let (calls, _) = b.many("listing", KEYS);
+    assert_eq!(calls, 0, "B caches them");
+}
+
+/// B reads every listing after a blip in which the upstream moved to v2 and A invalidated the
+/// first `INVALIDATED`: each of those must be v2 (never the invalidated v1), each other one v1
+/// if `kept`. The upstream calls the reads made.
+fn read_after_blip(b: &mut Replica, kept: bool) -> u64 {
+    let (calls, values) = b.many("listing", KEYS);
+    for (i, value) in values.iter().enumerate() {
+        if i < INVALIDATED || !kept {
+            assert_eq!(
+                value,
+                &format!("k{i}@v2"),
+                "B served a listing invalidated during the blip"
+            );
+        } else {
+            assert_eq!(
+                value,
+                &format!("k{i}@v1"),
+                "B dropped a listing nobody invalidated"
+            );
+        }
+    }
+    calls
+}
+
+/// During a blip, B serves nothing it holds: its `n` reads all go upstream.
+fn closed(b: &mut Replica, n: usize) {
+    let (calls, _) = b.many("listing", n);
+    assert_eq!(calls, n as u64, "B served from its caches during the blip");
+}
+
+/// Redis killed (kill -9) and restarted with its data (an append-only file written before each
+/// reply): B replays the log and keeps every listing nobody invalidated; A's invalidations made
+/// during the outage were queued and are delivered when Redis is back.
+fn a_redis_killed_with_persistence_is_replayed(redis: &Redis) {
+    redis.persist();
     let mut a = Replica::start("A", redis, FAST);
     let mut b = Replica::start("B", redis, FAST);
-    warm(&mut a, &mut b, 1, "u1");
+    warm_many(&mut b);
+    let (replays, clears) = (b.stat("replays"), b.stat("gap_clears"));
+    let (published, applied) = (a.stat("published"), b.stat("applied"));
+    redis.kill();
+    a.wait_health("Down");
+    b.wait_health("Down");
+    a.version(2);
+    b.version(2);
+    closed(&mut b, 5);
+    for i in 0..INVALIDATED {
+        assert_eq!(a.ask(&format!("invq listing-group k{i}")), "ok");
+    }
+    redis.restart();
+    a.wait_stat("published", published + INVALIDATED as u64);
+    b.wait_stat("applied", applied + INVALIDATED as u64);
+    b.wait_health("Healthy");
+    assert!(b.stat("replays") > replays, "B did not replay the log");
+    assert_eq!(b.stat("gap_clears"), clears, "B cleared its caches");
+    let calls = read_after_blip(&mut b, true);
+    println!("kill -9 of redis with persistence: {calls} upstream calls for {KEYS} listings, {INVALIDATED} invalidated meanwhile");
+    assert_eq!(
+        calls, INVALIDATED as u64,
+        "extra upstream calls for listings nobody invalidated"
+    );
+}
+
+/// Redis killed and restarted empty: the log's epoch is new, so B cannot tell what it missed
+/// and clears every attached cache.
+fn a_redis_killed_without_persistence_clears(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    warm_many(&mut b);
+    let clears = b.stat("gap_clears");
+    let published = a.stat("published");
+    redis.kill();
+    b.wait_health("Down");
+    a.version(2);
+    b.version(2);
+    for i in 0..INVALIDATED {
+        assert_eq!(a.ask(&format!("invq listing-group k{i}")), "ok");
+    }
+    redis.restart();
+    a.wait_stat("published", published + INVALIDATED as u64);
+    b.wait_health("Healthy");
+    assert_eq!(
+        b.stat("gap_clears"),
+        clears + 1,
+        "B did not detect the lost log"
+    );
+    let calls = read_after_blip(&mut b, false);
+    assert_eq!(calls, KEYS as u64);
+}
+
+/// Redis frozen (SIGSTOP): the heartbeat notices, nothing cached is served meanwhile; thawed,
+/// B replays what it missed and keeps the rest.
+fn frozen_redis_is_noticed_then_replayed(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    warm_many(&mut b);
+    let (published, applied) = (a.stat("published"), b.stat("applied"));
+    let clears = b.stat("gap_clears");
     let frozen = redis.signal("-STOP");
     let detected = [a.wait_health("Down"), b.wait_health("Down")];
     for (replica, at) in ["A", "B"].iter().zip(detected) {
@@ -546,32 +751,29 @@ fn frozen_redis_is_noticed_by_the_heartbeat(redis: &Redis) {
             FAST.0, FAST.1
         );
     }
-    for replica in [&mut a, &mut b] {
-        replica.version(2);
-        let (values, calls) = burst(replica, 10);
-        assert!(values.iter().all(|v| v == "u1@v2"), "{values:?}");
-        assert_eq!(calls, 10);
+    a.version(2);
+    b.version(2);
+    closed(&mut b, 5);
+    for i in 0..INVALIDATED {
+        assert_eq!(a.ask(&format!("invq listing-group k{i}")), "ok");
     }
     redis.signal("-CONT");
-    a.wait_health("Healthy");
+    a.wait_stat("published", published + INVALIDATED as u64);
+    b.wait_stat("applied", applied + INVALIDATED as u64);
     b.wait_health("Healthy");
-    for replica in [&mut a, &mut b] {
-        replica.version(3);
-        let (values, calls) = burst(replica, 10);
-        assert!(values.iter().all(|v| v == "u1@v3"), "{values:?}");
-        assert!(calls <= 1, "{calls}");
-    }
+    assert_eq!(b.stat("gap_clears"), clears);
+    let calls = read_after_blip(&mut b, true);
+    assert_eq!(calls, INVALIDATED as u64);
 }
 
-fn a_message_lost_while_unsubscribed_is_not_needed(redis: &Redis) {
-    // B re-subscribes a second after losing its subscription: time for A's message to be lost.
+/// B's subscription is killed (`CLIENT KILL TYPE pubsub`) and B takes a while to come back:
+/// the invalidations A published meanwhile never reach B on the channel; B replays them from
+/// the log. A fetch B began before one of them is not stored.
+fn a_message_missed_while_unsubscribed_is_replayed(redis: &Redis) {
     let mut a = Replica::start("A", redis, FAST);
     let mut b = Replica::start("B", redis, (1000, 3000));
-    a.version(1);
-    b.version(1);
-    let received = b.stat("received");
-    let subscriptions = b.stat("subscriptions");
-    // Every subscription connection is dropped (A's and B's); the publishing connections stay.
+    warm_many(&mut b);
+    let (replays, clears) = (b.stat("replays"), b.stat("gap_clears"));
     let killed = redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
     assert!(
         killed.as_deref().is_some_and(|r| r.starts_with(':')),
@@ -582,40 +784,173 @@ fn a_message_lost_while_unsubscribed_is_not_needed(redis: &Redis) {
     assert_eq!(b.ask("slowget u1"), "started");
     a.version(2);
     b.version(2);
-    // ...and A invalidates: the message reaches Redis, and not B.
-    let answer = a.ask("inv listing-group u1");
-    assert!(answer.starts_with("ok"), "{answer}");
+    // ...and A invalidates: the messages reach Redis, and not B.
+    for user in ["u1", "k0", "k1", "k2", "k3"] {
+        let answer = a.ask(&format!("inv listing-group {user}"));
+        assert!(answer.starts_with("ok"), "{answer}");
+    }
     b.wait_health("Healthy");
-    assert_eq!(
-        b.stat("received"),
-        received,
-        "B received the message: nothing was lost"
-    );
-    assert!(b.stat("subscriptions") > subscriptions);
-    // B's fetch began before A's invalidation, which B never received: it is not stored, since
-    // B cleared its caches when it subscribed again.
+    assert!(b.stat("replays") > replays, "B did not replay the log");
+    assert_eq!(b.stat("gap_clears"), clears);
+    // B's fetch began before A's invalidation, which B replayed: it is not stored.
     assert_eq!(b.ask("release"), "val u1@v1");
-    let (value, _) = b.get("listing", "u1");
     assert_eq!(
-        value, "u1@v2",
-        "B served a value the lost message invalidated"
+        b.get("listing", "u1").0,
+        "u1@v2",
+        "B served a value the missed message invalidated"
+    );
+    let calls = read_after_blip(&mut b, true);
+    assert_eq!(calls, INVALIDATED as u64);
+}
+
+/// B frozen (SIGSTOP: a stalled VM or container) past its heartbeat timeout while A
+/// invalidates: on waking, B reads at once, before its subscriber may have applied A's message.
+/// Its lease lapsed while it slept, so it serves nothing it held.
+fn a_paused_replica_serves_nothing_invalidated_meanwhile(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    for round in 0..5u64 {
+        let old = 10 + 2 * round;
+        b.version(old);
+        let _ = b.get("listing", "u1");
+        let (_, calls) = b.get("listing", "u1");
+        let (_, again) = b.get("listing", "u1");
+        assert_eq!(calls, again, "B caches u1");
+        b.signal("-STOP");
+        std::thread::sleep(Duration::from_millis(FAST.1 + 300));
+        assert!(a.ask("inv listing-group u1").starts_with("ok"));
+        // Queued in B's stdin while it sleeps: run as soon as it wakes.
+        writeln!(b.stdin, "ver {}", old + 1).expect("B reads");
+        writeln!(b.stdin, "reads listing u1 3000").expect("B reads");
+        b.stdin.flush().expect("B reads");
+        b.signal("-CONT");
+        let mut answers = Vec::new();
+        let mut line = String::new();
+        while answers.len() < 2 {
+            line.clear();
+            assert!(b.stdout.read_line(&mut line).expect("B writes") > 0);
+            if let Some(answer) = line.trim_end().strip_prefix("@@ ") {
+                answers.push(answer.to_owned());
+            }
+        }
+        let seen = answers[1].strip_prefix("seen ").expect("reads");
+        println!("paused replica, round {round}: B read {seen}");
+        assert!(
+            !seen.contains(&format!("u1@v{old}x")),
+            "B served the listing A invalidated while B slept: {seen}"
+        );
+        b.wait_health("Healthy");
+    }
+}
+
+/// Two processes given the same replica id still apply each other's invalidations, and each
+/// is told about the other.
+fn replicas_sharing_an_id_still_hear_each_other(redis: &Redis) {
+    let mut a = Replica::start_with("A", redis, FAST, &[("TTL_BP_ID", "api")]);
+    let mut b = Replica::start_with("B", redis, FAST, &[("TTL_BP_ID", "api")]);
+    warm(&mut a, &mut b, 1, "u1");
+    a.version(2);
+    b.version(2);
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    assert!(
+        b.ask("await listing u1 u1@v2").starts_with("seen"),
+        "B ignored A's invalidation"
+    );
+    b.wait_stat("duplicate_ids", 1);
+    a.wait_stat("duplicate_ids", 1);
+}
+
+/// A rolling deploy: a replica of the previous version publishes format 1, unframed, on the
+/// channel; B applies it like any other message, clearing nothing else.
+fn a_previous_version_message_is_applied(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    warm(&mut a, &mut b, 1, "u1");
+    b.version(2);
+    let target = "backplane-test::builder";
+    // Version 1, kind group, origin "old", the builder cache, group "u1" (a `String`: tag
+    // 0x20, u32 length, bytes), no key.
+    let mut message = String::from("\u{1}\u{1}\u{3}\u{0}old");
+    message.push(char::from(
+        u8::try_from(target.len()).expect("a short name"),
+    ));
+    message.push('\u{0}');
+    message.push_str(target);
+    message.push_str("\u{7}\u{0}\u{0}\u{0}\u{20}\u{2}\u{0}\u{0}\u{0}u1\u{0}\u{0}\u{0}\u{0}");
+    let (applied, rejected) = (b.stat("applied"), b.stat("rejected"));
+    assert_eq!(
+        redis
+            .command(&["PUBLISH", "backplane-test:invalidations", &message])
+            .as_deref(),
+        Some(":2")
+    );
+    b.wait_stat("applied", applied + 1);
+    assert_eq!(b.stat("rejected"), rejected);
+    assert_eq!(b.get("builder", "u1").0, "u1@v2");
+    assert_eq!(
+        b.get("listing", "u1").0,
+        "u1@v1",
+        "another cache was cleared"
     );
 }
 
-fn a_failed_publish_is_reported_to_the_caller(redis: &Redis) {
+/// B away while the fleet made more invalidations than the log keeps: the entries after B's
+/// last one were trimmed, so B clears instead of replaying a log with a hole.
+fn a_gap_longer_than_the_log_clears(redis: &Redis) {
+    let short = [("TTL_BP_LOG_LENGTH", "10")];
+    let mut a = Replica::start_with("A", redis, FAST, &short);
+    let mut b = Replica::start_with("B", redis, (1000, 3000), &short);
+    warm_many(&mut b);
+    let clears = b.stat("gap_clears");
+    let killed = redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert!(killed.as_deref().is_some_and(|r| r.starts_with(':')));
+    b.wait_health("Down");
+    a.version(2);
+    b.version(2);
+    for i in 0..INVALIDATED {
+        assert!(a.ask(&format!("inv listing-group k{i}")).starts_with("ok"));
+    }
+    // 600 more invalidations of other users: the log keeps about 10 (whole nodes of 100).
+    assert_eq!(a.ask("spray 600"), "ok");
+    assert_eq!(a.ask("spray_wait"), "sprayed 600");
+    b.wait_health("Healthy");
+    assert_eq!(
+        b.stat("gap_clears"),
+        clears + 1,
+        "B did not see the log was trimmed"
+    );
+    let calls = read_after_blip(&mut b, false);
+    assert_eq!(calls, KEYS as u64);
+}
+
+fn a_failed_publish_is_queued_and_delivered(redis: &Redis) {
+    redis.persist();
     let mut a = Replica::start("A", redis, FAST);
-    let failures = a.stat("publish_failures");
+    let mut b = Replica::start("B", redis, FAST);
+    warm(&mut a, &mut b, 1, "u1");
+    let published = a.stat("published");
     redis.kill();
     a.wait_health("Down");
+    // Awaited, the publish reports that it is queued, after the heartbeat timeout.
     let answer = a.ask("inv listing-group u1");
     assert!(
-        answer.starts_with("err"),
-        "a lost publish was not reported: {answer}"
+        answer.starts_with("err") && answer.contains("queued"),
+        "a publish that did not reach Redis was not reported: {answer}"
     );
-    assert_eq!(a.stat("publish_failures"), failures + 1);
+    assert!(a.stat("publish_retries") > 0);
+    b.version(2);
     redis.restart();
-    a.wait_health("Healthy");
-    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    a.wait_stat("published", published + 1);
+    b.wait_health("Healthy");
+    assert!(
+        b.ask("await listing u1 u1@v2").starts_with("seen"),
+        "the queued invalidation never reached B"
+    );
+    assert_eq!(
+        b.get("folder", "u1").0,
+        "u1@v1",
+        "B cleared what nobody invalidated"
+    );
 }
 
 fn an_undecodable_message_clears_what_it_was_about(redis: &Redis) {

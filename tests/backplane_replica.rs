@@ -190,7 +190,8 @@ fn stats() -> String {
     let s = backplane::stats();
     format!(
         "stats calls={} published={} publish_failures={} received={} applied={} ignored_own={} \
-         rejected={} outages={} subscriptions={}",
+         rejected={} outages={} subscriptions={} replays={} replayed={} gap_clears={} \
+         duplicate_ids={} publish_retries={}",
         CALLS.load(SeqCst),
         s.published,
         s.publish_failures,
@@ -199,7 +200,12 @@ fn stats() -> String {
         s.ignored_own,
         s.rejected,
         s.outages,
-        s.subscriptions
+        s.subscriptions,
+        s.replays,
+        s.replayed,
+        s.gap_clears,
+        s.duplicate_ids,
+        s.publish_retries
     )
 }
 
@@ -219,10 +225,16 @@ pub(crate) fn run() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let options = BackplaneOptions::default()
+        let mut options = BackplaneOptions::default()
             .prefix("backplane-test")
             .heartbeat(Duration::from_millis(every), Duration::from_millis(timeout))
-            .replica_id(name.clone());
+            .replica_id(std::env::var("TTL_BP_ID").unwrap_or_else(|_| name.clone()));
+        if let Some(n) = std::env::var("TTL_BP_LOG_LENGTH")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            options = options.log_length(n);
+        }
         backplane::install(&url, options).expect("installed");
         builder();
         stale();
@@ -368,6 +380,56 @@ pub(crate) fn run() {
                         CALLS.load(SeqCst) - before,
                         values.len()
                     )
+                }
+                // `n` keys of one cache (users `k0`..), each read once: the upstream calls they
+                // made, and the values, comma-separated.
+                ["many", kind, n] => {
+                    let n: usize = n.parse().expect("a count");
+                    let before = CALLS.load(SeqCst);
+                    let mut values = Vec::with_capacity(n);
+                    for i in 0..n {
+                        values.push(get(kind, &format!("k{i}")).await);
+                    }
+                    format!(
+                        "calls {} values {}",
+                        CALLS.load(SeqCst) - before,
+                        values.join(",")
+                    )
+                }
+                // An invalidation whose delivery nobody awaits: it is queued while Redis is away.
+                ["invq", "listing-group", user] => {
+                    drop(invalidate_listing(user));
+                    "ok".to_owned()
+                }
+                // `n` reads of one key, as fast as they go: each distinct value and its count.
+                ["reads", kind, user, n] => {
+                    let n: usize = n.parse().expect("a count");
+                    let mut seen: Vec<(String, usize)> = Vec::new();
+                    for _ in 0..n {
+                        let value = get(kind, user).await;
+                        match seen.iter_mut().find(|(v, _)| *v == value) {
+                            Some((_, count)) => *count += 1,
+                            None => seen.push((value, 1)),
+                        }
+                    }
+                    let seen: Vec<String> = seen.iter().map(|(v, c)| format!("{v}x{c}")).collect();
+                    format!("seen {}", seen.join(","))
+                }
+                ["wait_stat", stat, n] => {
+                    let n: u64 = n.parse().expect("a count");
+                    let value = |s: &backplane::BackplaneStats| match *stat {
+                        "published" => s.published,
+                        "applied" => s.applied,
+                        "replays" => s.replays,
+                        "gap_clears" => s.gap_clears,
+                        "duplicate_ids" => s.duplicate_ids,
+                        other => panic!("unknown stat {other}"),
+                    };
+                    if poll_until(|| value(&backplane::stats()) >= n).await {
+                        "ok".to_owned()
+                    } else {
+                        format!("timeout {}", stats())
+                    }
                 }
                 ["stats"] => stats(),
                 ["name"] => listing_cache().name().to_owned(),

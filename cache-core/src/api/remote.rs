@@ -82,6 +82,7 @@ pub(crate) fn join_function<G, K, V>(
             drop(handle.clear_local());
         }
     }
+    cache.store.lease.follow(seam::lease());
     let _ = cache.fleet.set(Membership {
         codec: None,
         refused: !accepted,
@@ -150,6 +151,7 @@ where
         if !seam::join_cache(self.name(), self.inner.cache_id().identity, remote) {
             return false;
         }
+        self.inner.store.lease.follow(seam::lease());
         let joined = self.inner.fleet.set(Membership {
             codec: Some(WireCodec::of::<G, K>()),
             refused: false,

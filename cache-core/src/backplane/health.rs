@@ -10,10 +10,10 @@ use crate::seam;
 pub enum Health {
     /// No backplane installed: caches behave as they do alone.
     NotInstalled,
-    /// Installed, and the subscription is not known to be healthy: attached caches hold
-    /// nothing and store nothing.
+    /// Installed, and the subscription is not known to be healthy: attached caches serve
+    /// nothing they hold and store nothing (what they hold waits for the log's replay).
     Down,
-    /// Subscribed, heartbeat on time.
+    /// Subscribed, caught up with the log, heartbeat on time.
     Healthy,
 }
 
@@ -43,22 +43,23 @@ pub(super) fn storing_allowed() -> bool {
     STATE.load(SeqCst) != DOWN
 }
 
-/// Closes the gate, then empties the attached caches (a fetch that began before is then stale
-/// by its epoch; one that begins after finds the gate closed when it stores).
+/// Closes the gate and lets the lease lapse: the attached caches serve nothing they hold and
+/// store nothing (a fetch that finishes meanwhile is not stored). What they hold stays, for the
+/// log's replay to sort out when the subscription is back (`task.rs`).
 pub(super) fn go_down() {
+    seam::lapse_lease();
     let was = STATE.swap(DOWN, SeqCst);
     if was == HEALTHY {
         COUNTERS.outages.fetch_add(1, SeqCst);
     }
-    clear_every_cache();
 }
 
-/// Empties the attached caches, then opens the gate: what was stored before the outage, or
-/// fetched during it, is gone before anything is stored again.
+/// Opens the gate: called once the log has been replayed (or the caches cleared) and a
+/// heartbeat came back, which renewed the lease.
 pub(super) fn go_healthy() {
-    clear_every_cache();
-    COUNTERS.subscriptions.fetch_add(1, SeqCst);
-    STATE.store(HEALTHY, SeqCst);
+    if STATE.swap(HEALTHY, SeqCst) != HEALTHY {
+        COUNTERS.subscriptions.fetch_add(1, SeqCst);
+    }
 }
 
 #[derive(Default)]
@@ -74,6 +75,10 @@ pub(super) struct Counters {
     pub(super) outages: AtomicU64,
     pub(super) subscriptions: AtomicU64,
     pub(super) heartbeats_late: AtomicU64,
+    pub(super) replays: AtomicU64,
+    pub(super) replayed: AtomicU64,
+    pub(super) gap_clears: AtomicU64,
+    pub(super) duplicate_ids: AtomicU64,
 }
 
 pub(super) static COUNTERS: Counters = Counters {
@@ -88,6 +93,10 @@ pub(super) static COUNTERS: Counters = Counters {
     outages: AtomicU64::new(0),
     subscriptions: AtomicU64::new(0),
     heartbeats_late: AtomicU64::new(0),
+    replays: AtomicU64::new(0),
+    replayed: AtomicU64::new(0),
+    gap_clears: AtomicU64::new(0),
+    duplicate_ids: AtomicU64::new(0),
 };
 
 /// The backplane's counters, since start-up; see [`stats`].
@@ -96,9 +105,11 @@ pub(super) static COUNTERS: Counters = Counters {
 pub struct BackplaneStats {
     /// Invalidation messages published.
     pub published: u64,
-    /// Publish attempts that failed and were retried.
+    /// Publish attempts that failed and were retried (a failed publish is queued and retried
+    /// until delivered).
     pub publish_retries: u64,
-    /// Invalidations whose message could not be published after every retry.
+    /// Invalidations not published as themselves: the retry queue was full, so a clear of
+    /// their cache (or scope) was published in their place.
     pub publish_failures: u64,
     /// Invalidation messages received (including this replica's own).
     pub received: u64,
@@ -118,6 +129,15 @@ pub struct BackplaneStats {
     pub refused_names: u64,
     /// Heartbeats that did not come back in time.
     pub heartbeats_late: u64,
+    /// Times the subscription came back and the log covered the gap: replayed, nothing cleared.
+    pub replays: u64,
+    /// Log entries applied by those replays.
+    pub replayed: u64,
+    /// Times the subscription came back and the log could not cover the gap (trimmed, a new
+    /// epoch, a log that went back): every attached cache was cleared.
+    pub gap_clears: u64,
+    /// Heartbeats that found this replica's id claimed by another process.
+    pub duplicate_ids: u64,
 }
 
 /// The backplane's counters.
@@ -142,11 +162,15 @@ pub fn stats() -> BackplaneStats {
         subscriptions: c.subscriptions.load(SeqCst),
         refused_names: seam::refused_names(),
         heartbeats_late: c.heartbeats_late.load(SeqCst),
+        replays: c.replays.load(SeqCst),
+        replayed: c.replayed.load(SeqCst),
+        gap_clears: c.gap_clears.load(SeqCst),
+        duplicate_ids: c.duplicate_ids.load(SeqCst),
     }
 }
 
-/// Empties every cache that takes part, locally only (health transitions, or a message no
-/// target can be read from).
+/// Empties every cache that takes part, locally only (a gap the log cannot cover, or a message
+/// no target can be read from).
 pub(super) fn clear_every_cache() {
     // Outside the roster's lock: a clear drops values, which runs user code.
     for cache in seam::every_cache() {

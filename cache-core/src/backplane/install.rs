@@ -1,6 +1,8 @@
 //! Installing the backplane: [`install`], once per process, and the [`Backplane`] it returns.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::health::{go_down, health, Health};
@@ -89,18 +91,30 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
         .replica_id
         .clone()
         .unwrap_or_else(default_replica_id);
+    if options.log_length == 0 || options.publish_queue == 0 {
+        return Err(BackplaneError::InvalidOption(
+            "zero log length or publish queue",
+        ));
+    }
     if replica_id.len() > usize::from(u16::MAX) {
         return Err(BackplaneError::InvalidOption(
             "replica id over 65 535 bytes",
         ));
     }
     let (outgoing, queue) = tokio::sync::mpsc::unbounded_channel();
+    let instance = instance();
     let mut fresh = false;
     OUTBOX.get_or_init(|| {
         fresh = true;
         Outbox {
             replica_id: replica_id.clone(),
+            instance,
             outgoing,
+            limit: options.publish_queue,
+            patience: options.heartbeat_timeout,
+            queued: AtomicUsize::new(0),
+            overflowed: Mutex::new(HashMap::new()),
+            last_error: Mutex::new(String::new()),
         }
     });
     if !fresh {
@@ -114,14 +128,31 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
     let shared = Arc::new(task::Shared {
         client,
         channel: options.channel(),
-        beat_channel: format!("{}:heartbeat:{replica_id}", options.prefix),
-        replica_id,
+        log_key: options.log_key(),
+        epoch_key: options.epoch_key(),
+        replica_key: format!("{}:replica:{replica_id}", options.prefix),
+        beat_channel: format!("{}:heartbeat:{replica_id}:{instance:016x}", options.prefix),
+        instance,
         every: options.heartbeat_every,
         timeout: options.heartbeat_timeout,
+        log_length: options.log_length,
     });
     runtime.spawn(task::publisher(Arc::clone(&shared), queue));
     runtime.spawn(task::subscriber(shared));
     Ok(Backplane { _private: () })
+}
+
+/// A random number for this process's messages and heartbeats, never 0 (version 1 messages).
+fn instance() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish().max(1)
 }
 
 fn default_replica_id() -> String {

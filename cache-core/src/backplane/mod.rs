@@ -41,6 +41,7 @@
 mod attach;
 mod health;
 mod install;
+mod log;
 mod message;
 mod options;
 mod publish;

@@ -22,6 +22,8 @@ pub struct BackplaneOptions {
     pub(super) heartbeat_every: Duration,
     pub(super) heartbeat_timeout: Duration,
     pub(super) replica_id: Option<String>,
+    pub(super) log_length: usize,
+    pub(super) publish_queue: usize,
 }
 
 impl Default for BackplaneOptions {
@@ -31,6 +33,8 @@ impl Default for BackplaneOptions {
             heartbeat_every: Duration::from_millis(500),
             heartbeat_timeout: Duration::from_millis(1500),
             replica_id: None,
+            log_length: 10_000,
+            publish_queue: 10_000,
         }
     }
 }
@@ -79,8 +83,12 @@ impl BackplaneOptions {
         self.heartbeat_timeout
     }
 
-    /// This replica's id, carried by its messages so that it ignores its own (default: host
-    /// process id, start time and a counter, unique per process).
+    /// This replica's id, carried by its messages for the operators' sake (default: process id
+    /// and start time). A replica recognises its own messages by a random instance number drawn
+    /// at `install`, not by this id: two processes given the same id still apply each other's
+    /// invalidations, and each heartbeat that finds its id claimed by another process counts
+    /// in [`BackplaneStats::duplicate_ids`](super::BackplaneStats::duplicate_ids) and logs an
+    /// error.
     ///
     /// ```
     /// # use cache_core::backplane::BackplaneOptions;
@@ -90,6 +98,57 @@ impl BackplaneOptions {
     pub fn replica_id(mut self, id: impl Into<String>) -> Self {
         self.replica_id = Some(id.into());
         self
+    }
+
+    /// How many entries the invalidation log keeps, at least (default 10 000; trimmed
+    /// approximately, `XADD MAXLEN ~`): a replica away while the fleet made more invalidations
+    /// than this clears its caches when it is back, instead of replaying them.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// let o = BackplaneOptions::default().log_length(100_000);
+    /// assert_eq!(o.log_key(), "ttl_cached:log");
+    /// ```
+    #[must_use]
+    pub fn log_length(mut self, entries: usize) -> Self {
+        self.log_length = entries;
+        self
+    }
+
+    /// How many invalidations may wait to be published while Redis is unreachable (default
+    /// 10 000). Past it, each cache (or scope) whose invalidation is refused gets one clear
+    /// queued in its place, published when Redis is back.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// let _ = BackplaneOptions::default().publish_queue(1_000);
+    /// ```
+    #[must_use]
+    pub fn publish_queue(mut self, messages: usize) -> Self {
+        self.publish_queue = messages;
+        self
+    }
+
+    /// The invalidation log, a Redis Stream: `<prefix>:log`.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// assert_eq!(BackplaneOptions::default().prefix("a").log_key(), "a:log");
+    /// ```
+    #[must_use]
+    pub fn log_key(&self) -> String {
+        format!("{}:log", self.prefix)
+    }
+
+    /// The log's epoch, a random value set by whoever first finds it missing: `<prefix>:epoch`.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// assert_eq!(BackplaneOptions::default().epoch_key(), "ttl_cached:epoch");
+    /// ```
+    #[must_use]
+    pub fn epoch_key(&self) -> String {
+        format!("{}:epoch", self.prefix)
     }
 
     /// The invalidation channel: `<prefix>:invalidations`.
@@ -115,7 +174,7 @@ pub enum BackplaneError {
     /// `install` was called outside a tokio runtime.
     NoRuntime,
     /// An option is out of range (a zero heartbeat, a timeout not above the interval, an id
-    /// or name over 65 535 bytes).
+    /// or name over 65 535 bytes, a zero log length or publish queue).
     InvalidOption(&'static str),
     /// A cache with this name already takes part.
     DuplicateName(String),

@@ -1,5 +1,6 @@
-//! The backplane's two tasks: the publisher (invalidations, in order, retried) and the
-//! subscriber (messages, heartbeat, health).
+//! The backplane's tasks: the publisher (invalidations, in order, appended to the log and
+//! published by one script, retried until delivered) and the subscriber (messages, the log's
+//! replay after a gap in the subscription, the heartbeat, the lease).
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
@@ -7,31 +8,29 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::{mpsc, oneshot};
+use redis::Value;
+use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
 
 use super::health::{clear_every_cache, go_down, go_healthy, COUNTERS};
-use super::message::Message;
+use super::log::{self, LogId, Position};
+use super::message::{Framed, Message};
+use super::publish::{Outgoing, OUTBOX};
 use super::receive;
-use crate::seam::PublishError;
-
-/// Attempts per invalidation message before it is reported as failed.
-const ATTEMPTS: u32 = 3;
-
-#[derive(Debug)]
-pub(super) struct Outgoing {
-    pub(super) payload: Vec<u8>,
-    pub(super) done: Option<oneshot::Sender<Result<(), PublishError>>>,
-}
+use crate::seam;
 
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) client: redis::Client,
     pub(super) channel: String,
+    pub(super) log_key: String,
+    pub(super) epoch_key: String,
+    pub(super) replica_key: String,
     pub(super) beat_channel: String,
-    pub(super) replica_id: String,
+    pub(super) instance: u64,
     pub(super) every: Duration,
     pub(super) timeout: Duration,
+    pub(super) log_length: usize,
 }
 
 impl Shared {
@@ -43,84 +42,120 @@ impl Shared {
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(1)
             .set_max_delay(self.timeout);
-        match timeout(
+        bounded(
             self.timeout,
             ConnectionManager::new_with_config(self.client.clone(), config),
         )
         .await
-        {
-            Ok(Ok(manager)) => Ok(manager),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("connection timed out".to_owned()),
-        }
     }
 
-    async fn publish(
+    /// The connection in `manager`, made if there is none.
+    async fn connection<'m>(
         &self,
-        manager: &mut Option<ConnectionManager>,
-        channel: &str,
-        payload: &[u8],
-    ) -> Result<(), String> {
+        manager: &'m mut Option<ConnectionManager>,
+    ) -> Result<&'m mut ConnectionManager, String> {
         if manager.is_none() {
             *manager = Some(self.manager().await?);
         }
-        let Some(conn) = manager.as_mut() else {
-            return Err("no connection".to_owned());
-        };
-        let mut command = redis::cmd("PUBLISH");
-        command.arg(channel).arg(payload);
-        match timeout(self.timeout, command.query_async::<i64>(conn)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("publish timed out".to_owned()),
+        manager.as_mut().ok_or_else(|| "no connection".to_owned())
+    }
+
+    /// Appends one message to the log and publishes it on the channel, framed with its id.
+    async fn append(
+        &self,
+        manager: &mut Option<ConnectionManager>,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let conn = self.connection(manager).await?;
+        let script = log::append_script();
+        let mut call = script.key(&self.epoch_key);
+        call.key(&self.log_key)
+            .arg(payload)
+            .arg(self.log_length)
+            .arg(log::fresh_epoch())
+            .arg(&self.channel);
+        bounded(self.timeout, call.invoke_async::<Value>(conn))
+            .await
+            .map(drop)
+    }
+
+    /// One heartbeat: when it was sent, on this process's clock, back through the subscription.
+    async fn beat(&self, manager: &mut Option<ConnectionManager>) -> Result<(), String> {
+        let conn = self.connection(manager).await?;
+        let mut payload = self.instance.to_le_bytes().to_vec();
+        payload.extend_from_slice(&seam::lease_clock_now().to_le_bytes());
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(&self.beat_channel).arg(payload);
+        bounded(self.timeout, publish.query_async::<i64>(conn)).await?;
+        // This replica's id, claimed for a few timeouts: another process holding it is told.
+        let mut claim = redis::cmd("SET");
+        claim
+            .arg(&self.replica_key)
+            .arg(self.instance)
+            .arg("PX")
+            .arg(u64::try_from(self.timeout.as_millis() * 4).unwrap_or(u64::MAX))
+            .arg("GET");
+        let previous: Option<u64> = bounded(self.timeout, claim.query_async(conn)).await?;
+        if previous.is_some_and(|other| other != self.instance) {
+            COUNTERS.duplicate_ids.fetch_add(1, SeqCst);
+            tracing::error!(target: "cache_core::backplane", key = %self.replica_key, "another process uses this replica id: give each replica its own (both still apply each other's invalidations)");
         }
+        Ok(())
     }
 }
 
-/// Publishes the invalidations in the order they were made, each retried, each outcome sent
-/// back to its `Invalidated`.
+/// `future`, failing after `limit`, its error as text.
+async fn bounded<T, E: std::fmt::Display>(
+    limit: Duration,
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match timeout(limit, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
+/// Delivers the invalidations in the order they were made, each retried until delivered, each
+/// outcome sent back to its `Invalidated`.
 pub(super) async fn publisher(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<Outgoing>) {
     let mut manager = None;
     while let Some(outgoing) = queue.recv().await {
-        let mut outcome = Err(String::new());
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                COUNTERS.publish_retries.fetch_add(1, SeqCst);
-                sleep(shared.every / 4).await;
+        let mut delay = Duration::from_millis(5);
+        let mut failing = false;
+        loop {
+            match shared.append(&mut manager, &outgoing.payload).await {
+                Ok(()) => break,
+                Err(e) => {
+                    // Start from a fresh connection on the next attempt.
+                    manager = None;
+                    COUNTERS.publish_retries.fetch_add(1, SeqCst);
+                    if !failing {
+                        failing = true;
+                        tracing::warn!(target: "cache_core::backplane", error = %e, "invalidation not published yet: queued, retrying");
+                    }
+                    if let Some(outbox) = OUTBOX.get() {
+                        outbox.last_error(e);
+                    }
+                    sleep(delay).await;
+                    delay = (delay * 2).min(shared.every / 2);
+                }
             }
-            outcome = shared
-                .publish(&mut manager, &shared.channel, &outgoing.payload)
-                .await;
-            if outcome.is_ok() {
-                break;
-            }
-            // Start from a fresh connection on the next attempt.
-            manager = None;
         }
-        let outcome = match outcome {
-            Ok(()) => {
-                COUNTERS.published.fetch_add(1, SeqCst);
-                Ok(())
-            }
-            Err(e) => {
-                COUNTERS.publish_failures.fetch_add(1, SeqCst);
-                tracing::warn!(target: "cache_core::backplane", error = %e, "invalidation not published after {ATTEMPTS} attempts");
-                Err(PublishError::Failed(e))
-            }
-        };
-        if let Some(done) = outgoing.done {
-            // The caller may not be waiting: nothing to do then.
-            let _ = done.send(outcome);
+        COUNTERS.published.fetch_add(1, SeqCst);
+        if let Some(outbox) = OUTBOX.get() {
+            outbox.delivered(outgoing);
         }
     }
 }
 
-/// Subscribes, applies messages and watches the heartbeat; on any doubt, closes the caches and
-/// subscribes again.
+/// Subscribes, applies messages and watches the heartbeat; on any doubt, lets the lease lapse
+/// and subscribes again, replaying the log from where it stopped.
 pub(super) async fn subscriber(shared: Arc<Shared>) {
+    let mut position = Position::default();
     loop {
-        if let Err(e) = session(&shared).await {
-            tracing::warn!(target: "cache_core::backplane", error = %e, "subscription unhealthy: caches closed");
+        if let Err(e) = session(&shared, &mut position).await {
+            tracing::warn!(target: "cache_core::backplane", error = %e, "subscription unhealthy: caches closed until it is back");
         }
         go_down();
         sleep(shared.every).await;
@@ -140,14 +175,8 @@ impl Drop for AbortOnDrop {
 /// the subscription within the timeout.
 async fn beat(shared: Arc<Shared>) {
     let mut manager = None;
-    let mut seq: u64 = 0;
     loop {
-        seq += 1;
-        if shared
-            .publish(&mut manager, &shared.beat_channel, &seq.to_le_bytes())
-            .await
-            .is_err()
-        {
+        if shared.beat(&mut manager).await.is_err() {
             manager = None;
         }
         sleep(shared.every).await;
@@ -155,30 +184,27 @@ async fn beat(shared: Arc<Shared>) {
 }
 
 /// One subscription, from connecting to its loss.
-async fn session(shared: &Arc<Shared>) -> Result<(), String> {
-    let mut pubsub = match timeout(shared.timeout, shared.client.get_async_pubsub()).await {
-        Ok(Ok(pubsub)) => pubsub,
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err("connection timed out".to_owned()),
-    };
+async fn session(shared: &Arc<Shared>, position: &mut Position) -> Result<(), String> {
+    let mut pubsub = bounded(shared.timeout, shared.client.get_async_pubsub()).await?;
     let subscribe = async {
         pubsub.subscribe(&shared.channel).await?;
         pubsub.subscribe(&shared.beat_channel).await
     };
-    match timeout(shared.timeout, subscribe).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err("subscribe timed out".to_owned()),
-    }
-    // Subscribed: every message published from here on reaches us. What was published before
-    // is lost, so what the caches hold goes before they serve again.
-    go_healthy();
+    bounded(shared.timeout, subscribe).await?;
+    // Subscribed: every message appended from here on reaches us on the channel. What was
+    // appended while we were away is read from the log, or, if the log cannot tell, what the
+    // caches hold goes.
+    let mut manager = None;
+    let conn = shared.connection(&mut manager).await?;
+    catch_up(shared, conn, position).await?;
+    drop(manager);
     let mut stream = pubsub.into_on_message();
     let _beat = AbortOnDrop(tokio::spawn(beat(Arc::clone(shared))));
     let mut last_beat = Instant::now();
     loop {
         // Overdue exactly `timeout` after the last heartbeat came back: a frozen server or a
-        // dead connection is noticed within the timeout of its last sign of life.
+        // dead connection is noticed within the timeout of its last sign of life (and the lease
+        // lapses by then without us).
         let overdue = tokio::time::sleep_until(last_beat + shared.timeout);
         tokio::select! {
             message = stream.next() => {
@@ -186,10 +212,12 @@ async fn session(shared: &Arc<Shared>) -> Result<(), String> {
                     return Err("subscription connection closed".to_owned());
                 };
                 if message.get_channel_name() == shared.beat_channel {
-                    last_beat = Instant::now();
+                    if heartbeat(shared, message.get_payload_bytes()) {
+                        last_beat = Instant::now();
+                    }
                     continue;
                 }
-                receive(shared, message.get_payload_bytes());
+                on_channel(shared, position, message.get_payload_bytes());
             }
             () = overdue => {
                 COUNTERS.heartbeats_late.fetch_add(1, SeqCst);
@@ -199,15 +227,114 @@ async fn session(shared: &Arc<Shared>) -> Result<(), String> {
     }
 }
 
-fn receive(shared: &Shared, payload: &[u8]) {
+/// A heartbeat came back: every message appended before it was sent has been applied (the
+/// log's replay is done before the channel is read, and the channel keeps the order in which
+/// the server ran the scripts), so the caches may serve until it was sent plus the timeout.
+fn heartbeat(shared: &Shared, payload: &[u8]) -> bool {
+    let Some((instance, sent)) = payload.split_at_checked(8).and_then(|(a, b)| {
+        Some((
+            u64::from_le_bytes(a.try_into().ok()?),
+            u64::from_le_bytes(b.try_into().ok()?),
+        ))
+    }) else {
+        return false;
+    };
+    if instance != shared.instance {
+        return false;
+    }
+    seam::renew_lease(sent, shared.timeout);
+    go_healthy();
+    true
+}
+
+/// Where the log stands now against what this replica applied, and the replay (or clear) that
+/// brings the caches up to it.
+async fn catch_up(
+    shared: &Shared,
+    conn: &mut ConnectionManager,
+    position: &mut Position,
+) -> Result<(), String> {
+    let script = log::connect_script();
+    let mut call = script.key(&shared.epoch_key);
+    call.key(&shared.log_key)
+        .arg(log::fresh_epoch())
+        .arg(position.applied.to_string());
+    let state: log::State = bounded(shared.timeout, call.invoke_async::<Value>(conn))
+        .await
+        .and_then(|v| log::State::parse(&v))?;
+    match position.gap(&state) {
+        None => {
+            let mut from = position.applied;
+            while from < state.last {
+                let mut range = redis::cmd("XRANGE");
+                range
+                    .arg(&shared.log_key)
+                    .arg(format!("({from}"))
+                    .arg(state.last.to_string())
+                    .arg("COUNT")
+                    .arg(log::REPLAY_BATCH);
+                let reply: Value = bounded(shared.timeout, range.query_async(conn)).await?;
+                let entries = log::entries(&reply)?;
+                let Some(&(last, _)) = entries.last() else {
+                    break;
+                };
+                for (_, payload) in &entries {
+                    COUNTERS.replayed.fetch_add(1, SeqCst);
+                    apply(shared, payload);
+                }
+                from = last;
+            }
+            COUNTERS.replays.fetch_add(1, SeqCst);
+        }
+        Some(gap) => {
+            if gap == log::Gap::WentBack {
+                // The log lost entries some replicas may not have read: a new epoch tells them.
+                let mut bump = redis::cmd("SET");
+                bump.arg(&shared.epoch_key).arg(log::fresh_epoch());
+                bounded(shared.timeout, bump.query_async::<Value>(conn)).await?;
+                tracing::warn!(target: "cache_core::backplane", "the invalidation log went back (a restore?): new epoch");
+                return Err("the log went back".to_owned());
+            }
+            if position.epoch.is_some() {
+                COUNTERS.gap_clears.fetch_add(1, SeqCst);
+                tracing::warn!(target: "cache_core::backplane", why = ?gap, "the invalidation log cannot cover the gap: every attached cache cleared");
+            }
+            clear_every_cache();
+        }
+    }
+    position.epoch = Some(state.epoch);
+    position.applied = state.last;
+    Ok(())
+}
+
+/// A message from the channel: applied unless the log's replay applied it already.
+fn on_channel(shared: &Shared, position: &mut Position, payload: &[u8]) {
+    let Some(framed) = Framed::split(payload) else {
+        COUNTERS.received.fetch_add(1, SeqCst);
+        COUNTERS.rejected.fetch_add(1, SeqCst);
+        tracing::warn!(target: "cache_core::backplane", "damaged frame: every cache cleared");
+        return clear_every_cache();
+    };
+    if let Some(id) = framed.id {
+        match id.parse::<LogId>() {
+            Ok(id) if id <= position.applied => return,
+            Ok(id) => position.applied = id,
+            Err(()) => {}
+        }
+    }
+    apply(shared, framed.message);
+}
+
+/// One message, from the channel or the log.
+fn apply(shared: &Shared, payload: &[u8]) {
     COUNTERS.received.fetch_add(1, SeqCst);
     match Message::decode(payload) {
-        Ok(message) if message.origin == shared.replica_id => {
+        Ok(message) if message.instance == shared.instance => {
             COUNTERS.ignored_own.fetch_add(1, SeqCst);
         }
         Ok(message) => receive::apply(&message),
         Err(Some((kind, target))) => receive::reject(kind, target),
-        // Not even the target is readable (another format version): clear everything.
+        // Not even the target is readable: clear everything.
         Err(None) => {
             COUNTERS.rejected.fetch_add(1, SeqCst);
             tracing::warn!(target: "cache_core::backplane", "unreadable invalidation: every cache cleared");

@@ -6,16 +6,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::sync::oneshot;
-
 /// Why an invalidation's message did not reach Redis: see
 /// [`Invalidated::published`](crate::Invalidated::published). The local invalidation took
 /// effect all the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PublishError {
-    /// Every attempt failed; the last error.
-    Failed(String),
+    /// Not delivered within the backplane's heartbeat timeout (Redis unreachable, or frozen):
+    /// the message stays queued and is retried until delivered; the last error.
+    Queued(String),
     /// The backplane's task is gone (its runtime shut down).
     Closed,
 }
@@ -23,7 +22,7 @@ pub enum PublishError {
 impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Failed(e) => write!(f, "invalidation not published: {e}"),
+            Self::Queued(e) => write!(f, "invalidation not published yet (queued, retried): {e}"),
             Self::Closed => f.write_str("invalidation not published: the backplane is gone"),
         }
     }
@@ -33,23 +32,16 @@ impl std::error::Error for PublishError {}
 
 /// The outcome of one invalidation's publish, by every observer that publishes it: awaited by
 /// [`Invalidated::published`](crate::Invalidated::published). `Err` as soon as one fails.
-#[derive(Debug)]
 pub(crate) enum Delivery {
-    /// Its outcome, once the observer's task has tried.
-    Pending(oneshot::Receiver<Result<(), PublishError>>),
     /// Failed before it was tried.
     Failed(PublishError),
+    /// Its outcome, as a future the observer made.
+    Future(Pin<Box<dyn Future<Output = Result<(), PublishError>> + Send>>),
     /// The deliveries of several observers, awaited in turn.
     All(Vec<Delivery>),
 }
 
 impl Delivery {
-    /// A delivery whose outcome the observer sends later, and where it sends it.
-    pub(crate) fn pending() -> (oneshot::Sender<Result<(), PublishError>>, Self) {
-        let (done, outcome) = oneshot::channel();
-        (done, Self::Pending(outcome))
-    }
-
     /// This delivery and `other`: done when both are, failed when one is.
     pub(crate) fn and(self, other: Self) -> Self {
         match self {
@@ -62,14 +54,22 @@ impl Delivery {
     }
 }
 
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(e) => write!(f, "Delivery::Failed({e:?})"),
+            Self::Future(_) => f.write_str("Delivery::Future"),
+            Self::All(all) => f.debug_tuple("Delivery::All").field(all).finish(),
+        }
+    }
+}
+
 impl Future for Delivery {
     type Output = Result<(), PublishError>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
-            Self::Pending(outcome) => Pin::new(outcome)
-                .poll(cx)
-                .map(|r| r.unwrap_or(Err(PublishError::Closed))),
             Self::Failed(e) => Poll::Ready(Err(e.clone())),
+            Self::Future(future) => future.as_mut().poll(cx),
             Self::All(all) => {
                 while let Some(first) = all.first_mut() {
                     match Pin::new(first).poll(cx) {

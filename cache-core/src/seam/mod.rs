@@ -19,17 +19,22 @@
 //!   replica made, from its encoded parts, the same way a local call makes it, on this replica
 //!   only.
 //!
+//! - **The read fence** (`lease.rs`): a member cache serves what it holds only while the
+//!   fleet's lease is valid; the observers renew it.
+//!
 //! The caches and the layers in between name what is here; the observers (`backplane/`)
 //! implement [`Observer`], subscribe it when they are installed, and find a cache's
 //! [`ApplyRemote`] in the roster. Nothing here names them.
 
 mod delivery;
+mod lease;
 mod observer;
 mod remote;
 mod roster;
 
 pub(crate) use delivery::Delivery;
 pub use delivery::PublishError;
+pub(crate) use lease::{lapse_lease, lease, lease_clock_now, renew_lease};
 pub(crate) use observer::{
     cleared, group_invalidated, key_invalidated, key_replaced, observed, scope_invalidated,
     subscribe, CacheId, Invalidation, Membership, Observer,
