@@ -78,6 +78,11 @@ fn main() {
             "a_failed_publish_is_queued_and_delivered",
             a_failed_publish_is_queued_and_delivered,
         ),
+        ("the_backplane_runs_over_tls", the_backplane_runs_over_tls),
+        (
+            "the_backplane_finds_its_master_through_sentinel",
+            the_backplane_finds_its_master_through_sentinel,
+        ),
         (
             "an_undecodable_message_clears_what_it_was_about",
             an_undecodable_message_clears_what_it_was_about,
@@ -308,10 +313,20 @@ impl Replica {
         heartbeat_ms: (u64, u64),
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_at(name, &redis.url(), heartbeat_ms, env)
+    }
+
+    /// A replica of the backplane at `url`.
+    fn start_at(
+        name: &'static str,
+        url: &str,
+        heartbeat_ms: (u64, u64),
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(std::env::current_exe().expect("the test binary"))
             .envs(env.iter().copied())
             .env("TTL_BP_REPLICA", name)
-            .env("TTL_BP_URL", redis.url())
+            .env("TTL_BP_URL", url)
             .env(
                 "TTL_BP_HEARTBEAT_MS",
                 format!("{},{}", heartbeat_ms.0, heartbeat_ms.1),
@@ -921,6 +936,232 @@ fn a_gap_longer_than_the_log_clears(redis: &Redis) {
     );
     let calls = read_after_blip(&mut b, false);
     assert_eq!(calls, KEYS as u64);
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Runs `program` with `args`, which must succeed.
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    assert!(status.success(), "{program} {args:?} failed");
+}
+
+/// A child process killed when dropped, and a directory removed with it.
+struct Guard(Child, std::path::PathBuf);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+/// Waits until `port` answers PING (plain TCP).
+fn wait_ping(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pong = TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .and_then(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+                s.write_all(b"*1\r\n$4\r\nPING\r\n").ok()?;
+                let mut reply = [0u8; 16];
+                let n = s.read(&mut reply).ok()?;
+                Some(reply[..n].starts_with(b"+PONG"))
+            });
+        if pong == Some(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "port {port} never answered");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The backplane over TLS (`rediss://`, feature `redis-tls`): a redis-server with a certificate
+/// a test CA signed, replicas that trust that CA, an invalidation that crosses.
+fn the_backplane_runs_over_tls(redis: &Redis) {
+    let dir = std::env::temp_dir().join(format!("ttl-cached-tls-{}", redis.port));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(
+        "openssl",
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                &path("ca.key"),
+                "-out",
+                &path("ca.pem"),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=ttl-cached test CA",
+            ],
+        ]
+        .concat(),
+    );
+    run(
+        "openssl",
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                &path("server.key"),
+                "-out",
+                &path("server.csr"),
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("written");
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &path("server.csr"),
+            "-CA",
+            &path("ca.pem"),
+            "-CAkey",
+            &path("ca.key"),
+            "-CAcreateserial",
+            "-out",
+            &path("server.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            &path("ext"),
+        ],
+    );
+    let (plain, tls) = (free_port(), free_port());
+    let server = Command::new(&redis.binary)
+        .args([
+            "--port",
+            &plain.to_string(),
+            "--tls-port",
+            &tls.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args([
+            "--tls-cert-file",
+            &path("server.pem"),
+            "--tls-key-file",
+            &path("server.key"),
+        ])
+        .args([
+            "--tls-ca-cert-file",
+            &path("ca.pem"),
+            "--tls-auth-clients",
+            "no",
+        ])
+        .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let _server = Guard(server, dir.clone());
+    wait_ping(plain);
+    let url = format!("rediss://localhost:{tls}/");
+    let ca = path("ca.pem");
+    let env = [("TTL_BP_CA", ca.as_str())];
+    let mut a = Replica::start_at("A", &url, FAST, &env);
+    let mut b = Replica::start_at("B", &url, FAST, &env);
+    warm(&mut a, &mut b, 1, "u1");
+    a.version(2);
+    b.version(2);
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    assert!(b.ask("await listing u1 u1@v2").starts_with("seen"));
+    // A replica that does not trust the CA never becomes healthy.
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+        .env("TTL_BP_REPLICA", "C")
+        .env("TTL_BP_URL", &url)
+        .env("TTL_BP_HEARTBEAT_MS", "200,1000")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("replica starts");
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    writeln!(stdin, "healthy_within 2000").expect("C reads");
+    stdin.flush().expect("C reads");
+    let mut line = String::new();
+    while !line.starts_with("@@ ") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).expect("C writes") > 0);
+    }
+    assert!(
+        line.contains("not healthy"),
+        "C trusted a certificate it has no root for: {line}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The backplane through Sentinel (`redis+sentinel://`, feature `redis-sentinel`): the
+/// replicas ask a sentinel for the master, here the test's redis-server.
+fn the_backplane_finds_its_master_through_sentinel(redis: &Redis) {
+    let dir = std::env::temp_dir().join(format!("ttl-cached-sentinel-{}", redis.port));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let port = free_port();
+    let conf = dir.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
+             sentinel monitor mymaster 127.0.0.1 {} 1\n",
+            dir.display(),
+            redis.port
+        ),
+    )
+    .expect("written");
+    let sentinel = Command::new(&redis.binary)
+        .arg(&conf)
+        .arg("--sentinel")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the sentinel starts");
+    let _sentinel = Guard(sentinel, dir);
+    wait_ping(port);
+    let url = format!("redis+sentinel://127.0.0.1:{port}/mymaster");
+    let mut a = Replica::start_at("A", &url, FAST, &[]);
+    let mut b = Replica::start_at("B", &url, FAST, &[]);
+    warm(&mut a, &mut b, 1, "u1");
+    a.version(2);
+    b.version(2);
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    assert!(b.ask("await listing u1 u1@v2").starts_with("seen"));
 }
 
 fn a_failed_publish_is_queued_and_delivered(redis: &Redis) {

@@ -175,8 +175,12 @@ async fn invalidate(kind: &str, user: &str) -> String {
     }
 }
 
-async fn poll_until(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
+async fn poll_until(done: impl FnMut() -> bool) -> bool {
+    poll_for(Duration::from_secs(20), done).await
+}
+
+async fn poll_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
     while !done() {
         if Instant::now() > deadline {
             return false;
@@ -229,6 +233,10 @@ pub(crate) fn run() {
             .prefix("backplane-test")
             .heartbeat(Duration::from_millis(every), Duration::from_millis(timeout))
             .replica_id(std::env::var("TTL_BP_ID").unwrap_or_else(|_| name.clone()));
+        if let Ok(path) = std::env::var("TTL_BP_CA") {
+            options =
+                options.tls_root_certificate(std::fs::read(path).expect("the CA certificate"));
+        }
         if let Some(n) = std::env::var("TTL_BP_LOG_LENGTH")
             .ok()
             .and_then(|n| n.parse().ok())
@@ -322,6 +330,15 @@ pub(crate) fn run() {
                         format!("at {}", now_ns())
                     } else {
                         format!("timeout {:?}", backplane::health())
+                    }
+                }
+                // Whether it becomes healthy within `ms`.
+                ["healthy_within", ms] => {
+                    let limit = Duration::from_millis(ms.parse().expect("ms"));
+                    if poll_for(limit, || backplane::health() == Health::Healthy).await {
+                        "healthy".to_owned()
+                    } else {
+                        format!("not healthy: {:?}", backplane::health())
                     }
                 }
                 ["late_attach"] => match backplane::attach(late()) {

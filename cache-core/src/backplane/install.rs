@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::endpoint::Endpoint;
 use super::health::{go_down, health, Health};
 use super::options::{BackplaneError, BackplaneOptions};
 use super::publish::{Outbox, Publisher, OUTBOX};
@@ -77,7 +78,7 @@ impl Backplane {
 /// # }
 /// ```
 pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, BackplaneError> {
-    let client = redis::Client::open(url).map_err(|e| BackplaneError::InvalidUrl(e.to_string()))?;
+    let endpoint = Endpoint::parse(url, options.tls_root.as_deref())?;
     if options.heartbeat_every.is_zero() {
         return Err(BackplaneError::InvalidOption("zero heartbeat interval"));
     }
@@ -126,7 +127,7 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
     // ...which it is not yet: closed before anything is published or received.
     go_down();
     let shared = Arc::new(task::Shared {
-        client,
+        endpoint,
         channel: options.channel(),
         log_key: options.log_key(),
         epoch_key: options.epoch_key(),

@@ -39,6 +39,7 @@
 // - receive.rs: a received message applied to the cache or scope it names;
 // - message.rs: the wire format of a message.
 mod attach;
+mod endpoint;
 mod health;
 mod install;
 mod log;

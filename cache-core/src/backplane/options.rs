@@ -24,6 +24,7 @@ pub struct BackplaneOptions {
     pub(super) replica_id: Option<String>,
     pub(super) log_length: usize,
     pub(super) publish_queue: usize,
+    pub(super) tls_root: Option<Vec<u8>>,
 }
 
 impl Default for BackplaneOptions {
@@ -35,6 +36,7 @@ impl Default for BackplaneOptions {
             replica_id: None,
             log_length: 10_000,
             publish_queue: 10_000,
+            tls_root: None,
         }
     }
 }
@@ -126,6 +128,22 @@ impl BackplaneOptions {
     #[must_use]
     pub fn publish_queue(mut self, messages: usize) -> Self {
         self.publish_queue = messages;
+        self
+    }
+
+    /// A CA certificate (PEM) to trust for a `rediss://` URL, besides the platform's roots and
+    /// the Mozilla roots: for a Redis whose certificate a private CA signed. Only with the
+    /// `redis-tls` feature.
+    ///
+    /// ```
+    /// # use cache_core::backplane::BackplaneOptions;
+    /// let pem = b"-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n".to_vec();
+    /// let _ = BackplaneOptions::default().tls_root_certificate(pem);
+    /// ```
+    #[cfg(feature = "redis-tls")]
+    #[must_use]
+    pub fn tls_root_certificate(mut self, pem: Vec<u8>) -> Self {
+        self.tls_root = Some(pem);
         self
     }
 

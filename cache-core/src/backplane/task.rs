@@ -12,6 +12,7 @@ use redis::Value;
 use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
 
+use super::endpoint::Endpoint;
 use super::health::{clear_every_cache, go_down, go_healthy, COUNTERS};
 use super::log::{self, LogId, Position};
 use super::message::{Framed, Message};
@@ -21,7 +22,7 @@ use crate::seam;
 
 #[derive(Debug)]
 pub(super) struct Shared {
-    pub(super) client: redis::Client,
+    pub(super) endpoint: Endpoint,
     pub(super) channel: String,
     pub(super) log_key: String,
     pub(super) epoch_key: String,
@@ -42,9 +43,10 @@ impl Shared {
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(1)
             .set_max_delay(self.timeout);
+        let client = self.endpoint.client().await?;
         bounded(
             self.timeout,
-            ConnectionManager::new_with_config(self.client.clone(), config),
+            ConnectionManager::new_with_config(client, config),
         )
         .await
     }
@@ -185,7 +187,8 @@ async fn beat(shared: Arc<Shared>) {
 
 /// One subscription, from connecting to its loss.
 async fn session(shared: &Arc<Shared>, position: &mut Position) -> Result<(), String> {
-    let mut pubsub = bounded(shared.timeout, shared.client.get_async_pubsub()).await?;
+    let client = bounded(shared.timeout, async { shared.endpoint.client().await }).await?;
+    let mut pubsub = bounded(shared.timeout, client.get_async_pubsub()).await?;
     let subscribe = async {
         pubsub.subscribe(&shared.channel).await?;
         pubsub.subscribe(&shared.beat_channel).await
