@@ -80,6 +80,10 @@ fn main() {
         ),
         ("the_backplane_runs_over_tls", the_backplane_runs_over_tls),
         (
+            "a_replica_needs_only_the_documented_acl",
+            a_replica_needs_only_the_documented_acl,
+        ),
+        (
             "the_backplane_finds_its_master_through_sentinel",
             the_backplane_finds_its_master_through_sentinel,
         ),
@@ -1162,6 +1166,60 @@ fn the_backplane_finds_its_master_through_sentinel(redis: &Redis) {
     b.version(2);
     assert!(a.ask("inv listing-group u1").starts_with("ok"));
     assert!(b.ask("await listing u1 u1@v2").starts_with("seen"));
+}
+
+/// The ACL the README documents is all a replica needs: replicas logged in as a user with
+/// exactly those commands, keys and channels publish, receive and replay.
+fn a_replica_needs_only_the_documented_acl(redis: &Redis) {
+    let acl = [
+        "ACL",
+        "SETUSER",
+        "cache",
+        "on",
+        ">secret",
+        "resetkeys",
+        "~backplane-test:*",
+        "resetchannels",
+        "&backplane-test:*",
+        "-@all",
+        "+evalsha",
+        "+script|load",
+        "+xadd",
+        "+xinfo|stream",
+        "+xrange",
+        "+exists",
+        "+get",
+        "+set",
+        "+publish",
+        "+subscribe",
+        "+ping",
+        "+hello",
+    ];
+    assert_eq!(redis.command(&acl).as_deref(), Some("+OK"));
+    let url = format!("redis://cache:secret@127.0.0.1:{}/", redis.port);
+    let mut a = Replica::start_at("A", &url, FAST, &[]);
+    let mut b = Replica::start_at("B", &url, (1000, 3000), &[]);
+    warm(&mut a, &mut b, 1, "u1");
+    a.version(2);
+    b.version(2);
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    assert!(b.ask("await listing u1 u1@v2").starts_with("seen"));
+    // And the replay after a lost subscription.
+    let replays = b.stat("replays");
+    let killed = redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert!(killed.as_deref().is_some_and(|r| r.starts_with(':')));
+    b.wait_health("Down");
+    a.version(3);
+    b.version(3);
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    b.wait_health("Healthy");
+    assert!(b.stat("replays") > replays);
+    assert_eq!(b.get("listing", "u1").0, "u1@v3");
+    assert_eq!(
+        b.get("folder", "u1").0,
+        "u1@v1",
+        "B cleared what nobody invalidated"
+    );
 }
 
 fn a_failed_publish_is_queued_and_delivered(redis: &Redis) {

@@ -8,10 +8,13 @@
 //! 1. both replicas cache user u1's listing, fetched with credential v1;
 //! 2. the credentials rotate on A, which invalidates: B stops serving the old listing within
 //!    the propagation delay (measured);
-//! 3. Redis is killed: both replicas notice, bypass their caches (every call fetches), and a
-//!    rotation made meanwhile is still never served stale; A's invalidation reports that it
-//!    could not be published;
-//! 4. Redis comes back: both replicas clear their caches, resubscribe and cache again.
+//! 3. Redis is killed: both replicas notice, serve nothing they hold (every call fetches), and
+//!    a rotation made meanwhile is still never served stale; A's invalidation reports that it
+//!    is not published yet (it stays queued, retried until Redis is back);
+//! 4. Redis comes back empty (it keeps no data here): its invalidation log has a new epoch, so
+//!    both replicas know they cannot replay what they missed, clear their caches, resubscribe
+//!    and cache again. (With a Redis that keeps its data, they would replay the log and keep
+//!    every listing nobody invalidated: see the README's backplane section.)
 //!
 //! Run: `cargo run --release -p ttl-cached-examples --bin replicas` (needs `redis-server` on
 //! the PATH, e.g. `apt-get install redis-server`).
@@ -258,7 +261,7 @@ fn main() -> ExitCode {
     let published = a.ask("rotated u1");
     check(
         published.contains("not published"),
-        "A's invalidation reports that it was not published",
+        "A's invalidation reports that it is not published yet (queued)",
         &mut failures,
     );
     let (listing, _) = b.calls("u1");

@@ -1,7 +1,9 @@
-//! The Redis backplane (feature `redis`): every invalidation reaches every replica, and a
-//! replica that cannot trust the channel serves nothing from its caches.
+//! The Redis backplane (feature `redis`): every invalidation reaches every replica, through a
+//! log a replica replays after any gap, and a replica that cannot vouch for what it holds
+//! serves nothing from its caches.
 //!
-//! - [`install`] once at start-up, from a `redis://` URL and [`BackplaneOptions`]. Without it
+//! - [`install`] once at start-up, from a `redis://` URL (`rediss://` with the `redis-tls`
+//!   feature, `redis+sentinel://` with `redis-sentinel`) and [`BackplaneOptions`]. Without it
 //!   (or without the feature) caches behave exactly as they do alone.
 //! - **Who takes part**: every `#[ttl_cached]` function's cache, under its name (`module::fn`,
 //!   `module::Type::fn`), and every [`TtlCache`](crate::TtlCache) given a name with
@@ -11,20 +13,26 @@
 //!   installed, counted in [`BackplaneStats::refused_names`]. An unnamed or unattached
 //!   `TtlCache` does not take part: its invalidations stay local and it is never gated.
 //! - **Publishing**: every invalidation (group, key, clear, scope, and a refresh, which
-//!   invalidates its key on the other replicas) evicts locally first, then publishes a message:
-//!   format version, cache or scope name, the group/key in the [`WireKey`] encoding, and this
-//!   replica's id. A publish that fails is retried, then counted
-//!   ([`BackplaneStats::publish_failures`]), logged (`tracing` warn) and reported through
-//!   [`Invalidated::published`](crate::Invalidated::published).
+//!   invalidates its key on the other replicas) evicts locally first, then queues a message:
+//!   format version, cache or scope name, the group/key in the [`WireKey`] encoding, this
+//!   replica's id and instance, the send time. One script appends it to the log (a Redis Stream,
+//!   [`BackplaneOptions::log_key`]) and publishes it on the channel, framed with its log id. A
+//!   publish that fails is retried, in order, until delivered;
+//!   [`Invalidated::published`](crate::Invalidated::published) says whether it was within the
+//!   heartbeat timeout.
 //! - **Receiving**: a replica applies each message with the same invalidation a local call
-//!   makes (the same generations and in-progress count, so a fetch running on the receiver is
-//!   neither stored nor served afterwards), and ignores its own. A message it cannot decode
-//!   clears what it was about (the whole cache; every cache for an unreadable message).
-//! - **Fail closed**: while the subscription is not known to be healthy (not yet subscribed,
-//!   dropped, or its heartbeat overdue) the attached caches hold nothing: they are cleared when
-//!   the subscription is lost, and store nothing until it is back, so every call fetches
-//!   (concurrent calls still share one fetch). On re-subscription they are cleared again before
-//!   they store, since messages published meanwhile are lost (Redis pub/sub is at most once).
+//!   makes (the same generations and fences, so a fetch running on the receiver is neither
+//!   stored nor served afterwards), and ignores its own. A message it cannot decode clears what
+//!   it was about (the whole cache; every cache for an unreadable message).
+//! - **The lease**: an attached cache serves what it holds only until the last heartbeat that
+//!   came back through the subscription was sent, plus the heartbeat timeout; the hit compares
+//!   it in the same clock read as the TTL. A frozen replica, a frozen Redis, a dead connection:
+//!   the lease lapses by itself.
+//! - **Outages**: while the subscription is not known to be healthy the attached caches serve
+//!   nothing they hold and store nothing, but keep it. When it is back, the replica replays the
+//!   log from the last entry it applied, then serves again; only when the log cannot cover the
+//!   gap (a new epoch, an entry trimmed or deleted, a log that went back, a server before Redis
+//!   7.0, its first subscription) does it clear every attached cache.
 
 // The top layer: it reaches the caches only through the seam (`seam/`), as the observer of
 // their invalidations and stores (`publish.rs`), and through the way each cache joined the
@@ -33,9 +41,11 @@
 //
 // - options.rs: BackplaneOptions, BackplaneError;
 // - install.rs: install(), which subscribes the observer and starts the tasks;
-// - health.rs: the subscription's health (the gate before each store), the counters;
+// - health.rs: the subscription's health (the gate before each store, the lease), the counters;
 // - publish.rs: the observer, publishing each invalidation as one message;
-// - task.rs: the publisher and subscriber tasks, the heartbeat;
+// - task.rs: the publisher and subscriber tasks, the heartbeat, the replay;
+// - log.rs: the log's scripts and ids, and whether it covers a gap;
+// - endpoint.rs: where to connect (one Redis, or the master Sentinel names);
 // - receive.rs: a received message applied to the cache or scope it names;
 // - message.rs: the wire format of a message.
 mod attach;

@@ -104,14 +104,17 @@ impl<T> Invalidated<T> {
     }
 
     /// Like awaiting it, and then waits for this invalidation's message to reach Redis (feature
-    /// `redis`): `Err` if every attempt to publish it failed, so the other replicas may not
-    /// have evicted. The local invalidation took effect in the call either way, and the
-    /// invalidation counts as returned (see above) before this waits. `Ok` at once where no
-    /// backplane is installed or the cache does not take part.
+    /// `redis`), at most the backplane's heartbeat timeout: `Ok` once it did, `Err` if it did not
+    /// by then, so the other replicas may not have evicted yet (the message stays queued and
+    /// is retried until delivered). The local invalidation took effect in the call either way,
+    /// and the invalidation counts as returned (see above) before this waits. `Ok` at once where
+    /// no backplane is installed or the cache does not take part.
     ///
     /// # Errors
     ///
-    /// [`PublishError`](crate::backplane::PublishError) when the message was not published.
+    /// [`PublishError::Queued`](crate::backplane::PublishError::Queued) when the message had
+    /// not reached Redis within the heartbeat timeout, [`PublishError::Closed`](crate::backplane::PublishError::Closed)
+    /// when the backplane's task is gone.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
