@@ -78,6 +78,10 @@ fn main() {
             "a_failed_publish_is_queued_and_delivered",
             a_failed_publish_is_queued_and_delivered,
         ),
+        (
+            "a_full_publish_queue_publishes_a_clear_instead",
+            a_full_publish_queue_publishes_a_clear_instead,
+        ),
         ("the_backplane_runs_over_tls", the_backplane_runs_over_tls),
         (
             "a_replica_needs_only_the_documented_acl",
@@ -940,6 +944,41 @@ fn a_gap_longer_than_the_log_clears(redis: &Redis) {
     );
     let calls = read_after_blip(&mut b, false);
     assert_eq!(calls, KEYS as u64);
+}
+
+/// A's publish queue holds 2 messages; Redis frozen, A invalidates 4 of B's listings: the
+/// first 2 wait in the queue, the other 2 are replaced by one clear of the listing cache. When
+/// Redis thaws, B applies them all and drops every listing: nothing invalidated survives.
+fn a_full_publish_queue_publishes_a_clear_instead(redis: &Redis) {
+    let mut a = Replica::start_with("A", redis, FAST, &[("TTL_BP_PUBLISH_QUEUE", "2")]);
+    let mut b = Replica::start("B", redis, FAST);
+    warm_many(&mut b);
+    let published = a.stat("published");
+    let failures = a.stat("publish_failures");
+    let applied = b.stat("applied");
+    redis.signal("-STOP");
+    a.wait_health("Down");
+    b.wait_health("Down");
+    for i in 0..INVALIDATED {
+        assert_eq!(a.ask(&format!("invq listing-group k{i}")), "ok");
+    }
+    assert_eq!(
+        a.stat("publish_failures"),
+        failures + 2,
+        "two refused by the full queue"
+    );
+    a.version(2);
+    b.version(2);
+    redis.signal("-CONT");
+    // Two invalidations and one clear.
+    a.wait_stat("published", published + 3);
+    b.wait_health("Healthy");
+    b.wait_stat("applied", applied + 3);
+    let calls = read_after_blip(&mut b, false);
+    assert_eq!(
+        calls, KEYS as u64,
+        "B kept a listing the refused invalidations stood for"
+    );
 }
 
 /// A loopback port nobody listens on now.

@@ -233,6 +233,12 @@ pub(crate) fn run() {
             .prefix("backplane-test")
             .heartbeat(Duration::from_millis(every), Duration::from_millis(timeout))
             .replica_id(std::env::var("TTL_BP_ID").unwrap_or_else(|_| name.clone()));
+        if let Some(n) = std::env::var("TTL_BP_PUBLISH_QUEUE")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            options = options.publish_queue(n);
+        }
         if let Ok(path) = std::env::var("TTL_BP_CA") {
             options =
                 options.tls_root_certificate(std::fs::read(path).expect("the CA certificate"));
