@@ -82,6 +82,10 @@ fn main() {
             "a_full_publish_queue_publishes_a_clear_instead",
             a_full_publish_queue_publishes_a_clear_instead,
         ),
+        (
+            "chaos_storm_serves_nothing_invalidated_past_the_bound",
+            chaos_storm_serves_nothing_invalidated_past_the_bound,
+        ),
         ("the_backplane_runs_over_tls", the_backplane_runs_over_tls),
         (
             "a_replica_needs_only_the_documented_acl",
@@ -979,6 +983,187 @@ fn a_full_publish_queue_publishes_a_clear_instead(redis: &Redis) {
         calls, KEYS as u64,
         "B kept a listing the refused invalidations stood for"
     );
+}
+
+/// The listings of the chaos storm (users `k0`..).
+const CHAOS_KEYS: usize = 12;
+
+/// What the chaos storm's oracle knows of one listing: the version every read must at least
+/// return once `after` has passed (an invalidation's delivery to Redis, plus the bound).
+#[derive(Clone, Copy, Default)]
+struct Required {
+    version: u64,
+    after: Option<Instant>,
+}
+
+/// A seeded storm against a model: three replicas, a Redis that keeps what it acknowledges,
+/// invalidations on random replicas (awaited when Redis is up, queued while it is down), reads
+/// of every listing on every replica, and a random fault each round: Redis killed (-9) and
+/// restarted, Redis frozen, the subscriptions killed, a replica frozen. A read that starts past
+/// an invalidation's delivery plus the bound (the heartbeat timeout, with 300 ms of slack for
+/// the test's own clock) must return at least the version the upstream had when it was
+/// invalidated. `TTL_BP_CHAOS_ROUNDS` (default 6) and `TTL_BP_CHAOS_SEED` (default 1).
+fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
+    let rounds: u64 = std::env::var("TTL_BP_CHAOS_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(6);
+    let seed: u64 = std::env::var("TTL_BP_CHAOS_SEED")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let mut rng = ttl_cached_tests::SplitMix::new(seed);
+    let bound = Duration::from_millis(FAST.1 + 300);
+    redis.persist();
+    let mut replicas = [
+        Replica::start("A", redis, FAST),
+        Replica::start("B", redis, FAST),
+        Replica::start("C", redis, FAST),
+    ];
+    let mut required = [Required::default(); CHAOS_KEYS];
+    let mut version = 1u64;
+    let mut reads = 0u64;
+    let mut checked = 0u64;
+    let mut set_version = |replicas: &mut [Replica; 3], v: u64| {
+        for r in replicas.iter_mut() {
+            r.version(v);
+        }
+    };
+    set_version(&mut replicas, version);
+    // Reads of every listing on replica `i`, checked against the model.
+    let mut read = |replicas: &mut [Replica; 3], required: &[Required; CHAOS_KEYS], i: usize| {
+        let started = Instant::now();
+        let (_, values) = replicas[i].many("listing", CHAOS_KEYS);
+        for (k, value) in values.iter().enumerate() {
+            reads += 1;
+            let got: u64 = value
+                .rsplit_once("@v")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or_else(|| panic!("a version in {value}"));
+            let want = required[k];
+            if want.after.is_some_and(|after| started >= after) {
+                checked += 1;
+                assert!(
+                    got >= want.version,
+                    "seed {seed}: replica {} served k{k}@v{got}, invalidated at v{} more than the bound ago",
+                    replicas[i].name,
+                    want.version
+                );
+            }
+        }
+    };
+    for round in 0..rounds {
+        // Healthy traffic: invalidations, each awaited (delivered), and reads everywhere.
+        for _ in 0..3 {
+            version += 1;
+            set_version(&mut replicas, version);
+            let k = rng.below(CHAOS_KEYS as u64) as usize;
+            let who = rng.below(3) as usize;
+            let answer = replicas[who].ask(&format!("inv listing-group k{k}"));
+            assert!(answer.starts_with("ok"), "seed {seed}: {answer}");
+            required[k] = Required {
+                version,
+                after: Some(Instant::now() + bound),
+            };
+            for i in 0..3 {
+                read(&mut replicas, &required, i);
+            }
+        }
+        let fault = rng.below(4);
+        let hold = Duration::from_millis(300 + rng.below(1700));
+        let who = rng.below(3) as usize;
+        let published: Vec<u64> = replicas.iter_mut().map(|r| r.stat("published")).collect();
+        let mut queued = Vec::new();
+        let mut invalidate_queued =
+            |replicas: &mut [Replica; 3], queued: &mut Vec<(usize, usize, u64)>, version: u64| {
+                let k = rng.below(CHAOS_KEYS as u64) as usize;
+                let by = rng.below(3) as usize;
+                assert_eq!(replicas[by].ask(&format!("invq listing-group k{k}")), "ok");
+                queued.push((by, k, version));
+            };
+        println!("chaos round {round}: fault {fault} for {hold:?} (replica {who})");
+        match fault {
+            0 | 1 => {
+                if fault == 0 {
+                    redis.kill();
+                } else {
+                    redis.signal("-STOP");
+                }
+                std::thread::sleep(hold / 2);
+                version += 1;
+                set_version(&mut replicas, version);
+                invalidate_queued(&mut replicas, &mut queued, version);
+                for i in 0..3 {
+                    read(&mut replicas, &required, i);
+                }
+                std::thread::sleep(hold / 2);
+                if fault == 0 {
+                    redis.restart();
+                } else {
+                    redis.signal("-CONT");
+                }
+            }
+            2 => {
+                let killed = redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+                assert!(killed.as_deref().is_some_and(|r| r.starts_with(':')));
+                version += 1;
+                set_version(&mut replicas, version);
+                invalidate_queued(&mut replicas, &mut queued, version);
+                for i in 0..3 {
+                    read(&mut replicas, &required, i);
+                }
+            }
+            _ => {
+                replicas[who].signal("-STOP");
+                std::thread::sleep(hold / 2);
+                version += 1;
+                for (i, r) in replicas.iter_mut().enumerate() {
+                    if i != who {
+                        r.version(version);
+                    }
+                }
+                let k = rng.below(CHAOS_KEYS as u64) as usize;
+                let by = (who + 1 + rng.below(2) as usize) % 3;
+                let answer = replicas[by].ask(&format!("inv listing-group k{k}"));
+                assert!(answer.starts_with("ok"), "seed {seed}: {answer}");
+                required[k] = Required {
+                    version,
+                    after: Some(Instant::now() + bound),
+                };
+                // Asleep past the bound: its first reads are held to the invalidation.
+                std::thread::sleep(bound + hold / 4);
+                // Queued in its stdin while it sleeps: it reads as soon as it wakes.
+                writeln!(replicas[who].stdin, "ver {version}").expect("reads");
+                replicas[who].stdin.flush().expect("reads");
+                replicas[who].signal("-CONT");
+                let mut line = String::new();
+                while !line.starts_with("@@ ") {
+                    line.clear();
+                    assert!(replicas[who].stdout.read_line(&mut line).expect("writes") > 0);
+                }
+                read(&mut replicas, &required, who);
+            }
+        }
+        // Every queued invalidation is delivered: it counts from then on.
+        for (by, k, v) in queued {
+            replicas[by].wait_stat("published", published[by] + 1);
+            let entry = &mut required[k];
+            if v >= entry.version {
+                *entry = Required {
+                    version: v,
+                    after: Some(Instant::now() + bound),
+                };
+            }
+        }
+        for r in replicas.iter_mut() {
+            r.wait_health("Healthy");
+        }
+        for i in 0..3 {
+            read(&mut replicas, &required, i);
+        }
+    }
+    println!("chaos storm, seed {seed}: {rounds} faults, {reads} reads, {checked} past an invalidation's bound, 0 stale");
+    assert!(checked > 0, "the storm checked nothing");
 }
 
 /// A loopback port nobody listens on now.
