@@ -1024,7 +1024,7 @@ fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
     let mut version = 1u64;
     let mut reads = 0u64;
     let mut checked = 0u64;
-    let mut set_version = |replicas: &mut [Replica; 3], v: u64| {
+    let set_version = |replicas: &mut [Replica; 3], v: u64| {
         for r in replicas.iter_mut() {
             r.version(v);
         }
