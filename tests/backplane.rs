@@ -563,6 +563,13 @@ fn propagation_rounds(redis: &Redis) {
         };
         delays.push(seen.saturating_sub(sent));
     }
+    // B timed each of A's messages from its send time: the lag it reports is about the one
+    // measured here (both clocks are this machine's).
+    assert!(b.stat("lag_samples") >= rounds as u64);
+    assert!(
+        b.stat("lag_last_micros") < 1_000_000,
+        "a lag over a second on loopback"
+    );
     delays.sort_unstable();
     let pct = |p: f64| delays[((delays.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
     println!(
@@ -791,6 +798,13 @@ fn frozen_redis_is_noticed_then_replayed(redis: &Redis) {
     assert_eq!(b.stat("gap_clears"), clears);
     let calls = read_after_blip(&mut b, true);
     assert_eq!(calls, INVALIDATED as u64);
+    let fenced = b.stat("fenced_micros");
+    assert!(fenced > 0, "B was fenced during the freeze");
+    assert_eq!(
+        b.stat("fenced_micros"),
+        fenced,
+        "healthy again: no longer counting"
+    );
 }
 
 /// B's subscription is killed (`CLIENT KILL TYPE pubsub`) and B takes a while to come back:

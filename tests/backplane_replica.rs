@@ -195,7 +195,7 @@ fn stats() -> String {
     format!(
         "stats calls={} published={} publish_failures={} received={} applied={} ignored_own={} \
          rejected={} outages={} subscriptions={} replays={} replayed={} gap_clears={} \
-         duplicate_ids={} publish_retries={}",
+         duplicate_ids={} publish_retries={} lag_last_micros={} lag_samples={} fenced_micros={}",
         CALLS.load(SeqCst),
         s.published,
         s.publish_failures,
@@ -209,7 +209,10 @@ fn stats() -> String {
         s.replayed,
         s.gap_clears,
         s.duplicate_ids,
-        s.publish_retries
+        s.publish_retries,
+        s.lag_last_micros,
+        s.lag_samples,
+        s.fenced_micros
     )
 }
 

@@ -52,6 +52,31 @@ pub(super) fn go_down() {
     if was == HEALTHY {
         COUNTERS.outages.fetch_add(1, SeqCst);
     }
+    if was != DOWN {
+        DOWN_SINCE.store(wall_micros().max(1), SeqCst);
+    }
+}
+
+/// When the replica last went down (µs since the Unix epoch), 0 while healthy.
+static DOWN_SINCE: AtomicU64 = AtomicU64::new(0);
+
+/// Now, in µs since the Unix epoch, on this machine's wall clock.
+pub(super) fn wall_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A message another replica sent at `sent` (µs since the Unix epoch, its wall clock) was
+/// applied now.
+pub(super) fn applied_after(sent: u64) {
+    if sent == 0 {
+        return;
+    }
+    let lag = wall_micros().saturating_sub(sent);
+    COUNTERS.lag_last_micros.store(lag, SeqCst);
+    COUNTERS.lag_total_micros.fetch_add(lag, SeqCst);
+    COUNTERS.lag_samples.fetch_add(1, SeqCst);
 }
 
 /// Opens the gate: called once the log has been replayed (or the caches cleared) and a
@@ -59,6 +84,12 @@ pub(super) fn go_down() {
 pub(super) fn go_healthy() {
     if STATE.swap(HEALTHY, SeqCst) != HEALTHY {
         COUNTERS.subscriptions.fetch_add(1, SeqCst);
+        let since = DOWN_SINCE.swap(0, SeqCst);
+        if since != 0 {
+            COUNTERS
+                .fenced_micros
+                .fetch_add(wall_micros().saturating_sub(since), SeqCst);
+        }
     }
 }
 
@@ -79,6 +110,10 @@ pub(super) struct Counters {
     pub(super) replayed: AtomicU64,
     pub(super) gap_clears: AtomicU64,
     pub(super) duplicate_ids: AtomicU64,
+    pub(super) lag_last_micros: AtomicU64,
+    pub(super) lag_total_micros: AtomicU64,
+    pub(super) lag_samples: AtomicU64,
+    pub(super) fenced_micros: AtomicU64,
 }
 
 pub(super) static COUNTERS: Counters = Counters {
@@ -97,6 +132,10 @@ pub(super) static COUNTERS: Counters = Counters {
     replayed: AtomicU64::new(0),
     gap_clears: AtomicU64::new(0),
     duplicate_ids: AtomicU64::new(0),
+    lag_last_micros: AtomicU64::new(0),
+    lag_total_micros: AtomicU64::new(0),
+    lag_samples: AtomicU64::new(0),
+    fenced_micros: AtomicU64::new(0),
 };
 
 /// The backplane's counters, since start-up; see [`stats`].
@@ -138,6 +177,18 @@ pub struct BackplaneStats {
     pub gap_clears: u64,
     /// Heartbeats that found this replica's id claimed by another process.
     pub duplicate_ids: u64,
+    /// Propagation lag of the last message applied from another replica: from its send time
+    /// (the sender's wall clock) to its application here (this one's), in µs; clock skew
+    /// between the machines adds to it. Format 1 messages carry no send time.
+    pub lag_last_micros: u64,
+    /// The sum of every such lag, in µs, and how many there were: their mean is
+    /// `lag_total_micros / lag_samples`.
+    pub lag_total_micros: u64,
+    /// See [`lag_total_micros`](Self::lag_total_micros).
+    pub lag_samples: u64,
+    /// How long, in µs, the attached caches were fenced (not healthy: serving nothing they
+    /// hold) since `install`, the current outage included.
+    pub fenced_micros: u64,
 }
 
 /// The backplane's counters.
@@ -166,6 +217,14 @@ pub fn stats() -> BackplaneStats {
         replayed: c.replayed.load(SeqCst),
         gap_clears: c.gap_clears.load(SeqCst),
         duplicate_ids: c.duplicate_ids.load(SeqCst),
+        lag_last_micros: c.lag_last_micros.load(SeqCst),
+        lag_total_micros: c.lag_total_micros.load(SeqCst),
+        lag_samples: c.lag_samples.load(SeqCst),
+        fenced_micros: c.fenced_micros.load(SeqCst)
+            + match DOWN_SINCE.load(SeqCst) {
+                0 => 0,
+                since => wall_micros().saturating_sub(since),
+            },
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::health::{storing_allowed, COUNTERS};
+use super::health::{storing_allowed, wall_micros, COUNTERS};
 use super::message::{Kind, Message};
 use crate::seam::{Delivery, Invalidation, Observer, PublishError};
 
@@ -95,13 +95,6 @@ impl Observer for Publisher {
     fn storing_allowed(&self) -> bool {
         storing_allowed()
     }
-}
-
-/// Microseconds since the Unix epoch, on this machine's wall clock: the message's send time.
-fn wall_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 fn encode(outbox: &Outbox, kind: Kind, target: &str, group: &[u8], key: &[u8]) -> Vec<u8> {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
 
 use super::endpoint::Endpoint;
-use super::health::{clear_every_cache, go_down, go_healthy, COUNTERS};
+use super::health::{applied_after, clear_every_cache, go_down, go_healthy, COUNTERS};
 use super::log::{self, LogId, Position};
 use super::message::{Framed, Message};
 use super::publish::{Outgoing, OUTBOX};
@@ -335,7 +335,10 @@ fn apply(shared: &Shared, payload: &[u8]) {
         Ok(message) if message.instance == shared.instance => {
             COUNTERS.ignored_own.fetch_add(1, SeqCst);
         }
-        Ok(message) => receive::apply(&message),
+        Ok(message) => {
+            receive::apply(&message);
+            applied_after(message.sent_micros);
+        }
         Err(Some((kind, target))) => receive::reject(kind, target),
         // Not even the target is readable: clear everything.
         Err(None) => {
