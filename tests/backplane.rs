@@ -92,8 +92,8 @@ fn main() {
             a_replica_needs_only_the_documented_acl,
         ),
         (
-            "the_backplane_finds_its_master_through_sentinel",
-            the_backplane_finds_its_master_through_sentinel,
+            "the_backplane_follows_a_sentinel_failover",
+            the_backplane_follows_a_sentinel_failover,
         ),
         (
             "an_undecodable_message_clears_what_it_was_about",
@@ -1369,19 +1369,56 @@ fn the_backplane_runs_over_tls(redis: &Redis) {
     let _ = child.wait();
 }
 
-/// The backplane through Sentinel (`redis+sentinel://`, feature `redis-sentinel`): the
-/// replicas ask a sentinel for the master, here the test's redis-server.
-fn the_backplane_finds_its_master_through_sentinel(redis: &Redis) {
+/// One RESP command to `port`; the whole reply, as text.
+fn ask_port(port: u16, args: &[&str]) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = [0u8; 4096];
+    let n = stream.read(&mut reply).ok()?;
+    Some(String::from_utf8_lossy(&reply[..n]).into_owned())
+}
+
+/// The backplane through Sentinel (`redis+sentinel://`, feature `redis-sentinel`), across a
+/// failover: a Redis replica of the test's server and a sentinel watching both; the replicas of
+/// the service ask the sentinel for the master; the master is killed, the sentinel promotes the
+/// Redis replica, and the service's replicas follow it, replay its copy of the log (same epoch:
+/// nothing cleared, nothing refetched) and carry invalidations again.
+fn the_backplane_follows_a_sentinel_failover(redis: &Redis) {
     let dir = std::env::temp_dir().join(format!("ttl-cached-sentinel-{}", redis.port));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a directory");
+    let standby_port = free_port();
+    let standby = Command::new(&redis.binary)
+        .args(["--port", &standby_port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--replicaof", "127.0.0.1", &redis.port.to_string()])
+        .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the standby starts");
+    let _standby = Guard(standby, dir.join("standby"));
+    wait_ping(standby_port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ask_port(standby_port, &["INFO", "replication"])
+        .is_some_and(|info| info.contains("master_link_status:up"))
+    {
+        assert!(Instant::now() < deadline, "the standby never synced");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let port = free_port();
     let conf = dir.join("sentinel.conf");
     std::fs::write(
         &conf,
         format!(
             "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
-             sentinel monitor mymaster 127.0.0.1 {} 1\n",
+             sentinel monitor mymaster 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds mymaster 500\n\
+             sentinel failover-timeout mymaster 5000\n",
             dir.display(),
             redis.port
         ),
@@ -1404,6 +1441,46 @@ fn the_backplane_finds_its_master_through_sentinel(redis: &Redis) {
     b.version(2);
     assert!(a.ask("inv listing-group u1").starts_with("ok"));
     assert!(b.ask("await listing u1 u1@v2").starts_with("seen"));
+    // Everything written so far is on the standby before the master dies.
+    assert_eq!(redis.command(&["WAIT", "1", "2000"]).as_deref(), Some(":1"));
+    let (clears, replays) = (b.stat("gap_clears"), b.stat("replays"));
+    let (_, calls) = b.get("folder", "u1");
+    let killed = redis.kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ask_port(port, &["SENTINEL", "get-master-addr-by-name", "mymaster"])
+        .is_some_and(|reply| reply.contains(&standby_port.to_string()))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sentinel never promoted the standby"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b.wait_stat("replays", replays + 1);
+    a.wait_health("Healthy");
+    let healthy = b.wait_health("Healthy");
+    println!(
+        "sentinel failover: B healthy on the new master {:.0} ms after the old one was killed",
+        healthy.saturating_sub(killed) as f64 / 1e6
+    );
+    assert_eq!(
+        b.stat("gap_clears"),
+        clears,
+        "B cleared across the failover"
+    );
+    let (value, after) = b.get("folder", "u1");
+    assert_eq!(
+        (value.as_str(), after),
+        ("u1@v1", calls),
+        "B refetched what nobody invalidated"
+    );
+    a.version(3);
+    b.version(3);
+    assert!(a.ask("inv listing-group u1").starts_with("ok"));
+    assert!(
+        b.ask("await listing u1 u1@v3").starts_with("seen"),
+        "no invalidation crosses the new master"
+    );
 }
 
 /// The ACL the README documents is all a replica needs: replicas logged in as a user with
