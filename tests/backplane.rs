@@ -111,6 +111,38 @@ fn main() {
             "a_late_attach_drops_what_the_cache_held",
             a_late_attach_drops_what_the_cache_held,
         ),
+        (
+            "replicas_share_what_they_fetch",
+            replicas_share_what_they_fetch,
+        ),
+        (
+            "a_cold_key_is_fetched_once_across_replicas",
+            a_cold_key_is_fetched_once_across_replicas,
+        ),
+        (
+            "a_fetch_begun_before_an_invalidation_is_never_written_back",
+            a_fetch_begun_before_an_invalidation_is_never_written_back,
+        ),
+        (
+            "a_value_invalidated_in_redis_is_never_read_back",
+            a_value_invalidated_in_redis_is_never_read_back,
+        ),
+        (
+            "the_tier_never_blocks_a_call_past_its_timeout",
+            the_tier_never_blocks_a_call_past_its_timeout,
+        ),
+        (
+            "garbage_in_the_tier_is_a_miss",
+            garbage_in_the_tier_is_a_miss,
+        ),
+        (
+            "an_invalidation_anywhere_reaches_the_tier",
+            an_invalidation_anywhere_reaches_the_tier,
+        ),
+        (
+            "a_miss_after_an_undelivered_invalidation_skips_the_tier",
+            a_miss_after_an_undelivered_invalidation_skips_the_tier,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;
@@ -273,6 +305,35 @@ impl Redis {
         at
     }
 
+    /// One command, in RESP; every line of the reply that is not a type or length line (the
+    /// elements of an array of text).
+    fn command_lines(&self, args: &[&str]) -> Vec<String> {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return Vec::new();
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(300)));
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        if stream.write_all(request.as_bytes()).is_err() {
+            return Vec::new();
+        }
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&reply)
+            .lines()
+            .filter(|l| !(l.starts_with('*') || l.starts_with('$')))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// One command, in RESP; the first line of the reply.
     fn command(&self, args: &[&str]) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
@@ -364,8 +425,19 @@ impl Replica {
 
     /// Sends one command; its one-line answer.
     fn ask(&mut self, command: &str) -> String {
+        self.send(command);
+        self.recv(command)
+    }
+
+    /// Sends one command without waiting for its answer (see [`recv`](Self::recv)), so that
+    /// several replicas run theirs at once.
+    fn send(&mut self, command: &str) {
         writeln!(self.stdin, "{command}").expect("replica reads");
         self.stdin.flush().expect("replica reads");
+    }
+
+    /// The answer to the command sent last.
+    fn recv(&mut self, command: &str) -> String {
         let mut line = String::new();
         loop {
             line.clear();
@@ -1509,6 +1581,9 @@ fn a_replica_needs_only_the_documented_acl(redis: &Redis) {
         "+subscribe",
         "+ping",
         "+hello",
+        "+pttl",
+        "+pexpire",
+        "+del",
     ];
     assert_eq!(redis.command(&acl).as_deref(), Some("+OK"));
     let url = format!("redis://cache:secret@127.0.0.1:{}/", redis.port);
@@ -1535,6 +1610,13 @@ fn a_replica_needs_only_the_documented_acl(redis: &Redis) {
         "u1@v1",
         "B cleared what nobody invalidated"
     );
+    // The shared tier's scripts: A writes, B reads it back, an invalidation bumps.
+    let (value, _) = a.get("tiered", "acl");
+    poll(|| field(&a.ask("tier"), "writes") == 1);
+    let calls = b.stat("calls");
+    assert_eq!(b.get("tiered", "acl"), (value, calls));
+    assert!(a.ask("inv tiered-group acl").starts_with("ok"));
+    assert_eq!(field(&a.ask("tier"), "write_errors"), 0);
 }
 
 fn a_failed_publish_is_queued_and_delivered(redis: &Redis) {
@@ -1672,4 +1754,356 @@ fn a_late_attach_drops_what_the_cache_held(redis: &Redis) {
         after, "u1@v2",
         "B served a value invalidated before its attach"
     );
+}
+
+/// Three replicas with the tiered cache, `env` added.
+fn tier_fleet(redis: &Redis, env: &[(&str, &str)]) -> [Replica; 3] {
+    [
+        Replica::start_with("A", redis, FAST, env),
+        Replica::start_with("B", redis, FAST, env),
+        Replica::start_with("C", redis, FAST, env),
+    ]
+}
+
+/// `k0`..`k<n-1>` in an order drawn from `seed`, comma-separated.
+fn shuffled(n: usize, seed: u64) -> String {
+    let mut keys: Vec<usize> = (0..n).collect();
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    for i in (1..n).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let j = usize::try_from(state >> 33).expect("fits") % (i + 1);
+        keys.swap(i, j);
+    }
+    keys.iter()
+        .map(|k| format!("k{k}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Each replica of `fleet` reads `keys` keys of `kind` three times, in its own order, all at
+/// once; the upstream calls each made, and each one's answer.
+fn read_together(fleet: &mut [Replica], kind: &str, keys: usize, seed: u64) -> (u64, Vec<String>) {
+    for (i, replica) in fleet.iter_mut().enumerate() {
+        replica.send(&format!(
+            "timed {kind} {} 3",
+            shuffled(keys, seed * 10 + i as u64)
+        ));
+    }
+    let answers: Vec<String> = fleet.iter_mut().map(|r| r.recv("timed")).collect();
+    let calls = answers
+        .iter()
+        .map(|a| {
+            a.split(' ')
+                .nth(1)
+                .and_then(|c| c.parse::<u64>().ok())
+                .expect("calls")
+        })
+        .sum();
+    (calls, answers)
+}
+
+/// The field `name` of an answer made of `name=value` words.
+fn field(answer: &str, name: &str) -> u64 {
+    answer
+        .split(' ')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {answer}"))
+}
+
+/// Three replicas, one seeded workload on each (50 keys, each replica in its own order, all at
+/// once), over two TTL periods: the upstream calls per key per TTL, with the tier and without
+/// (the same workload on an attached cache without one); then a new replica's reads of the
+/// same keys, all from the tier, timed.
+fn replicas_share_what_they_fetch(redis: &Redis) {
+    const KEYS: usize = 50;
+    const TTL_MS: u64 = 2_000;
+    let mut fleet = tier_fleet(redis, &[("TTL_BP_TIER_TTL_MS", "2000")]);
+    let (mut shared, mut alone) = (0, 0);
+    let mut late: Option<Replica> = None;
+    for period in 0..2u64 {
+        let started = Instant::now();
+        if let Some(d) = &mut late {
+            // The values D read from the tier expired when they did there, not a TTL after D
+            // read them: D serves the upstream's new version.
+            for replica in fleet.iter_mut().chain(std::iter::once(&mut *d)) {
+                replica.version(2);
+            }
+            let (calls, values) = d.many("tiered", KEYS);
+            assert!(
+                values.iter().all(|v| v.ends_with("@v2")),
+                "D served a value past its deadline in the tier: {values:?}"
+            );
+            shared += calls;
+        }
+        let (calls, answers) = read_together(&mut fleet, "tiered", KEYS, period);
+        println!("  tiered, period {period}: {calls} upstream calls; {answers:?}");
+        shared += calls;
+        let (calls, _) = read_together(&mut fleet, "untiered", KEYS, period + 100);
+        alone += calls;
+        if period == 0 {
+            // A new replica, started now: the keys are in the tier.
+            let mut d = Replica::start_with("D", redis, FAST, &[("TTL_BP_TIER_TTL_MS", "2000")]);
+            let answer = d.ask(&format!("timed tiered {} 1", shuffled(KEYS, 7)));
+            println!("  a new replica's first reads (from the tier, in µs): {answer}");
+            assert!(answer.starts_with("calls 0 "), "{answer}");
+            assert_eq!(field(&d.ask("tier"), "hits"), KEYS as u64);
+            late = Some(d);
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(TTL_MS / 2),
+            "the workload outlasted half the TTL: {:?}",
+            started.elapsed()
+        );
+        // Past the TTL: every value has expired everywhere, in the tier too.
+        std::thread::sleep(Duration::from_millis(TTL_MS + 100).saturating_sub(started.elapsed()));
+    }
+    let per_key = |calls: u64| calls as f64 / (KEYS as f64 * 2.0);
+    println!(
+        "  upstream calls per key per TTL, 3 replicas: {:.2} with the tier, {:.2} without",
+        per_key(shared),
+        per_key(alone)
+    );
+    for replica in &mut fleet {
+        let tier = replica.ask("tier");
+        println!("  {}: {tier}", replica.name);
+    }
+    assert!(
+        per_key(shared) <= 1.05,
+        "{} upstream calls for {KEYS} keys over 2 TTLs",
+        shared
+    );
+}
+
+/// Three replicas miss one cold key at once, the upstream taking 300 ms: one upstream call in
+/// all (the others wait on the first one's lease); and when the lease's holder dies (kill -9)
+/// with its fetch running, another replica fetches once the lease expires.
+fn a_cold_key_is_fetched_once_across_replicas(redis: &Redis) {
+    let mut fleet = tier_fleet(redis, &[("TTL_BP_TIER_LEASE_MS", "1000")]);
+    for replica in &mut fleet {
+        assert_eq!(replica.ask("slow 300"), "ok");
+        replica.version(1);
+    }
+    for round in 0..3 {
+        let user = format!("cold{round}");
+        for replica in &mut fleet {
+            replica.send(&format!("get tiered {user}"));
+        }
+        let answers: Vec<String> = fleet.iter_mut().map(|r| r.recv("get")).collect();
+        let calls: u64 = fleet.iter_mut().map(|r| r.stat("calls")).sum();
+        println!("  round {round}: {answers:?}, upstream calls in all: {calls}");
+        assert_eq!(
+            calls,
+            round + 1,
+            "one upstream call per cold key: {answers:?}"
+        );
+    }
+    let [mut a, mut b, _c] = fleet;
+    let before = b.stat("calls");
+    assert_eq!(a.ask("slowget tiered dies"), "started");
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    let started = Instant::now();
+    let (value, calls) = b.get("tiered", "dies");
+    let waited = started.elapsed();
+    println!("  the lease's holder killed: B fetched after {waited:?}");
+    assert_eq!(value, "dies@v1");
+    assert_eq!(calls, before + 1, "B fetched the key itself");
+    assert!(waited < Duration::from_millis(1000 + 1500), "{waited:?}");
+}
+
+/// The key `pattern` matches, the one there is.
+fn only_key(redis: &Redis, pattern: &str) -> String {
+    let keys = redis.command_lines(&["KEYS", pattern]);
+    assert_eq!(keys.len(), 1, "{pattern}: {keys:?}");
+    keys[0].clone()
+}
+
+/// A fetches u's v1 and holds it; an invalidation of u's group reaches Redis (its generation
+/// set as the backplane's script sets it) but not A yet; A's fetch completes (its caller began
+/// before the invalidation and gets v1; A, not told, stores it). The tier must refuse A's
+/// write: B, which never held u, must fetch v2.
+fn a_fetch_begun_before_an_invalidation_is_never_written_back(redis: &Redis) {
+    let [mut a, mut b, _c] = tier_fleet(redis, &[]);
+    a.version(1);
+    b.version(1);
+    // A value written (the cache's tier life), then u's group invalidated once: its
+    // generation's key exists.
+    let _ = a.get("tiered", "w");
+    poll(|| {
+        !redis
+            .command_lines(&["KEYS", "backplane-test:tier:*:life"])
+            .is_empty()
+    });
+    assert!(b.ask("inv tiered-group u").starts_with("ok"));
+    let generation = only_key(redis, "backplane-test:gen:*:g:*");
+    assert_eq!(a.ask("slowget tiered u"), "started");
+    redis.command(&["SET", &generation, "9999999999999-0", "PX", "3600000"]);
+    b.version(2);
+    assert_eq!(a.ask("release"), "val u@v1");
+    poll(|| field(&a.ask("tier"), "writes_refused") == 1);
+    let (value, _) = b.get("tiered", "u");
+    assert_eq!(
+        value, "u@v2",
+        "B read back a value fetched before the invalidation"
+    );
+}
+
+/// A value in the tier under the current generations; then the cache's generation is set in
+/// Redis (an invalidation that reached Redis and no replica yet): a replica that never held the
+/// value must not read it back.
+fn a_value_invalidated_in_redis_is_never_read_back(redis: &Redis) {
+    let [mut a, mut b, _c] = tier_fleet(redis, &[]);
+    a.version(1);
+    b.version(2);
+    let _ = a.get("tiered", "r");
+    poll(|| field(&a.ask("tier"), "writes") == 1);
+    poll(|| {
+        redis
+            .command_lines(&["KEYS", "backplane-test:tier:*:v:*"])
+            .len()
+            == 1
+    });
+    let cache = format!(
+        "backplane-test:gen:{}:backplane-test::tiered",
+        "backplane-test::tiered".len()
+    );
+    redis.command(&["SET", &cache, "9999999999999-0", "PX", "3600000"]);
+    let (value, _) = b.get("tiered", "r");
+    assert_eq!(
+        value, "r@v2",
+        "B read back a value the generations no longer cover"
+    );
+}
+
+/// Redis frozen (SIGSTOP): a miss on the tiered cache waits for the tier at most its timeout
+/// (100 ms), then fetches; once the backplane is down, it does not ask the tier at all.
+fn the_tier_never_blocks_a_call_past_its_timeout(redis: &Redis) {
+    let [mut a, ..] = tier_fleet(redis, &[]);
+    a.version(1);
+    let _ = a.get("tiered", "warm");
+    redis.signal("-STOP");
+    let answer = a.ask("timed tiered f1,f2,f3 1");
+    redis.signal("-CONT");
+    println!("  three misses with Redis frozen: {answer}");
+    let max: u64 = answer
+        .split(' ')
+        .nth(7)
+        .and_then(|m| m.parse().ok())
+        .expect("max");
+    assert!(max < 400_000, "a call waited {max} µs for a frozen tier");
+    let tier = a.ask("tier");
+    assert!(
+        field(&tier, "unavailable") + field(&tier, "skipped") >= 3,
+        "{tier}"
+    );
+}
+
+/// A value in the tier whose payload is not the cache's (garbage under a current tag): a miss,
+/// counted, fetched, and written over.
+fn garbage_in_the_tier_is_a_miss(redis: &Redis) {
+    let [mut a, mut b, _c] = tier_fleet(redis, &[]);
+    a.version(1);
+    b.version(2);
+    let _ = a.get("tiered", "g");
+    poll(|| {
+        redis
+            .command_lines(&["KEYS", "backplane-test:tier:*:v:*"])
+            .len()
+            == 1
+    });
+    let key = only_key(redis, "backplane-test:tier:*:v:*");
+    let spoil =
+        "local v = redis.call('GET', KEYS[1]) local nl = string.find(v, string.char(10), 1, true) \
+                 return redis.call('SET', KEYS[1], string.sub(v, 1, nl) .. 'garbage', 'KEEPTTL')";
+    assert_eq!(
+        redis.command(&["EVAL", spoil, "1", &key]).as_deref(),
+        Some("+OK")
+    );
+    let (value, _) = b.get("tiered", "g");
+    assert_eq!(value, "g@v2");
+    let tier = b.ask("tier");
+    assert_eq!(field(&tier, "undecodable"), 1, "{tier}");
+    poll(|| field(&b.ask("tier"), "writes") == 1);
+    let mut c = Replica::start("D", redis, FAST);
+    c.version(3);
+    assert_eq!(
+        c.get("tiered", "g").0,
+        "g@v2",
+        "B's value written over the garbage"
+    );
+}
+
+/// Polls `done` for up to 10 s.
+fn poll(mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "never happened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Each kind of invalidation (group, key, clear), made on B and delivered, bumps the tier's
+/// generation it covers: C, which never held the value A wrote, fetches anew.
+fn an_invalidation_anywhere_reaches_the_tier(redis: &Redis) {
+    let [mut a, mut b, mut c] = tier_fleet(redis, &[]);
+    for (round, kind) in ["tiered-group", "tiered-key", "tiered-clear"]
+        .iter()
+        .enumerate()
+    {
+        let user = format!("x{round}");
+        for replica in [&mut a, &mut b, &mut c] {
+            replica.version(1);
+        }
+        let writes = field(&a.ask("tier"), "writes");
+        assert_eq!(a.get("tiered", &user).0, format!("{user}@v1"));
+        poll(|| field(&a.ask("tier"), "writes") == writes + 1);
+        for replica in [&mut a, &mut b, &mut c] {
+            replica.version(2);
+        }
+        assert!(b.ask(&format!("inv {kind} {user}")).starts_with("ok"));
+        assert_eq!(
+            c.get("tiered", &user).0,
+            format!("{user}@v2"),
+            "C read back a value {kind} invalidated"
+        );
+    }
+}
+
+/// A runs as a user that may do everything but `XADD`, so that it cannot append to the log: its invalidations stay queued
+/// (retried), while its heartbeat keeps it healthy and the tier answers. A invalidates a value
+/// the tier holds; A's next miss must not read it back from the tier (Redis has not heard of
+/// the invalidation).
+fn a_miss_after_an_undelivered_invalidation_skips_the_tier(redis: &Redis) {
+    let acl = [
+        "ACL",
+        "SETUSER",
+        "nolog",
+        "on",
+        ">secret",
+        "resetkeys",
+        "~backplane-test:*",
+        "resetchannels",
+        "&backplane-test:*",
+        "+@all",
+        "-xadd",
+    ];
+    assert_eq!(redis.command(&acl).as_deref(), Some("+OK"));
+    let url = format!("redis://nolog:secret@127.0.0.1:{}/", redis.port);
+    let mut a = Replica::start_at("A", &url, FAST, &[]);
+    a.version(1);
+    assert_eq!(a.get("tiered", "q").0, "q@v1");
+    poll(|| field(&a.ask("tier"), "writes") == 1);
+    a.version(2);
+    assert!(
+        a.ask("inv tiered-group q").starts_with("err"),
+        "the append is refused"
+    );
+    assert_eq!(
+        a.get("tiered", "q").0,
+        "q@v2",
+        "A read back from the tier a value it had invalidated"
+    );
+    assert!(field(&a.ask("tier"), "skipped") >= 1);
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use cache_core::backplane::{self, BackplaneOptions, Health};
+use cache_core::backplane::{self, BackplaneOptions, Health, SharedTier};
 use cache_core::{ttl_cached, TtlCache};
 use tokio::sync::oneshot;
 
@@ -103,6 +103,48 @@ fn late() -> &'static TtlCache<String, u64, String> {
     })
 }
 
+/// A cache with a shared tier (feature `redis-tier`): TTL from `TTL_BP_TIER_TTL_MS` (default
+/// an hour), fetch lease from `TTL_BP_TIER_LEASE_MS` (default 5 s).
+fn tiered() -> &'static TtlCache<String, u64, String> {
+    static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let ms = |var: &str, default: u64| {
+            Duration::from_millis(
+                std::env::var(var)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(default),
+            )
+        };
+        let cache = TtlCache::builder()
+            .ttl(ms("TTL_BP_TIER_TTL_MS", 3_600_000))
+            .name("backplane-test::tiered")
+            .shared_tier(SharedTier::new().lease(ms("TTL_BP_TIER_LEASE_MS", 5_000)))
+            .build()
+            .expect("valid settings");
+        backplane::attach(&cache).expect("a unique name");
+        cache
+    })
+}
+
+/// The same cache as [`tiered`], attached, without the tier: what each replica fetches alone.
+fn untiered() -> &'static TtlCache<String, u64, String> {
+    static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let ttl = std::env::var("TTL_BP_TIER_TTL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3_600_000);
+        let cache = TtlCache::builder()
+            .ttl(Duration::from_millis(ttl))
+            .name("backplane-test::untiered")
+            .build()
+            .expect("valid settings");
+        backplane::attach(&cache).expect("a unique name");
+        cache
+    })
+}
+
 /// A cache with no name: it does not take part, so it is neither gated nor cleared.
 fn unnamed() -> &'static TtlCache<String, u64, String> {
     static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
@@ -127,6 +169,8 @@ async fn get(kind: &str, user: &str) -> String {
         "folder" => folder(user, 1).await,
         "builder" => builder().get_with(user, &1, || upstream(user)).await,
         "unnamed" => unnamed().get_with(user, &1, || upstream(user)).await,
+        "tiered" => tiered().get_with(user, &1, || upstream(user)).await,
+        "untiered" => untiered().get_with(user, &1, || upstream(user)).await,
         "late" => late().get_with(user, &1, || upstream(user)).await,
         "stale" => {
             let owned = user.to_owned();
@@ -166,6 +210,9 @@ async fn invalidate(kind: &str, user: &str) -> String {
         }
         "stale-group" => outcome(sent, stale().invalidate_group(user).published().await),
         "late-group" => outcome(sent, late().invalidate_group(user).published().await),
+        "tiered-group" => outcome(sent, tiered().invalidate_group(user).published().await),
+        "tiered-key" => outcome(sent, tiered().invalidate(user, &1).published().await),
+        "tiered-clear" => outcome(sent, tiered().clear().published().await),
         "builder-insert" => {
             // A write-through: A has the new value in hand; B must drop its old one.
             builder().insert(user, &1, upstream(user).await).await;
@@ -294,6 +341,23 @@ pub(crate) fn run() {
                     });
                     let user = (*user).to_owned();
                     let task = tokio::spawn(async move { listing(&user).await });
+                    held = Some((release, task));
+                    match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
+                        Ok(Ok(())) => "started".to_owned(),
+                        _ => "not started".to_owned(),
+                    }
+                }
+                // A fetch of the tiered cache held after it read the upstream (and, before
+                // that, the tier).
+                ["slowget", kind, user] => {
+                    let (started, started_rx) = oneshot::channel();
+                    let (release, release_rx) = oneshot::channel();
+                    *HOLD.lock().expect("not poisoned") = Some(Hold {
+                        started,
+                        release: release_rx,
+                    });
+                    let (kind, user) = ((*kind).to_owned(), (*user).to_owned());
+                    let task = tokio::spawn(async move { get(&kind, &user).await });
                     held = Some((release, task));
                     match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
                         Ok(Ok(())) => "started".to_owned(),
@@ -458,6 +522,49 @@ pub(crate) fn run() {
                     }
                 }
                 ["stats"] => stats(),
+                ["tier"] => {
+                    let t = tiered().tier_stats().expect("a tier");
+                    format!(
+                        "tier calls={} hits={} misses={} waited={} waited_out={} skipped={} \
+                         unavailable={} undecodable={} too_large={} writes={} writes_refused={} \
+                         write_errors={}",
+                        CALLS.load(SeqCst),
+                        t.hits,
+                        t.misses,
+                        t.waited,
+                        t.waited_out,
+                        t.skipped,
+                        t.unavailable,
+                        t.undecodable,
+                        t.too_large,
+                        t.writes,
+                        t.writes_refused,
+                        t.write_errors
+                    )
+                }
+                // Reads of `users` (comma-separated), in order, `rounds` times, each timed: the
+                // upstream calls, and the p50 and p99 of the reads in µs.
+                ["timed", kind, users, rounds] => {
+                    let rounds: usize = rounds.parse().expect("a count");
+                    let before = CALLS.load(SeqCst);
+                    let mut micros = Vec::new();
+                    for _ in 0..rounds {
+                        for user in users.split(',') {
+                            let started = Instant::now();
+                            let _ = get(kind, user).await;
+                            micros.push(started.elapsed().as_micros());
+                        }
+                    }
+                    micros.sort_unstable();
+                    let at = |q: f64| micros[((micros.len() - 1) as f64 * q) as usize];
+                    format!(
+                        "calls {} p50 {} p99 {} max {}",
+                        CALLS.load(SeqCst) - before,
+                        at(0.5),
+                        at(0.99),
+                        micros[micros.len() - 1]
+                    )
+                }
                 ["name"] => listing_cache().name().to_owned(),
                 other => panic!("unknown command {other:?}"),
             }

@@ -40,6 +40,9 @@ pub struct CacheBuilder<G, K, V> {
     capacity: usize,
     name: Cow<'static, str>,
     hooks: Hooks,
+    /// Set by `shared_tier` (feature `redis-tier`, `api/tier.rs`).
+    #[cfg(feature = "redis-tier")]
+    pub(crate) tier: Option<crate::cache::tier::TierSetup<V>>,
     _types: Types<G, K, V>,
 }
 
@@ -64,6 +67,8 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
             hooks: Hooks::default(),
+            #[cfg(feature = "redis-tier")]
+            tier: None,
             _types: PhantomData,
         }
     }
@@ -196,8 +201,25 @@ where
         self
     }
 
-    /// The checked configuration.
-    pub(crate) fn config(self) -> Result<Config, BuildError> {
+    /// The checked configuration, and the shared tier if one was asked for (feature `redis-tier`).
+    #[cfg(feature = "redis-tier")]
+    pub(crate) fn config_and_tier(
+        mut self,
+    ) -> Result<(Config, Option<crate::cache::tier::TierSetup<V>>), BuildError> {
+        let tier = self.tier.take();
+        Ok((self.checked()?, tier))
+    }
+
+    /// The checked configuration (no shared tier without the feature).
+    #[cfg(not(feature = "redis-tier"))]
+    pub(crate) fn config_and_tier(
+        self,
+    ) -> Result<(Config, Option<std::convert::Infallible>), BuildError> {
+        Ok((self.checked()?, None))
+    }
+
+    /// The configuration, if it passes the checks.
+    fn checked(self) -> Result<Config, BuildError> {
         let ttl = self.ttl.ok_or(BuildError::MissingTtl)?;
         if ttl.is_zero() {
             return Err(BuildError::ZeroTtl);

@@ -19,4 +19,6 @@ pub(crate) mod handle;
 #[cfg(feature = "redis")]
 pub(crate) mod remote;
 pub(crate) mod stats;
+#[cfg(feature = "redis-tier")]
+pub(crate) mod tier;
 pub(crate) mod ttl_cache;

@@ -109,6 +109,7 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
         fresh = true;
         Outbox {
             replica_id: replica_id.clone(),
+            prefix: options.prefix.clone(),
             instance,
             outgoing,
             limit: options.publish_queue,
@@ -138,6 +139,8 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
         timeout: options.heartbeat_timeout,
         log_length: options.log_length,
     });
+    #[cfg(feature = "redis-tier")]
+    super::tier::install(Arc::clone(&shared), options.prefix.clone());
     runtime.spawn(task::publisher(Arc::clone(&shared), queue));
     runtime.spawn(task::subscriber(shared));
     Ok(Backplane { _private: () })

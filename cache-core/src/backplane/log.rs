@@ -177,8 +177,10 @@ pub(super) fn fresh_epoch() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// Appends a message and publishes it, framed with its id. KEYS: epoch, log; ARGV: message,
-/// log length, a fresh epoch (set if none), channel.
+/// Appends a message and publishes it, framed with its id; for a cache with a shared tier,
+/// sets the generation the message bumps to the entry's id (`tier.rs`). KEYS: epoch, log, and
+/// optionally the cache's tier life and the generation; ARGV: message, log length, a fresh
+/// epoch (set if none), channel.
 pub(super) fn append_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| {
@@ -186,6 +188,15 @@ pub(super) fn append_script() -> &'static Script {
             r"
 redis.call('SET', KEYS[1], ARGV[3], 'NX')
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
+if KEYS[4] then
+  local life = redis.call('GET', KEYS[3])
+  if life then
+    local px = tonumber(life)
+    local left = redis.call('PTTL', KEYS[4])
+    if left > px then px = left end
+    redis.call('SET', KEYS[4], id, 'PX', px)
+  end
+end
 redis.call('PUBLISH', ARGV[4], string.char(242, #id) .. id .. ARGV[1])
 return id
 ",

@@ -58,7 +58,11 @@ mod options;
 mod publish;
 mod receive;
 mod task;
+#[cfg(feature = "redis-tier")]
+mod tier;
 
+#[cfg(feature = "redis-tier")]
+pub use crate::api::tier::{SharedTier, TierStats};
 pub use crate::keys::wire::WireKey;
 pub use crate::seam::PublishError;
 pub use attach::attach;

@@ -23,6 +23,9 @@ pub(super) struct Outgoing {
     /// For a clear published in place of messages the full queue refused: whose waiters its
     /// delivery answers.
     pub(super) covers: Option<(Kind, String)>,
+    /// The keys of the shared tier's generation this message bumps (feature `redis-tier`):
+    /// its cache's tier life and the generation (`tier.rs`).
+    pub(super) generation: Option<[String; 2]>,
 }
 
 /// The installed backplane's outbox: this replica's id and instance, and the publisher task's
@@ -30,6 +33,8 @@ pub(super) struct Outgoing {
 #[derive(Debug)]
 pub(super) struct Outbox {
     pub(super) replica_id: String,
+    /// The keys' prefix.
+    pub(super) prefix: String,
     pub(super) instance: u64,
     pub(super) outgoing: tokio::sync::mpsc::UnboundedSender<Outgoing>,
     pub(super) limit: usize,
@@ -110,6 +115,24 @@ fn encode(outbox: &Outbox, kind: Kind, target: &str, group: &[u8], key: &[u8]) -
     .encode()
 }
 
+/// The shared tier's generation a message bumps (`tier.rs`).
+#[cfg(feature = "redis-tier")]
+fn generation(
+    outbox: &Outbox,
+    kind: Kind,
+    target: &str,
+    group: &[u8],
+    key: &[u8],
+) -> Option<[String; 2]> {
+    super::tier::generation_keys(&outbox.prefix, kind, target, group, key)
+}
+
+/// Without the shared tier, no generations.
+#[cfg(not(feature = "redis-tier"))]
+fn generation(_: &Outbox, _: Kind, _: &str, _: &[u8], _: &[u8]) -> Option<[String; 2]> {
+    None
+}
+
 /// Queues one message; `None` when no backplane is installed. A full queue takes, in place of
 /// the message, one clear of its cache (or scope) for all the messages it refuses until that
 /// clear is delivered.
@@ -121,6 +144,7 @@ fn send(kind: Kind, target: &str, group: &[u8], key: &[u8]) -> Option<Delivery> 
             payload: encode(outbox, kind, target, group, key),
             done: Some(done),
             covers: None,
+            generation: generation(outbox, kind, target, group, key),
         }
     } else {
         COUNTERS.publish_failures.fetch_add(1, SeqCst);
@@ -144,6 +168,7 @@ fn send(kind: Kind, target: &str, group: &[u8], key: &[u8]) -> Option<Delivery> 
             payload: encode(outbox, kind, target, group, &[]),
             done: None,
             covers: Some((kind, target.to_owned())),
+            generation: generation(outbox, kind, target, group, &[]),
         }
     };
     outbox.queued.fetch_add(1, SeqCst);

@@ -37,7 +37,7 @@ pub(super) struct Shared {
 impl Shared {
     /// A connection manager (reconnects by itself), every step bounded by the heartbeat
     /// timeout so that a frozen server cannot stall the caller.
-    async fn manager(&self) -> Result<ConnectionManager, String> {
+    pub(super) async fn manager(&self) -> Result<ConnectionManager, String> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout))
@@ -67,12 +67,16 @@ impl Shared {
         &self,
         manager: &mut Option<ConnectionManager>,
         payload: &[u8],
+        generation: Option<&[String; 2]>,
     ) -> Result<(), String> {
         let conn = self.connection(manager).await?;
         let script = log::append_script();
         let mut call = script.key(&self.epoch_key);
-        call.key(&self.log_key)
-            .arg(payload)
+        call.key(&self.log_key);
+        if let Some([life, generation]) = generation {
+            call.key(life).key(generation);
+        }
+        call.arg(payload)
             .arg(self.log_length)
             .arg(log::fresh_epoch())
             .arg(&self.channel);
@@ -126,7 +130,14 @@ pub(super) async fn publisher(shared: Arc<Shared>, mut queue: mpsc::UnboundedRec
         let mut delay = Duration::from_millis(5);
         let mut failing = false;
         loop {
-            match shared.append(&mut manager, &outgoing.payload).await {
+            match shared
+                .append(
+                    &mut manager,
+                    &outgoing.payload,
+                    outgoing.generation.as_ref(),
+                )
+                .await
+            {
                 Ok(()) => break,
                 Err(e) => {
                     // Start from a fresh connection on the next attempt.

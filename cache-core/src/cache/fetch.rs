@@ -44,6 +44,12 @@ where
             Start::Done(outcome) => return outcome,
             Start::Lead(lead) => lead,
         };
+        #[cfg(feature = "redis-tier")]
+        if self.tier.get().is_some() {
+            if let Some(value) = self.through_tier(&lead.flight).await {
+                return lead.finish(policy.answer(value), policy).await;
+            }
+        }
         let outcome = match catch_unwind(fetch()).await {
             Ok(outcome) => outcome,
             Err(payload) => return lead.panicked(payload, policy),
@@ -265,6 +271,21 @@ where
         true
     }
 
+    /// When `flight`'s value, stored at `now`, expires: a TTL from now, or what a value read
+    /// from the shared tier had left there, if less.
+    fn expiry_of(&self, flight: &Flight<G, K, V>, now: Instant) -> Instant {
+        let expiry = self.expiry(now, flight.hash);
+        #[cfg(feature = "redis-tier")]
+        if let Some(deadline) = Self::tier_deadline(flight) {
+            if deadline < expiry {
+                // Store order is no longer expiry order, as with jitter.
+                self.store.ttl_lowered(now, self.ttl());
+                return deadline;
+            }
+        }
+        expiry
+    }
+
     fn expiry(&self, now: Instant, key_hash: u64) -> Instant {
         let ttl = self.ttl();
         if !self.jitter.is_none() {
@@ -295,16 +316,19 @@ where
         crate::engine::clock::check_not_paused();
         let now = Instant::now();
         // Clones happen before any lock is taken: they are user code.
-        let node = store.then(|| {
+        let expiry = store.then(|| self.expiry_of(flight, now));
+        let node = expiry.map(|expiry| {
             Arc::new(Node::new(
                 Arc::clone(&flight.group),
                 flight.rest.clone(),
                 value.clone(),
-                self.expiry(now, flight.hash),
+                expiry,
                 flight.stamp,
                 flight.hash,
             ))
         });
+        #[cfg(feature = "redis-tier")]
+        let written = self.tier.get().is_some().then(|| value.clone());
         let mut graveyard = Graveyard::new();
         let (stored, retired) = self.flights.settle(flight, |ours| {
             let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
@@ -325,12 +349,19 @@ where
         }
         trace::fetched(self.name(), stored);
         drop(graveyard);
+        #[cfg(feature = "redis-tier")]
+        if let Some(value) = written {
+            let kept = expiry.filter(|_| stored);
+            self.tier_settled(flight, kept.map(|expiry| (&value, expiry, now)));
+        }
         self.maintain_at(now);
     }
 
     fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>) {
         flight.publish_failure(shared);
         trace::fetched(self.name(), false);
+        #[cfg(feature = "redis-tier")]
+        self.tier_abandoned(flight);
         if self.flights.retire(flight) {
             self.store.groups.unpin(&flight.group);
         }
@@ -356,5 +387,7 @@ where
         if self.flights.retire(flight) {
             self.store.groups.unpin(&flight.group);
         }
+        #[cfg(feature = "redis-tier")]
+        self.tier_abandoned(flight);
     }
 }

@@ -71,6 +71,8 @@ mod fallback;
 pub(crate) mod fetch;
 pub(crate) mod invalidated;
 pub(crate) mod invalidation;
+#[cfg(feature = "redis-tier")]
+pub(crate) mod tier;
 pub(crate) mod trace;
 
 /// How many expired entries one miss or invalidation removes from the front of the store order,
@@ -120,6 +122,10 @@ where
     /// `seam/` and `api/remote.rs`.
     #[cfg(feature = "redis")]
     pub(crate) fleet: OnceLock<Membership>,
+    /// The shared tier this cache reads before fetching and writes what it fetched to, if
+    /// built with one (feature `redis-tier`): see `tier.rs`.
+    #[cfg(feature = "redis-tier")]
+    pub(crate) tier: OnceLock<tier::TierSetup<V>>,
 }
 
 /// The verbs' work, on the state every clone shares.
@@ -144,6 +150,8 @@ where
             hooks: config.hooks,
             #[cfg(feature = "redis")]
             fleet: OnceLock::new(),
+            #[cfg(feature = "redis-tier")]
+            tier: OnceLock::new(),
         }
     }
 

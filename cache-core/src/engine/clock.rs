@@ -160,6 +160,19 @@ impl Instant {
         }
     }
 
+    /// How long after `earlier` this is, or zero.
+    #[cfg(feature = "redis-tier")]
+    pub(crate) fn saturating_duration_since(self, earlier: Self) -> Duration {
+        #[cfg(feature = "test-util")]
+        {
+            self.0.saturating_duration_since(earlier.0)
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            Duration::from_nanos(self.0.saturating_sub(earlier.0))
+        }
+    }
+
     /// An instant later than any deadline the cache keeps.
     pub(crate) fn far() -> Self {
         Self::now()

@@ -60,6 +60,32 @@ pub(crate) struct Flight<G, K, V> {
     /// stays as small to drop as it was without stale serving: on a hit, that drop is part of
     /// the cost.
     pub(crate) fallback: OnceLock<Arc<Node<G, K, V>>>,
+    /// What the shared tier said of this key when the leader asked it (feature `redis-tier`):
+    /// see `cache/tier.rs`.
+    #[cfg(feature = "redis-tier")]
+    pub(crate) tier: OnceLock<TierTicket>,
+}
+
+/// What the shared tier told a flight's leader (feature `redis-tier`): the deadline a value
+/// read from it brings, or the generations to write the fetched value back under.
+#[cfg(feature = "redis-tier")]
+#[derive(Debug)]
+pub(crate) struct TierTicket {
+    /// The key's parts in the wire encoding: where it lives in the tier.
+    pub(crate) group: Vec<u8>,
+    pub(crate) key: Vec<u8>,
+    pub(crate) answer: TierAnswer,
+}
+
+/// See [`TierTicket`].
+#[cfg(feature = "redis-tier")]
+#[derive(Debug)]
+pub(crate) enum TierAnswer {
+    /// The value came from the tier and lives until then, not a whole TTL.
+    Read(crate::engine::clock::Instant),
+    /// Not in the tier under these generations: the fetched value is written back under them
+    /// (if they are still current then). `leased`: this replica holds the key's fetch lease.
+    Fetch { tag: Vec<u8>, leased: bool },
 }
 
 impl<G, K, V> Flight<G, K, V> {
@@ -74,6 +100,8 @@ impl<G, K, V> Flight<G, K, V> {
             failure: OnceLock::new(),
             notify: Notify::new(),
             fallback: OnceLock::new(),
+            #[cfg(feature = "redis-tier")]
+            tier: OnceLock::new(),
         }
     }
 

@@ -31,6 +31,8 @@ mod lease;
 mod observer;
 mod remote;
 mod roster;
+#[cfg(feature = "redis-tier")]
+mod tier;
 
 pub(crate) use delivery::Delivery;
 pub use delivery::PublishError;
@@ -43,3 +45,5 @@ pub(crate) use remote::ApplyRemote;
 pub(crate) use roster::{
     cache, every_cache, hold_refused, join_cache, join_scope, refused, refused_names, scope,
 };
+#[cfg(feature = "redis-tier")]
+pub(crate) use tier::{set_tier, tier, ReadFuture, TierKey, TierRead, TierStore, WriteFuture};

@@ -117,7 +117,13 @@ where
     /// The cache's state alone: a `#[ttl_cached]` function's handle owns it directly, so a hit
     /// through the macro follows no `Arc`.
     pub(crate) fn build_inner(self) -> Result<Inner<G, K, V>, BuildError> {
-        Ok(Inner::new(self.config()?))
+        let (config, _tier) = self.config_and_tier()?;
+        let inner = Inner::new(config);
+        #[cfg(feature = "redis-tier")]
+        if let Some(tier) = _tier {
+            let _ = inner.tier.set(tier);
+        }
+        Ok(inner)
     }
 }
 

@@ -1,0 +1,298 @@
+//! The shared tier's Redis side (feature `redis-tier`): values, generations and fetch leases,
+//! each read and write one script, so that a value is read or written only under the
+//! generations current at that instant in Redis's order.
+//!
+//! Keys (`<c>` is the cache's name preceded by its length, `<g>` and `<k>` the key's parts in
+//! the wire encoding, in hex):
+//!
+//! - `<prefix>:tier:<c>:v:<g>:<k>`: the value, `tag \n payload`, expiring with it;
+//! - `<prefix>:tier:<c>:l:<g>:<k>`: the key's fetch lease, the holder's instance;
+//! - `<prefix>:tier:<c>:life`: the longest lifetime written for the cache, kept as long;
+//! - `<prefix>:gen:<c>`, `<prefix>:gen:<c>:g:<g>`, `<prefix>:gen:<c>:k:<g>:<k>`: the
+//!   generations of the cache, of a group and of a key.
+//!
+//! A generation is the id of the log entry of the last invalidation that covered it, set by
+//! the script that appends that entry (`log.rs`): ids never repeat, so a generation that
+//! expired and was set again never matches an old tag. The tag of a value is its three
+//! generations as they were when its fetch began. Every key a value's tag names lives at least
+//! as long as the value: a write extends the generations to its lifetime, and an invalidation
+//! sets a generation for at least the longest lifetime written (`life`), so no value outlives
+//! the generation it was checked against. Without `life` (nothing written for the longest
+//! lifetime), there is nothing to invalidate and nothing is set.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{Script, Value};
+
+use super::health::storing_allowed;
+use super::message::Kind;
+use super::publish::OUTBOX;
+use super::task::Shared;
+use crate::seam::{self, ReadFuture, TierKey, TierRead, TierStore, WriteFuture};
+
+/// The tier, set by `install`.
+pub(super) struct RedisTier {
+    shared: Arc<Shared>,
+    prefix: String,
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+}
+
+static TIER: OnceLock<RedisTier> = OnceLock::new();
+
+/// Makes the tier available to the caches built with one.
+pub(super) fn install(shared: Arc<Shared>, prefix: String) {
+    let tier = TIER.get_or_init(|| RedisTier {
+        shared,
+        prefix,
+        connection: tokio::sync::Mutex::new(None),
+    });
+    seam::set_tier(tier);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// `<len>:<name>`: a cache's name, unambiguous whatever it contains.
+fn cache(name: &str) -> String {
+    format!("{}:{name}", name.len())
+}
+
+/// The key of the life of `target`'s values, and of the generation an invalidation of `kind`
+/// bumps: for the publisher, which passes them to the append script.
+pub(super) fn generation_keys(
+    prefix: &str,
+    kind: Kind,
+    target: &str,
+    group: &[u8],
+    key: &[u8],
+) -> Option<[String; 2]> {
+    let c = cache(target);
+    let generation = match kind {
+        Kind::Group => format!("{prefix}:gen:{c}:g:{}", hex(group)),
+        Kind::Key => format!("{prefix}:gen:{c}:k:{}:{}", hex(group), hex(key)),
+        Kind::Clear => format!("{prefix}:gen:{c}"),
+        // Scopes group `#[ttl_cached]` functions, which have no tier.
+        Kind::Scope => return None,
+    };
+    Some([format!("{prefix}:tier:{c}:life"), generation])
+}
+
+/// The keys of one value: value, lease, life, then the three generations.
+fn value_keys(prefix: &str, at: TierKey<'_>) -> [String; 6] {
+    let c = cache(at.cache);
+    let (g, k) = (hex(at.group), hex(at.key));
+    [
+        format!("{prefix}:tier:{c}:v:{g}:{k}"),
+        format!("{prefix}:tier:{c}:l:{g}:{k}"),
+        format!("{prefix}:tier:{c}:life"),
+        format!("{prefix}:gen:{c}"),
+        format!("{prefix}:gen:{c}:g:{g}"),
+        format!("{prefix}:gen:{c}:k:{g}:{k}"),
+    ]
+}
+
+/// The current tag, in Lua: the three generations, `|`-separated.
+const TAG: &str = "local tag = (redis.call('GET', KEYS[4]) or '') .. '|' .. (redis.call('GET', KEYS[5]) or '') .. '|' .. (redis.call('GET', KEYS[6]) or '')\n";
+
+/// Reads a value. KEYS: `value_keys`; ARGV: instance, lease ms. Returns `{1, payload, pttl,
+/// tag}` for a value under the current generations, else `{0, tag, leased}` after trying to
+/// take the lease.
+fn read_script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        Script::new(&format!(
+            "{TAG}{}",
+            r"
+local v = redis.call('GET', KEYS[1])
+if v then
+  local nl = string.find(v, '\n', 1, true)
+  if nl and string.sub(v, 1, nl - 1) == tag then
+    return {1, string.sub(v, nl + 1), redis.call('PTTL', KEYS[1]), tag}
+  end
+end
+local leased = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+return {0, tag, leased and 1 or 0}
+"
+        ))
+    })
+}
+
+/// Writes a value if its tag is current, and gives the lease back. KEYS: `value_keys`; ARGV:
+/// tag, payload, lifetime ms, instance. Returns 1 if written.
+fn write_script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        Script::new(&format!(
+            "{TAG}{}",
+            r"
+if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+if tag ~= ARGV[1] then return 0 end
+local px = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', px)
+for i = 4, 6 do
+  local left = redis.call('PTTL', KEYS[i])
+  if left >= 0 and left < px then redis.call('PEXPIRE', KEYS[i], px) end
+end
+local life = tonumber(redis.call('GET', KEYS[3]) or '0')
+local left = redis.call('PTTL', KEYS[3])
+if life < px or left < px then
+  if life < px then life = px end
+  if left < px then left = px end
+  redis.call('SET', KEYS[3], life, 'PX', left)
+end
+return 1
+"
+        ))
+    })
+}
+
+/// Gives a lease back if it is ours. KEYS: lease; ARGV: instance.
+fn release_script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        Script::new(
+            r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+        )
+    })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+impl RedisTier {
+    fn instance(&self) -> u64 {
+        self.shared.instance
+    }
+
+    /// The tier's connection, made on first use (it reconnects by itself).
+    async fn connection(&self) -> Option<ConnectionManager> {
+        let mut slot = self.connection.lock().await;
+        if slot.is_none() {
+            *slot = self.shared.manager().await.ok();
+        }
+        slot.clone()
+    }
+}
+
+fn bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(b) => Some(b.clone()),
+        Value::SimpleString(s) => Some(s.clone().into_bytes()),
+        _ => None,
+    }
+}
+
+fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// The read script's reply.
+fn parse_read(reply: &Value) -> Option<TierRead> {
+    let Value::Array(items) = reply else {
+        return None;
+    };
+    match (int(items.first()?)?, items.len()) {
+        (1, 4) => Some(TierRead::Hit {
+            payload: bytes(&items[1])?,
+            remaining: Duration::from_millis(u64::try_from(int(&items[2])?).ok()?),
+            tag: bytes(&items[3])?,
+        }),
+        (0, 3) => Some(TierRead::Miss {
+            tag: bytes(&items[1])?,
+            leased: int(&items[2])? == 1,
+        }),
+        _ => None,
+    }
+}
+
+impl TierStore for RedisTier {
+    fn read(&self, at: TierKey<'_>, lease: Duration) -> ReadFuture {
+        let keys = value_keys(&self.prefix, at);
+        let instance = self.instance();
+        let tier = TIER.get();
+        Box::pin(async move {
+            let Some(tier) = tier else {
+                return TierRead::Unavailable;
+            };
+            let Some(mut conn) = tier.connection().await else {
+                return TierRead::Unavailable;
+            };
+            let mut call = read_script().prepare_invoke();
+            for key in &keys {
+                call.key(key);
+            }
+            call.arg(instance).arg(millis(lease));
+            match call.invoke_async::<Value>(&mut conn).await {
+                Ok(reply) => parse_read(&reply).unwrap_or(TierRead::Unavailable),
+                Err(_) => TierRead::Unavailable,
+            }
+        })
+    }
+
+    fn write(
+        &self,
+        at: TierKey<'_>,
+        tag: Vec<u8>,
+        payload: Vec<u8>,
+        lifetime: Duration,
+    ) -> WriteFuture {
+        let keys = value_keys(&self.prefix, at);
+        let instance = self.instance();
+        let tier = TIER.get();
+        Box::pin(async move {
+            let mut conn = tier?.connection().await?;
+            let mut call = write_script().prepare_invoke();
+            for key in &keys {
+                call.key(key);
+            }
+            call.arg(tag)
+                .arg(payload)
+                .arg(millis(lifetime))
+                .arg(instance);
+            call.invoke_async::<i64>(&mut conn)
+                .await
+                .ok()
+                .map(|n| n == 1)
+        })
+    }
+
+    fn release(&self, at: TierKey<'_>) {
+        let [_, lease, ..] = value_keys(&self.prefix, at);
+        let instance = self.instance();
+        let Some(tier) = TIER.get() else { return };
+        crate::cache::tier::spawn(async move {
+            if let Some(mut conn) = tier.connection().await {
+                let mut call = release_script().prepare_invoke();
+                call.key(lease).arg(instance);
+                let _ =
+                    tokio::time::timeout(tier.shared.timeout, call.invoke_async::<i64>(&mut conn))
+                        .await;
+            }
+        });
+    }
+
+    fn usable(&self) -> bool {
+        storing_allowed()
+            && super::health::health() == super::Health::Healthy
+            && OUTBOX
+                .get()
+                .is_some_and(|o| o.queued.load(std::sync::atomic::Ordering::SeqCst) == 0)
+    }
+}

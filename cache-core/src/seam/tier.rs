@@ -1,0 +1,77 @@
+//! The shared tier (feature `redis-tier`): where a member cache that opted in reads what another
+//! replica fetched, and writes what it fetched itself. Defined here, implemented above the
+//! cache (`backplane/tier.rs`), set once when that layer is installed.
+//!
+//! A value in the tier carries the tag of the generations it was fetched under: every
+//! invalidation the backplane delivers bumps the generation it covers (of the cache, of a
+//! group, of a key) in the same script that appends it to the log, so a read compares the
+//! stored tag with the current one and a write stores only if the tag it was fetched under is
+//! still current, atomically.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Where a value lives in the tier: its cache's name and its parts in the wire encoding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TierKey<'a> {
+    pub(crate) cache: &'a str,
+    pub(crate) group: &'a [u8],
+    pub(crate) key: &'a [u8],
+}
+
+/// What a read of the tier found.
+#[derive(Debug)]
+pub(crate) enum TierRead {
+    /// A value stored under the current generations (`tag`), with what was left of its
+    /// lifetime when the read was sent (at least: Redis answered later).
+    Hit {
+        payload: Vec<u8>,
+        remaining: Duration,
+        tag: Vec<u8>,
+    },
+    /// No value under the current generations: `tag` is them, to write back under; `leased`
+    /// whether this replica now holds the key's fetch lease (else another replica does).
+    Miss { tag: Vec<u8>, leased: bool },
+    /// The tier could not answer in time, or is closed: fetch, and write nothing.
+    Unavailable,
+}
+
+/// A boxed read, so that the trait stays object safe: the miss it serves is an upstream call.
+pub(crate) type ReadFuture = Pin<Box<dyn Future<Output = TierRead> + Send>>;
+
+/// A boxed write: `Some(stored)`, or `None` if Redis did not answer.
+pub(crate) type WriteFuture = Pin<Box<dyn Future<Output = Option<bool>> + Send>>;
+
+/// The tier, as the caches see it.
+pub(crate) trait TierStore: Send + Sync {
+    /// Reads the value at `at`, taking the key's fetch lease for `lease` if there is none.
+    fn read(&self, at: TierKey<'_>, lease: Duration) -> ReadFuture;
+    /// Writes `payload` at `at` for `lifetime` if `tag` is still current, and gives the lease
+    /// back (the caller runs it in the background).
+    fn write(
+        &self,
+        at: TierKey<'_>,
+        tag: Vec<u8>,
+        payload: Vec<u8>,
+        lifetime: Duration,
+    ) -> WriteFuture;
+    /// Gives the key's fetch lease back (the fetch failed or was abandoned), in the background.
+    fn release(&self, at: TierKey<'_>);
+    /// Whether the tier may be used now: the backplane is healthy and every invalidation made
+    /// here has reached Redis (until then a read could find a value invalidated here).
+    fn usable(&self) -> bool;
+}
+
+static TIER: OnceLock<&'static dyn TierStore> = OnceLock::new();
+
+/// Sets the tier, once (by the backplane's `install`).
+pub(crate) fn set_tier(tier: &'static dyn TierStore) {
+    let _ = TIER.set(tier);
+}
+
+/// The tier, once installed.
+pub(crate) fn tier() -> Option<&'static dyn TierStore> {
+    TIER.get().copied()
+}
