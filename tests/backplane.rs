@@ -1842,8 +1842,15 @@ fn replicas_share_what_they_fetch(redis: &Redis) {
         shared += calls;
         let (calls, _) = read_together(&mut fleet, "untiered", KEYS, period + 100);
         alone += calls;
+        assert!(
+            started.elapsed() < Duration::from_millis(TTL_MS / 2),
+            "the workload outlasted half the TTL: {:?}",
+            started.elapsed()
+        );
         if period == 0 {
-            // A new replica, started now: the keys are in the tier.
+            // A new replica, started well into the TTL: the keys are in the tier, with less
+            // than a TTL left.
+            std::thread::sleep(Duration::from_millis(TTL_MS / 2).saturating_sub(started.elapsed()));
             let mut d = Replica::start_with("D", redis, FAST, &[("TTL_BP_TIER_TTL_MS", "2000")]);
             let answer = d.ask(&format!("timed tiered {} 1", shuffled(KEYS, 7)));
             println!("  a new replica's first reads (from the tier, in µs): {answer}");
@@ -1851,11 +1858,6 @@ fn replicas_share_what_they_fetch(redis: &Redis) {
             assert_eq!(field(&d.ask("tier"), "hits"), KEYS as u64);
             late = Some(d);
         }
-        assert!(
-            started.elapsed() < Duration::from_millis(TTL_MS / 2),
-            "the workload outlasted half the TTL: {:?}",
-            started.elapsed()
-        );
         // Past the TTL: every value has expired everywhere, in the tier too.
         std::thread::sleep(Duration::from_millis(TTL_MS + 100).saturating_sub(started.elapsed()));
     }
@@ -1920,14 +1922,17 @@ fn only_key(redis: &Redis, pattern: &str) -> String {
     keys[0].clone()
 }
 
-/// A fetches u's v1 and holds it; an invalidation of u's group reaches Redis (its generation
-/// set as the backplane's script sets it) but not A yet; A's fetch completes (its caller began
-/// before the invalidation and gets v1; A, not told, stores it). The tier must refuse A's
-/// write: B, which never held u, must fetch v2.
+/// A fetches u's v1 and holds it (its tier read took the key's lease, 300 ms); an
+/// invalidation of u's group reaches Redis (its generation set as the backplane's script sets
+/// it) but not A yet. B misses u, waits out A's lease, fetches v2 and writes it under the new
+/// generation. Then A's fetch completes (its caller began before the invalidation and gets v1;
+/// A, not told, stores it and writes it back under the old generation). The tier must refuse
+/// A's write: B's v2 stays, and C, which never held u, reads it from the tier.
 fn a_fetch_begun_before_an_invalidation_is_never_written_back(redis: &Redis) {
-    let [mut a, mut b, _c] = tier_fleet(redis, &[]);
-    a.version(1);
-    b.version(1);
+    let [mut a, mut b, mut c] = tier_fleet(redis, &[("TTL_BP_TIER_LEASE_MS", "300")]);
+    for replica in [&mut a, &mut b, &mut c] {
+        replica.version(1);
+    }
     // A value written (the cache's tier life), then u's group invalidated once: its
     // generation's key exists.
     let _ = a.get("tiered", "w");
@@ -1941,13 +1946,27 @@ fn a_fetch_begun_before_an_invalidation_is_never_written_back(redis: &Redis) {
     assert_eq!(a.ask("slowget tiered u"), "started");
     redis.command(&["SET", &generation, "9999999999999-0", "PX", "3600000"]);
     b.version(2);
+    c.version(3);
+    assert_eq!(b.get("tiered", "u").0, "u@v2");
+    poll(|| field(&b.ask("tier"), "writes") == 1);
+    poll(|| {
+        redis
+            .command_lines(&["KEYS", "backplane-test:tier:*:v:*"])
+            .len()
+            == 2
+    });
     assert_eq!(a.ask("release"), "val u@v1");
-    poll(|| field(&a.ask("tier"), "writes_refused") == 1);
-    let (value, _) = b.get("tiered", "u");
+    // A's write sent (its second), and answered (on loopback, well within 300 ms).
+    poll(|| field(&a.ask("tier"), "writes") == 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let calls = c.stat("calls");
     assert_eq!(
-        value, "u@v2",
-        "B read back a value fetched before the invalidation"
+        c.get("tiered", "u"),
+        ("u@v2".to_owned(), calls),
+        "C did not read B's value from the tier: A's write of a value fetched before the \
+         invalidation replaced it"
     );
+    assert_eq!(field(&a.ask("tier"), "writes_refused"), 1);
 }
 
 /// A value in the tier under the current generations; then the cache's generation is set in

@@ -33,6 +33,10 @@
 //!   log from the last entry it applied, then serves again; only when the log cannot cover the
 //!   gap (a new epoch, an entry trimmed or deleted, a log that went back, a server before Redis
 //!   7.0, its first subscription) does it clear every attached cache.
+//! - **The shared tier** (feature `redis-tier`): an attached `TtlCache` built with
+//!   [`CacheBuilder::shared_tier`](crate::CacheBuilder::shared_tier) reads Redis before it
+//!   fetches and writes what it fetched, under generations every delivered invalidation bumps,
+//!   with one replica fetching a cold key while the others wait: see [`SharedTier`].
 
 // The top layer: it reaches the caches only through the seam (`seam/`), as the observer of
 // their invalidations and stores (`publish.rs`), and through the way each cache joined the
@@ -47,7 +51,8 @@
 // - log.rs: the log's scripts and ids, and whether it covers a gap;
 // - endpoint.rs: where to connect (one Redis, or the master Sentinel names);
 // - receive.rs: a received message applied to the cache or scope it names;
-// - message.rs: the wire format of a message.
+// - message.rs: the wire format of a message;
+// - tier.rs (redis-tier): the shared tier's scripts (values, generations, fetch leases).
 mod attach;
 mod endpoint;
 mod health;
