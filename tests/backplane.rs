@@ -86,6 +86,10 @@ fn main() {
             "chaos_storm_serves_nothing_invalidated_past_the_bound",
             chaos_storm_serves_nothing_invalidated_past_the_bound,
         ),
+        (
+            "chaos_storm_with_the_shared_tier",
+            chaos_storm_with_the_shared_tier,
+        ),
         ("the_backplane_runs_over_tls", the_backplane_runs_over_tls),
         (
             "a_replica_needs_only_the_documented_acl",
@@ -1090,6 +1094,17 @@ struct Required {
 /// the test's own clock) must return at least the version the upstream had when it was
 /// invalidated. `TTL_BP_CHAOS_ROUNDS` (default 6) and `TTL_BP_CHAOS_SEED` (default 1).
 fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
+    chaos_storm(redis, "listing");
+}
+
+/// The same storm on the cache with the shared tier: a value one replica wrote must obey the
+/// bound on every replica that reads it back.
+fn chaos_storm_with_the_shared_tier(redis: &Redis) {
+    chaos_storm(redis, "tiered");
+}
+
+/// The chaos storm on the cache `kind` (its group invalidation is `<kind>-group`).
+fn chaos_storm(redis: &Redis, kind: &str) {
     let rounds: u64 = std::env::var("TTL_BP_CHAOS_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -1119,7 +1134,7 @@ fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
     // Reads of every listing on replica `i`, checked against the model.
     let mut read = |replicas: &mut [Replica; 3], required: &[Required; CHAOS_KEYS], i: usize| {
         let started = Instant::now();
-        let (_, values) = replicas[i].many("listing", CHAOS_KEYS);
+        let (_, values) = replicas[i].many(kind, CHAOS_KEYS);
         for (k, value) in values.iter().enumerate() {
             reads += 1;
             let got: u64 = value
@@ -1145,7 +1160,7 @@ fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
             set_version(&mut replicas, version);
             let k = rng.below(CHAOS_KEYS as u64) as usize;
             let who = rng.below(3) as usize;
-            let answer = replicas[who].ask(&format!("inv listing-group k{k}"));
+            let answer = replicas[who].ask(&format!("inv {kind}-group k{k}"));
             assert!(answer.starts_with("ok"), "seed {seed}: {answer}");
             required[k] = Required {
                 version,
@@ -1164,7 +1179,7 @@ fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
             |replicas: &mut [Replica; 3], queued: &mut Vec<(usize, usize, u64)>, version: u64| {
                 let k = rng.below(CHAOS_KEYS as u64) as usize;
                 let by = rng.below(3) as usize;
-                assert_eq!(replicas[by].ask(&format!("invq listing-group k{k}")), "ok");
+                assert_eq!(replicas[by].ask(&format!("invq {kind}-group k{k}")), "ok");
                 queued.push((by, k, version));
             };
         println!("chaos round {round}: fault {fault} for {hold:?} (replica {who})");
@@ -1210,7 +1225,7 @@ fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
                 }
                 let k = rng.below(CHAOS_KEYS as u64) as usize;
                 let by = (who + 1 + rng.below(2) as usize) % 3;
-                let answer = replicas[by].ask(&format!("inv listing-group k{k}"));
+                let answer = replicas[by].ask(&format!("inv {kind}-group k{k}"));
                 assert!(answer.starts_with("ok"), "seed {seed}: {answer}");
                 required[k] = Required {
                     version,
@@ -1248,7 +1263,7 @@ fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
             read(&mut replicas, &required, i);
         }
     }
-    println!("chaos storm, seed {seed}: {rounds} faults, {reads} reads, {checked} past an invalidation's bound, 0 stale");
+    println!("chaos storm on {kind}, seed {seed}: {rounds} faults, {reads} reads, {checked} past an invalidation's bound, 0 stale");
     assert!(checked > 0, "the storm checked nothing");
 }
 

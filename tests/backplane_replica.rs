@@ -491,6 +491,10 @@ pub(crate) fn run() {
                     drop(invalidate_listing(user));
                     "ok".to_owned()
                 }
+                ["invq", "tiered-group", user] => {
+                    drop(tiered().invalidate_group(*user));
+                    "ok".to_owned()
+                }
                 // `n` reads of one key, as fast as they go: each distinct value and its count.
                 ["reads", kind, user, n] => {
                     let n: usize = n.parse().expect("a count");
