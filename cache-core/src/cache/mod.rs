@@ -72,6 +72,7 @@ pub(crate) mod fetch;
 pub(crate) mod invalidated;
 pub(crate) mod invalidation;
 pub(crate) mod trace;
+pub(crate) mod upstream;
 
 /// How many expired entries one miss or invalidation removes from the front of the store order,
 /// at most.
