@@ -276,6 +276,8 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        crate::metrics::registry::dropped(self);
         self.store.drain();
     }
 }

@@ -43,6 +43,14 @@
 //!
 //! Several [`TtlCache`](crate::TtlCache)s built under one name report as one (their sums); a
 //! dropped cache's counters stay in its name's as they were at the last report before it went.
+//!
+//! ```
+//! // With `metrics-exporter-prometheus` (its listener off), the `/metrics` handler is:
+//! //     cache_core::metrics::report();
+//! //     prometheus_handle.render()
+//! // and without any recorder installed, a report costs a lock and changes nothing:
+//! cache_core::metrics::report();
+//! ```
 
 #[cfg(feature = "redis")]
 mod backplane;

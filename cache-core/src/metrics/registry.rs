@@ -1,7 +1,7 @@
 //! Which caches exist, for [`report`](super::report) to read: every `#[ttl_cached]` function's
 //! cache once it is made (its handle is a `static`, never dropped), and every
 //! [`TtlCache`](crate::TtlCache) and [`FlatCache`](crate::FlatCache) built (held weakly: a
-//! dropped cache leaves the registry at the next report).
+//! dropped cache leaves the registry as it is dropped, its counters kept under its name).
 //!
 //! Enrolling happens when a cache is made, never on a hit or a miss.
 
@@ -26,19 +26,18 @@ pub(crate) trait Source: Send + Sync {
 enum Enrolled {
     /// A `#[ttl_cached]` function's cache: its handle lives as long as the process.
     Function(&'static CacheHandle),
-    /// A built cache, its name, and its counters at the last report: when it is dropped, they
-    /// are kept under its name, so that the name's counters do not go back.
+    /// A built cache, and its name: when it is dropped, its counters are kept under that
+    /// name ([`retire`]), so that the name's counters do not go back.
     Built {
         cache: Weak<dyn Source>,
         name: String,
-        last: CacheStats,
     },
 }
 
 #[derive(Default)]
 struct Registry {
     caches: Vec<Enrolled>,
-    /// The counters of the dropped caches, by name, as they were at the last report before.
+    /// The counters of the dropped caches, by name, as they were when dropped.
     retired: BTreeMap<String, CacheStats>,
 }
 
@@ -60,17 +59,34 @@ pub(crate) fn enroll_built<S: Source + 'static>(cache: &Arc<S>) {
     let name = cache.name().to_owned();
     let cache: Weak<dyn Source> = Arc::downgrade(cache) as Weak<S>;
     with_registry(|r| {
-        r.caches.push(Enrolled::Built {
-            cache,
-            name,
-            last: CacheStats::default(),
+        r.caches.push(Enrolled::Built { cache, name });
+    });
+}
+
+/// A built cache at `address` is being dropped, with these counters: it leaves the registry,
+/// and its counters stay under its name. Nothing for a cache that was not enrolled.
+fn retire(address: usize, stats: CacheStats) {
+    with_registry(|r| {
+        let found = r.caches.iter().position(|enrolled| match enrolled {
+            Enrolled::Built { cache, .. } => cache.as_ptr().cast::<()>() as usize == address,
+            Enrolled::Function(_) => false,
         });
+        let Some(found) = found else { return };
+        if let Enrolled::Built { name, .. } = r.caches.swap_remove(found) {
+            // Nothing runs any more: only the counters are kept.
+            let stats = CacheStats {
+                refreshes_in_flight: 0,
+                ..stats
+            };
+            let kept = r.retired.entry(name).or_default();
+            *kept = add_stats(kept, &stats);
+        }
     });
 }
 
 /// What one name reports: the sum over the live caches of that name (a name is one cache,
 /// unless a program builds several `TtlCache`s under one name), plus the counters the dropped
-/// ones had at the last report before they went (what they counted after it is lost).
+/// ones had when they were dropped.
 #[derive(Debug, Default)]
 pub(crate) struct Reading {
     pub(crate) stats: CacheStats,
@@ -83,8 +99,7 @@ pub(crate) struct Reading {
 pub(crate) fn read() -> BTreeMap<String, Reading> {
     with_registry(|r| {
         let mut readings: BTreeMap<String, Reading> = BTreeMap::new();
-        let retired = &mut r.retired;
-        r.caches.retain_mut(|enrolled| {
+        for enrolled in &r.caches {
             let (name, stats, entries, in_flight) = match enrolled {
                 Enrolled::Function(handle) => (
                     handle.name().to_owned(),
@@ -92,35 +107,23 @@ pub(crate) fn read() -> BTreeMap<String, Reading> {
                     handle.len(),
                     handle.fetches_in_flight(),
                 ),
-                Enrolled::Built { cache, name, last } => match cache.upgrade() {
-                    Some(cache) => {
-                        *last = cache.stats();
-                        (
-                            name.clone(),
-                            *last,
-                            cache.entries(),
-                            cache.fetches_in_flight(),
-                        )
-                    }
-                    None => {
-                        // Nothing runs any more: only the counters are kept.
-                        let last = CacheStats {
-                            refreshes_in_flight: 0,
-                            ..*last
-                        };
-                        let kept = retired.entry(name.clone()).or_default();
-                        *kept = add_stats(kept, &last);
-                        return false;
-                    }
+                Enrolled::Built { cache, name } => match cache.upgrade() {
+                    Some(cache) => (
+                        name.clone(),
+                        cache.stats(),
+                        cache.entries(),
+                        cache.fetches_in_flight(),
+                    ),
+                    // Being dropped: `retire` is about to take it out.
+                    None => continue,
                 },
             };
             let reading = readings.entry(name).or_default();
             reading.stats = add_stats(&reading.stats, &stats);
             reading.entries += entries;
             reading.fetches_in_flight += in_flight;
-            true
-        });
-        for (name, stats) in retired.iter() {
+        }
+        for (name, stats) in &r.retired {
             let reading = readings.entry(name.clone()).or_default();
             reading.stats = add_stats(&reading.stats, stats);
         }
@@ -164,4 +167,19 @@ where
     fn fetches_in_flight(&self) -> usize {
         self.flights.len()
     }
+}
+
+/// A built cache leaves the registry as it is dropped (its last `Arc` gone), its counters kept
+/// under its name: called by `Inner`'s `Drop`. A `#[ttl_cached]` function's cache is never
+/// dropped.
+pub(crate) fn dropped<G, K, V>(cache: &Inner<G, K, V>)
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    retire(
+        std::ptr::from_ref(cache).cast::<()>() as usize,
+        CacheStats::of(&cache.store.counters),
+    );
 }
