@@ -27,7 +27,7 @@
 //! | `cache_refreshes_in_flight` | gauge | `cache` | [`refreshes_in_flight`](crate::CacheStats::refreshes_in_flight) |
 //! | `cache_entries` | gauge | `cache` | entries stored |
 //! | `cache_fetches_in_flight` | gauge | `cache` | upstream fetches running (one per key being fetched) |
-//! | `cache_fetch_duration_seconds` | histogram | `cache`, `outcome` = `ok` \| `error` \| `panic` \| `cancelled` | each upstream fetch, from its start to its end (recorded as it ends) |
+//! | `cache_fetch_duration_seconds` | histogram | `cache`, `outcome` = `ok` \| `error` \| `panic` \| `cancelled` | each upstream fetch, from its start to its end (recorded as it ends): one sample per miss and per background refresh |
 //!
 //! With the `redis` feature, once [`backplane::install`](crate::backplane::install) was
 //! called, the backplane's family (process-wide, no labels): `cache_backplane_healthy` (gauge,
@@ -142,7 +142,7 @@ fn describe() {
     );
     describe_counter!(
         "cache_misses_total",
-        "Calls that ran the upstream fetch themselves, refreshes included."
+        "Calls that ran the upstream fetch themselves (refresh calls included, background refreshes not)."
     );
     describe_counter!(
         "cache_coalesced_total",
