@@ -8,19 +8,19 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use cache_core::{ttl_cached, CacheStats, TtlCache};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use tokio::sync::{Mutex, MutexGuard};
 
 /// The global recorder's snapshotter, and a turn: each test holds the guard throughout.
-fn recorder() -> (MutexGuard<'static, ()>, &'static Snapshotter) {
+async fn recorder() -> (MutexGuard<'static, ()>, &'static Snapshotter) {
     static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
-    static TURN: Mutex<()> = Mutex::new(());
-    let turn = TURN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Async: the turn is held across the workload's awaits (each test has a runtime of its own).
+    static TURN: Mutex<()> = Mutex::const_new(());
+    let turn = TURN.lock().await;
     let snapshotter = SNAPSHOTTER.get_or_init(|| {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
@@ -242,7 +242,7 @@ async fn workload(seed: u64, cache: &TtlCache<String, String, u64>) {
 
 #[tokio::test(start_paused = true)]
 async fn every_counter_equals_its_stats_field() {
-    let (_turn, snapshotter) = recorder();
+    let (_turn, snapshotter) = recorder().await;
     let cache: TtlCache<String, String, u64> = TtlCache::builder()
         .ttl(Duration::from_secs(8))
         .capacity(8)
@@ -283,7 +283,7 @@ async fn every_counter_equals_its_stats_field() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_cache_keeps_its_counts_under_its_name() {
-    let (_turn, snapshotter) = recorder();
+    let (_turn, snapshotter) = recorder().await;
     let make = || {
         TtlCache::<u32, u32, u32>::builder()
             .ttl(Duration::from_secs(60))
@@ -312,7 +312,7 @@ async fn a_dropped_cache_keeps_its_counts_under_its_name() {
 
 #[tokio::test(start_paused = true)]
 async fn no_label_carries_a_key_part() {
-    let (_turn, snapshotter) = recorder();
+    let (_turn, snapshotter) = recorder().await;
     let cache: TtlCache<String, String, u64> = TtlCache::builder()
         .ttl(Duration::from_secs(8))
         .name("metrics-test::labels")
