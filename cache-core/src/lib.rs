@@ -79,6 +79,8 @@
 //   the root    what #[ttl_cached] expansions name: private.rs (+ private/), parts.rs,
 //               policy.rs, setting.rs
 //   backplane/  (redis) the Redis backplane: observes every cache through the seam
+//   metrics/    (metrics) publishes every cache's counters (and the backplane's) through the
+//               `metrics` facade, from the stats snapshots
 mod api;
 #[cfg(feature = "redis")]
 pub mod backplane;
@@ -86,6 +88,8 @@ mod cache;
 mod engine;
 mod features;
 mod keys;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod parts;
 mod policy;
 #[cfg(feature = "redis")]

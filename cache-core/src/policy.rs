@@ -95,6 +95,10 @@ impl<P: Policy> Policy for KeepIf<P> {
     fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<P::Output> {
         self.policy.answer_shared(shared)
     }
+    #[inline]
+    fn failed(&self, outcome: &P::Output) -> bool {
+        self.policy.failed(outcome)
+    }
 }
 
 impl<P: Policy + StoredValue> StoredValue for KeepIf<P> {

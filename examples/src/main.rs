@@ -11,11 +11,13 @@
 //! Run it with `cargo run --release -p ttl-cached-examples`; `--help` lists the knobs.
 
 mod api;
+mod metrics;
 mod providers;
 mod report;
 mod stale;
 mod workload;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -51,6 +53,14 @@ struct Args {
     /// Do not draw progress bars.
     #[arg(long)]
     quiet: bool,
+
+    /// Where to serve `/metrics` (Prometheus text format) while the example runs.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    metrics_addr: SocketAddr,
+
+    /// Keep serving `/metrics` after the run, until interrupted (to point a Prometheus at).
+    #[arg(long)]
+    serve_metrics: bool,
 }
 
 #[tokio::main]
@@ -64,7 +74,7 @@ async fn main() -> ExitCode {
     config.api.rate_per_sec = args.rate_limit.max(0.1);
     config.progress = !args.quiet;
 
-    match run(&config).await {
+    match run(&config, args.metrics_addr, args.serve_metrics).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("error: a check failed, see [FAIL] above");
@@ -78,7 +88,10 @@ async fn main() -> ExitCode {
 }
 
 /// Runs both phases and prints the report; `Ok(false)` if a check failed.
-async fn run(config: &Config) -> anyhow::Result<bool> {
+async fn run(config: &Config, metrics_addr: SocketAddr, serve: bool) -> anyhow::Result<bool> {
+    let prometheus = metrics::install()?;
+    let (metrics_addr, metrics_server) = metrics::serve(prometheus, metrics_addr).await?;
+    eprintln!("metrics: http://{metrics_addr}/metrics");
     let total = config.users * config.requests_per_user;
     eprintln!(
         "{} users browsing, {total} folder listings per phase; first without the cache, then with it",
@@ -100,11 +113,52 @@ async fn run(config: &Config) -> anyhow::Result<bool> {
         runs: stale::run(&stale_config).await?,
     };
     println!("{stale}");
-    let passed = report.checks_pass() && stale.checks_pass();
+    let scraped = scrape_metrics(metrics_addr).await?;
+    let passed = report.checks_pass() && stale.checks_pass() && scraped;
     if passed {
         println!("all checks passed");
     } else {
         println!("A CHECK FAILED: see [FAIL] above");
     }
+    if serve {
+        eprintln!("serving http://{metrics_addr}/metrics until interrupted");
+        drop(metrics_server.await);
+    } else {
+        metrics_server.abort();
+    }
     Ok(passed)
+}
+
+/// Scrapes our own `/metrics` once, prints the caches' hit and miss counters from it, and
+/// checks them against the caches' `stats()`.
+async fn scrape_metrics(addr: SocketAddr) -> anyhow::Result<bool> {
+    let scrape = reqwest::get(format!("http://{addr}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    println!("GET /metrics (the listing caches' calls):");
+    let mut agree = true;
+    for cache in providers::listing_caches() {
+        let stats = cache.stats();
+        for (metric, expected) in [
+            ("cache_hits_total", stats.hits),
+            ("cache_misses_total", stats.misses),
+        ] {
+            let series = format!("{metric}{{cache=\"{}\"}}", cache.name());
+            let value = metrics::sample(&scrape, &series);
+            println!(
+                "  {series} {}",
+                value.map_or("(missing)".into(), |v| v.to_string())
+            );
+            #[allow(clippy::cast_precision_loss)]
+            let matches = value == Some(expected as f64);
+            agree &= matches;
+        }
+    }
+    println!(
+        "{} /metrics agrees with stats() for every listing cache",
+        if agree { "[ok]" } else { "[FAIL]" }
+    );
+    Ok(agree)
 }

@@ -37,6 +37,9 @@ trait ErasedCache: Any + Send + Sync {
         group: &(dyn Any + Send + Sync),
         rest: &(dyn Any + Send + Sync),
     ) -> Invalidated<bool>;
+    /// Upstream fetches running (one per flight), for the `metrics` feature's gauge.
+    #[cfg(feature = "metrics")]
+    fn fetches_in_flight(&self) -> usize;
     /// Never zero: [`CacheHandle`] refuses zero first.
     fn set_ttl(&self, ttl: Duration);
     /// Never zero: [`CacheHandle`] refuses zero first.
@@ -77,6 +80,10 @@ where
             type_mismatch(self.name())
         };
         self.invalidate_key_by(&Pair { group, rest })
+    }
+    #[cfg(feature = "metrics")]
+    fn fetches_in_flight(&self) -> usize {
+        self.flights.len()
     }
     fn set_ttl(&self, ttl: Duration) {
         Inner::set_ttl(self, ttl);
@@ -197,9 +204,10 @@ impl CacheHandle {
     }
 
     /// The typed cache, created on first use. `#[ttl_cached]` instantiates it with the same
-    /// types at every use of one handle.
+    /// types at every use of one handle, always a `static` (so that the cache, once made, can
+    /// be enrolled for the `metrics` feature's reports).
     #[inline]
-    pub(crate) fn typed<G, K, V>(&self) -> &Inner<G, K, V>
+    pub(crate) fn typed<G, K, V>(&'static self) -> &'static Inner<G, K, V>
     where
         G: Hash + Eq + Clone + Send + Sync + 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -218,13 +226,15 @@ impl CacheHandle {
 
     #[cold]
     #[inline(never)]
-    fn create<G, K, V>(&self) -> &dyn ErasedCache
+    fn create<G, K, V>(&'static self) -> &'static dyn ErasedCache
     where
         G: Hash + Eq + Clone + Send + Sync + 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
+        let mut made = false;
         let erased = self.cell.get_or_init(|| {
+            made = true;
             let cache = TtlCache::<G, K, V>::builder()
                 .ttl(self.ttl())
                 .capacity(self.capacity())
@@ -245,7 +255,20 @@ impl CacheHandle {
         // Neither is zero: both were checked when they were set.
         erased.set_ttl(self.ttl());
         erased.set_capacity(self.capacity());
+        // Once, by the caller that made it.
+        #[cfg(feature = "metrics")]
+        if made {
+            crate::metrics::registry::enroll_function(self);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = made;
         &**erased
+    }
+
+    /// Upstream fetches running, for the `metrics` feature's gauge.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn fetches_in_flight(&self) -> usize {
+        self.cell.get().map_or(0, |c| c.fetches_in_flight())
     }
 
     fn lock_settings(&self) -> std::sync::MutexGuard<'_, ()> {

@@ -77,6 +77,8 @@ pub(super) fn applied_after(sent: u64) {
     COUNTERS.lag_last_micros.store(lag, SeqCst);
     COUNTERS.lag_total_micros.fetch_add(lag, SeqCst);
     COUNTERS.lag_samples.fetch_add(1, SeqCst);
+    #[cfg(feature = "metrics")]
+    crate::metrics::backplane_applied_after(lag);
 }
 
 /// Opens the gate: called once the log has been replayed (or the caches cleared) and a

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::engine::clock::Instant;
 
 use super::trace;
+use super::upstream::{Outcome, Upstream};
 use super::Inner;
 use crate::engine::fence::shared_hash;
 use crate::engine::flight::{catch_unwind, Claim, Ending, Flight, Lead, Settle, Start};
@@ -50,10 +51,15 @@ where
                 return lead.finish(policy.answer(value), policy).await;
             }
         }
-        let outcome = match catch_unwind(fetch()).await {
+        let upstream = Upstream::begin(self.name());
+        let outcome = match catch_unwind(upstream.watch(fetch())).await {
             Ok(outcome) => outcome,
-            Err(payload) => return lead.panicked(payload, policy),
+            Err(payload) => {
+                upstream.end(Outcome::Panic);
+                return lead.panicked(payload, policy);
+            }
         };
+        upstream.end(Outcome::of(policy.failed(&outcome)));
         lead.finish(outcome, policy).await
     }
 
@@ -307,6 +313,10 @@ where
     /// waiters and retires the flight, all under the flight's map entry, so that a concurrent key
     /// invalidation is ordered wholly before the store (and refuses it) or wholly after (and
     /// removes it). A value not stored still goes to the waiters: they asked while it was fetched.
+    fn name(&self) -> &str {
+        Inner::name(self)
+    }
+
     fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool) {
         // One clock read for the whole miss: the expiry, and what counts as expired while making
         // room and sweeping. Read before the locks, it is at most as late as the truth, so

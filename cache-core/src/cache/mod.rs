@@ -74,6 +74,7 @@ pub(crate) mod invalidation;
 #[cfg(feature = "redis-tier")]
 pub(crate) mod tier;
 pub(crate) mod trace;
+pub(crate) mod upstream;
 
 /// How many expired entries one miss or invalidation removes from the front of the store order,
 /// at most.
@@ -283,6 +284,8 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        crate::metrics::registry::dropped(self);
         self.store.drain();
     }
 }

@@ -386,6 +386,8 @@ where
 
 /// What a leader's flight became. The owner (the cache) stores, publishes and retires.
 pub(crate) trait Settle<G, K, V>: Sync {
+    /// The cache's name, for the fetch's span and latency histogram.
+    fn name(&self) -> &str;
     /// The fetch produced a value to hand to waiters, and to store if `store` (the policy keeps
     /// it) and the flight did not go stale.
     fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool);

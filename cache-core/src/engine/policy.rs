@@ -28,6 +28,11 @@ pub trait Policy {
     fn answer(&self, value: Self::Value) -> Self::Output;
     /// The caller's answer for a shared non-storable outcome, if it has this policy's type.
     fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Self::Output>;
+    /// Whether the outcome is an error (for the fetch's span and latency histogram).
+    #[inline]
+    fn failed(&self, _outcome: &Self::Output) -> bool {
+        false
+    }
 }
 
 /// Every outcome is a value and is stored.
@@ -73,6 +78,9 @@ impl<V: Clone, E> Policy for TryRetry<V, E> {
     type Value = V;
     type Output = Result<V, E>;
     #[inline]
+    fn failed(&self, outcome: &Result<V, E>) -> bool {
+        outcome.is_err()
+    }
     fn storable(&self, outcome: &Result<V, E>) -> Option<V> {
         outcome.as_ref().ok().cloned()
     }
@@ -103,6 +111,9 @@ impl<V: Clone, E: Clone + Send + Sync + 'static> Policy for TryShared<V, E> {
     type Value = V;
     type Output = Result<V, E>;
     #[inline]
+    fn failed(&self, outcome: &Result<V, E>) -> bool {
+        outcome.is_err()
+    }
     fn storable(&self, outcome: &Result<V, E>) -> Option<V> {
         outcome.as_ref().ok().cloned()
     }

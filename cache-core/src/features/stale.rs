@@ -41,6 +41,7 @@ use std::sync::Arc;
 use crate::engine::clock::Instant;
 
 use crate::cache::trace;
+use crate::cache::upstream::{Outcome, Upstream};
 use crate::cache::Inner;
 use crate::engine::expiry::within;
 use crate::engine::flight::{catch_unwind, Claim, Flight, Lead, Settle};
@@ -241,8 +242,10 @@ where
             flight: Arc::clone(&flight),
             armed: true,
         };
-        match catch_unwind(fetch).await {
+        let upstream = Upstream::begin(cache.name());
+        match catch_unwind(upstream.watch(fetch)).await {
             Ok(outcome) => {
+                upstream.end(Outcome::of(policy.failed(&outcome)));
                 drop(lead.finish(outcome, &policy).await);
                 if flight.value().is_none() {
                     bump(&cache.store.counters.refreshes_failed, 1);
@@ -250,6 +253,7 @@ where
                 }
             }
             Err(_panic) => {
+                upstream.end(Outcome::Panic);
                 drop(lead);
                 bump(&cache.store.counters.refreshes_failed, 1);
                 trace::refresh_failed(cache.name(), true);

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use super::returns::CacheValue;
 use crate::api::handle::CacheHandle;
+use crate::cache::upstream::{Outcome, Upstream};
 use crate::engine::flight::{catch_unwind, Lead, Start};
 use crate::engine::policy::Policy;
 use crate::features::refresh;
@@ -22,17 +23,27 @@ where
     F: Future<Output = R>,
     P: Policy<Output = R>,
 {
-    let outcome = match catch_unwind(fetch).await {
+    let owner = lead.owner;
+    let upstream = Upstream::begin(owner.name());
+    let outcome = match catch_unwind(upstream.watch(fetch)).await {
         Ok(outcome) => outcome,
-        Err(payload) => return lead.panicked(payload, policy),
+        Err(payload) => {
+            upstream.end(Outcome::Panic);
+            return lead.panicked(payload, policy);
+        }
     };
+    upstream.end(Outcome::of(policy.failed(&outcome)));
     lead.finish(outcome, policy).await
 }
 
 /// The hit path of a `#[ttl_cached]` function: plain synchronous code, so a hit does not
 /// build or poll the miss path's future.
 #[inline]
-pub fn lookup<GP, RP, P>(handle: &CacheHandle, key: &Key<GP, RP>, policy: &P) -> Option<P::Output>
+pub fn lookup<GP, RP, P>(
+    handle: &'static CacheHandle,
+    key: &Key<GP, RP>,
+    policy: &P,
+) -> Option<P::Output>
 where
     GP: PartList,
     RP: PartList,

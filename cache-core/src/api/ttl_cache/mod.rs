@@ -109,9 +109,10 @@ where
     /// assert_eq!(missing.unwrap_err(), BuildError::MissingTtl);
     /// ```
     pub fn build(self) -> Result<TtlCache<G, K, V>, BuildError> {
-        Ok(TtlCache {
-            inner: Arc::new(self.build_inner()?),
-        })
+        let inner = Arc::new(self.build_inner()?);
+        #[cfg(feature = "metrics")]
+        crate::metrics::registry::enroll_built(&inner);
+        Ok(TtlCache { inner })
     }
 
     /// The cache's state alone: a `#[ttl_cached]` function's handle owns it directly, so a hit

@@ -7,6 +7,7 @@ use std::hash::Hash;
 use scc::Equivalent;
 
 use super::TtlCache;
+use crate::cache::upstream::{Outcome, Upstream};
 use crate::engine::policy::{Plain, TryRetry};
 use crate::keys::borrowed::ToKey;
 use crate::keys::lookup::Pair;
@@ -55,7 +56,9 @@ where
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
         self.publish_replaced(group, key);
-        let value = fetch().await;
+        let upstream = Upstream::begin(self.inner.name());
+        let value = upstream.watch(fetch()).await;
+        upstream.end(Outcome::Ok);
         lead.finish(value, &Plain::<V>::NEW).await
     }
 
@@ -96,7 +99,9 @@ where
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
         self.publish_replaced(group, key);
-        let outcome = fetch().await;
+        let upstream = Upstream::begin(self.inner.name());
+        let outcome = upstream.watch(fetch()).await;
+        upstream.end(Outcome::of(outcome.is_err()));
         lead.finish(outcome, &TryRetry::<V, E>::NEW).await
     }
 

@@ -1,0 +1,185 @@
+//! Which caches exist, for [`report`](super::report) to read: every `#[ttl_cached]` function's
+//! cache once it is made (its handle is a `static`, never dropped), and every
+//! [`TtlCache`](crate::TtlCache) and [`FlatCache`](crate::FlatCache) built (held weakly: a
+//! dropped cache leaves the registry as it is dropped, its counters kept under its name).
+//!
+//! Enrolling happens when a cache is made, never on a hit or a miss.
+
+use std::collections::BTreeMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use crate::api::handle::CacheHandle;
+use crate::api::stats::CacheStats;
+use crate::cache::Inner;
+
+/// What a report reads from one cache.
+pub(crate) trait Source: Send + Sync {
+    fn name(&self) -> &str;
+    fn stats(&self) -> CacheStats;
+    /// Entries stored.
+    fn entries(&self) -> usize;
+    /// Upstream fetches running (one per flight).
+    fn fetches_in_flight(&self) -> usize;
+}
+
+enum Enrolled {
+    /// A `#[ttl_cached]` function's cache: its handle lives as long as the process.
+    Function(&'static CacheHandle),
+    /// A built cache, and its name: when it is dropped, its counters are kept under that
+    /// name ([`retire`]), so that the name's counters do not go back.
+    Built {
+        cache: Weak<dyn Source>,
+        name: String,
+    },
+}
+
+#[derive(Default)]
+struct Registry {
+    caches: Vec<Enrolled>,
+    /// The counters of the dropped caches, by name, as they were when dropped.
+    retired: BTreeMap<String, CacheStats>,
+}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+    // Poisoned only by a panic while pushing or folding plain values: the registry is valid.
+    let mut guard = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    f(guard.get_or_insert_with(Registry::default))
+}
+
+/// A `#[ttl_cached]` function's cache was made.
+pub(crate) fn enroll_function(handle: &'static CacheHandle) {
+    with_registry(|r| r.caches.push(Enrolled::Function(handle)));
+}
+
+/// A cache was built.
+pub(crate) fn enroll_built<S: Source + 'static>(cache: &Arc<S>) {
+    let name = cache.name().to_owned();
+    let cache: Weak<dyn Source> = Arc::downgrade(cache) as Weak<S>;
+    with_registry(|r| {
+        r.caches.push(Enrolled::Built { cache, name });
+    });
+}
+
+/// A built cache at `address` is being dropped, with these counters: it leaves the registry,
+/// and its counters stay under its name. Nothing for a cache that was not enrolled.
+fn retire(address: usize, stats: CacheStats) {
+    with_registry(|r| {
+        let found = r.caches.iter().position(|enrolled| match enrolled {
+            Enrolled::Built { cache, .. } => cache.as_ptr().cast::<()>() as usize == address,
+            Enrolled::Function(_) => false,
+        });
+        let Some(found) = found else { return };
+        if let Enrolled::Built { name, .. } = r.caches.swap_remove(found) {
+            // Nothing runs any more: only the counters are kept.
+            let stats = CacheStats {
+                refreshes_in_flight: 0,
+                ..stats
+            };
+            let kept = r.retired.entry(name).or_default();
+            *kept = add_stats(kept, &stats);
+        }
+    });
+}
+
+/// What one name reports: the sum over the live caches of that name (a name is one cache,
+/// unless a program builds several `TtlCache`s under one name), plus the counters the dropped
+/// ones had when they were dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Reading {
+    pub(crate) stats: CacheStats,
+    pub(crate) entries: usize,
+    pub(crate) fetches_in_flight: usize,
+}
+
+/// Every name's reading, in name order. Read under the registry's lock: reading a cache's
+/// counters and sizes runs no user code and takes no other lock of this crate.
+pub(crate) fn read() -> BTreeMap<String, Reading> {
+    with_registry(|r| {
+        let mut readings: BTreeMap<String, Reading> = BTreeMap::new();
+        for enrolled in &r.caches {
+            let (name, stats, entries, in_flight) = match enrolled {
+                Enrolled::Function(handle) => (
+                    handle.name().to_owned(),
+                    handle.stats(),
+                    handle.len(),
+                    handle.fetches_in_flight(),
+                ),
+                Enrolled::Built { cache, name } => match cache.upgrade() {
+                    Some(cache) => (
+                        name.clone(),
+                        cache.stats(),
+                        cache.entries(),
+                        cache.fetches_in_flight(),
+                    ),
+                    // Being dropped: `retire` is about to take it out.
+                    None => continue,
+                },
+            };
+            let reading = readings.entry(name).or_default();
+            reading.stats = add_stats(&reading.stats, &stats);
+            reading.entries += entries;
+            reading.fetches_in_flight += in_flight;
+        }
+        for (name, stats) in &r.retired {
+            let reading = readings.entry(name.clone()).or_default();
+            reading.stats = add_stats(&reading.stats, stats);
+        }
+        readings
+    })
+}
+
+/// `a + b`, counter by counter; the `refreshes_in_flight` gauges add up too.
+fn add_stats(a: &CacheStats, b: &CacheStats) -> CacheStats {
+    CacheStats {
+        hits: a.hits + b.hits,
+        misses: a.misses + b.misses,
+        coalesced: a.coalesced + b.coalesced,
+        inserts: a.inserts + b.inserts,
+        evicted_expired: a.evicted_expired + b.evicted_expired,
+        evicted_capacity: a.evicted_capacity + b.evicted_capacity,
+        invalidated: a.invalidated + b.invalidated,
+        stale_served: a.stale_served + b.stale_served,
+        refreshes_started: a.refreshes_started + b.refreshes_started,
+        refreshes_failed: a.refreshes_failed + b.refreshes_failed,
+        refreshes_in_flight: a.refreshes_in_flight + b.refreshes_in_flight,
+        stale_on_error: a.stale_on_error + b.stale_on_error,
+    }
+}
+
+impl<G, K, V> Source for Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn name(&self) -> &str {
+        Inner::name(self)
+    }
+    fn stats(&self) -> CacheStats {
+        CacheStats::of(&self.store.counters)
+    }
+    fn entries(&self) -> usize {
+        self.len()
+    }
+    fn fetches_in_flight(&self) -> usize {
+        self.flights.len()
+    }
+}
+
+/// A built cache leaves the registry as it is dropped (its last `Arc` gone), its counters kept
+/// under its name: called by `Inner`'s `Drop`. A `#[ttl_cached]` function's cache is never
+/// dropped.
+pub(crate) fn dropped<G, K, V>(cache: &Inner<G, K, V>)
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    retire(
+        std::ptr::from_ref(cache).cast::<()>() as usize,
+        CacheStats::of(&cache.store.counters),
+    );
+}
