@@ -104,6 +104,7 @@ pub use api::ttl_cache::TtlCache;
 pub use cache::invalidated::Invalidated;
 #[doc(hidden)]
 pub use engine::hook::{Hook, HookPoint, SyncHook};
+pub use engine::throttle::{ErrorClass, RetryAfter};
 pub use features::scope::{Scope, ScopeCore, ScopeGroup};
 pub use keys::borrowed::{Borrowed, ToKey};
 #[doc(hidden)]

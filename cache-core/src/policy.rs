@@ -95,6 +95,14 @@ impl<P: Policy> Policy for KeepIf<P> {
     fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<P::Output> {
         self.policy.answer_shared(shared)
     }
+    #[inline]
+    fn failed(&self, outcome: &P::Output) -> bool {
+        self.policy.failed(outcome)
+    }
+    #[inline]
+    fn classify(&self, outcome: &P::Output) -> crate::ErrorClass {
+        self.policy.classify(outcome)
+    }
 }
 
 impl<P: Policy + StoredValue> StoredValue for KeepIf<P> {
