@@ -111,7 +111,7 @@ pub use keys::borrowed::{Borrowed, ToKey};
 pub use parts::check_key_part;
 pub use parts::CacheKey;
 #[doc(hidden)]
-pub use policy::{check_cached_value, store_if, store_none_false};
+pub use policy::{check_cached_value, revoke_if, serve_stale_if, store_if, store_none_false};
 pub use policy::{Cacheable, OptionValue};
 pub use scc::Equivalent;
 #[doc(hidden)]
