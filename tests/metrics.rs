@@ -137,6 +137,9 @@ fn assert_matches(metrics: &HashMap<String, Value>, stats: &CacheStats, len: usi
         ("cache_invalidated_total", stats.invalidated),
         ("cache_stale_served_total", stats.stale_served),
         ("cache_stale_on_error_total", stats.stale_on_error),
+        ("cache_throttled_total", stats.throttled),
+        ("cache_retry_hints_total", stats.retry_hints),
+        ("cache_revocations_total", stats.revoked),
         ("cache_refreshes_started_total", stats.refreshes_started),
         ("cache_refreshes_failed_total", stats.refreshes_failed),
     ];

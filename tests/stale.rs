@@ -240,7 +240,8 @@ async fn one_background_refresh_per_key_shared_with_later_misses() {
 }
 
 /// A background refresh that fails, or panics, is counted, stores nothing, leaves the stale
-/// value served, and leaves no flight behind (the next stale call starts another refresh).
+/// value served, and leaves no flight behind (the next stale call after the back-off, the
+/// default 5 s throttle, starts another refresh; after the second failure, 10 s).
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_failing_or_panicking_refresh_is_counted_and_the_stale_value_stays() {
     let cache = cache(SWR, Duration::ZERO);
@@ -253,6 +254,7 @@ async fn a_failing_or_panicking_refresh_is_counted_and_the_stale_value_stays() {
     settle().await;
     assert_eq!(cache.stats().refreshes_failed, 1);
 
+    advance(Duration::from_secs(5)).await;
     let got = cache
         .get_with_stale("u", &1, || async { panic!("refresh panicked") })
         .await;
@@ -262,6 +264,7 @@ async fn a_failing_or_panicking_refresh_is_counted_and_the_stale_value_stays() {
     assert_eq!((stats.refreshes_started, stats.refreshes_failed), (2, 2));
     assert_eq!(stats.refreshes_in_flight, 0);
     assert_eq!(cache.__internal_sizes().2, 0, "a flight was left behind");
+    advance(Duration::from_secs(10)).await;
     let runs = Arc::new(AtomicUsize::new(0));
     assert_eq!(get_stale(&cache, 1, "new", &runs).await, "old");
     settle().await;

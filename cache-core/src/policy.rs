@@ -99,6 +99,10 @@ impl<P: Policy> Policy for KeepIf<P> {
     fn failed(&self, outcome: &P::Output) -> bool {
         self.policy.failed(outcome)
     }
+    #[inline]
+    fn classify(&self, outcome: &P::Output) -> crate::ErrorClass {
+        self.policy.classify(outcome)
+    }
 }
 
 impl<P: Policy + StoredValue> StoredValue for KeepIf<P> {
@@ -158,5 +162,105 @@ where
     KeepIf {
         policy,
         keep: CachedValue::is_some_value,
+    }
+}
+
+/// A policy whose errors are classified once more: `#[ttl_cached(serve_stale_if = ..)]` and
+/// `revoke_if = ..` (see `engine/throttle.rs` for what each class does). A function pointer, as
+/// for [`KeepIf`].
+#[doc(hidden)]
+pub struct ErrorRule<P, E> {
+    policy: P,
+    rule: fn(&E) -> bool,
+    /// Whether the rule says which errors revoke (else which may be papered over).
+    revokes: bool,
+}
+
+impl<P: std::fmt::Debug, E> std::fmt::Debug for ErrorRule<P, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorRule")
+            .field("policy", &self.policy)
+            .field("revokes", &self.revokes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P, T, E> Policy for ErrorRule<P, E>
+where
+    P: Policy<Output = Result<T, E>>,
+{
+    type Value = P::Value;
+    type Output = P::Output;
+    #[inline]
+    fn storable(&self, outcome: &P::Output) -> Option<P::Value> {
+        self.policy.storable(outcome)
+    }
+    #[inline]
+    fn keep(&self, value: &P::Value) -> bool {
+        self.policy.keep(value)
+    }
+    fn share(&self, outcome: &P::Output) -> Option<Box<dyn Any + Send + Sync>> {
+        self.policy.share(outcome)
+    }
+    #[inline]
+    fn answer(&self, value: P::Value) -> P::Output {
+        self.policy.answer(value)
+    }
+    fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<P::Output> {
+        self.policy.answer_shared(shared)
+    }
+    #[inline]
+    fn failed(&self, outcome: &P::Output) -> bool {
+        outcome.is_err()
+    }
+    fn classify(&self, outcome: &P::Output) -> crate::ErrorClass {
+        let inner = self.policy.classify(outcome);
+        let Err(error) = outcome else {
+            return inner;
+        };
+        match (self.revokes, (self.rule)(error)) {
+            (true, true) => crate::ErrorClass::Revoke,
+            (false, false) if inner.papered_over() => crate::ErrorClass::Surface,
+            _ => inner,
+        }
+    }
+}
+
+impl<P: StoredValue, E> StoredValue for ErrorRule<P, E> {
+    type Stored = P::Stored;
+}
+
+/// `#[ttl_cached(serve_stale_if = PREDICATE)]`: only the errors for which `PREDICATE(&error)`
+/// is true may be papered over with the expired value (and throttle the upstream); the others
+/// reach the caller. The macro spans the call on the predicate.
+#[doc(hidden)]
+#[inline(always)]
+pub fn serve_stale_if<Error, T, P>(
+    policy: P,
+    serve_stale_if: fn(&Error) -> bool,
+) -> ErrorRule<P, Error>
+where
+    P: Policy<Output = Result<T, Error>>,
+{
+    ErrorRule {
+        policy,
+        rule: serve_stale_if,
+        revokes: false,
+    }
+}
+
+/// `#[ttl_cached(revoke_if = PREDICATE)]`: an error for which `PREDICATE(&error)` is true
+/// invalidates the key's group at once and reaches the caller, never papered over. The macro
+/// spans the call on the predicate.
+#[doc(hidden)]
+#[inline(always)]
+pub fn revoke_if<Error, T, P>(policy: P, revoke_if: fn(&Error) -> bool) -> ErrorRule<P, Error>
+where
+    P: Policy<Output = Result<T, Error>>,
+{
+    ErrorRule {
+        policy,
+        rule: revoke_if,
+        revokes: true,
     }
 }

@@ -8,7 +8,8 @@
 //!   [`complete`], [`join_scope`]); serving stale is here ([`start_stale`], [`revalidate`]);
 //! - `private/companions.rs`: `refresh_<fn>`, `invalidate_<fn>`, `invalidate_<fn>_key`;
 //! - `private/site.rs`: where a function's cache is found ([`SiteHandles`]);
-//! - `private/returns.rs`: which policy a return type gets ([`ReturnTag`]);
+//! - `private/returns.rs`: which policy a return type gets ([`ReturnTag`]); `private/hints.rs`:
+//!   whether its errors carry retry hints ([`HintTag`]);
 //! - `parts.rs`, `policy.rs` and `setting.rs`, at the crate's root: the key parts, the
 //!   value policies and the named settings an expansion builds;
 //! - here, the compile-time checks whose messages rustc shows on the user's code.
@@ -25,6 +26,8 @@ use crate::features::stale::Background;
 
 #[path = "private/companions.rs"]
 mod companions;
+#[path = "private/hints.rs"]
+mod hints;
 #[path = "private/miss.rs"]
 mod miss;
 #[path = "private/returns.rs"]
@@ -43,6 +46,7 @@ pub use crate::parts::{
 };
 pub use crate::policy::StoredValue;
 pub use companions::{begin_refresh, invalidate_group, invalidate_key, refreshing};
+pub use hints::{HintTag, Hinted, HintedKind, UnhintedKind};
 pub use miss::{complete, join_scope, lookup, start};
 pub use returns::{
     CacheValue, PlainKind, RetryErrKind, ReturnTag, SharedErrKind, Unstorable, UnstorableKind,

@@ -40,6 +40,12 @@ pub async fn list_folders(
             .__ttl_cached_policy();
         ::cache_core::check_cached_value(__ttl_cached_policy)
     };
+    #[allow(unused_imports)]
+    use ::cache_core::__private::{HintedKind as _, UnhintedKind as _};
+    let __ttl_cached_policy = (&&::cache_core::__private::HintTag::<
+        Result<Vec<Folder>, ApiError>,
+    >::NEW)
+        .__ttl_cached_hinted(__ttl_cached_policy);
     let __ttl_cached_lead = {
         let __ttl_cached_key = {
             ::cache_core::check_key_part(&user_id);

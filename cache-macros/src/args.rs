@@ -12,15 +12,17 @@ use syn::{Ident, LitStr, Token};
 
 use crate::errors::Errors;
 use crate::values::{
-    parse_capacity, parse_crate_path, parse_ignore, parse_jitter, parse_scope, parse_store_if,
-    parse_template, parse_ttl, parse_window, skip_to_comma, Capacity, Ttl,
+    parse_capacity, parse_crate_path, parse_error_predicate, parse_ignore, parse_jitter,
+    parse_scope, parse_store_if, parse_template, parse_ttl, parse_window, skip_to_comma, Capacity,
+    Ttl,
 };
 
 const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, \
-                     `scope`, `stale`, `stale_if_error`, `jitter`, `crate`";
+                     `scope`, `stale`, `stale_if_error`, `throttle`, `serve_stale_if`, \
+                     `revoke_if`, `jitter`, `crate`";
 
 /// The method-level arguments, in the order `VALID` lists them.
-pub(crate) const NAMES: [&str; 12] = [
+pub(crate) const NAMES: [&str; 15] = [
     "ttl",
     "key",
     "group",
@@ -31,6 +33,9 @@ pub(crate) const NAMES: [&str; 12] = [
     "scope",
     "stale",
     "stale_if_error",
+    "throttle",
+    "serve_stale_if",
+    "revoke_if",
     "jitter",
     "crate",
 ];
@@ -56,6 +61,12 @@ pub(crate) struct Args {
     pub(crate) stale: Option<(u64, u32, Ident)>,
     /// `stale_if_error = "5m"`: `(secs, nanos)`.
     pub(crate) stale_if_error: Option<(u64, u32)>,
+    /// `throttle = "5s"`: `(secs, nanos)`, and the argument's name, where errors about it go.
+    pub(crate) throttle: Option<(u64, u32, Ident)>,
+    /// `serve_stale_if = PREDICATE`: only errors for which it is true are papered over.
+    pub(crate) serve_stale_if: Option<syn::Expr>,
+    /// `revoke_if = PREDICATE`: errors for which it is true invalidate the group.
+    pub(crate) revoke_if: Option<syn::Expr>,
     /// `jitter = "10%"`: the fraction of the TTL.
     pub(crate) jitter: Option<f64>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
@@ -202,6 +213,9 @@ impl Args {
                 "store_none" => "store_none = false",
                 "stale" => "stale = \"30s\"",
                 "stale_if_error" => "stale_if_error = \"5m\"",
+                "throttle" => "throttle = \"5s\"",
+                "serve_stale_if" => "serve_stale_if = |error| ...",
+                "revoke_if" => "revoke_if = |error| ...",
                 "jitter" => "jitter = \"10%\"",
                 _ => "ignore = [self]",
             };
@@ -225,6 +239,14 @@ impl Args {
                 self.stale = Some((secs, nanos, name.clone()));
             }
             "stale_if_error" => self.stale_if_error = Some(parse_window(input, "stale_if_error")?),
+            "throttle" => {
+                let (secs, nanos) = parse_window(input, "throttle")?;
+                self.throttle = Some((secs, nanos, name.clone()));
+            }
+            "serve_stale_if" => {
+                self.serve_stale_if = Some(parse_error_predicate(input, "serve_stale_if")?);
+            }
+            "revoke_if" => self.revoke_if = Some(parse_error_predicate(input, "revoke_if")?),
             "jitter" => self.jitter = Some(parse_jitter(input)?),
             "store_none" => {
                 let store: syn::LitBool = input.parse().map_err(|e| {

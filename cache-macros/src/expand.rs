@@ -81,6 +81,12 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
         },
         None => handles,
     };
+    let handles = match plan.throttle {
+        Some((secs, nanos)) => quote! {
+            #handles.throttle(::core::time::Duration::new(#secs, #nanos))
+        },
+        None => handles,
+    };
     let handles = match plan.jitter {
         Some(fraction) => quote!(#handles.jitter(#fraction)),
         None => handles,
@@ -236,7 +242,8 @@ pub(crate) fn body(
             );
         }
     });
-    let filters = store_filters(plan, &policy, krate);
+    let mut filters = store_filters(plan, &policy, krate);
+    filters.extend(error_filters(plan, &policy, &ret_ty, krate));
     // `stale = ".."` starts with `StaleStart`, which has a `Stale` answer too.
     let start_enum = match &plan.stale {
         None => quote!(Start),
@@ -372,6 +379,45 @@ fn store_filters(plan: &Plan, policy: &Ident, krate: &TokenStream) -> TokenStrea
         filters.extend(quote_spanned! {span=>
             let #policy = #at::store_if(#policy, #predicate);
         });
+    }
+    filters
+}
+
+// Input: `stale_if_error = "5m", serve_stale_if = |e| e.is_transient(), revoke_if = |e| ..`
+//
+// Output, after the store filters:
+//
+//     use ::cache_core::__private::{HintedKind as _, UnhintedKind as _};
+//     // Reads the error's `RetryAfter` hints where its type has them (autoref dispatch).
+//     let policy = (&&::cache_core::__private::HintTag::<ReturnType>::NEW)
+//         .__ttl_cached_hinted(policy);
+//     let policy = ::cache_core::serve_stale_if(policy, |e| e.is_transient()); // on the closure
+//     let policy = ::cache_core::revoke_if(policy, |e| ..);                    // on the closure
+//
+// The hints only with a stale window: without one, a hint has nothing to extend, and the
+// expansion stays as it was. `revoke_if` applies without one too.
+fn error_filters(plan: &Plan, policy: &Ident, ret_ty: &Type, krate: &TokenStream) -> TokenStream {
+    let mut filters = TokenStream::new();
+    if plan.stale.is_some() || plan.stale_if_error.is_some() {
+        filters.extend(quote! {
+            #[allow(unused_imports)]
+            use #krate::__private::{HintedKind as _, UnhintedKind as _};
+            let #policy =
+                (&&#krate::__private::HintTag::<#ret_ty>::NEW).__ttl_cached_hinted(#policy);
+        });
+    }
+    for (predicate, wrapper) in [
+        (&plan.serve_stale_if, "serve_stale_if"),
+        (&plan.revoke_if, "revoke_if"),
+    ] {
+        if let Some(predicate) = predicate {
+            let span = predicate.span();
+            let at = krate_at(krate, span);
+            let wrapper = Ident::new(wrapper, span);
+            filters.extend(quote_spanned! {span=>
+                let #policy = #at::#wrapper(#policy, #predicate);
+            });
+        }
     }
     filters
 }

@@ -42,6 +42,12 @@ pub(crate) struct Plan {
     pub(crate) stale: Option<(u64, u32, Ident)>,
     /// `stale_if_error = "5m"`: `(secs, nanos)`.
     pub(crate) stale_if_error: Option<(u64, u32)>,
+    /// `throttle = "5s"`: `(secs, nanos)`.
+    pub(crate) throttle: Option<(u64, u32)>,
+    /// `serve_stale_if = PREDICATE`.
+    pub(crate) serve_stale_if: Option<syn::Expr>,
+    /// `revoke_if = PREDICATE`.
+    pub(crate) revoke_if: Option<syn::Expr>,
     /// `jitter = "10%"`: the fraction of the TTL.
     pub(crate) jitter: Option<f64>,
 }

@@ -44,6 +44,22 @@ fn check(
     if args.stale.is_some() {
         crate::stale::check(params, errors);
     }
+    if args.stale.is_none() && args.stale_if_error.is_none() {
+        if let Some((_, _, throttle)) = &args.throttle {
+            errors.error(
+                throttle,
+                "`throttle` applies when an expired value is served: add `stale_if_error = \"5m\"` \
+                 (serve it when a fetch fails) or `stale = \"30s\"`, or leave `throttle` out",
+            );
+        }
+        if let Some(predicate) = &args.serve_stale_if {
+            errors.error(
+                predicate,
+                "`serve_stale_if` chooses the errors an expired value stands in for: add \
+                 `stale_if_error = \"5m\"`, or leave `serve_stale_if` out",
+            );
+        }
+    }
     if !args.ttl_given {
         errors.push(missing_ttl(attr_span));
     }
@@ -361,6 +377,9 @@ fn check(
         scope: args.scope.take(),
         stale: args.stale.take(),
         stale_if_error: args.stale_if_error.take(),
+        throttle: args.throttle.take().map(|(secs, nanos, _)| (secs, nanos)),
+        serve_stale_if: args.serve_stale_if.take(),
+        revoke_if: args.revoke_if.take(),
         jitter: args.jitter.take(),
     })
 }

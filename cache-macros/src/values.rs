@@ -126,9 +126,14 @@ pub(crate) fn parse_window(input: ParseStream<'_>, which: &str) -> syn::Result<(
         return Err(syn::Error::new(input.span(), message));
     };
     if duration.is_zero() {
+        let fix = if which == "throttle" {
+            "leave it out for the default (5 s)"
+        } else {
+            "leave it out for no window"
+        };
         return Err(syn::Error::new(
             span,
-            format!("`{which}` must be greater than zero: leave it out for no window"),
+            format!("`{which}` must be greater than zero: {fix}"),
         ));
     }
     Ok((duration.as_secs(), duration.subsec_nanos()))
@@ -303,6 +308,20 @@ pub(crate) fn parse_store_if(input: ParseStream<'_>) -> syn::Result<syn::Expr> {
             e.span(),
             "`store_if` takes a function or closure from `&value` to `bool`, such as \
              `store_if = |listing| !listing.is_empty()` or `store_if = Option::is_some`",
+        )
+    })
+}
+
+/// `serve_stale_if = PREDICATE` or `revoke_if = PREDICATE`: a function or closure over
+/// `&error`.
+pub(crate) fn parse_error_predicate(input: ParseStream<'_>, which: &str) -> syn::Result<syn::Expr> {
+    input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!(
+                "`{which}` takes a function or closure from `&error` to `bool`, such as \
+                 `{which} = |e| e.status() == 401` or `{which} = ApiError::is_revoked`"
+            ),
         )
     })
 }

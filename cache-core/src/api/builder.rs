@@ -11,6 +11,8 @@ use std::time::Duration;
 use crate::cache::Config;
 use crate::engine::expiry::{Jitter, Windows};
 use crate::engine::hook::{Hook, Hooks, SyncHook};
+use crate::engine::policy::Classifier;
+use crate::engine::throttle::{ErrorClass, FailSafe};
 
 type Types<G, K, V> = PhantomData<fn() -> (G, K, V)>;
 
@@ -36,6 +38,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 pub struct CacheBuilder<G, K, V> {
     ttl: Option<Duration>,
     stale: Windows,
+    fail_safe: FailSafe,
+    classify: Option<Classifier>,
     jitter: Option<f64>,
     capacity: usize,
     name: Cow<'static, str>,
@@ -51,6 +55,8 @@ impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
         f.debug_struct("CacheBuilder")
             .field("ttl", &self.ttl)
             .field("stale", &self.stale)
+            .field("fail_safe", &self.fail_safe)
+            .field("classify", &self.classify.is_some())
             .field("jitter", &self.jitter)
             .field("capacity", &self.capacity)
             .field("name", &self.name)
@@ -63,6 +69,8 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
         Self {
             ttl: None,
             stale: Windows::NONE,
+            fail_safe: FailSafe::DEFAULT,
+            classify: None,
             jitter: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
@@ -168,6 +176,106 @@ where
         self
     }
 
+    /// Fail-safe throttling (default 5 s; `Duration::ZERO` turns it off): after a fetch of a
+    /// key fails and its expired value stands in for the error (inside the
+    /// [`stale_if_error`](Self::stale_if_error) window), calls for that key get the expired
+    /// value for `period` without calling the upstream; then one call probes it (the others
+    /// join that fetch), and a failure throttles again. An error's retry hint
+    /// ([`ErrorClass::RetryAfter`]) lengthens the period. Counted in
+    /// [`CacheStats::throttled`](crate::CacheStats::throttled). Also the first back-off of a
+    /// failed background refresh (see [`refresh_backoff`](Self::refresh_backoff)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::TtlCache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> = TtlCache::builder()
+    ///     .ttl(Duration::from_millis(50))
+    ///     .stale_if_error(Duration::from_secs(300))
+    ///     .fail_safe_throttle(Duration::from_secs(10))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.try_get_with("u", &1, || async { Ok::<_, String>(1) }).await.unwrap();
+    /// tokio::time::sleep(Duration::from_millis(60)).await;
+    /// // The upstream is down: the expired value stands in, once with a call...
+    /// let down = || async { Err::<u64, _>("503".to_string()) };
+    /// assert_eq!(cache.try_get_with("u", &1, down).await, Ok(1));
+    /// // ...then without one, for 10 s: the upstream, back, is not called.
+    /// let up = || async { Ok::<_, String>(2) };
+    /// assert_eq!(cache.try_get_with("u", &1, up).await, Ok(1));
+    /// assert_eq!(cache.stats().throttled, 1);
+    /// # }
+    /// ```
+    pub fn fail_safe_throttle(mut self, period: Duration) -> Self {
+        self.fail_safe.throttle = period;
+        self
+    }
+
+    /// The longest a key's background refreshes back off (default 60 s): after a background
+    /// refresh fails, the key is served stale without another refresh for the
+    /// [fail-safe throttle](Self::fail_safe_throttle), doubled after each consecutive failure,
+    /// up to `cap` (an error's retry hint, if longer, wins).
+    ///
+    /// ```
+    /// # use cache_core::TtlCache;
+    /// # use std::time::Duration;
+    /// let cache: TtlCache<u32, u32, u32> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .refresh_backoff(Duration::from_secs(300))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(cache);
+    /// ```
+    pub fn refresh_backoff(mut self, cap: Duration) -> Self {
+        self.fail_safe.backoff_cap = cap;
+        self
+    }
+
+    /// Classifies the errors of type `E` that fetches of
+    /// [`try_get_with_stale`](crate::TtlCache::try_get_with_stale) and
+    /// [`try_get_with_shared`](crate::TtlCache::try_get_with_shared) return (default: every
+    /// error is [`ErrorClass::Transient`]), for serving stale: which errors the expired value
+    /// may stand in for, which carry a retry hint, and which revoke the caller's access (the
+    /// key's group is then invalidated at once, and the error returned). Errors of another type
+    /// are transient.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::{ErrorClass, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> = TtlCache::builder()
+    ///     .ttl(Duration::from_millis(50))
+    ///     .stale_if_error(Duration::from_secs(300))
+    ///     .classify_errors(|status: &u16| match status {
+    ///         401 => ErrorClass::Revoke,
+    ///         404 => ErrorClass::Surface,
+    ///         _ => ErrorClass::Transient,
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// cache.try_get_with_shared("alice", &1, || async { Ok::<_, u16>(7) }).await.unwrap();
+    /// tokio::time::sleep(Duration::from_millis(60)).await;
+    /// // The token was revoked: the error is returned, and alice's entries are gone.
+    /// let revoked = cache.try_get_with_shared("alice", &1, || async { Err(401_u16) }).await;
+    /// assert_eq!(revoked, Err(401));
+    /// assert_eq!(cache.len(), 0);
+    /// assert_eq!(cache.stats().revoked, 1);
+    /// # }
+    /// ```
+    pub fn classify_errors<E: 'static>(
+        mut self,
+        classify: impl Fn(&E) -> ErrorClass + Send + Sync + 'static,
+    ) -> Self {
+        self.classify = Some(std::sync::Arc::new(move |error: &dyn std::any::Any| {
+            error.downcast_ref::<E>().map(&classify)
+        }));
+        self
+    }
+
     /// TTL jitter: each value's TTL is shortened by a pseudo-random share (drawn from its key)
     /// of up to `fraction` of it, so that keys stored together do not expire together. `0.1`
     /// stores a value for between 90 % and 100 % of the TTL; a TTL is never lengthened. Must
@@ -235,6 +343,8 @@ where
             ttl,
             jitter,
             stale: self.stale,
+            fail_safe: self.fail_safe,
+            classify: self.classify,
             capacity: self.capacity,
             name: self.name,
             hooks: self.hooks,

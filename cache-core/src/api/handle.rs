@@ -109,6 +109,8 @@ pub(crate) struct Options {
     /// `stale = "30s"`: the stale-while-revalidate window.
     pub(crate) stale: Duration,
     pub(crate) stale_if_error: Duration,
+    /// `throttle = "5s"`: the fail-safe throttle; `None` for the builder's default.
+    pub(crate) throttle: Option<Duration>,
     /// A fraction of the TTL (checked by the macro, and again by the builder).
     pub(crate) jitter: f64,
 }
@@ -117,6 +119,7 @@ impl Options {
     pub(crate) const NONE: Self = Self {
         stale: Duration::ZERO,
         stale_if_error: Duration::ZERO,
+        throttle: None,
         jitter: 0.0,
     };
 }
@@ -235,13 +238,18 @@ impl CacheHandle {
         let mut made = false;
         let erased = self.cell.get_or_init(|| {
             made = true;
-            let cache = TtlCache::<G, K, V>::builder()
+            let builder = TtlCache::<G, K, V>::builder()
                 .ttl(self.ttl())
                 .capacity(self.capacity())
                 .name(Cow::Borrowed(self.name))
                 .stale_while_revalidate(self.options.stale)
                 .stale_if_error(self.options.stale_if_error)
-                .jitter(self.options.jitter)
+                .jitter(self.options.jitter);
+            let builder = match self.options.throttle {
+                Some(period) => builder.fail_safe_throttle(period),
+                None => builder,
+            };
+            let cache = builder
                 .build_inner()
                 // The macro rejects a zero ttl or capacity written in the attribute, a zero
                 // named by the attribute is refused when the handle is made, and the setters

@@ -56,6 +56,18 @@ pub struct CacheStats {
     /// stale-if-error window ([`CacheBuilder::stale_if_error`](crate::CacheBuilder::stale_if_error)):
     /// the callers received the stale value, and nothing was stored.
     pub stale_on_error: u64,
+    /// Calls answered with the expired value without calling the upstream, because a fetch of
+    /// their key had just failed: the fail-safe throttle
+    /// ([`CacheBuilder::fail_safe_throttle`](crate::CacheBuilder::fail_safe_throttle)), an
+    /// error's retry hint, or a failed background refresh's back-off.
+    pub throttled: u64,
+    /// Failed fetches whose retry hint ([`ErrorClass::RetryAfter`](crate::ErrorClass::RetryAfter),
+    /// [`RetryAfter`](crate::RetryAfter)) made the upstream be left alone for longer than the
+    /// throttle.
+    pub retry_hints: u64,
+    /// Failed fetches whose error revoked ([`ErrorClass::Revoke`](crate::ErrorClass::Revoke)):
+    /// each invalidated its key's group.
+    pub revoked: u64,
 }
 
 impl CacheStats {
@@ -74,6 +86,9 @@ impl CacheStats {
             refreshes_failed: counters.refreshes_failed.load(Relaxed),
             refreshes_in_flight: counters.refreshes_in_flight.load(Relaxed),
             stale_on_error: counters.stale_on_error.load(Relaxed),
+            throttled: counters.throttled.load(Relaxed),
+            retry_hints: counters.retry_hints.load(Relaxed),
+            revoked: counters.revoked.load(Relaxed),
         }
     }
 
@@ -108,6 +123,9 @@ impl CacheStats {
                 .saturating_sub(earlier.refreshes_failed),
             refreshes_in_flight: self.refreshes_in_flight,
             stale_on_error: self.stale_on_error.saturating_sub(earlier.stale_on_error),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+            retry_hints: self.retry_hints.saturating_sub(earlier.retry_hints),
+            revoked: self.revoked.saturating_sub(earlier.revoked),
         }
     }
 

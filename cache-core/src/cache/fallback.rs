@@ -13,6 +13,7 @@
 //! runs before the miss path rather than inside it, is a feature above: `features/stale.rs`.
 
 use std::hash::Hash;
+use std::time::Duration;
 
 use crate::engine::clock::Instant;
 
@@ -56,10 +57,17 @@ where
     }
 
     /// Stale-if-error, once the fetch failed: `node`'s value if it is still inside its window,
-    /// still current and still stored (an invalidation removes it before it returns).
-    pub(crate) fn serve_on_error(&self, node: &Node<G, K, V>, panicked: bool) -> Option<V> {
+    /// still current and still stored (an invalidation removes it before it returns). The
+    /// upstream is then left alone for the fail-safe throttle, or `retry_after` if longer.
+    pub(crate) fn serve_on_error(
+        &self,
+        node: &Node<G, K, V>,
+        panicked: bool,
+        retry_after: Option<Duration>,
+    ) -> Option<V> {
+        let now = Instant::now();
         if !node.is_current(self.current_epoch())
-            || !within(node.expires_at, self.stale.if_error, Instant::now())
+            || !within(node.expires_at, self.stale.if_error, now)
         {
             return None;
         }
@@ -67,6 +75,53 @@ where
         let value = node.value()?;
         bump(&self.store.counters.stale_on_error, 1);
         trace::stale_on_error(self.name(), panicked);
+        self.throttle(node, now, self.fail_safe.throttle, retry_after);
+        Some(value)
+    }
+
+    /// Leaves `node`'s upstream alone for `period`, or `retry_after` if longer (counted as a
+    /// retry hint honoured).
+    pub(crate) fn throttle(
+        &self,
+        node: &Node<G, K, V>,
+        now: Instant,
+        period: Duration,
+        retry_after: Option<Duration>,
+    ) {
+        let hinted = retry_after.filter(|after| *after > period);
+        if hinted.is_some() {
+            bump(&self.store.counters.retry_hints, 1);
+        }
+        let period = hinted.unwrap_or(period);
+        if node.throttle.extend(now, period) {
+            let ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
+            trace::throttle_armed(self.name(), ms, hinted.is_some());
+        }
+    }
+
+    /// Fail-safe throttling, on the miss path before a fetch begins: the expired value of
+    /// `probe`'s key if a failure left its upstream alone until after now, the value still
+    /// inside its stale-if-error window, current and stored, and no invalidation of it in
+    /// progress. The value is read last: an invalidation that returned before this call began
+    /// took it out of the node, so it is never served after one (see `engine/throttle.rs`).
+    pub(crate) fn throttled<P>(&self, probe: &P) -> Option<V>
+    where
+        P: ?Sized + KeyLookup<G, K> + KnownHash,
+    {
+        if self.stale.if_error.is_zero() {
+            return None;
+        }
+        let node = self.store.peek_current(probe, self.current_epoch())?;
+        let now = Instant::now();
+        if !node.throttle.holds(now)
+            || !within(node.expires_at, self.stale.if_error, now)
+            || self.fenced(&node.group, probe.key_hash())
+        {
+            return None;
+        }
+        let value = node.value()?;
+        bump(&self.store.counters.throttled, 1);
+        trace::throttled(self.name());
         Some(value)
     }
 }

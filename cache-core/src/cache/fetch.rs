@@ -84,6 +84,10 @@ where
     {
         // Hashed once, for the group index, the flight map and the entry index alike.
         let probe = &self.store.hasher.hashed(probe);
+        // Fail-safe: a key whose upstream just failed is answered stale, without a fetch.
+        if let Some(stale) = self.throttled(probe) {
+            return Start::Done(policy.answer(stale));
+        }
         loop {
             self.hooks.at(HookPoint::BeforeFlightEntry).await;
             // The fetch "begins" here, for the invalidation guarantee: the stamp is read after
@@ -383,11 +387,26 @@ where
         flight: &Arc<Flight<G, K, V>>,
         node: &Node<G, K, V>,
         panicked: bool,
+        retry_after: Option<Duration>,
     ) -> Option<V> {
-        let stale = self.serve_on_error(node, panicked)?;
+        let stale = self.serve_on_error(node, panicked, retry_after)?;
         // The waiters asked while this fetch ran: they receive what its caller receives.
         self.commit(flight, stale.clone(), false);
         Some(stale)
+    }
+
+    fn revoke(&self, flight: &Arc<Flight<G, K, V>>) {
+        let stored = flight.stored();
+        let invalidated = self.invalidate_group_by(&stored);
+        // The other replicas', as `invalidate_group` does (see `backplane`).
+        #[cfg(feature = "redis")]
+        let invalidated = invalidated.delivering(self.teller().and_then(|(cache, codec)| {
+            crate::seam::group_invalidated(cache, |out| (codec.group)(&flight.group.key, out))
+        }));
+        // Done when made: taking the count ends it, and awaiting it would add nothing here.
+        let removed = invalidated.count();
+        bump(&self.store.counters.revoked, 1);
+        trace::revoked(self.name(), removed);
     }
 
     fn abandon(&self, flight: &Arc<Flight<G, K, V>>) {

@@ -60,7 +60,9 @@ use crate::engine::expiry::{Jitter, Windows};
 use crate::engine::fence::Fences;
 use crate::engine::flight::Flights;
 use crate::engine::hook::Hooks;
+use crate::engine::policy::Classifier;
 use crate::engine::store::{Graveyard, Store};
+use crate::engine::throttle::FailSafe;
 use crate::keys::lookup::KeyLookup;
 #[cfg(feature = "redis")]
 use crate::keys::wire::WireCodec;
@@ -86,6 +88,8 @@ pub(crate) struct Config {
     pub(crate) ttl: Duration,
     pub(crate) jitter: Jitter,
     pub(crate) stale: Windows,
+    pub(crate) fail_safe: FailSafe,
+    pub(crate) classify: Option<Classifier>,
     pub(crate) capacity: usize,
     pub(crate) name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -115,6 +119,11 @@ where
     ttl_nanos: AtomicU64,
     /// The stale windows, fixed at build time: see `engine/expiry.rs`.
     pub(crate) stale: Windows,
+    /// The fail-safe throttle and refresh back-off, fixed at build time: see
+    /// `engine/throttle.rs`.
+    pub(crate) fail_safe: FailSafe,
+    /// The error classifier of the `TtlCache` verbs whose error type it knows.
+    pub(crate) classify: Option<Classifier>,
     /// TTL jitter, fixed at build time: see `engine/expiry.rs`.
     pub(crate) jitter: Jitter,
     name: Cow<'static, str>,
@@ -146,6 +155,8 @@ where
             scope: OnceLock::new(),
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             stale: config.stale,
+            fail_safe: config.fail_safe,
+            classify: config.classify,
             jitter: config.jitter,
             name: config.name,
             hooks: config.hooks,

@@ -33,6 +33,21 @@ mod imp {
     pub(crate) fn stale_on_error(cache: &str, panicked: bool) {
         tracing::debug!(target: "cache_core", cache, panicked, "fetch failed: served stale");
     }
+    pub(crate) fn throttled(cache: &str) {
+        tracing::debug!(target: "cache_core", cache, "upstream throttled: served stale");
+    }
+    pub(crate) fn throttle_armed(cache: &str, period_ms: u64, retry_hint: bool) {
+        tracing::debug!(
+            target: "cache_core",
+            cache,
+            period_ms,
+            retry_hint,
+            "fetch failed: upstream left alone"
+        );
+    }
+    pub(crate) fn revoked(cache: &str, removed: usize) {
+        tracing::debug!(target: "cache_core", cache, removed, "fetch revoked: group invalidated");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -57,6 +72,12 @@ mod imp {
     pub(crate) fn refresh_failed(_: &str, _: bool) {}
     #[inline(always)]
     pub(crate) fn stale_on_error(_: &str, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn throttled(_: &str) {}
+    #[inline(always)]
+    pub(crate) fn throttle_armed(_: &str, _: u64, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn revoked(_: &str, _: usize) {}
 }
 
 pub(crate) use imp::*;

@@ -30,6 +30,7 @@ use crate::engine::hook::{HookPoint, Hooks};
 use crate::engine::node::{Node, NodeGroup, Stamp};
 use crate::engine::policy::Policy;
 use crate::engine::probe::{ByKey, KnownHash, PreHashed, Stored, StoredKey};
+use crate::engine::throttle::ErrorClass;
 use crate::keys::lookup::KeyLookup;
 
 const RUNNING: u8 = 0;
@@ -397,13 +398,18 @@ pub(crate) trait Settle<G, K, V>: Sync {
     fn abandon(&self, flight: &Arc<Flight<G, K, V>>);
     /// Stale-if-error (see `cache/fallback.rs`): if `node`, the expired node `flight`'s fetch
     /// failed to replace, may still be served, hands its value to the waiters (not stored),
-    /// settles the flight and returns the value; counted and traced. Else does nothing.
+    /// settles the flight, leaves the upstream alone for the fail-safe throttle (or `retry_after`,
+    /// if longer; see `throttle.rs`) and returns the value; counted and traced. Else does nothing.
     fn stale_on_error(
         &self,
         flight: &Arc<Flight<G, K, V>>,
         node: &Node<G, K, V>,
         panicked: bool,
+        retry_after: Option<std::time::Duration>,
     ) -> Option<V>;
+    /// The fetch failed with an error that revokes ([`ErrorClass::Revoke`]): invalidates
+    /// `flight`'s group at once.
+    fn revoke(&self, flight: &Arc<Flight<G, K, V>>);
 }
 
 /// What [`TtlCache::start`](crate::TtlCache) decided.
@@ -454,8 +460,14 @@ impl<G, K, V> Lead<'_, G, K, V> {
         match storable {
             Some(value) => self.owner.commit(&self.flight, value, store),
             None => {
-                if let Some(stale) = self.stale_on_error(false) {
-                    return policy.answer(stale);
+                // User code (a classifier), before any lock.
+                let class = policy.classify(&outcome);
+                if class == ErrorClass::Revoke {
+                    self.owner.revoke(&self.flight);
+                } else if class.papered_over() {
+                    if let Some(stale) = self.stale_on_error(false, class.retry_after()) {
+                        return policy.answer(stale);
+                    }
                 }
                 self.owner.fail(&self.flight, shared);
             }
@@ -471,16 +483,22 @@ impl<G, K, V> Lead<'_, G, K, V> {
         payload: Box<dyn Any + Send>,
         policy: &P,
     ) -> P::Output {
-        match self.stale_on_error(true) {
+        match self.stale_on_error(true, None) {
             Some(stale) => policy.answer(stale),
             None => std::panic::resume_unwind(payload),
         }
     }
 
     /// Stale-if-error: the fallback's value if it may still be served, the flight then settled.
-    fn stale_on_error(&mut self, panicked: bool) -> Option<V> {
+    fn stale_on_error(
+        &mut self,
+        panicked: bool,
+        retry_after: Option<std::time::Duration>,
+    ) -> Option<V> {
         let node = Arc::clone(self.flight.fallback.get()?);
-        let stale = self.owner.stale_on_error(&self.flight, &node, panicked)?;
+        let stale = self
+            .owner
+            .stale_on_error(&self.flight, &node, panicked, retry_after)?;
         self.armed = false;
         Some(stale)
     }

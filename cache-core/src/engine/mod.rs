@@ -14,6 +14,7 @@
 //!   `policy.rs`: what a fetch's outcome stores and what its waiters receive.
 //! - `fence.rs`: what an invalidation in progress keeps from being shared or stored;
 //!   `lease.rs`: the read fence, past which a cache that takes part in a fleet serves nothing.
+//! - `throttle.rs`: how long a key's failing upstream is left alone (fail-safe throttling).
 //! - `stats.rs`: the counters; `hook.rs`: the test hooks.
 //!
 //! How the cache puts them together: `cache/mod.rs`.
@@ -33,3 +34,4 @@ pub(crate) mod policy;
 pub(crate) mod probe;
 pub(crate) mod stats;
 pub(crate) mod store;
+pub(crate) mod throttle;

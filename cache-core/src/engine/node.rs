@@ -13,6 +13,7 @@ use arc_swap::ArcSwapOption;
 use crate::engine::group::{Group, Member};
 use crate::engine::lease::Follows;
 use crate::engine::probe::{Stored, StoredKey};
+use crate::engine::throttle::Throttle;
 
 /// The generation a value was fetched under: the group's generation and the cache's epoch when
 /// its fetch began. Invalidating the group (or clearing the cache) moves the current stamp on,
@@ -59,6 +60,9 @@ pub(crate) struct Node<G, K, V> {
     pub(crate) expiry_slot: AtomicU32,
     /// Position in its eviction queue; only written under the eviction lock.
     pub(crate) queue_slot: AtomicU32,
+    /// Whether the key's upstream is left alone after a failure (`throttle.rs`); only read and
+    /// written once the value expired, off the hit path.
+    pub(crate) throttle: Throttle,
 }
 
 impl<G, K, V> Member for Node<G, K, V> {
@@ -89,6 +93,7 @@ impl<G, K, V> Node<G, K, V> {
             slot: AtomicUsize::new(crate::engine::group::NO_SLOT),
             expiry_slot: AtomicU32::new(crate::engine::list::NO_SLOT),
             queue_slot: AtomicU32::new(crate::engine::list::NO_SLOT),
+            throttle: Throttle::new(),
         }
     }
 

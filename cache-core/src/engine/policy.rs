@@ -2,6 +2,9 @@
 
 use std::any::Any;
 use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::engine::throttle::ErrorClass;
 
 /// Decides, for a fetch outcome `Output`, which value (if any) the cache stores and what
 /// coalesced waiters receive when nothing is stored.
@@ -28,10 +31,16 @@ pub trait Policy {
     fn answer(&self, value: Self::Value) -> Self::Output;
     /// The caller's answer for a shared non-storable outcome, if it has this policy's type.
     fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Self::Output>;
-    /// Whether the outcome is an error (for the fetch's span and latency histogram).
+    /// Whether `outcome` failed (an `Err`), without cloning its value.
     #[inline]
-    fn failed(&self, _outcome: &Self::Output) -> bool {
-        false
+    fn failed(&self, outcome: &Self::Output) -> bool {
+        self.storable(outcome).is_none()
+    }
+    /// What a failed `outcome` means for the expired value and the upstream (see
+    /// `engine/throttle.rs`): by default, a transient failure.
+    #[inline]
+    fn classify(&self, _outcome: &Self::Output) -> ErrorClass {
+        ErrorClass::Transient
     }
 }
 
@@ -61,6 +70,10 @@ impl<V: Clone> Policy for Plain<V> {
     }
     fn answer_shared(&self, _: &(dyn Any + Send + Sync)) -> Option<V> {
         None
+    }
+    #[inline]
+    fn failed(&self, _: &V) -> bool {
+        false
     }
 }
 
@@ -129,5 +142,53 @@ impl<V: Clone, E: Clone + Send + Sync + 'static> Policy for TryShared<V, E> {
     }
     fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Result<V, E>> {
         shared.downcast_ref::<E>().map(|e| Err(e.clone()))
+    }
+}
+
+/// A [`TtlCache`](crate::TtlCache) error classifier
+/// ([`CacheBuilder::classify_errors`](crate::CacheBuilder::classify_errors)), over the error
+/// type it was given for: `None` for an error of another type.
+pub(crate) type Classifier = Arc<dyn Fn(&dyn Any) -> Option<ErrorClass> + Send + Sync>;
+
+/// A `Result` policy whose errors the cache's classifier classifies.
+pub(crate) struct Classified<P> {
+    pub(crate) policy: P,
+    pub(crate) classify: Option<Classifier>,
+}
+
+impl<P, V, E> Policy for Classified<P>
+where
+    P: Policy<Value = V, Output = Result<V, E>>,
+    E: 'static,
+{
+    type Value = V;
+    type Output = Result<V, E>;
+    #[inline]
+    fn storable(&self, outcome: &Result<V, E>) -> Option<V> {
+        self.policy.storable(outcome)
+    }
+    #[inline]
+    fn keep(&self, value: &V) -> bool {
+        self.policy.keep(value)
+    }
+    fn share(&self, outcome: &Result<V, E>) -> Option<Box<dyn Any + Send + Sync>> {
+        self.policy.share(outcome)
+    }
+    #[inline]
+    fn answer(&self, value: V) -> Result<V, E> {
+        self.policy.answer(value)
+    }
+    fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<Result<V, E>> {
+        self.policy.answer_shared(shared)
+    }
+    #[inline]
+    fn failed(&self, outcome: &Result<V, E>) -> bool {
+        outcome.is_err()
+    }
+    fn classify(&self, outcome: &Result<V, E>) -> ErrorClass {
+        match (outcome, &self.classify) {
+            (Err(e), Some(classify)) => classify(e).unwrap_or_default(),
+            _ => ErrorClass::Transient,
+        }
     }
 }

@@ -133,6 +133,9 @@ pub(crate) struct Counters {
     pub(crate) refreshes_failed: AtomicU64,
     pub(crate) refreshes_in_flight: AtomicU64,
     pub(crate) stale_on_error: AtomicU64,
+    pub(crate) throttled: AtomicU64,
+    pub(crate) retry_hints: AtomicU64,
+    pub(crate) revoked: AtomicU64,
 }
 
 impl Counters {
@@ -150,6 +153,9 @@ impl Counters {
             refreshes_failed: AtomicU64::new(0),
             refreshes_in_flight: AtomicU64::new(0),
             stale_on_error: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            retry_hints: AtomicU64::new(0),
+            revoked: AtomicU64::new(0),
         }
     }
 }

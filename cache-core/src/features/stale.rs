@@ -45,6 +45,7 @@ use crate::cache::upstream::{Outcome, Upstream};
 use crate::cache::Inner;
 use crate::engine::expiry::within;
 use crate::engine::flight::{catch_unwind, Claim, Flight, Lead, Settle};
+use crate::engine::node::Node;
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
 use crate::keys::lookup::KeyProbe;
@@ -127,6 +128,14 @@ where
             self.store.groups.unpin(&group);
             return None;
         };
+        // A refresh of the key failed lately: back off, serving the value without one.
+        if node.throttle.holds(now) {
+            self.store.groups.unpin(&group);
+            bump(&self.store.counters.stale_served, 1);
+            bump(&self.store.counters.throttled, 1);
+            trace::throttled(self.name());
+            return Some((policy.answer(stale), None));
+        }
         // Built here, not under the flight entry: a key part's `Clone` is user code.
         let ours = Arc::new(Flight::new(
             Arc::clone(&group),
@@ -161,6 +170,12 @@ where
                 if let Some(old) = replaced {
                     self.store.groups.unpin(&old.group);
                 }
+                // Inside the stale-if-error window, a failed refresh answers the callers that
+                // joined it with the expired value, as any failed fetch does, rather than
+                // sending each to the upstream after it.
+                if within(node.expires_at, self.stale.if_error, now) {
+                    let _ = flight.fallback.set(Arc::clone(&node));
+                }
                 Some(flight)
             }
         };
@@ -179,6 +194,7 @@ where
             Background {
                 owner: owner.clone(),
                 flight: Some(flight),
+                node,
                 runtime,
             }
         });
@@ -202,6 +218,8 @@ where
 {
     owner: C,
     flight: Option<Arc<Flight<G, K, V>>>,
+    /// The expired node refreshed: where a failure backs off (see `engine/throttle.rs`).
+    node: Arc<Node<G, K, V>>,
     /// The caller's runtime, where the refresh runs.
     runtime: tokio::runtime::Handle,
 }
@@ -246,8 +264,13 @@ where
         match catch_unwind(upstream.watch(fetch)).await {
             Ok(outcome) => {
                 upstream.end(Outcome::of(policy.failed(&outcome)));
+                // User code (a classifier), before the outcome is settled.
+                let failed = policy
+                    .failed(&outcome)
+                    .then(|| policy.classify(&outcome).retry_after());
                 drop(lead.finish(outcome, &policy).await);
-                if flight.value().is_none() {
+                if let Some(retry_after) = failed {
+                    self.back_off(retry_after);
                     bump(&cache.store.counters.refreshes_failed, 1);
                     trace::refresh_failed(cache.name(), false);
                 }
@@ -255,10 +278,20 @@ where
             Err(_panic) => {
                 upstream.end(Outcome::Panic);
                 drop(lead);
+                self.back_off(None);
                 bump(&cache.store.counters.refreshes_failed, 1);
                 trace::refresh_failed(cache.name(), true);
             }
         }
+    }
+
+    /// After a failed refresh: no other refresh of the key for the back-off, doubled for each
+    /// refresh of it that failed in a row (see `engine/throttle.rs`).
+    fn back_off(&self, retry_after: Option<std::time::Duration>) {
+        let cache: &Inner<G, K, V> = &self.owner;
+        let failures = self.node.throttle.refresh_failed();
+        let period = cache.fail_safe.backoff(failures);
+        cache.throttle(&self.node, Instant::now(), period, retry_after);
     }
 }
 

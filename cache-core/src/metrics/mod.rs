@@ -22,6 +22,9 @@
 //! | `cache_invalidated_total` | counter | `cache` | [`invalidated`](crate::CacheStats::invalidated): entries removed by an invalidation, a clear or a refresh |
 //! | `cache_stale_served_total` | counter | `cache` | [`stale_served`](crate::CacheStats::stale_served) |
 //! | `cache_stale_on_error_total` | counter | `cache` | [`stale_on_error`](crate::CacheStats::stale_on_error): upstream errors papered over |
+//! | `cache_throttled_total` | counter | `cache` | [`throttled`](crate::CacheStats::throttled): calls served stale without calling a failing upstream |
+//! | `cache_retry_hints_total` | counter | `cache` | [`retry_hints`](crate::CacheStats::retry_hints): retry hints honoured |
+//! | `cache_revocations_total` | counter | `cache` | [`revoked`](crate::CacheStats::revoked): errors that revoked their group |
 //! | `cache_refreshes_started_total` | counter | `cache` | [`refreshes_started`](crate::CacheStats::refreshes_started) |
 //! | `cache_refreshes_failed_total` | counter | `cache` | [`refreshes_failed`](crate::CacheStats::refreshes_failed) |
 //! | `cache_refreshes_in_flight` | gauge | `cache` | [`refreshes_in_flight`](crate::CacheStats::refreshes_in_flight) |
@@ -113,6 +116,9 @@ pub fn report() {
             ("cache_invalidated_total", s.invalidated),
             ("cache_stale_served_total", s.stale_served),
             ("cache_stale_on_error_total", s.stale_on_error),
+            ("cache_throttled_total", s.throttled),
+            ("cache_retry_hints_total", s.retry_hints),
+            ("cache_revocations_total", s.revoked),
             ("cache_refreshes_started_total", s.refreshes_started),
             ("cache_refreshes_failed_total", s.refreshes_failed),
         ];
@@ -164,6 +170,18 @@ fn describe() {
     describe_counter!(
         "cache_stale_on_error_total",
         "Upstream errors or panics papered over with the expired value (stale-if-error)."
+    );
+    describe_counter!(
+        "cache_throttled_total",
+        "Calls answered with the expired value without calling the upstream, after a failed fetch of their key (fail-safe throttle, retry hint, refresh back-off)."
+    );
+    describe_counter!(
+        "cache_retry_hints_total",
+        "Failed fetches whose retry hint left the upstream alone for longer than the throttle."
+    );
+    describe_counter!(
+        "cache_revocations_total",
+        "Failed fetches whose error revoked: each invalidated its key's group."
     );
     describe_counter!(
         "cache_refreshes_started_total",

@@ -130,6 +130,14 @@ impl SiteHandles {
         self
     }
 
+    /// `throttle = "5s"`: how long the upstream of a key is left alone after a failed fetch
+    /// whose expired value stood in for it.
+    #[must_use]
+    pub const fn throttle(mut self, period: std::time::Duration) -> Self {
+        self.options.throttle = Some(period);
+        self
+    }
+
     /// `jitter = "10%"`: the fraction of the TTL by which each value's TTL may be shortened
     /// (checked by the macro to be in `0.0..=1.0`).
     #[must_use]

@@ -16,7 +16,7 @@ use scc::Equivalent;
 
 use crate::api::builder::{BuildError, CacheBuilder};
 use crate::cache::Inner;
-use crate::engine::policy::{Plain, TryRetry, TryShared};
+use crate::engine::policy::{Classified, Plain, TryRetry, TryShared};
 use crate::keys::borrowed::ToKey;
 use crate::keys::lookup::Pair;
 
@@ -246,9 +246,16 @@ where
         Fut: Future<Output = Result<V, E>>,
         E: Clone + Send + Sync + 'static,
     {
-        self.inner
-            .run(&Pair { group, rest: key }, &TryShared::<V, E>::NEW, fetch)
-            .await
+        let probe = Pair { group, rest: key };
+        if let Some(value) = self.inner.lookup(&probe) {
+            return Ok(value);
+        }
+        // Past the hit: the classifier's handle is cloned on a miss only.
+        let policy = Classified {
+            policy: TryShared::<V, E>::NEW,
+            classify: self.inner.classify.clone(),
+        };
+        self.inner.run(&probe, &policy, fetch).await
     }
 
     /// Returns a clone of the live value for `(group, key)`, without fetching. Never blocks.

@@ -7,7 +7,7 @@ use std::hash::Hash;
 use scc::Equivalent;
 
 use super::TtlCache;
-use crate::engine::policy::{Plain, TryRetry};
+use crate::engine::policy::{Classified, Plain, TryRetry};
 use crate::keys::borrowed::ToKey;
 use crate::keys::lookup::Pair;
 
@@ -122,9 +122,13 @@ where
         if let Some(value) = inner.lookup(&probe) {
             return Ok(value);
         }
-        match inner.serve_stale(inner, &probe, TryRetry::<V, E>::NEW, fetch) {
+        let policy = || Classified {
+            policy: TryRetry::<V, E>::NEW,
+            classify: inner.classify.clone(),
+        };
+        match inner.serve_stale(inner, &probe, policy(), fetch) {
             Ok(outcome) => outcome,
-            Err(fetch) => inner.run(&probe, &TryRetry::<V, E>::NEW, fetch).await,
+            Err(fetch) => inner.run(&probe, &policy(), fetch).await,
         }
     }
 }

@@ -1,0 +1,185 @@
+//! Fail-safe throttling: after a fetch of a key failed and its expired value stood in for it
+//! (stale-if-error), or after a background refresh of it failed, the key's node remembers until
+//! when the upstream is left alone. Until then, calls that miss get the expired value without a
+//! fetch; the first call after it probes (an ordinary single-flight fetch). An error's retry
+//! hint extends the period; consecutive failed background refreshes double it, up to a cap.
+//!
+//! The state lives on the node it protects, so it goes with it: a value stored by a fetch that
+//! succeeded (a new node) or an invalidation (which removes the node) ends the throttle.
+
+use std::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{AcqRel, Acquire},
+};
+use std::time::Duration;
+
+use crate::engine::clock::Instant;
+
+/// A cache's fail-safe settings, fixed when it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FailSafe {
+    /// How long the upstream is left alone after a failed fetch; zero for never.
+    pub(crate) throttle: Duration,
+    /// The longest a key's background refreshes back off after consecutive failures.
+    pub(crate) backoff_cap: Duration,
+}
+
+impl FailSafe {
+    /// The defaults: a 5 s throttle, refreshes backing off up to a minute.
+    pub(crate) const DEFAULT: Self = Self {
+        throttle: Duration::from_secs(5),
+        backoff_cap: Duration::from_secs(60),
+    };
+
+    /// The period after the `failures`-th consecutive failed background refresh: the throttle,
+    /// doubled for each failure before it, at most the cap (never below the throttle).
+    pub(crate) fn backoff(&self, failures: u32) -> Duration {
+        let doubled = self
+            .throttle
+            .checked_mul(1u32 << failures.saturating_sub(1).min(20))
+            .unwrap_or(Duration::MAX);
+        doubled.min(self.backoff_cap.max(self.throttle))
+    }
+}
+
+/// Where a key's upstream stands: until when it is left alone, and how many background
+/// refreshes in a row failed.
+#[derive(Debug, Default)]
+pub(crate) struct Throttle {
+    /// [`Instant::to_bits`] of the end of the period; 0 for none.
+    until: AtomicU64,
+    failures: AtomicU32,
+}
+
+impl Throttle {
+    pub(crate) const fn new() -> Self {
+        Self {
+            until: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
+        }
+    }
+
+    /// Leaves the upstream alone until at least `now + period` (a period already running that
+    /// ends later is kept). Returns whether `period` was not zero.
+    pub(crate) fn extend(&self, now: Instant, period: Duration) -> bool {
+        if period.is_zero() {
+            return false;
+        }
+        let end = now.checked_add(period).unwrap_or_else(Instant::far);
+        // `to_bits` is never 0 for a deadline after the clock's first reading.
+        self.until.fetch_max(end.to_bits().max(1), AcqRel);
+        true
+    }
+
+    /// Counts a failed background refresh; returns how many failed in a row.
+    pub(crate) fn refresh_failed(&self) -> u32 {
+        self.failures.fetch_add(1, AcqRel).saturating_add(1)
+    }
+
+    /// Whether the upstream is left alone at `now` (false at and after the period's end).
+    pub(crate) fn holds(&self, now: Instant) -> bool {
+        match self.until.load(Acquire) {
+            0 => false,
+            bits => now < Instant::from_bits(bits),
+        }
+    }
+}
+
+/// What a failed fetch's error means for the value it failed to replace: decided per error by a
+/// cache's classifier ([`CacheBuilder::classify_errors`](crate::CacheBuilder::classify_errors))
+/// or a function's `serve_stale_if`/`revoke_if` predicates and [`RetryAfter`].
+///
+/// ```
+/// use cache_core::ErrorClass;
+/// use std::time::Duration;
+///
+/// // A 429 that says "retry in 30 s", a 503, a 404 and a revoked token, classified:
+/// fn classify(status: &u16) -> ErrorClass {
+///     match status {
+///         429 => ErrorClass::RetryAfter(Duration::from_secs(30)),
+///         401 => ErrorClass::Revoke,
+///         500..=599 => ErrorClass::Transient,
+///         _ => ErrorClass::Surface,
+///     }
+/// }
+/// assert_eq!(classify(&401), ErrorClass::Revoke);
+/// assert_eq!(ErrorClass::RetryAfter(Duration::from_secs(30)).retry_after(), Some(Duration::from_secs(30)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// The upstream is in trouble: inside the stale-if-error window the expired value stands in
+    /// for it, and the upstream is left alone for the fail-safe throttle. The default.
+    #[default]
+    Transient,
+    /// As [`Transient`](Self::Transient), and the upstream said when to come back: the upstream
+    /// is left alone for at least this long (a 429's or 503's `Retry-After`).
+    RetryAfter(std::time::Duration),
+    /// An answer, not an outage (a 404, a bad request): the error reaches the caller, never
+    /// papered over with the expired value, and nothing is throttled.
+    Surface,
+    /// The caller's access is gone (a revoked credential, `invalid_grant`): the key's group is
+    /// invalidated at once (on every replica, with the backplane), and the error reaches the
+    /// caller.
+    Revoke,
+}
+
+impl ErrorClass {
+    /// The retry hint, for [`RetryAfter`](Self::RetryAfter).
+    ///
+    /// ```
+    /// assert_eq!(cache_core::ErrorClass::Transient.retry_after(), None);
+    /// ```
+    #[must_use]
+    pub fn retry_after(self) -> Option<std::time::Duration> {
+        match self {
+            Self::RetryAfter(after) => Some(after),
+            _ => None,
+        }
+    }
+
+    /// Whether the expired value may stand in for the error.
+    pub(crate) fn papered_over(self) -> bool {
+        matches!(self, Self::Transient | Self::RetryAfter(_))
+    }
+}
+
+/// An error that may say when to try again. A `#[ttl_cached]` function whose error type
+/// implements it has its hint honoured without further ado: after such an error, the expired
+/// value is served without calling the upstream until the hint has passed (or the fail-safe
+/// throttle, if longer).
+///
+/// A `reqwest`-style client error carrying a 429's `Retry-After`:
+///
+/// ```
+/// use cache_core::RetryAfter;
+/// use std::time::Duration;
+///
+/// #[derive(Debug, Clone)]
+/// enum DriveError {
+///     /// `429 Too Many Requests`, with the `Retry-After` header's seconds, if any. Built from
+///     /// a `reqwest::Response` as
+///     /// `resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse().ok())`.
+///     RateLimited { retry_after_secs: Option<u64> },
+///     Unavailable,
+/// }
+///
+/// impl RetryAfter for DriveError {
+///     fn retry_after(&self) -> Option<Duration> {
+///         match self {
+///             DriveError::RateLimited { retry_after_secs } => {
+///                 retry_after_secs.map(Duration::from_secs)
+///             }
+///             DriveError::Unavailable => None,
+///         }
+///     }
+/// }
+///
+/// let limited = DriveError::RateLimited { retry_after_secs: Some(30) };
+/// assert_eq!(limited.retry_after(), Some(Duration::from_secs(30)));
+/// assert_eq!(DriveError::Unavailable.retry_after(), None);
+/// ```
+pub trait RetryAfter {
+    /// How long to leave the upstream alone, if the error says.
+    fn retry_after(&self) -> Option<std::time::Duration>;
+}
