@@ -83,7 +83,10 @@
 //               policy.rs, setting.rs
 //   backplane/  (redis) the Redis backplane: observes every cache through the seam
 //   metrics/    (metrics) publishes every cache's counters (and the backplane's) through the
-//               `metrics` facade, from the stats snapshots
+//               `metrics` facade, from the stats snapshots. The one door that opens down to
+//               up: a cache enrolls in `metrics/registry.rs` when it is made (`api/`) and
+//               leaves it when it is dropped (`cache/mod.rs`), so that `report()` finds it;
+//               nothing else below names it (fetches are timed in `cache/upstream.rs`).
 mod api;
 #[cfg(feature = "redis")]
 pub mod backplane;
