@@ -358,3 +358,93 @@ async fn no_label_carries_a_key_part() {
         }
     }
 }
+
+/// Counts every call the cache makes into the recorder.
+#[derive(Default)]
+struct CountingRecorder(AtomicU64);
+
+impl metrics::Recorder for CountingRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        self.0.fetch_add(1, SeqCst);
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        self.0.fetch_add(1, SeqCst);
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.0.fetch_add(1, SeqCst);
+        metrics::Histogram::noop()
+    }
+}
+
+#[ttl_cached(ttl = 60)]
+async fn doubled(n: u64) -> u64 {
+    n * 2
+}
+
+/// A hit reaches no recorder, installed and reporting or not (the counters are read at
+/// report time); a miss records one latency sample. What the hit costs in instructions is in
+/// BENCHMARKS.md (`benches/callgrind.sh`).
+#[test]
+fn a_hit_touches_no_recorder_and_a_miss_records_one_sample() {
+    let recorder = CountingRecorder::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let cache: TtlCache<u64, u64, u64> = TtlCache::builder()
+        .ttl(Duration::from_secs(60))
+        .name("metrics-test::counting")
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            cache_core::metrics::report(); // a recorder is listening from here
+            assert_eq!(doubled(1).await, 2);
+            cache.get_with(&1, &1, || async { 1 }).await;
+            let before = recorder.0.load(SeqCst);
+            for _ in 0..1_000 {
+                assert_eq!(doubled(1).await, 2);
+                assert_eq!(cache.get_with(&1, &1, || async { 0 }).await, 1);
+                assert_eq!(cache.get(&1, &1), Some(1));
+            }
+            assert_eq!(
+                recorder.0.load(SeqCst),
+                before,
+                "a hit reached the recorder"
+            );
+            // A miss of each: one histogram sample each.
+            assert_eq!(doubled(2).await, 4);
+            cache.get_with(&1, &2, || async { 2 }).await;
+            assert_eq!(recorder.0.load(SeqCst), before + 2);
+        });
+    });
+}

@@ -1,7 +1,8 @@
 //! The `metrics` feature's backplane family, in a replica of its own (this process: the
 //! backplane is process-wide) against a `redis-server` started here: every counter equals the
-//! matching `backplane::stats()` field, and the health gauge follows the subscription through
-//! an outage while the fenced seconds grow. Needs `redis-server` on the PATH, like
+//! matching `backplane::stats()` field, each invalidation another replica (this test binary run
+//! again as a peer) sends lands in the propagation lag histogram, and the health gauge follows
+//! the subscription through an outage while the fenced seconds grow. Needs `redis-server` on the PATH, like
 //! `tests/backplane.rs` (skipped loudly without it, failing under CI).
 
 use std::io::{Read, Write};
@@ -128,8 +129,71 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+const PREFIX: &str = "metrics-test";
+const CACHE: &str = "metrics-backplane::listings";
+/// Invalidations the peer sends.
+const PEER_SENDS: u64 = 5;
+
+fn listings() -> TtlCache<String, u32, u32> {
+    TtlCache::builder()
+        .ttl(Duration::from_secs(60))
+        .name(CACHE)
+        .build()
+        .unwrap()
+}
+
+fn options() -> BackplaneOptions {
+    BackplaneOptions::default()
+        .prefix(PREFIX)
+        .heartbeat(Duration::from_millis(100), Duration::from_millis(400))
+}
+
+/// The other replica: this binary again, with `METRICS_BP_PEER` set to Redis's URL. Sends
+/// [`PEER_SENDS`] group invalidations of the cache once its subscription is healthy.
+fn peer(url: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let cache = listings();
+    runtime.block_on(async {
+        backplane::install(url, options()).expect("installed");
+        backplane::attach(&cache).expect("attached");
+    });
+    wait_for("the peer's subscription", || {
+        backplane::health() == Health::Healthy
+    });
+    runtime.block_on(async {
+        for _ in 0..PEER_SENDS {
+            cache.invalidate_group("u1").await;
+        }
+    });
+    wait_for("the peer's messages back", || {
+        backplane::stats().ignored_own >= PEER_SENDS
+    });
+}
+
+/// Runs [`peer`] in a process of its own, to the end.
+fn run_peer(url: &str) {
+    let status = Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "the_backplane_family_follows_its_stats_and_health",
+            "--exact",
+        ])
+        .env("METRICS_BP_PEER", url)
+        .stdout(Stdio::null())
+        .status()
+        .expect("the peer runs");
+    assert!(status.success(), "the peer failed: {status}");
+}
+
 #[test]
 fn the_backplane_family_follows_its_stats_and_health() {
+    if let Some(url) = std::env::var_os("METRICS_BP_PEER") {
+        peer(&url.to_string_lossy());
+        return;
+    }
     let Some(binary) = redis_server() else {
         return;
     };
@@ -147,16 +211,10 @@ fn the_backplane_family_follows_its_stats_and_health() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let cache: TtlCache<String, u32, u32> = TtlCache::builder()
-        .ttl(Duration::from_secs(60))
-        .name("metrics-backplane::listings")
-        .build()
-        .unwrap();
+    let cache = listings();
+    let url = format!("redis://127.0.0.1:{}/", redis.1);
     runtime.block_on(async {
-        let options = BackplaneOptions::default()
-            .prefix("metrics-test")
-            .heartbeat(Duration::from_millis(100), Duration::from_millis(400));
-        backplane::install(&format!("redis://127.0.0.1:{}/", redis.1), options).expect("installed");
+        backplane::install(&url, options()).expect("installed");
         backplane::attach(&cache).expect("attached");
     });
     wait_for("a healthy subscription", || {
@@ -167,6 +225,11 @@ fn the_backplane_family_follows_its_stats_and_health() {
         cache.invalidate_group("u1").await;
     });
     wait_for("our message back", || backplane::stats().ignored_own >= 1);
+    // The other replica's invalidations, each timed from its send time as it is applied here.
+    run_peer(&url);
+    wait_for("the peer's messages", || {
+        backplane::stats().lag_samples >= PEER_SENDS
+    });
 
     let seen = scrape(&snapshotter);
     let stats = backplane::stats();
@@ -178,6 +241,15 @@ fn the_backplane_family_follows_its_stats_and_health() {
         value(&seen, "cache_backplane_healthy"),
         &DebugValue::Gauge(1.0.into())
     );
+    assert_eq!(stats.lag_samples, PEER_SENDS);
+    match value(&seen, "cache_backplane_propagation_lag_seconds") {
+        DebugValue::Histogram(lags) => {
+            assert_eq!(lags.len() as u64, stats.lag_samples);
+            // On loopback, well under a second each (clock skew: none, one machine).
+            assert!(lags.iter().all(|lag| lag.into_inner() < 1.0), "{lags:?}");
+        }
+        other => panic!("{other:?}"),
+    }
     // The family is process-wide: no labels at all.
     assert!(seen.iter().all(|(_, labels, _)| *labels == 0), "{seen:?}");
 

@@ -61,7 +61,10 @@
 //! # Features
 //!
 //! - `tracing`: emits a `debug` event (target `cache_core`) per fetch and per invalidation,
-//!   with the cache's name and counts. Key contents are never logged: they are often user ids.
+//!   with the cache's name and counts, and one `fetch` span around each upstream fetch (the
+//!   cache's name and the outcome). Key contents are never logged: they are often user ids.
+//! - `metrics`: the [`metrics`](mod@metrics) module: every cache's counters, gauges and upstream
+//!   fetch latency through the `metrics` facade, for a Prometheus (or any) exporter.
 //! - `redis`: the `backplane` module: every invalidation reaches every replica over Redis
 //!   pub/sub, and a replica whose subscription is not known healthy serves and stores nothing
 //!   from its caches (fail closed). Nothing changes until `backplane::install` is called.
@@ -80,7 +83,10 @@
 //               policy.rs, setting.rs
 //   backplane/  (redis) the Redis backplane: observes every cache through the seam
 //   metrics/    (metrics) publishes every cache's counters (and the backplane's) through the
-//               `metrics` facade, from the stats snapshots
+//               `metrics` facade, from the stats snapshots. The one door that opens down to
+//               up: a cache enrolls in `metrics/registry.rs` when it is made (`api/`) and
+//               leaves it when it is dropped (`cache/mod.rs`), so that `report()` finds it;
+//               nothing else below names it (fetches are timed in `cache/upstream.rs`).
 mod api;
 #[cfg(feature = "redis")]
 pub mod backplane;

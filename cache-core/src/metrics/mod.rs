@@ -45,7 +45,7 @@
 //! `heartbeats_late`, `replays`, `replayed`, `gap_clears`, `duplicate_ids`).
 //!
 //! Several [`TtlCache`](crate::TtlCache)s built under one name report as one (their sums); a
-//! dropped cache's counters stay in its name's as they were at the last report before it went.
+//! dropped cache's counters stay in its name's, as they were when it was dropped.
 //!
 //! ```
 //! // With `metrics-exporter-prometheus` (its listener off), the `/metrics` handler is:
@@ -62,23 +62,9 @@ pub(crate) mod registry;
 #[cfg(feature = "redis")]
 pub(crate) use backplane::applied_after as backplane_applied_after;
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, Unit};
 
-/// The upstream fetch latency histogram's name (see the module's table).
-pub(crate) const FETCH_DURATION: &str = "cache_fetch_duration_seconds";
-
-/// Set by the first [`report`]: from then on a recorder may be listening, and each upstream
-/// fetch is timed and recorded. Before, a fetch pays one load (no clock read, no allocation
-/// for the labels).
-static REPORTING: AtomicBool = AtomicBool::new(false);
-
-/// Whether fetches are timed (see [`REPORTING`]).
-#[inline]
-pub(crate) fn reporting() -> bool {
-    REPORTING.load(Relaxed)
-}
+use crate::cache::upstream::{time_fetches, FETCH_DURATION};
 
 /// Publishes every cache's counters and gauges, and the backplane's, to the installed
 /// recorder: call it where the recorder is scraped (or every few seconds), and once after
@@ -104,7 +90,7 @@ pub(crate) fn reporting() -> bool {
 /// # }
 /// ```
 pub fn report() {
-    REPORTING.store(true, Relaxed);
+    time_fetches();
     describe();
     for (name, reading) in registry::read() {
         let s = &reading.stats;
