@@ -140,6 +140,10 @@ fn main() {
             garbage_in_the_tier_is_a_miss,
         ),
         (
+            "a_value_over_the_size_limit_is_not_shared",
+            a_value_over_the_size_limit_is_not_shared,
+        ),
+        (
             "an_invalidation_anywhere_reaches_the_tier",
             an_invalidation_anywhere_reaches_the_tier,
         ),
@@ -2140,4 +2144,32 @@ fn a_miss_after_an_undelivered_invalidation_skips_the_tier(redis: &Redis) {
         "A read back from the tier a value it had invalidated"
     );
     assert!(field(&a.ask("tier"), "skipped") >= 1);
+}
+
+/// With values shared up to 24 bytes encoded (13 of header): `u@v1` is shared, a long user's
+/// value is not (counted), and the other replica fetches it itself.
+fn a_value_over_the_size_limit_is_not_shared(redis: &Redis) {
+    let env = [("TTL_BP_TIER_MAX_BYTES", "24")];
+    let [mut a, mut b, _c] = tier_fleet(redis, &env);
+    a.version(1);
+    b.version(1);
+    let long = "a-user-whose-listing-is-longer-than-the-limit";
+    let _ = a.get("tiered", "u");
+    let _ = a.get("tiered", long);
+    let tier = a.ask("tier");
+    assert_eq!(field(&tier, "too_large"), 1, "{tier}");
+    assert_eq!(field(&tier, "writes"), 1, "{tier}");
+    poll(|| {
+        redis
+            .command_lines(&["KEYS", "backplane-test:tier:*:v:*"])
+            .len()
+            == 1
+    });
+    let calls = b.stat("calls");
+    assert_eq!(b.get("tiered", "u"), ("u@v1".to_owned(), calls), "shared");
+    assert_eq!(
+        b.get("tiered", long),
+        (format!("{long}@v1"), calls + 1),
+        "not shared: fetched by B itself"
+    );
 }

@@ -104,7 +104,8 @@ fn late() -> &'static TtlCache<String, u64, String> {
 }
 
 /// A cache with a shared tier (feature `redis-tier`): TTL from `TTL_BP_TIER_TTL_MS` (default
-/// an hour), fetch lease from `TTL_BP_TIER_LEASE_MS` (default 5 s).
+/// an hour), fetch lease from `TTL_BP_TIER_LEASE_MS` (default 5 s), largest value shared from
+/// `TTL_BP_TIER_MAX_BYTES` (default 1 MiB).
 fn tiered() -> &'static TtlCache<String, u64, String> {
     static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
     CACHE.get_or_init(|| {
@@ -119,7 +120,16 @@ fn tiered() -> &'static TtlCache<String, u64, String> {
         let cache = TtlCache::builder()
             .ttl(ms("TTL_BP_TIER_TTL_MS", 3_600_000))
             .name("backplane-test::tiered")
-            .shared_tier(SharedTier::new().lease(ms("TTL_BP_TIER_LEASE_MS", 5_000)))
+            .shared_tier(
+                SharedTier::new()
+                    .lease(ms("TTL_BP_TIER_LEASE_MS", 5_000))
+                    .max_value_bytes(
+                        std::env::var("TTL_BP_TIER_MAX_BYTES")
+                            .ok()
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(1 << 20),
+                    ),
+            )
             .build()
             .expect("valid settings");
         backplane::attach(&cache).expect("a unique name");

@@ -15,6 +15,9 @@
 //!    both replicas know they cannot replay what they missed, clear their caches, resubscribe
 //!    and cache again. (With a Redis that keeps its data, they would replay the log and keep
 //!    every listing nobody invalidated: see the README's backplane section.)
+//! 5. Sharing across replicas: both replicas browse the same 20 folders of one user, first
+//!    through a cache of their own (each fetches every folder), then through a cache with the
+//!    shared tier (feature `redis-tier`: what one replica fetched, the other reads from Redis).
 //!
 //! Run: `cargo run --release -p ttl-cached-examples --bin replicas` (needs `redis-server` on
 //! the PATH, e.g. `apt-get install redis-server`).
@@ -26,8 +29,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use cache_core::backplane::{self, BackplaneOptions, Health};
-use cache_core::ttl_cached;
+use cache_core::backplane::{self, BackplaneOptions, Health, SharedTier};
+use cache_core::{ttl_cached, TtlCache};
 
 /// Upstream calls this replica made.
 static UPSTREAM_CALLS: AtomicU64 = AtomicU64::new(0);
@@ -42,6 +45,35 @@ async fn list_folders(user: &str) -> String {
     UPSTREAM_CALLS.fetch_add(1, SeqCst);
     let credential = std::fs::read_to_string(credentials_dir().join(user)).unwrap_or_default();
     format!("listing-of-{user}-with-credential-{}", credential.trim())
+}
+
+/// A folder's listing, as the provider returns it (the same on every replica).
+async fn fetch_folder(user: &str, folder: u32) -> String {
+    UPSTREAM_CALLS.fetch_add(1, SeqCst);
+    format!("{user}/folder-{folder}")
+}
+
+/// Folder listings by (user, folder), in a cache of this replica's own, or sharing what it
+/// fetches with the other replicas through Redis.
+fn folders(shared: bool) -> &'static TtlCache<String, u32, String> {
+    static OWN: std::sync::OnceLock<TtlCache<String, u32, String>> = std::sync::OnceLock::new();
+    static SHARED: std::sync::OnceLock<TtlCache<String, u32, String>> = std::sync::OnceLock::new();
+    let (cell, name) = if shared {
+        (&SHARED, "replicas-example::shared-folders")
+    } else {
+        (&OWN, "replicas-example::folders")
+    };
+    cell.get_or_init(|| {
+        let builder = TtlCache::builder().ttl(Duration::from_secs(60)).name(name);
+        let builder = if shared {
+            builder.shared_tier(SharedTier::new())
+        } else {
+            builder
+        };
+        let cache = builder.build().expect("valid settings");
+        backplane::attach(&cache).expect("a name of its own");
+        cache
+    })
 }
 
 /// A replica: installs the backplane, then answers one command per line.
@@ -82,6 +114,20 @@ fn replica(name: &str) {
                         stale_answers += 1;
                         tokio::task::yield_now().await;
                     }
+                }
+                // `browse own|shared USER N`: folders 0..N of USER; the upstream calls they made.
+                Some(("browse", rest)) => {
+                    let mut words = rest.split(' ');
+                    let shared = words.next() == Some("shared");
+                    let user = words.next().expect("a user").to_owned();
+                    let n: u32 = words.next().and_then(|n| n.parse().ok()).expect("a count");
+                    let before = UPSTREAM_CALLS.load(SeqCst);
+                    for folder in 0..n {
+                        folders(shared)
+                            .get_with(user.as_str(), &folder, || fetch_folder(&user, folder))
+                            .await;
+                    }
+                    format!("upstream_calls={}", UPSTREAM_CALLS.load(SeqCst) - before)
                 }
                 Some(("health", want)) => {
                     let deadline = Instant::now() + Duration::from_secs(10);
@@ -289,6 +335,35 @@ fn main() -> ExitCode {
     check(
         listing.ends_with("v3") && after == before,
         "B caches again",
+        &mut failures,
+    );
+
+    println!("\n5. Sharing across replicas: A, then B, browse u2's 20 folders.");
+    let browse = |replica: &mut Replica, how: &str| -> u64 {
+        let answer = replica.ask(&format!("browse {how} u2 20"));
+        answer
+            .strip_prefix("upstream_calls=")
+            .and_then(|n| n.parse().ok())
+            .expect("a count")
+    };
+    let own = browse(&mut a, "own") + browse(&mut b, "own");
+    let shared_a = browse(&mut a, "shared");
+    let shared_b = browse(&mut b, "shared");
+    println!("  | cache | upstream calls for 20 folders on 2 replicas |");
+    println!("  |---|---|");
+    println!("  | each replica's own | {own} |");
+    println!(
+        "  | shared tier | {} (A {shared_a}, B {shared_b}: B read A's from Redis) |",
+        shared_a + shared_b
+    );
+    check(
+        own == 40,
+        "without the tier, each replica fetched every folder",
+        &mut failures,
+    );
+    check(
+        shared_a == 20 && shared_b == 0,
+        "with the tier, B made no upstream call",
         &mut failures,
     );
 
