@@ -134,6 +134,15 @@ fn assert_matches(metrics: &HashMap<String, Value>, stats: &CacheStats, len: usi
             "cache_evictions_total{cause=capacity}",
             stats.evicted_capacity,
         ),
+        (
+            "cache_invalidations_total{kind=group}",
+            stats.group_invalidations,
+        ),
+        (
+            "cache_invalidations_total{kind=key}",
+            stats.key_invalidations,
+        ),
+        ("cache_invalidations_total{kind=clear}", stats.clears),
         ("cache_invalidated_total", stats.invalidated),
         ("cache_stale_served_total", stats.stale_served),
         ("cache_stale_on_error_total", stats.stale_on_error),
@@ -261,6 +270,7 @@ async fn every_counter_equals_its_stats_field() {
     let stats = listing_cache().stats();
     // The workload reached every counter it can.
     assert!(stats.hits > 0 && stats.coalesced > 0 && stats.invalidated > 0);
+    assert!(stats.group_invalidations > 0 && stats.key_invalidations > 0);
     assert!(stats.evicted_expired + stats.evicted_capacity > 0);
     assert!(stats.stale_served > 0 && stats.stale_on_error > 0 && stats.refreshes_started > 0);
     assert_matches(&function, &stats, listing_cache().len());
@@ -350,6 +360,7 @@ async fn no_label_carries_a_key_part() {
             match key.as_str() {
                 "cache" => {}
                 "cause" => assert!(["expired", "capacity"].contains(&value.as_str())),
+                "kind" => assert!(["group", "key", "clear"].contains(&value.as_str())),
                 "outcome" => {
                     assert!(["ok", "error", "panic", "cancelled"].contains(&value.as_str()))
                 }

@@ -127,6 +127,9 @@ fn add(a: CacheStats, b: CacheStats) -> CacheStats {
         throttled: a.throttled + b.throttled,
         retry_hints: a.retry_hints + b.retry_hints,
         revoked: a.revoked + b.revoked,
+        group_invalidations: a.group_invalidations + b.group_invalidations,
+        key_invalidations: a.key_invalidations + b.key_invalidations,
+        clears: a.clears + b.clears,
     }
 }
 

@@ -68,6 +68,14 @@ pub struct CacheStats {
     /// Failed fetches whose error revoked ([`ErrorClass::Revoke`](crate::ErrorClass::Revoke)):
     /// each invalidated its key's group.
     pub revoked: u64,
+    /// Group invalidations made (`invalidate_group`, `invalidate_<fn>`, a scope's, and those
+    /// another replica made, applied here), whether or not they removed anything.
+    pub group_invalidations: u64,
+    /// Key invalidations made (`invalidate`, `invalidate_<fn>_key`, and those another replica
+    /// made, applied here), whether or not they removed anything.
+    pub key_invalidations: u64,
+    /// Clears made (`clear`, and those another replica made or a backplane gap caused).
+    pub clears: u64,
 }
 
 impl CacheStats {
@@ -89,6 +97,9 @@ impl CacheStats {
             throttled: counters.throttled.load(Relaxed),
             retry_hints: counters.retry_hints.load(Relaxed),
             revoked: counters.revoked.load(Relaxed),
+            group_invalidations: counters.group_invalidations.load(Relaxed),
+            key_invalidations: counters.key_invalidations.load(Relaxed),
+            clears: counters.clears.load(Relaxed),
         }
     }
 
@@ -126,6 +137,13 @@ impl CacheStats {
             throttled: self.throttled.saturating_sub(earlier.throttled),
             retry_hints: self.retry_hints.saturating_sub(earlier.retry_hints),
             revoked: self.revoked.saturating_sub(earlier.revoked),
+            group_invalidations: self
+                .group_invalidations
+                .saturating_sub(earlier.group_invalidations),
+            key_invalidations: self
+                .key_invalidations
+                .saturating_sub(earlier.key_invalidations),
+            clears: self.clears.saturating_sub(earlier.clears),
         }
     }
 

@@ -49,6 +49,7 @@ use crate::cache::Inner;
 use crate::engine::fence::Target;
 use crate::engine::hook::HookPoint;
 use crate::engine::probe::KnownHash;
+use crate::engine::stats::bump;
 use crate::engine::store::Graveyard;
 use crate::keys::lookup::{GroupLookup, KeyLookup};
 
@@ -64,6 +65,7 @@ where
     ) -> Invalidated<usize> {
         let probe = &self.store.hasher.hashed_group(probe);
         let fence = self.fences.raise(Target::Group(probe.group_hash()));
+        bump(&self.store.counters.group_invalidations, 1);
         let mut removed = 0;
         // A group that does not exist has nothing stored and nothing in flight.
         if let Some(group) = self.store.groups.pin_existing(probe) {
@@ -86,6 +88,7 @@ where
     ) -> Invalidated<bool> {
         let probe = &self.store.hasher.hashed(probe);
         let fence = self.fences.raise(Target::Key(probe.key_hash()));
+        bump(&self.store.counters.key_invalidations, 1);
         self.fences.record_key(probe.key_hash());
         let mut removed = false;
         // A stored entry and a flight in the map both pin their group: without the group, the
@@ -113,6 +116,7 @@ where
 
     pub(crate) fn clear_all(&self) -> Invalidated<usize> {
         let fence = self.fences.raise(Target::All);
+        bump(&self.store.counters.clears, 1);
         self.epoch.fetch_add(1, SeqCst);
         let mut graveyard = Graveyard::new();
         let mut removed = 0;

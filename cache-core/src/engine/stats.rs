@@ -136,6 +136,9 @@ pub(crate) struct Counters {
     pub(crate) throttled: AtomicU64,
     pub(crate) retry_hints: AtomicU64,
     pub(crate) revoked: AtomicU64,
+    pub(crate) group_invalidations: AtomicU64,
+    pub(crate) key_invalidations: AtomicU64,
+    pub(crate) clears: AtomicU64,
 }
 
 impl Counters {
@@ -156,6 +159,9 @@ impl Counters {
             throttled: AtomicU64::new(0),
             retry_hints: AtomicU64::new(0),
             revoked: AtomicU64::new(0),
+            group_invalidations: AtomicU64::new(0),
+            key_invalidations: AtomicU64::new(0),
+            clears: AtomicU64::new(0),
         }
     }
 }

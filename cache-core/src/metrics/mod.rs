@@ -19,6 +19,7 @@
 //! | `cache_coalesced_total` | counter | `cache` | [`coalesced`](crate::CacheStats::coalesced): calls served by another caller's fetch |
 //! | `cache_inserts_total` | counter | `cache` | [`inserts`](crate::CacheStats::inserts): values stored |
 //! | `cache_evictions_total` | counter | `cache`, `cause` = `expired` \| `capacity` | [`evicted_expired`](crate::CacheStats::evicted_expired), [`evicted_capacity`](crate::CacheStats::evicted_capacity) |
+//! | `cache_invalidations_total` | counter | `cache`, `kind` = `group` \| `key` \| `clear` | [`group_invalidations`](crate::CacheStats::group_invalidations), [`key_invalidations`](crate::CacheStats::key_invalidations), [`clears`](crate::CacheStats::clears): invalidations made, by kind |
 //! | `cache_invalidated_total` | counter | `cache` | [`invalidated`](crate::CacheStats::invalidated): entries removed by an invalidation, a clear or a refresh |
 //! | `cache_stale_served_total` | counter | `cache` | [`stale_served`](crate::CacheStats::stale_served) |
 //! | `cache_stale_on_error_total` | counter | `cache` | [`stale_on_error`](crate::CacheStats::stale_on_error): upstream errors papered over |
@@ -111,6 +112,14 @@ pub fn report() {
         for (metric, value) in counters {
             counter!(metric, "cache" => name.clone()).absolute(value);
         }
+        for (kind, value) in [
+            ("group", s.group_invalidations),
+            ("key", s.key_invalidations),
+            ("clear", s.clears),
+        ] {
+            counter!("cache_invalidations_total", "cache" => name.clone(), "kind" => kind)
+                .absolute(value);
+        }
         counter!("cache_evictions_total", "cache" => name.clone(), "cause" => "expired")
             .absolute(s.evicted_expired);
         counter!("cache_evictions_total", "cache" => name.clone(), "cause" => "capacity")
@@ -144,6 +153,10 @@ fn describe() {
     describe_counter!(
         "cache_evictions_total",
         "Entries removed because their TTL had passed (cause=expired) or to stay within the capacity (cause=capacity)."
+    );
+    describe_counter!(
+        "cache_invalidations_total",
+        "Invalidations made, by kind (group, key, clear), local or applied from another replica."
     );
     describe_counter!(
         "cache_invalidated_total",
