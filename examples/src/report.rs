@@ -124,6 +124,9 @@ fn add(a: CacheStats, b: CacheStats) -> CacheStats {
         refreshes_failed: a.refreshes_failed + b.refreshes_failed,
         refreshes_in_flight: a.refreshes_in_flight + b.refreshes_in_flight,
         stale_on_error: a.stale_on_error + b.stale_on_error,
+        throttled: a.throttled + b.throttled,
+        retry_hints: a.retry_hints + b.retry_hints,
+        revoked: a.revoked + b.revoked,
     }
 }
 
