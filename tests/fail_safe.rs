@@ -442,3 +442,63 @@ async fn callers_joining_a_failing_refresh_get_the_stale_value_without_calling_u
     assert_eq!(refresh.runs.load(SeqCst), 1);
     assert_eq!(cache.stats().coalesced, 5);
 }
+
+/// Forced race, the strictest reading: a call stopped inside the throttle, after it found the
+/// key throttled and its value current (`HookPoint::Throttled`), while the key's group is
+/// invalidated to the end; resumed, the call does not answer with the value it was about to
+/// serve (it fetches), although it began before the invalidation returned. The call runs on a
+/// thread of its own; the clock is the real one (a 50 ms TTL).
+#[test]
+fn a_call_stopped_in_the_throttle_while_its_group_is_invalidated_does_not_serve_it() {
+    use cache_core::HookPoint::Throttled;
+    let (pauses, hook) = ttl_cached_tests::SyncPauses::at(&[(Throttled, 1)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_millis(50))
+            .stale_if_error(SIE)
+            .fail_safe_throttle(Duration::from_secs(600))
+            .classify_errors(classify)
+            .__sync_hook(hook)
+            .build()
+            .unwrap(),
+    );
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let runs = Arc::new(AtomicUsize::new(0));
+    runtime().block_on(async {
+        assert_eq!(
+            call(&cache, "u", 1, Ok("old"), &runs).await.as_deref(),
+            Ok("old")
+        );
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(
+            call(&cache, "u", 1, down(), &runs).await.as_deref(),
+            Ok("old")
+        );
+        // Throttled once (arrival 0 at the hook), served without a call.
+        assert_eq!(
+            call(&cache, "u", 1, Ok("new"), &runs).await.as_deref(),
+            Ok("old")
+        );
+    });
+    assert_eq!(runs.load(SeqCst), 2);
+    let stopped = {
+        let (cache, runs) = (cache.clone(), runs.clone());
+        std::thread::spawn(move || {
+            runtime().block_on(async move { call(&cache, "u", 1, down(), &runs).await })
+        })
+    };
+    pauses.wait_reached(0);
+    assert_eq!(cache.invalidate_group("u").count(), 1);
+    pauses.resume(0);
+    assert_eq!(
+        stopped.join().unwrap(),
+        Err(Status(503, None)),
+        "the throttled value was served after its group's invalidation returned"
+    );
+    assert_eq!(runs.load(SeqCst), 3, "the stopped call did not fetch");
+}

@@ -21,6 +21,7 @@ use super::trace;
 use super::Inner;
 use crate::engine::expiry::within;
 use crate::engine::flight::Lead;
+use crate::engine::hook::HookPoint;
 use crate::engine::node::Node;
 use crate::engine::probe::KnownHash;
 use crate::engine::stats::bump;
@@ -119,6 +120,7 @@ where
         {
             return None;
         }
+        self.hooks.at_sync(HookPoint::Throttled);
         let value = node.value()?;
         bump(&self.store.counters.throttled, 1);
         trace::throttled(self.name());
