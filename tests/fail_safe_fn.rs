@@ -190,3 +190,54 @@ async fn a_failed_refresh_backs_off_for_the_retry_hint() {
     let stats = revalidated_cache().stats();
     assert_eq!((stats.refreshes_failed, stats.retry_hints), (1, 1));
 }
+
+cache_core::scope! {
+    /// Everything cached for one user.
+    pub Account(user: String);
+}
+
+static SCOPED_STATUS: AtomicU16 = AtomicU16::new(0);
+static SCOPED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(
+    ttl = 60,
+    key = "<user>:<folder>",
+    group = "<user>",
+    scope = Account,
+    stale_if_error = "10m",
+    revoke_if = |e: &ApiError| e.status == 401
+)]
+async fn scoped_listing(user: &str, folder: u32) -> Result<String, ApiError> {
+    upstream(&SCOPED_STATUS, &SCOPED_RUNS, &format!("{user}/{folder}"))
+}
+
+static THUMBNAILS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(ttl = 600, key = "<user>:<file>", group = "<user>", scope = Account)]
+async fn scoped_thumbnail(user: &str, file: u32) -> String {
+    let run = THUMBNAILS.fetch_add(1, SeqCst) + 1;
+    format!("{user}/{file} thumbnail v{run}")
+}
+
+/// `revoke_if` on a function in a scope: the revoking error invalidates the group in every
+/// function of the scope (here the user's thumbnails, live, in another function's cache), as
+/// `Account::invalidate` would; another user's are kept.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_revoking_error_invalidates_the_group_in_the_whole_scope() {
+    scoped_listing("fay", 1).await.unwrap();
+    assert_eq!(scoped_thumbnail("fay", 1).await, "fay/1 thumbnail v1");
+    assert_eq!(scoped_thumbnail("gus", 1).await, "gus/1 thumbnail v2");
+    advance(TTL).await;
+    SCOPED_STATUS.store(401, SeqCst);
+    assert_eq!(
+        scoped_listing("fay", 1).await.map_err(|e| e.status),
+        Err(401)
+    );
+    assert_eq!(scoped_listing_cache().stats().revoked, 1);
+    assert_eq!(
+        scoped_thumbnail("fay", 1).await,
+        "fay/1 thumbnail v3",
+        "the scope's other function kept the revoked user's value"
+    );
+    assert_eq!(scoped_thumbnail("gus", 1).await, "gus/1 thumbnail v2");
+}

@@ -355,13 +355,28 @@ where
     }
 
     fn revoke(&self, flight: &Arc<Flight<G, K, V>>) {
-        let stored = flight.stored();
-        let invalidated = self.invalidate_group_by(&stored);
-        // The other replicas', as `invalidate_group` does (see `backplane`).
-        #[cfg(feature = "redis")]
-        let invalidated = invalidated.delivering(self.teller().and_then(|(cache, codec)| {
-            crate::seam::group_invalidated(cache, |out| (codec.group)(&flight.group.key, out))
-        }));
+        let group = &flight.group.key;
+        let invalidated = match self.joined.get() {
+            // In a scope: the group of every member, as the scope's `invalidate` does.
+            Some(scope) => {
+                let invalidated = scope.invalidate_erased(group, shared_hash(group));
+                #[cfg(feature = "redis")]
+                let invalidated = invalidated.delivering(self.teller().and_then(|(_, codec)| {
+                    crate::seam::scope_invalidated(scope.path(), |out| (codec.group)(group, out))
+                }));
+                invalidated
+            }
+            None => {
+                let invalidated = self.invalidate_group_by(&flight.stored());
+                // The other replicas', as `invalidate_group` does (see `backplane`).
+                #[cfg(feature = "redis")]
+                let invalidated =
+                    invalidated.delivering(self.teller().and_then(|(cache, codec)| {
+                        crate::seam::group_invalidated(cache, |out| (codec.group)(group, out))
+                    }));
+                invalidated
+            }
+        };
         // Done when made: taking the count ends it, and awaiting it would add nothing here.
         let removed = invalidated.count();
         bump(&self.store.counters.revoked, 1);

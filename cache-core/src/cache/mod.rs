@@ -79,6 +79,21 @@ pub(crate) mod trace;
 /// at most.
 const SWEEP_BUDGET: usize = 8;
 
+/// A scope a cache joined, as this layer sees it (the scope itself is a feature above, in
+/// `features/scope.rs`): what an error that revokes invalidates.
+pub(crate) trait JoinedScope: Sync {
+    /// Evicts `group` (a member's owned group, erased; `hash` its shared hash) from every member
+    /// of the scope, on this replica.
+    fn invalidate_erased(
+        &self,
+        group: &(dyn std::any::Any + Send + Sync),
+        hash: u64,
+    ) -> invalidated::Invalidated<usize>;
+    /// The name other replicas know the scope by.
+    #[cfg(feature = "redis")]
+    fn path(&self) -> &'static str;
+}
+
 /// What a cache is built from: a configuration that passed the builder's checks (a TTL and a
 /// capacity that are not zero, a jitter fraction in range).
 pub(crate) struct Config {
@@ -111,6 +126,9 @@ where
     /// its invalidations in progress fence this cache's fetches of their group too. See
     /// `features/scope.rs`.
     pub(crate) scope: OnceLock<&'static Fences>,
+    /// The same scope, as an error that revokes reaches it: the group is invalidated in every
+    /// member of the scope, not only here (see `Settle::revoke`).
+    pub(crate) joined: OnceLock<&'static dyn JoinedScope>,
     /// The TTL in nanoseconds (saturating at about 584 years), read once per store: a setting
     /// changed at run time applies to the values stored after it.
     ttl_nanos: AtomicU64,
@@ -146,6 +164,7 @@ where
             epoch: AtomicU64::new(0),
             fences: Arc::new(Fences::new()),
             scope: OnceLock::new(),
+            joined: OnceLock::new(),
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             stale: config.stale,
             fail_safe: config.fail_safe,

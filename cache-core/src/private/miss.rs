@@ -93,5 +93,7 @@ pub fn join_scope<GP, RP, P>(
         scope.join(handle);
         // From here, the scope's invalidations in progress fence this cache's fetches.
         let _ = cache.scope.set(&**scope.fences());
+        // And an error that revokes invalidates the group in the whole scope.
+        let _ = cache.joined.set(scope);
     }
 }
