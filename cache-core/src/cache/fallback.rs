@@ -94,7 +94,7 @@ where
             bump(&self.store.counters.retry_hints, 1);
         }
         let period = hinted.unwrap_or(period);
-        if node.throttle.extend(now, period) {
+        if node.throttle.extend(node.expires_at, now, period) {
             let ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
             trace::throttle_armed(self.name(), ms, hinted.is_some());
         }
@@ -114,7 +114,7 @@ where
         }
         let node = self.store.peek_current(probe, self.current_epoch())?;
         let now = Instant::now();
-        if !node.throttle.holds(now)
+        if !node.throttle.holds(node.expires_at, now)
             || !within(node.expires_at, self.stale.if_error, now)
             || self.fenced(&node.group, probe.key_hash())
         {

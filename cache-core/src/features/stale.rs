@@ -128,7 +128,7 @@ where
             return None;
         };
         // A refresh of the key failed lately: back off, serving the value without one.
-        if node.throttle.holds(now) {
+        if node.throttle.holds(node.expires_at, now) {
             self.store.groups.unpin(&group);
             bump(&self.store.counters.stale_served, 1);
             bump(&self.store.counters.throttled, 1);
