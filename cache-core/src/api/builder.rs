@@ -178,7 +178,8 @@ where
     /// join that fetch), and a failure throttles again. An error's retry hint
     /// ([`ErrorClass::RetryAfter`]) lengthens the period. Counted in
     /// [`CacheStats::throttled`](crate::CacheStats::throttled). Also the first back-off of a
-    /// failed background refresh (see [`refresh_backoff`](Self::refresh_backoff)).
+    /// failed background refresh (see [`refresh_backoff`](Self::refresh_backoff)). The end of a
+    /// period is kept to the millisecond, rounded up.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
