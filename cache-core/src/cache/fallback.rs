@@ -9,6 +9,11 @@
 //! invalidation removes the node and takes its value out before it returns, so a value from
 //! before an invalidation is never served this way either.
 //!
+//! Fail-safe throttling is here too: serving stale on error leaves the key's upstream alone
+//! for the throttle (or an error's retry hint), and until then a miss of that key is answered
+//! with the expired value before any fetch begins ([`throttled`](Inner::throttled)); the state
+//! lives on the node (`engine/throttle.rs`), so an invalidation, which removes the node, ends it.
+//!
 //! The windows themselves are in `engine/expiry.rs`; serving stale *while revalidating*, which
 //! runs before the miss path rather than inside it, is a feature above: `features/stale.rs`.
 

@@ -15,6 +15,10 @@
 //!   its window when its fetch began keeps that node in its flight; if the fetch returns a
 //!   non-storable outcome (`Err`) or panics, the leader answers itself and its waiters with the
 //!   node's value, not stored. It is part of the miss path, so it lives beside it.
+//! - **Fail-safe** (`engine/throttle.rs`, `cache/fallback.rs`): a failure papered over leaves the
+//!   key's upstream alone for a while (its node remembers until when); here, a failed refresh
+//!   backs off the same way, and a call that finds the key backing off is served stale without
+//!   starting a refresh.
 //!
 //! Here, **stale while revalidating**: a call that misses finds the expired node, takes the
 //! key's flight entry exactly as a miss does (same stamp, same "invalidation in progress"
