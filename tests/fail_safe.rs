@@ -24,6 +24,13 @@ const NANO: Duration = Duration::from_nanos(1);
 #[derive(Debug, Clone, PartialEq)]
 struct Status(u16, Option<u64>);
 
+/// A fetch past the fetch timeout fails with a 504.
+impl From<cache_core::FetchTimedOut> for Status {
+    fn from(_: cache_core::FetchTimedOut) -> Self {
+        Status(504, None)
+    }
+}
+
 fn classify(status: &Status) -> ErrorClass {
     match status {
         Status(401, _) => ErrorClass::Revoke,
@@ -501,4 +508,98 @@ fn a_call_stopped_in_the_throttle_while_its_group_is_invalidated_does_not_serve_
         "the throttled value was served after its group's invalidation returned"
     );
     assert_eq!(runs.load(SeqCst), 3, "the stopped call did not fetch");
+}
+
+/// Sets its flag when dropped: whether a hung fetch was abandoned.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+/// A fetch that never answers (an hour), counting its runs; `dropped` is set when it is dropped.
+fn hung(
+    runs: &Arc<AtomicUsize>,
+    dropped: &Arc<std::sync::atomic::AtomicBool>,
+) -> impl std::future::Future<Output = Result<String, Status>> + Send + 'static {
+    let (runs, flag) = (runs.clone(), DropFlag(dropped.clone()));
+    async move {
+        runs.fetch_add(1, SeqCst);
+        let _flag = flag;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok("late".to_string())
+    }
+}
+
+fn timing_out() -> Arc<Cache> {
+    Arc::new(
+        TtlCache::builder()
+            .ttl(TTL)
+            .stale_if_error(SIE)
+            .fail_safe_throttle(THROTTLE)
+            .classify_errors(classify)
+            .fetch_timeout::<Status>(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// The hard timeout's boundary: a hung fetch of a key with nothing to stand in is still awaited
+/// 1 ns before the timeout; at it, the caller gets the typed error (`From<FetchTimedOut>`) and
+/// the fetch is dropped.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_fetch_past_the_timeout_is_dropped_and_its_caller_gets_the_error() {
+    let cache = timing_out();
+    let (runs, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::default());
+    let caller = {
+        let fetch = hung(&runs, &dropped);
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.try_get_with_shared("u", &1, || fetch).await })
+    };
+    settle().await;
+    advance(Duration::from_secs(10) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the timeout");
+    assert!(!dropped.load(SeqCst));
+    advance(NANO).await;
+    assert_eq!(caller.await.unwrap(), Err(Status(504, None)));
+    assert!(dropped.load(SeqCst), "the timed-out fetch was not dropped");
+    assert_eq!((runs.load(SeqCst), cache.stats().timeouts), (1, 1));
+    assert!(cache.is_empty());
+}
+
+/// A timeout is a failure like any other: inside the stale-if-error window the expired value
+/// stands in for it, and the key is throttled afterwards.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_timed_out_fetch_with_a_stale_value_is_papered_over_and_throttles() {
+    let cache = timing_out();
+    let runs = Arc::new(AtomicUsize::new(0));
+    call(&cache, "u", 1, Ok("old"), &runs).await.unwrap();
+    advance(TTL).await;
+    let dropped = Arc::default();
+    let caller = {
+        let fetch = hung(&runs, &dropped);
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.try_get_with_shared("u", &1, || fetch).await })
+    };
+    settle().await;
+    advance(Duration::from_secs(10)).await;
+    assert_eq!(caller.await.unwrap().as_deref(), Ok("old"));
+    assert!(dropped.load(SeqCst));
+    assert_eq!(
+        call(&cache, "u", 1, Ok("new"), &runs).await.as_deref(),
+        Ok("old")
+    );
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.timeouts, stats.stale_on_error, stats.throttled),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        runs.load(SeqCst),
+        2,
+        "the upstream was called while throttled"
+    );
 }

@@ -21,6 +21,16 @@ pub struct ApiError {
     retry_after_secs: Option<u64>,
 }
 
+/// A fetch past `timeout = ".."` fails with a 504.
+impl From<cache_core::FetchTimedOut> for ApiError {
+    fn from(_: cache_core::FetchTimedOut) -> Self {
+        ApiError {
+            status: 504,
+            retry_after_secs: None,
+        }
+    }
+}
+
 impl RetryAfter for ApiError {
     fn retry_after(&self) -> Option<Duration> {
         self.retry_after_secs.map(Duration::from_secs)
@@ -240,4 +250,31 @@ async fn a_revoking_error_invalidates_the_group_in_the_whole_scope() {
         "the scope's other function kept the revoked user's value"
     );
     assert_eq!(scoped_thumbnail("gus", 1).await, "gus/1 thumbnail v2");
+}
+
+static HUNG_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(ttl = 60, key = "<user>", timeout = "2s")]
+async fn hung_listing(user: &str) -> Result<String, ApiError> {
+    HUNG_RUNS.fetch_add(1, SeqCst);
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    Ok(user.to_string())
+}
+
+/// `timeout = "2s"`: the caller waits until 1 ns before it, then gets the function's error
+/// made `From<FetchTimedOut>`; nothing is stored, and the next call fetches again.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn timeout_boundary() {
+    let caller = tokio::spawn(hung_listing("hal"));
+    settle().await;
+    advance(Duration::from_secs(2) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the timeout");
+    advance(NANO).await;
+    assert_eq!(caller.await.unwrap().map_err(|e| e.status), Err(504));
+    assert_eq!(hung_listing_cache().stats().timeouts, 1);
+    let again = tokio::spawn(hung_listing("hal"));
+    settle().await;
+    assert_eq!(HUNG_RUNS.load(SeqCst), 2, "the timed-out result was stored");
+    again.abort();
 }

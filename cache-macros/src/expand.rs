@@ -87,6 +87,12 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
         },
         None => handles,
     };
+    let handles = match &plan.timeout {
+        Some((secs, nanos, _)) => quote! {
+            #handles.timeout(::core::time::Duration::new(#secs, #nanos))
+        },
+        None => handles,
+    };
     let handles = match plan.jitter {
         Some(fraction) => quote!(#handles.jitter(#fraction)),
         None => handles,
@@ -393,6 +399,7 @@ fn store_filters(plan: &Plan, policy: &Ident, krate: &TokenStream) -> TokenStrea
 //         .__ttl_cached_hinted(policy);
 //     let policy = ::cache_core::serve_stale_if(policy, |e| e.is_transient()); // on the closure
 //     let policy = ::cache_core::revoke_if(policy, |e| ..);                    // on the closure
+//     let policy = ::cache_core::fetch_timeout(policy); // `timeout = ".."`, on `timeout`
 //
 // The hints only with a stale window: without one, a hint has nothing to extend, and the
 // expansion stays as it was. `revoke_if` applies without one too.
@@ -404,6 +411,14 @@ fn error_filters(plan: &Plan, policy: &Ident, ret_ty: &Type, krate: &TokenStream
             use #krate::__private::{HintedKind as _, UnhintedKind as _};
             let #policy =
                 (&&#krate::__private::HintTag::<#ret_ty>::NEW).__ttl_cached_hinted(#policy);
+        });
+    }
+    // `timeout = ".."`: the error type must say a fetch timed out; an error here is on `timeout`.
+    if let Some((_, _, timeout)) = &plan.timeout {
+        let span = timeout.span();
+        let at = krate_at(krate, span);
+        filters.extend(quote_spanned! {span=>
+            let #policy = #at::fetch_timeout(#policy);
         });
     }
     for (predicate, wrapper) in [

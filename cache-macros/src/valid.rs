@@ -380,6 +380,7 @@ fn check(
         throttle: args.throttle.take().map(|(secs, nanos, _)| (secs, nanos)),
         serve_stale_if: args.serve_stale_if.take(),
         revoke_if: args.revoke_if.take(),
+        timeout: args.timeout.take(),
         jitter: args.jitter.take(),
     })
 }

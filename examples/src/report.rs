@@ -127,6 +127,7 @@ fn add(a: CacheStats, b: CacheStats) -> CacheStats {
         throttled: a.throttled + b.throttled,
         retry_hints: a.retry_hints + b.retry_hints,
         revoked: a.revoked + b.revoked,
+        timeouts: a.timeouts + b.timeouts,
     }
 }
 

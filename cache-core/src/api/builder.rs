@@ -13,6 +13,7 @@ use crate::engine::expiry::{Jitter, Windows};
 use crate::engine::hook::{Hook, Hooks, SyncHook};
 use crate::engine::policy::Classifier;
 use crate::engine::throttle::{ErrorClass, FailSafe};
+use crate::engine::timeout::{FetchTimedOut, TimeoutError};
 
 type Types<G, K, V> = PhantomData<fn() -> (G, K, V)>;
 
@@ -40,6 +41,7 @@ pub struct CacheBuilder<G, K, V> {
     stale: Windows,
     fail_safe: FailSafe,
     classify: Option<Classifier>,
+    timeout_error: Option<TimeoutError>,
     jitter: Option<f64>,
     capacity: usize,
     name: Cow<'static, str>,
@@ -68,6 +70,7 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
             stale: Windows::NONE,
             fail_safe: FailSafe::DEFAULT,
             classify: None,
+            timeout_error: None,
             jitter: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
@@ -272,6 +275,62 @@ where
         self
     }
 
+    /// A hard fetch timeout for the fetches of
+    /// [`try_get_with_stale`](crate::TtlCache::try_get_with_stale) and
+    /// [`try_get_with_shared`](crate::TtlCache::try_get_with_shared) whose error type is `E`
+    /// (default: no limit): a fetch still running `limit` after it began is dropped, and it
+    /// fails with `E::from(FetchTimedOut)`, a failure like any other (inside the stale-if-error
+    /// window the expired value stands in for it, and the upstream is throttled). Counted in
+    /// [`CacheStats::timeouts`](crate::CacheStats::timeouts).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::{FetchTimedOut, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Debug, Clone, PartialEq)]
+    /// enum ApiError {
+    ///     TimedOut,
+    /// }
+    /// impl From<FetchTimedOut> for ApiError {
+    ///     fn from(_: FetchTimedOut) -> Self {
+    ///         ApiError::TimedOut
+    ///     }
+    /// }
+    ///
+    /// let cache: TtlCache<String, u32, u64> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .fetch_timeout::<ApiError>(Duration::from_millis(20))
+    ///     .build()
+    ///     .unwrap();
+    /// let hung = || async {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await;
+    ///     Ok::<u64, ApiError>(1)
+    /// };
+    /// assert_eq!(cache.try_get_with_shared("u", &1, hung).await, Err(ApiError::TimedOut));
+    /// assert_eq!(cache.stats().timeouts, 1);
+    /// # }
+    /// ```
+    pub fn fetch_timeout<E>(mut self, limit: Duration) -> Self
+    where
+        E: From<FetchTimedOut> + Send + 'static,
+    {
+        self.fail_safe.timeout = Some(limit);
+        self.timeout_error = Some((
+            std::any::TypeId::of::<E>(),
+            std::sync::Arc::new(|timed_out| Box::new(E::from(timed_out))),
+        ));
+        self
+    }
+
+    /// The fetch timeout alone, for `#[ttl_cached(timeout = "..")]`, whose policy says how its
+    /// error type is made.
+    pub(crate) fn fetch_timeout_of_functions(mut self, limit: Duration) -> Self {
+        self.fail_safe.timeout = Some(limit);
+        self
+    }
+
     /// TTL jitter: each value's TTL is shortened by a pseudo-random share (drawn from its key)
     /// of up to `fraction` of it, so that keys stored together do not expire together. `0.1`
     /// stores a value for between 90 % and 100 % of the TTL; a TTL is never lengthened. Must
@@ -324,6 +383,7 @@ where
             stale: self.stale,
             fail_safe: self.fail_safe,
             classify: self.classify,
+            timeout_error: self.timeout_error,
             capacity: self.capacity,
             name: self.name,
             hooks: self.hooks,

@@ -104,6 +104,8 @@ pub(crate) struct Options {
     pub(crate) stale_if_error: Duration,
     /// `throttle = "5s"`: the fail-safe throttle; `None` for the builder's default.
     pub(crate) throttle: Option<Duration>,
+    /// `timeout = "10s"`: the fetch timeout; `None` for none.
+    pub(crate) timeout: Option<Duration>,
     /// A fraction of the TTL (checked by the macro, and again by the builder).
     pub(crate) jitter: f64,
 }
@@ -113,6 +115,7 @@ impl Options {
         stale: Duration::ZERO,
         stale_if_error: Duration::ZERO,
         throttle: None,
+        timeout: None,
         jitter: 0.0,
     };
 }
@@ -237,6 +240,10 @@ impl CacheHandle {
                 .jitter(self.options.jitter);
             let builder = match self.options.throttle {
                 Some(period) => builder.fail_safe_throttle(period),
+                None => builder,
+            };
+            let builder = match self.options.timeout {
+                Some(limit) => builder.fetch_timeout_of_functions(limit),
                 None => builder,
             };
             let cache = builder

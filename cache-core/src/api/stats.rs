@@ -68,6 +68,10 @@ pub struct CacheStats {
     /// Failed fetches whose error revoked ([`ErrorClass::Revoke`](crate::ErrorClass::Revoke)):
     /// each invalidated its key's group.
     pub revoked: u64,
+    /// Fetches dropped past the fetch timeout
+    /// ([`CacheBuilder::fetch_timeout`](crate::CacheBuilder::fetch_timeout), `timeout = ".."`):
+    /// their callers got [`FetchTimedOut`](crate::FetchTimedOut) (or the expired value).
+    pub timeouts: u64,
 }
 
 impl CacheStats {
@@ -89,6 +93,7 @@ impl CacheStats {
             throttled: counters.throttled.load(Relaxed),
             retry_hints: counters.retry_hints.load(Relaxed),
             revoked: counters.revoked.load(Relaxed),
+            timeouts: counters.timeouts.load(Relaxed),
         }
     }
 
@@ -126,6 +131,7 @@ impl CacheStats {
             throttled: self.throttled.saturating_sub(earlier.throttled),
             retry_hints: self.retry_hints.saturating_sub(earlier.retry_hints),
             revoked: self.revoked.saturating_sub(earlier.revoked),
+            timeouts: self.timeouts.saturating_sub(earlier.timeouts),
         }
     }
 

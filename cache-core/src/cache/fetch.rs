@@ -13,12 +13,13 @@ use crate::engine::clock::Instant;
 use super::trace;
 use super::Inner;
 use crate::engine::fence::shared_hash;
-use crate::engine::flight::{catch_unwind, Claim, Ending, Flight, Lead, Settle, Start};
+use crate::engine::flight::{Claim, Ending, Flight, Lead, Settle, Start};
 use crate::engine::hook::HookPoint;
 use crate::engine::node::{Node, NodeGroup, Stamp};
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
 use crate::engine::store::Graveyard;
+use crate::engine::timeout::Fetched;
 use crate::keys::lookup::KeyProbe;
 
 impl<G, K, V> Inner<G, K, V>
@@ -44,9 +45,10 @@ where
             Start::Done(outcome) => return outcome,
             Start::Lead(lead) => lead,
         };
-        let outcome = match catch_unwind(fetch()).await {
-            Ok(outcome) => outcome,
-            Err(payload) => return lead.panicked(payload, policy),
+        let outcome = match lead.fetch(fetch(), policy).await {
+            Fetched::Done(outcome) => outcome,
+            Fetched::Panicked(payload) => return lead.panicked(payload, policy),
+            Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
         };
         lead.finish(outcome, policy).await
     }
@@ -381,6 +383,15 @@ where
         let removed = invalidated.count();
         bump(&self.store.counters.revoked, 1);
         trace::revoked(self.name(), removed);
+    }
+
+    fn fetch_timeout(&self) -> Option<Duration> {
+        self.fail_safe.timeout
+    }
+
+    fn timed_out(&self) {
+        bump(&self.store.counters.timeouts, 1);
+        trace::timed_out(self.name());
     }
 
     fn abandon(&self, flight: &Arc<Flight<G, K, V>>) {

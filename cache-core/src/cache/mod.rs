@@ -63,6 +63,7 @@ use crate::engine::hook::Hooks;
 use crate::engine::policy::Classifier;
 use crate::engine::store::{Graveyard, Store};
 use crate::engine::throttle::FailSafe;
+use crate::engine::timeout::TimeoutError;
 use crate::keys::lookup::KeyLookup;
 #[cfg(feature = "redis")]
 use crate::keys::wire::WireCodec;
@@ -102,6 +103,7 @@ pub(crate) struct Config {
     pub(crate) stale: Windows,
     pub(crate) fail_safe: FailSafe,
     pub(crate) classify: Option<Classifier>,
+    pub(crate) timeout_error: Option<TimeoutError>,
     pub(crate) capacity: usize,
     pub(crate) name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -139,6 +141,8 @@ where
     pub(crate) fail_safe: FailSafe,
     /// The error classifier of the `TtlCache` verbs whose error type it knows.
     pub(crate) classify: Option<Classifier>,
+    /// How those verbs say a fetch timed out (`engine/timeout.rs`).
+    pub(crate) timeout_error: Option<TimeoutError>,
     /// TTL jitter, fixed at build time: see `engine/expiry.rs`.
     pub(crate) jitter: Jitter,
     name: Cow<'static, str>,
@@ -169,6 +173,7 @@ where
             stale: config.stale,
             fail_safe: config.fail_safe,
             classify: config.classify,
+            timeout_error: config.timeout_error,
             jitter: config.jitter,
             name: config.name,
             hooks: config.hooks,

@@ -48,6 +48,9 @@ mod imp {
     pub(crate) fn revoked(cache: &str, removed: usize) {
         tracing::debug!(target: "cache_core", cache, removed, "fetch revoked: group invalidated");
     }
+    pub(crate) fn timed_out(cache: &str) {
+        tracing::debug!(target: "cache_core", cache, "fetch timed out: dropped");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -78,6 +81,8 @@ mod imp {
     pub(crate) fn throttle_armed(_: &str, _: u64, _: bool) {}
     #[inline(always)]
     pub(crate) fn revoked(_: &str, _: usize) {}
+    #[inline(always)]
+    pub(crate) fn timed_out(_: &str) {}
 }
 
 pub(crate) use imp::*;

@@ -136,6 +136,7 @@ pub(crate) struct Counters {
     pub(crate) throttled: AtomicU64,
     pub(crate) retry_hints: AtomicU64,
     pub(crate) revoked: AtomicU64,
+    pub(crate) timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -156,6 +157,7 @@ impl Counters {
             throttled: AtomicU64::new(0),
             retry_hints: AtomicU64::new(0),
             revoked: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
         }
     }
 }

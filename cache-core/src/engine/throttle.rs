@@ -22,6 +22,8 @@ pub(crate) struct FailSafe {
     pub(crate) throttle: Duration,
     /// The longest a key's background refreshes back off after consecutive failures.
     pub(crate) backoff_cap: Duration,
+    /// How long a fetch may run before it is dropped (`timeout.rs`); `None` for no limit.
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl FailSafe {
@@ -29,6 +31,7 @@ impl FailSafe {
     pub(crate) const DEFAULT: Self = Self {
         throttle: Duration::from_secs(5),
         backoff_cap: Duration::from_secs(60),
+        timeout: None,
     };
 
     /// The period after the `failures`-th consecutive failed background refresh: the throttle,
@@ -224,6 +227,7 @@ mod tests {
         let fail_safe = FailSafe {
             throttle: Duration::from_secs(5),
             backoff_cap: Duration::from_secs(12),
+            timeout: None,
         };
         let periods: Vec<u64> = (1..=5).map(|n| fail_safe.backoff(n).as_secs()).collect();
         assert_eq!(periods, [5, 10, 12, 12, 12]);

@@ -47,10 +47,11 @@ use crate::engine::clock::Instant;
 use crate::cache::trace;
 use crate::cache::Inner;
 use crate::engine::expiry::within;
-use crate::engine::flight::{catch_unwind, Claim, Flight, Lead, Settle};
+use crate::engine::flight::{Claim, Flight, Lead, Settle};
 use crate::engine::node::Node;
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
+use crate::engine::timeout::Fetched;
 use crate::keys::lookup::KeyProbe;
 
 impl<G, K, V> Inner<G, K, V>
@@ -263,8 +264,9 @@ where
             flight: Arc::clone(&flight),
             armed: true,
         };
-        match catch_unwind(fetch).await {
-            Ok(outcome) => {
+        match lead.fetch(fetch, &policy).await {
+            Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
+            Fetched::Done(outcome) => {
                 // User code (a classifier), before the outcome is settled.
                 let failed = policy
                     .failed(&outcome)
@@ -276,7 +278,7 @@ where
                     trace::refresh_failed(cache.name(), false);
                 }
             }
-            Err(_panic) => {
+            Fetched::Panicked(_panic) => {
                 drop(lead);
                 self.back_off(None);
                 bump(&cache.store.counters.refreshes_failed, 1);

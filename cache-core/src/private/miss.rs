@@ -6,8 +6,9 @@ use std::future::Future;
 
 use super::returns::CacheValue;
 use crate::api::handle::CacheHandle;
-use crate::engine::flight::{catch_unwind, Lead, Start};
+use crate::engine::flight::{Lead, Start};
 use crate::engine::policy::Policy;
+use crate::engine::timeout::Fetched;
 use crate::features::refresh;
 use crate::features::scope::ScopeCore;
 use crate::parts::{Key, PartList};
@@ -22,9 +23,10 @@ where
     F: Future<Output = R>,
     P: Policy<Output = R>,
 {
-    let outcome = match catch_unwind(fetch).await {
-        Ok(outcome) => outcome,
-        Err(payload) => return lead.panicked(payload, policy),
+    let outcome = match lead.fetch(fetch, policy).await {
+        Fetched::Done(outcome) => outcome,
+        Fetched::Panicked(payload) => return lead.panicked(payload, policy),
+        Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
     };
     lead.finish(outcome, policy).await
 }

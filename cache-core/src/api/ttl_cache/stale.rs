@@ -125,6 +125,7 @@ where
         let policy = || Classified {
             policy: TryRetry::<V, E>::NEW,
             classify: inner.classify.clone(),
+            timeout_error: inner.timeout_error.clone(),
         };
         match inner.serve_stale(inner, &probe, policy(), fetch) {
             Ok(outcome) => outcome,
