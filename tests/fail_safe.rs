@@ -603,3 +603,96 @@ async fn a_timed_out_fetch_with_a_stale_value_is_papered_over_and_throttles() {
         "the upstream was called while throttled"
     );
 }
+
+fn soft() -> Arc<Cache> {
+    Arc::new(
+        TtlCache::builder()
+            .ttl(TTL)
+            .stale_if_error(SIE)
+            .soft_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A stale-verb call that fetches a key whose value expired (inside the stale-if-error window)
+/// through a gated fetch.
+fn slow_call(
+    cache: &Arc<Cache>,
+    gate: &Arc<Gated>,
+) -> tokio::task::JoinHandle<Result<String, Status>> {
+    let (cache, gate) = (cache.clone(), gate.clone());
+    tokio::spawn(async move {
+        cache
+            .try_get_with_stale("u", &1, || async move { Ok(gate.run("new").await) })
+            .await
+    })
+}
+
+/// The soft timeout's boundary: the caller still waits for its fetch 1 ns before it, and gets
+/// the expired value at it; the fetch goes on in the background and its value is stored when it
+/// ends. A fetch that ends before the soft timeout answers its caller itself.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn soft_timeout_boundaries() {
+    let cache = soft();
+    let runs = Arc::new(AtomicUsize::new(0));
+    call(&cache, "u", 1, Ok("old"), &runs).await.unwrap();
+    advance(TTL).await;
+    let gate = Arc::new(Gated::default());
+    let caller = slow_call(&cache, &gate);
+    gate.started.notified().await;
+    advance(Duration::from_secs(1) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the soft timeout");
+    advance(NANO).await;
+    let answered = tokio::time::timeout(Duration::from_secs(3600), caller).await;
+    let answered = answered.expect("not answered at the soft timeout").unwrap();
+    assert_eq!(answered.as_deref(), Ok("old"));
+    assert_eq!(cache.stats().soft_timeouts, 1);
+    assert_eq!(cache.get("u", &1), None, "stored before the fetch ended");
+    gate.gate.notify_one();
+    settle().await;
+    assert_eq!(
+        cache.get("u", &1).as_deref(),
+        Some("new"),
+        "the fetch was not finished"
+    );
+    assert_eq!(gate.runs.load(SeqCst), 1);
+
+    // Before the soft timeout: the fetch's own value.
+    advance(TTL).await;
+    let caller = slow_call(&cache, &gate);
+    gate.started.notified().await;
+    advance(Duration::from_secs(1) - NANO).await;
+    gate.gate.notify_one();
+    assert_eq!(caller.await.unwrap().as_deref(), Ok("new"));
+    assert_eq!(cache.stats().soft_timeouts, 1);
+}
+
+/// Forced race: past the soft timeout, the fetch goes on in the background while the key's
+/// group is invalidated: its value is not stored, and nothing old is served after.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_fetch_gone_on_past_the_soft_timeout_is_not_stored_after_an_invalidation() {
+    let cache = soft();
+    let runs = Arc::new(AtomicUsize::new(0));
+    call(&cache, "u", 1, Ok("old"), &runs).await.unwrap();
+    advance(TTL).await;
+    let gate = Arc::new(Gated::default());
+    let caller = slow_call(&cache, &gate);
+    gate.started.notified().await;
+    advance(Duration::from_secs(1)).await;
+    let answered = tokio::time::timeout(Duration::from_secs(3600), caller).await;
+    let answered = answered.expect("not answered at the soft timeout").unwrap();
+    assert_eq!(answered.as_deref(), Ok("old"));
+    assert_eq!(cache.invalidate_group("u").await, 1);
+    gate.gate.notify_one();
+    settle().await;
+    assert!(
+        cache.is_empty(),
+        "the fetch that began before the invalidation was stored"
+    );
+    assert_eq!(
+        call(&cache, "u", 1, down(), &runs).await,
+        Err(Status(503, None))
+    );
+}

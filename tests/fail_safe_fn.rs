@@ -278,3 +278,45 @@ async fn timeout_boundary() {
     assert_eq!(HUNG_RUNS.load(SeqCst), 2, "the timed-out result was stored");
     again.abort();
 }
+
+static SOFT_RUNS: AtomicUsize = AtomicUsize::new(0);
+static SOFT_GATE: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
+#[ttl_cached(
+    ttl = 60,
+    key = "<user>",
+    stale = "1s",
+    stale_if_error = "10m",
+    soft_timeout = "2s"
+)]
+async fn soft_listing(user: &str) -> Result<String, ApiError> {
+    let run = SOFT_RUNS.fetch_add(1, SeqCst) + 1;
+    if run > 1 {
+        SOFT_GATE.notified().await;
+    }
+    Ok(format!("{user} v{run}"))
+}
+
+/// `soft_timeout = "2s"` with `stale`: past the stale-while-revalidate window (so the call
+/// fetches), the caller gets the expired value at 2 s, not 1 ns before; the body goes on in the
+/// background and its value is stored when it ends.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn soft_timeout_boundary() {
+    assert_eq!(soft_listing("ida").await.as_deref(), Ok("ida v1"));
+    advance(TTL + Duration::from_secs(5)).await;
+    let caller = tokio::spawn(soft_listing("ida"));
+    settle().await;
+    advance(Duration::from_secs(2) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the soft timeout");
+    advance(NANO).await;
+    let answered = tokio::time::timeout(Duration::from_secs(3600), caller).await;
+    let answered = answered.expect("not answered at the soft timeout").unwrap();
+    assert_eq!(answered.as_deref(), Ok("ida v1"));
+    assert_eq!(soft_listing_cache().stats().soft_timeouts, 1);
+    SOFT_GATE.notify_one();
+    settle().await;
+    assert_eq!(soft_listing("ida").await.as_deref(), Ok("ida v2"));
+    assert_eq!(SOFT_RUNS.load(SeqCst), 2);
+}

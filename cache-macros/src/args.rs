@@ -19,10 +19,10 @@ use crate::values::{
 
 const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, \
                      `scope`, `stale`, `stale_if_error`, `throttle`, `serve_stale_if`, \
-                     `revoke_if`, `timeout`, `jitter`, `crate`";
+                     `revoke_if`, `timeout`, `soft_timeout`, `jitter`, `crate`";
 
 /// The method-level arguments, in the order `VALID` lists them.
-pub(crate) const NAMES: [&str; 16] = [
+pub(crate) const NAMES: [&str; 17] = [
     "ttl",
     "key",
     "group",
@@ -37,6 +37,7 @@ pub(crate) const NAMES: [&str; 16] = [
     "serve_stale_if",
     "revoke_if",
     "timeout",
+    "soft_timeout",
     "jitter",
     "crate",
 ];
@@ -70,6 +71,8 @@ pub(crate) struct Args {
     pub(crate) revoke_if: Option<syn::Expr>,
     /// `timeout = "10s"`: `(secs, nanos)`, and the argument's name, where errors about it go.
     pub(crate) timeout: Option<(u64, u32, Ident)>,
+    /// `soft_timeout = "500ms"`: `(secs, nanos)`, and the argument's name.
+    pub(crate) soft_timeout: Option<(u64, u32, Ident)>,
     /// `jitter = "10%"`: the fraction of the TTL.
     pub(crate) jitter: Option<f64>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
@@ -220,6 +223,7 @@ impl Args {
                 "serve_stale_if" => "serve_stale_if = |error| ...",
                 "revoke_if" => "revoke_if = |error| ...",
                 "timeout" => "timeout = \"10s\"",
+                "soft_timeout" => "soft_timeout = \"500ms\"",
                 "jitter" => "jitter = \"10%\"",
                 _ => "ignore = [self]",
             };
@@ -254,6 +258,10 @@ impl Args {
             "timeout" => {
                 let (secs, nanos) = parse_window(input, "timeout")?;
                 self.timeout = Some((secs, nanos, name.clone()));
+            }
+            "soft_timeout" => {
+                let (secs, nanos) = parse_window(input, "soft_timeout")?;
+                self.soft_timeout = Some((secs, nanos, name.clone()));
             }
             "jitter" => self.jitter = Some(parse_jitter(input)?),
             "store_none" => {

@@ -93,6 +93,12 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
         },
         None => handles,
     };
+    let handles = match plan.soft_timeout {
+        Some((secs, nanos)) => quote! {
+            #handles.soft_timeout(::core::time::Duration::new(#secs, #nanos))
+        },
+        None => handles,
+    };
     let handles = match plan.jitter {
         Some(fraction) => quote!(#handles.jitter(#fraction)),
         None => handles,
@@ -291,6 +297,19 @@ pub(crate) fn body(
             let spawn = quote_spanned! {at=>
                 #at_krate::__private::revalidate(#refresh, #fetch, #policy)
             };
+            // `soft_timeout = ".."`: the miss's body may go on in the background too.
+            let complete = match plan.soft_timeout {
+                None => quote! {
+                    #krate::__private::complete::<#ret_ty, _, _, _, _>(
+                        #lead, #fetch, &#policy,
+                    ).await
+                },
+                Some(_) => quote_spanned! {at=>
+                    #at_krate::__private::complete_stale::<#ret_ty, _, _, _, _>(
+                        #handle_local, #lead, #fetch, #policy,
+                    ).await
+                },
+            };
             (
                 quote! {
                     match #krate::__private::start_stale(#handle_local, &#key, &#policy).await {
@@ -315,11 +334,7 @@ pub(crate) fn body(
                         #stmts
                     };
                     match #lead {
-                        ::core::result::Result::Ok(#lead) => {
-                            #krate::__private::complete::<#ret_ty, _, _, _, _>(
-                                #lead, #fetch, &#policy,
-                            ).await
-                        }
+                        ::core::result::Result::Ok(#lead) => #complete,
                         ::core::result::Result::Err((#done, #refresh)) => {
                             #spawn;
                             #done

@@ -128,7 +128,7 @@ pub(crate) fn parse_window(input: ParseStream<'_>, which: &str) -> syn::Result<(
     if duration.is_zero() {
         let fix = match which {
             "throttle" => "leave it out for the default (5 s)",
-            "timeout" => "leave it out for no limit",
+            "timeout" | "soft_timeout" => "leave it out for no limit",
             _ => "leave it out for no window",
         };
         return Err(syn::Error::new(

@@ -128,6 +128,7 @@ fn add(a: CacheStats, b: CacheStats) -> CacheStats {
         retry_hints: a.retry_hints + b.retry_hints,
         revoked: a.revoked + b.revoked,
         timeouts: a.timeouts + b.timeouts,
+        soft_timeouts: a.soft_timeouts + b.soft_timeouts,
     }
 }
 

@@ -324,6 +324,45 @@ where
         self
     }
 
+    /// A soft fetch timeout for [`get_with_stale`](crate::TtlCache::get_with_stale) and
+    /// [`try_get_with_stale`](crate::TtlCache::try_get_with_stale) (default: none): a call that
+    /// fetches a key whose expired value is inside the
+    /// [`stale_if_error`](Self::stale_if_error) window gets that value once its fetch has run
+    /// for `limit`, while the fetch goes on in a task on the caller's runtime and is stored when
+    /// it ends (unless the key was invalidated meanwhile). Callers that joined the fetch wait
+    /// for it. Counted in [`CacheStats::soft_timeouts`](crate::CacheStats::soft_timeouts).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::TtlCache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, String> = TtlCache::builder()
+    ///     .ttl(Duration::from_millis(20))
+    ///     .stale_if_error(Duration::from_secs(300))
+    ///     .soft_timeout(Duration::from_millis(10))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.get_with_stale("u", &1, || async { "old".to_string() }).await;
+    /// tokio::time::sleep(Duration::from_millis(30)).await; // expired
+    /// cache.set_ttl(Duration::from_secs(60)).unwrap(); // for the value stored next
+    /// let slow = || async {
+    ///     tokio::time::sleep(Duration::from_millis(50)).await;
+    ///     "new".to_string()
+    /// };
+    /// // Answered with the expired value after 10 ms; the fetch goes on.
+    /// assert_eq!(cache.get_with_stale("u", &1, slow).await, "old");
+    /// tokio::time::sleep(Duration::from_millis(100)).await;
+    /// assert_eq!(cache.get("u", &1).as_deref(), Some("new"));
+    /// assert_eq!(cache.stats().soft_timeouts, 1);
+    /// # }
+    /// ```
+    pub fn soft_timeout(mut self, limit: Duration) -> Self {
+        self.fail_safe.soft_timeout = Some(limit);
+        self
+    }
+
     /// The fetch timeout alone, for `#[ttl_cached(timeout = "..")]`, whose policy says how its
     /// error type is made.
     pub(crate) fn fetch_timeout_of_functions(mut self, limit: Duration) -> Self {

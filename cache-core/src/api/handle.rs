@@ -106,6 +106,8 @@ pub(crate) struct Options {
     pub(crate) throttle: Option<Duration>,
     /// `timeout = "10s"`: the fetch timeout; `None` for none.
     pub(crate) timeout: Option<Duration>,
+    /// `soft_timeout = "500ms"`: the soft fetch timeout; `None` for none.
+    pub(crate) soft_timeout: Option<Duration>,
     /// A fraction of the TTL (checked by the macro, and again by the builder).
     pub(crate) jitter: f64,
 }
@@ -116,6 +118,7 @@ impl Options {
         stale_if_error: Duration::ZERO,
         throttle: None,
         timeout: None,
+        soft_timeout: None,
         jitter: 0.0,
     };
 }
@@ -244,6 +247,10 @@ impl CacheHandle {
             };
             let builder = match self.options.timeout {
                 Some(limit) => builder.fetch_timeout_of_functions(limit),
+                None => builder,
+            };
+            let builder = match self.options.soft_timeout {
+                Some(limit) => builder.soft_timeout(limit),
                 None => builder,
             };
             let cache = builder

@@ -72,6 +72,10 @@ pub struct CacheStats {
     /// ([`CacheBuilder::fetch_timeout`](crate::CacheBuilder::fetch_timeout), `timeout = ".."`):
     /// their callers got [`FetchTimedOut`](crate::FetchTimedOut) (or the expired value).
     pub timeouts: u64,
+    /// Callers answered with the expired value past the soft timeout
+    /// ([`CacheBuilder::soft_timeout`](crate::CacheBuilder::soft_timeout), `soft_timeout = ".."`)
+    /// while their fetch went on in the background.
+    pub soft_timeouts: u64,
 }
 
 impl CacheStats {
@@ -94,6 +98,7 @@ impl CacheStats {
             retry_hints: counters.retry_hints.load(Relaxed),
             revoked: counters.revoked.load(Relaxed),
             timeouts: counters.timeouts.load(Relaxed),
+            soft_timeouts: counters.soft_timeouts.load(Relaxed),
         }
     }
 
@@ -132,6 +137,7 @@ impl CacheStats {
             retry_hints: self.retry_hints.saturating_sub(earlier.retry_hints),
             revoked: self.revoked.saturating_sub(earlier.revoked),
             timeouts: self.timeouts.saturating_sub(earlier.timeouts),
+            soft_timeouts: self.soft_timeouts.saturating_sub(earlier.soft_timeouts),
         }
     }
 

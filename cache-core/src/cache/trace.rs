@@ -51,6 +51,9 @@ mod imp {
     pub(crate) fn timed_out(cache: &str) {
         tracing::debug!(target: "cache_core", cache, "fetch timed out: dropped");
     }
+    pub(crate) fn soft_timeout(cache: &str) {
+        tracing::debug!(target: "cache_core", cache, "past the soft timeout: served stale");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -83,6 +86,8 @@ mod imp {
     pub(crate) fn revoked(_: &str, _: usize) {}
     #[inline(always)]
     pub(crate) fn timed_out(_: &str) {}
+    #[inline(always)]
+    pub(crate) fn soft_timeout(_: &str) {}
 }
 
 pub(crate) use imp::*;

@@ -472,6 +472,13 @@ impl<G, K, V> Lead<'_, G, K, V> {
         }
     }
 
+    /// Gives the flight up to whoever settles it from here (a task: see `features/stale.rs`),
+    /// disarmed: dropping it no longer abandons the flight.
+    pub(crate) fn hand_over(mut self) -> Arc<Flight<G, K, V>> {
+        self.armed = false;
+        Arc::clone(&self.flight)
+    }
+
     /// The fetch panicked: answers with the stale value if there is one to fall back on, else
     /// resumes the panic (which abandons the flight, as an uncaught panic would).
     pub(crate) fn panicked<P: Policy<Value = V>>(

@@ -137,6 +137,7 @@ pub(crate) struct Counters {
     pub(crate) retry_hints: AtomicU64,
     pub(crate) revoked: AtomicU64,
     pub(crate) timeouts: AtomicU64,
+    pub(crate) soft_timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -158,6 +159,7 @@ impl Counters {
             retry_hints: AtomicU64::new(0),
             revoked: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
+            soft_timeouts: AtomicU64::new(0),
         }
     }
 }

@@ -24,6 +24,9 @@ pub(crate) struct FailSafe {
     pub(crate) backoff_cap: Duration,
     /// How long a fetch may run before it is dropped (`timeout.rs`); `None` for no limit.
     pub(crate) timeout: Option<Duration>,
+    /// How long a caller with an expired value waits for its fetch before it gets the value
+    /// (`features/stale.rs`); `None` for as long as the fetch runs.
+    pub(crate) soft_timeout: Option<Duration>,
 }
 
 impl FailSafe {
@@ -32,6 +35,7 @@ impl FailSafe {
         throttle: Duration::from_secs(5),
         backoff_cap: Duration::from_secs(60),
         timeout: None,
+        soft_timeout: None,
     };
 
     /// The period after the `failures`-th consecutive failed background refresh: the throttle,
@@ -228,6 +232,7 @@ mod tests {
             throttle: Duration::from_secs(5),
             backoff_cap: Duration::from_secs(12),
             timeout: None,
+            soft_timeout: None,
         };
         let periods: Vec<u64> = (1..=5).map(|n| fail_safe.backoff(n).as_secs()).collect();
         assert_eq!(periods, [5, 10, 12, 12, 12]);
