@@ -24,6 +24,13 @@ const NANO: Duration = Duration::from_nanos(1);
 #[derive(Debug, Clone, PartialEq)]
 struct Status(u16, Option<u64>);
 
+/// A fetch past the fetch timeout fails with a 504.
+impl From<cache_core::FetchTimedOut> for Status {
+    fn from(_: cache_core::FetchTimedOut) -> Self {
+        Status(504, None)
+    }
+}
+
 fn classify(status: &Status) -> ErrorClass {
     match status {
         Status(401, _) => ErrorClass::Revoke,
@@ -441,4 +448,251 @@ async fn callers_joining_a_failing_refresh_get_the_stale_value_without_calling_u
     );
     assert_eq!(refresh.runs.load(SeqCst), 1);
     assert_eq!(cache.stats().coalesced, 5);
+}
+
+/// Forced race, the strictest reading: a call stopped inside the throttle, after it found the
+/// key throttled and its value current (`HookPoint::Throttled`), while the key's group is
+/// invalidated to the end; resumed, the call does not answer with the value it was about to
+/// serve (it fetches), although it began before the invalidation returned. The call runs on a
+/// thread of its own; the clock is the real one (a 50 ms TTL).
+#[test]
+fn a_call_stopped_in_the_throttle_while_its_group_is_invalidated_does_not_serve_it() {
+    use cache_core::HookPoint::Throttled;
+    let (pauses, hook) = ttl_cached_tests::SyncPauses::at(&[(Throttled, 1)]);
+    let cache: Arc<Cache> = Arc::new(
+        TtlCache::builder()
+            .ttl(Duration::from_millis(50))
+            .stale_if_error(SIE)
+            .fail_safe_throttle(Duration::from_secs(600))
+            .classify_errors(classify)
+            .__sync_hook(hook)
+            .build()
+            .unwrap(),
+    );
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let runs = Arc::new(AtomicUsize::new(0));
+    runtime().block_on(async {
+        assert_eq!(
+            call(&cache, "u", 1, Ok("old"), &runs).await.as_deref(),
+            Ok("old")
+        );
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(
+            call(&cache, "u", 1, down(), &runs).await.as_deref(),
+            Ok("old")
+        );
+        // Throttled once (arrival 0 at the hook), served without a call.
+        assert_eq!(
+            call(&cache, "u", 1, Ok("new"), &runs).await.as_deref(),
+            Ok("old")
+        );
+    });
+    assert_eq!(runs.load(SeqCst), 2);
+    let stopped = {
+        let (cache, runs) = (cache.clone(), runs.clone());
+        std::thread::spawn(move || {
+            runtime().block_on(async move { call(&cache, "u", 1, down(), &runs).await })
+        })
+    };
+    pauses.wait_reached(0);
+    assert_eq!(cache.invalidate_group("u").count(), 1);
+    pauses.resume(0);
+    assert_eq!(
+        stopped.join().unwrap(),
+        Err(Status(503, None)),
+        "the throttled value was served after its group's invalidation returned"
+    );
+    assert_eq!(runs.load(SeqCst), 3, "the stopped call did not fetch");
+}
+
+/// Sets its flag when dropped: whether a hung fetch was abandoned.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+/// A fetch that never answers (an hour), counting its runs; `dropped` is set when it is dropped.
+fn hung(
+    runs: &Arc<AtomicUsize>,
+    dropped: &Arc<std::sync::atomic::AtomicBool>,
+) -> impl std::future::Future<Output = Result<String, Status>> + Send + 'static {
+    let (runs, flag) = (runs.clone(), DropFlag(dropped.clone()));
+    async move {
+        runs.fetch_add(1, SeqCst);
+        let _flag = flag;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok("late".to_string())
+    }
+}
+
+fn timing_out() -> Arc<Cache> {
+    Arc::new(
+        TtlCache::builder()
+            .ttl(TTL)
+            .stale_if_error(SIE)
+            .fail_safe_throttle(THROTTLE)
+            .classify_errors(classify)
+            .fetch_timeout::<Status>(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// The hard timeout's boundary: a hung fetch of a key with nothing to stand in is still awaited
+/// 1 ns before the timeout; at it, the caller gets the typed error (`From<FetchTimedOut>`) and
+/// the fetch is dropped.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_fetch_past_the_timeout_is_dropped_and_its_caller_gets_the_error() {
+    let cache = timing_out();
+    let (runs, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::default());
+    let caller = {
+        let fetch = hung(&runs, &dropped);
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.try_get_with_shared("u", &1, || fetch).await })
+    };
+    settle().await;
+    advance(Duration::from_secs(10) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the timeout");
+    assert!(!dropped.load(SeqCst));
+    advance(NANO).await;
+    assert_eq!(caller.await.unwrap(), Err(Status(504, None)));
+    assert!(dropped.load(SeqCst), "the timed-out fetch was not dropped");
+    assert_eq!((runs.load(SeqCst), cache.stats().timeouts), (1, 1));
+    assert!(cache.is_empty());
+}
+
+/// A timeout is a failure like any other: inside the stale-if-error window the expired value
+/// stands in for it, and the key is throttled afterwards.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_timed_out_fetch_with_a_stale_value_is_papered_over_and_throttles() {
+    let cache = timing_out();
+    let runs = Arc::new(AtomicUsize::new(0));
+    call(&cache, "u", 1, Ok("old"), &runs).await.unwrap();
+    advance(TTL).await;
+    let dropped = Arc::default();
+    let caller = {
+        let fetch = hung(&runs, &dropped);
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.try_get_with_shared("u", &1, || fetch).await })
+    };
+    settle().await;
+    advance(Duration::from_secs(10)).await;
+    assert_eq!(caller.await.unwrap().as_deref(), Ok("old"));
+    assert!(dropped.load(SeqCst));
+    assert_eq!(
+        call(&cache, "u", 1, Ok("new"), &runs).await.as_deref(),
+        Ok("old")
+    );
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.timeouts, stats.stale_on_error, stats.throttled),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        runs.load(SeqCst),
+        2,
+        "the upstream was called while throttled"
+    );
+}
+
+fn soft() -> Arc<Cache> {
+    Arc::new(
+        TtlCache::builder()
+            .ttl(TTL)
+            .stale_if_error(SIE)
+            .soft_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A stale-verb call that fetches a key whose value expired (inside the stale-if-error window)
+/// through a gated fetch.
+fn slow_call(
+    cache: &Arc<Cache>,
+    gate: &Arc<Gated>,
+) -> tokio::task::JoinHandle<Result<String, Status>> {
+    let (cache, gate) = (cache.clone(), gate.clone());
+    tokio::spawn(async move {
+        cache
+            .try_get_with_stale("u", &1, || async move { Ok(gate.run("new").await) })
+            .await
+    })
+}
+
+/// The soft timeout's boundary: the caller still waits for its fetch 1 ns before it, and gets
+/// the expired value at it; the fetch goes on in the background and its value is stored when it
+/// ends. A fetch that ends before the soft timeout answers its caller itself.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn soft_timeout_boundaries() {
+    let cache = soft();
+    let runs = Arc::new(AtomicUsize::new(0));
+    call(&cache, "u", 1, Ok("old"), &runs).await.unwrap();
+    advance(TTL).await;
+    let gate = Arc::new(Gated::default());
+    let caller = slow_call(&cache, &gate);
+    gate.started.notified().await;
+    advance(Duration::from_secs(1) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the soft timeout");
+    advance(NANO).await;
+    let answered = tokio::time::timeout(Duration::from_secs(3600), caller).await;
+    let answered = answered.expect("not answered at the soft timeout").unwrap();
+    assert_eq!(answered.as_deref(), Ok("old"));
+    assert_eq!(cache.stats().soft_timeouts, 1);
+    assert_eq!(cache.get("u", &1), None, "stored before the fetch ended");
+    gate.gate.notify_one();
+    settle().await;
+    assert_eq!(
+        cache.get("u", &1).as_deref(),
+        Some("new"),
+        "the fetch was not finished"
+    );
+    assert_eq!(gate.runs.load(SeqCst), 1);
+
+    // Before the soft timeout: the fetch's own value.
+    advance(TTL).await;
+    let caller = slow_call(&cache, &gate);
+    gate.started.notified().await;
+    advance(Duration::from_secs(1) - NANO).await;
+    gate.gate.notify_one();
+    assert_eq!(caller.await.unwrap().as_deref(), Ok("new"));
+    assert_eq!(cache.stats().soft_timeouts, 1);
+}
+
+/// Forced race: past the soft timeout, the fetch goes on in the background while the key's
+/// group is invalidated: its value is not stored, and nothing old is served after.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_fetch_gone_on_past_the_soft_timeout_is_not_stored_after_an_invalidation() {
+    let cache = soft();
+    let runs = Arc::new(AtomicUsize::new(0));
+    call(&cache, "u", 1, Ok("old"), &runs).await.unwrap();
+    advance(TTL).await;
+    let gate = Arc::new(Gated::default());
+    let caller = slow_call(&cache, &gate);
+    gate.started.notified().await;
+    advance(Duration::from_secs(1)).await;
+    let answered = tokio::time::timeout(Duration::from_secs(3600), caller).await;
+    let answered = answered.expect("not answered at the soft timeout").unwrap();
+    assert_eq!(answered.as_deref(), Ok("old"));
+    assert_eq!(cache.invalidate_group("u").await, 1);
+    gate.gate.notify_one();
+    settle().await;
+    assert!(
+        cache.is_empty(),
+        "the fetch that began before the invalidation was stored"
+    );
+    assert_eq!(
+        call(&cache, "u", 1, down(), &runs).await,
+        Err(Status(503, None))
+    );
 }

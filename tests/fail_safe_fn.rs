@@ -21,6 +21,16 @@ pub struct ApiError {
     retry_after_secs: Option<u64>,
 }
 
+/// A fetch past `timeout = ".."` fails with a 504.
+impl From<cache_core::FetchTimedOut> for ApiError {
+    fn from(_: cache_core::FetchTimedOut) -> Self {
+        ApiError {
+            status: 504,
+            retry_after_secs: None,
+        }
+    }
+}
+
 impl RetryAfter for ApiError {
     fn retry_after(&self) -> Option<Duration> {
         self.retry_after_secs.map(Duration::from_secs)
@@ -189,4 +199,124 @@ async fn a_failed_refresh_backs_off_for_the_retry_hint() {
     assert_eq!(revalidated("eve".into()).await.as_deref(), Ok("eve v3"));
     let stats = revalidated_cache().stats();
     assert_eq!((stats.refreshes_failed, stats.retry_hints), (1, 1));
+}
+
+cache_core::scope! {
+    /// Everything cached for one user.
+    pub Account(user: String);
+}
+
+static SCOPED_STATUS: AtomicU16 = AtomicU16::new(0);
+static SCOPED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(
+    ttl = 60,
+    key = "<user>:<folder>",
+    group = "<user>",
+    scope = Account,
+    stale_if_error = "10m",
+    revoke_if = |e: &ApiError| e.status == 401
+)]
+async fn scoped_listing(user: &str, folder: u32) -> Result<String, ApiError> {
+    upstream(&SCOPED_STATUS, &SCOPED_RUNS, &format!("{user}/{folder}"))
+}
+
+static THUMBNAILS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(ttl = 600, key = "<user>:<file>", group = "<user>", scope = Account)]
+async fn scoped_thumbnail(user: &str, file: u32) -> String {
+    let run = THUMBNAILS.fetch_add(1, SeqCst) + 1;
+    format!("{user}/{file} thumbnail v{run}")
+}
+
+/// `revoke_if` on a function in a scope: the revoking error invalidates the group in every
+/// function of the scope (here the user's thumbnails, live, in another function's cache), as
+/// `Account::invalidate` would; another user's are kept.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_revoking_error_invalidates_the_group_in_the_whole_scope() {
+    scoped_listing("fay", 1).await.unwrap();
+    assert_eq!(scoped_thumbnail("fay", 1).await, "fay/1 thumbnail v1");
+    assert_eq!(scoped_thumbnail("gus", 1).await, "gus/1 thumbnail v2");
+    advance(TTL).await;
+    SCOPED_STATUS.store(401, SeqCst);
+    assert_eq!(
+        scoped_listing("fay", 1).await.map_err(|e| e.status),
+        Err(401)
+    );
+    assert_eq!(scoped_listing_cache().stats().revoked, 1);
+    assert_eq!(
+        scoped_thumbnail("fay", 1).await,
+        "fay/1 thumbnail v3",
+        "the scope's other function kept the revoked user's value"
+    );
+    assert_eq!(scoped_thumbnail("gus", 1).await, "gus/1 thumbnail v2");
+}
+
+static HUNG_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(ttl = 60, key = "<user>", timeout = "2s")]
+async fn hung_listing(user: &str) -> Result<String, ApiError> {
+    HUNG_RUNS.fetch_add(1, SeqCst);
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    Ok(user.to_string())
+}
+
+/// `timeout = "2s"`: the caller waits until 1 ns before it, then gets the function's error
+/// made `From<FetchTimedOut>`; nothing is stored, and the next call fetches again.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn timeout_boundary() {
+    let caller = tokio::spawn(hung_listing("hal"));
+    settle().await;
+    advance(Duration::from_secs(2) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the timeout");
+    advance(NANO).await;
+    assert_eq!(caller.await.unwrap().map_err(|e| e.status), Err(504));
+    assert_eq!(hung_listing_cache().stats().timeouts, 1);
+    let again = tokio::spawn(hung_listing("hal"));
+    settle().await;
+    assert_eq!(HUNG_RUNS.load(SeqCst), 2, "the timed-out result was stored");
+    again.abort();
+}
+
+static SOFT_RUNS: AtomicUsize = AtomicUsize::new(0);
+static SOFT_GATE: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
+#[ttl_cached(
+    ttl = 60,
+    key = "<user>",
+    stale = "1s",
+    stale_if_error = "10m",
+    soft_timeout = "2s"
+)]
+async fn soft_listing(user: &str) -> Result<String, ApiError> {
+    let run = SOFT_RUNS.fetch_add(1, SeqCst) + 1;
+    if run > 1 {
+        SOFT_GATE.notified().await;
+    }
+    Ok(format!("{user} v{run}"))
+}
+
+/// `soft_timeout = "2s"` with `stale`: past the stale-while-revalidate window (so the call
+/// fetches), the caller gets the expired value at 2 s, not 1 ns before; the body goes on in the
+/// background and its value is stored when it ends.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn soft_timeout_boundary() {
+    assert_eq!(soft_listing("ida").await.as_deref(), Ok("ida v1"));
+    advance(TTL + Duration::from_secs(5)).await;
+    let caller = tokio::spawn(soft_listing("ida"));
+    settle().await;
+    advance(Duration::from_secs(2) - NANO).await;
+    settle().await;
+    assert!(!caller.is_finished(), "answered before the soft timeout");
+    advance(NANO).await;
+    let answered = tokio::time::timeout(Duration::from_secs(3600), caller).await;
+    let answered = answered.expect("not answered at the soft timeout").unwrap();
+    assert_eq!(answered.as_deref(), Ok("ida v1"));
+    assert_eq!(soft_listing_cache().stats().soft_timeouts, 1);
+    SOFT_GATE.notify_one();
+    settle().await;
+    assert_eq!(soft_listing("ida").await.as_deref(), Ok("ida v2"));
+    assert_eq!(SOFT_RUNS.load(SeqCst), 2);
 }

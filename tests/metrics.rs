@@ -149,6 +149,8 @@ fn assert_matches(metrics: &HashMap<String, Value>, stats: &CacheStats, len: usi
         ("cache_throttled_total", stats.throttled),
         ("cache_retry_hints_total", stats.retry_hints),
         ("cache_revocations_total", stats.revoked),
+        ("cache_fetch_timeouts_total", stats.timeouts),
+        ("cache_soft_timeouts_total", stats.soft_timeouts),
         ("cache_refreshes_started_total", stats.refreshes_started),
         ("cache_refreshes_failed_total", stats.refreshes_failed),
     ];

@@ -115,13 +115,16 @@ pub use cache::invalidated::Invalidated;
 #[doc(hidden)]
 pub use engine::hook::{Hook, HookPoint, SyncHook};
 pub use engine::throttle::{ErrorClass, RetryAfter};
+pub use engine::timeout::FetchTimedOut;
 pub use features::scope::{Scope, ScopeCore, ScopeGroup};
 pub use keys::borrowed::{Borrowed, ToKey};
 #[doc(hidden)]
 pub use parts::check_key_part;
 pub use parts::CacheKey;
 #[doc(hidden)]
-pub use policy::{check_cached_value, revoke_if, serve_stale_if, store_if, store_none_false};
+pub use policy::{
+    check_cached_value, fetch_timeout, revoke_if, serve_stale_if, store_if, store_none_false,
+};
 pub use policy::{Cacheable, OptionValue};
 pub use scc::Equivalent;
 #[doc(hidden)]

@@ -103,6 +103,13 @@ impl<P: Policy> Policy for KeepIf<P> {
     fn classify(&self, outcome: &P::Output) -> crate::ErrorClass {
         self.policy.classify(outcome)
     }
+    #[inline]
+    fn times_out(&self) -> bool {
+        self.policy.times_out()
+    }
+    fn timed_out(&self, timed_out: crate::FetchTimedOut) -> Option<P::Output> {
+        self.policy.timed_out(timed_out)
+    }
 }
 
 impl<P: Policy + StoredValue> StoredValue for KeepIf<P> {
@@ -224,6 +231,13 @@ where
             _ => inner,
         }
     }
+    #[inline]
+    fn times_out(&self) -> bool {
+        self.policy.times_out()
+    }
+    fn timed_out(&self, timed_out: crate::FetchTimedOut) -> Option<P::Output> {
+        self.policy.timed_out(timed_out)
+    }
 }
 
 impl<P: StoredValue, E> StoredValue for ErrorRule<P, E> {
@@ -262,5 +276,82 @@ where
         policy,
         rule: revoke_if,
         revokes: true,
+    }
+}
+
+/// A `Result` policy whose fetch may time out: `#[ttl_cached(timeout = "10s")]`. A fetch past
+/// the cache's timeout is answered with `Err(E::from(FetchTimedOut))`. The conversion is a
+/// function pointer taken where the bound is checked ([`fetch_timeout`]), so that an error type
+/// without it is one error there.
+#[doc(hidden)]
+pub struct TimesOut<P, E> {
+    policy: P,
+    make: fn(crate::FetchTimedOut) -> E,
+}
+
+impl<P: std::fmt::Debug, E> std::fmt::Debug for TimesOut<P, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimesOut")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P, T, E> Policy for TimesOut<P, E>
+where
+    P: Policy<Output = Result<T, E>>,
+{
+    type Value = P::Value;
+    type Output = P::Output;
+    #[inline]
+    fn storable(&self, outcome: &P::Output) -> Option<P::Value> {
+        self.policy.storable(outcome)
+    }
+    #[inline]
+    fn keep(&self, value: &P::Value) -> bool {
+        self.policy.keep(value)
+    }
+    fn share(&self, outcome: &P::Output) -> Option<Box<dyn Any + Send + Sync>> {
+        self.policy.share(outcome)
+    }
+    #[inline]
+    fn answer(&self, value: P::Value) -> P::Output {
+        self.policy.answer(value)
+    }
+    fn answer_shared(&self, shared: &(dyn Any + Send + Sync)) -> Option<P::Output> {
+        self.policy.answer_shared(shared)
+    }
+    #[inline]
+    fn failed(&self, outcome: &P::Output) -> bool {
+        outcome.is_err()
+    }
+    fn classify(&self, outcome: &P::Output) -> crate::ErrorClass {
+        self.policy.classify(outcome)
+    }
+    #[inline]
+    fn times_out(&self) -> bool {
+        true
+    }
+    fn timed_out(&self, timed_out: crate::FetchTimedOut) -> Option<P::Output> {
+        Some(Err((self.make)(timed_out)))
+    }
+}
+
+impl<P: StoredValue, E> StoredValue for TimesOut<P, E> {
+    type Stored = P::Stored;
+}
+
+/// `#[ttl_cached(timeout = "10s")]`: the function's error type must say that a fetch timed
+/// out (`From<FetchTimedOut>`). The macro spans the call on `timeout`.
+#[doc(hidden)]
+#[inline(always)]
+pub fn fetch_timeout<Error, T, P>(policy: P) -> TimesOut<P, Error>
+where
+    P: Policy<Output = Result<T, Error>>,
+    Error: From<crate::FetchTimedOut>,
+{
+    TimesOut {
+        policy,
+        make: Error::from,
     }
 }

@@ -120,6 +120,27 @@ where
     }
 }
 
+/// A `stale = ".."` function's miss, as [`complete`] but under the cache's soft timeout
+/// (`soft_timeout = ".."`, see `features/stale.rs`): past it, a caller whose key has an expired
+/// value inside the stale-if-error window gets it while the body goes on in the background.
+pub async fn complete_stale<R, F, G, K, P>(
+    handle: &'static CacheHandle,
+    lead: Lead<'static, G, K, P::Value>,
+    fetch: F,
+    policy: P,
+) -> R
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    P: Policy<Output = R> + Send + Sync + 'static,
+    P::Value: Clone + Send + Sync + 'static,
+    R: Send,
+    F: Future<Output = R> + Send + 'static,
+{
+    let cache: &'static Inner<G, K, P::Value> = handle.typed::<G, K, P::Value>();
+    cache.lead_soft(&cache, lead, fetch, policy).await
+}
+
 /// Spawns a `stale = ".."` function's background refresh on the caller's runtime. `fetch` is
 /// the function's body over owned copies of its parameters, so it must be `Send + 'static`.
 pub fn revalidate<G, K, V, F, P>(refresh: Revalidate<G, K, V>, fetch: F, policy: P)

@@ -19,10 +19,10 @@ use crate::values::{
 
 const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, \
                      `scope`, `stale`, `stale_if_error`, `throttle`, `serve_stale_if`, \
-                     `revoke_if`, `jitter`, `crate`";
+                     `revoke_if`, `timeout`, `soft_timeout`, `jitter`, `crate`";
 
 /// The method-level arguments, in the order `VALID` lists them.
-pub(crate) const NAMES: [&str; 15] = [
+pub(crate) const NAMES: [&str; 17] = [
     "ttl",
     "key",
     "group",
@@ -36,6 +36,8 @@ pub(crate) const NAMES: [&str; 15] = [
     "throttle",
     "serve_stale_if",
     "revoke_if",
+    "timeout",
+    "soft_timeout",
     "jitter",
     "crate",
 ];
@@ -67,6 +69,10 @@ pub(crate) struct Args {
     pub(crate) serve_stale_if: Option<syn::Expr>,
     /// `revoke_if = PREDICATE`: errors for which it is true invalidate the group.
     pub(crate) revoke_if: Option<syn::Expr>,
+    /// `timeout = "10s"`: `(secs, nanos)`, and the argument's name, where errors about it go.
+    pub(crate) timeout: Option<(u64, u32, Ident)>,
+    /// `soft_timeout = "500ms"`: `(secs, nanos)`, and the argument's name.
+    pub(crate) soft_timeout: Option<(u64, u32, Ident)>,
     /// `jitter = "10%"`: the fraction of the TTL.
     pub(crate) jitter: Option<f64>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
@@ -216,6 +222,8 @@ impl Args {
                 "throttle" => "throttle = \"5s\"",
                 "serve_stale_if" => "serve_stale_if = |error| ...",
                 "revoke_if" => "revoke_if = |error| ...",
+                "timeout" => "timeout = \"10s\"",
+                "soft_timeout" => "soft_timeout = \"500ms\"",
                 "jitter" => "jitter = \"10%\"",
                 _ => "ignore = [self]",
             };
@@ -247,6 +255,14 @@ impl Args {
                 self.serve_stale_if = Some(parse_error_predicate(input, "serve_stale_if")?);
             }
             "revoke_if" => self.revoke_if = Some(parse_error_predicate(input, "revoke_if")?),
+            "timeout" => {
+                let (secs, nanos) = parse_window(input, "timeout")?;
+                self.timeout = Some((secs, nanos, name.clone()));
+            }
+            "soft_timeout" => {
+                let (secs, nanos) = parse_window(input, "soft_timeout")?;
+                self.soft_timeout = Some((secs, nanos, name.clone()));
+            }
             "jitter" => self.jitter = Some(parse_jitter(input)?),
             "store_none" => {
                 let store: syn::LitBool = input.parse().map_err(|e| {

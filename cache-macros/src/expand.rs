@@ -87,6 +87,18 @@ pub(crate) fn handle_expr(names: &Names, plan: &Plan, ctx: &Context) -> TokenStr
         },
         None => handles,
     };
+    let handles = match &plan.timeout {
+        Some((secs, nanos, _)) => quote! {
+            #handles.timeout(::core::time::Duration::new(#secs, #nanos))
+        },
+        None => handles,
+    };
+    let handles = match plan.soft_timeout {
+        Some((secs, nanos)) => quote! {
+            #handles.soft_timeout(::core::time::Duration::new(#secs, #nanos))
+        },
+        None => handles,
+    };
     let handles = match plan.jitter {
         Some(fraction) => quote!(#handles.jitter(#fraction)),
         None => handles,
@@ -285,6 +297,19 @@ pub(crate) fn body(
             let spawn = quote_spanned! {at=>
                 #at_krate::__private::revalidate(#refresh, #fetch, #policy)
             };
+            // `soft_timeout = ".."`: the miss's body may go on in the background too.
+            let complete = match plan.soft_timeout {
+                None => quote! {
+                    #krate::__private::complete::<#ret_ty, _, _, _, _>(
+                        #lead, #fetch, &#policy,
+                    ).await
+                },
+                Some(_) => quote_spanned! {at=>
+                    #at_krate::__private::complete_stale::<#ret_ty, _, _, _, _>(
+                        #handle_local, #lead, #fetch, #policy,
+                    ).await
+                },
+            };
             (
                 quote! {
                     match #krate::__private::start_stale(#handle_local, &#key, &#policy).await {
@@ -309,11 +334,7 @@ pub(crate) fn body(
                         #stmts
                     };
                     match #lead {
-                        ::core::result::Result::Ok(#lead) => {
-                            #krate::__private::complete::<#ret_ty, _, _, _, _>(
-                                #lead, #fetch, &#policy,
-                            ).await
-                        }
+                        ::core::result::Result::Ok(#lead) => #complete,
                         ::core::result::Result::Err((#done, #refresh)) => {
                             #spawn;
                             #done
@@ -393,6 +414,7 @@ fn store_filters(plan: &Plan, policy: &Ident, krate: &TokenStream) -> TokenStrea
 //         .__ttl_cached_hinted(policy);
 //     let policy = ::cache_core::serve_stale_if(policy, |e| e.is_transient()); // on the closure
 //     let policy = ::cache_core::revoke_if(policy, |e| ..);                    // on the closure
+//     let policy = ::cache_core::fetch_timeout(policy); // `timeout = ".."`, on `timeout`
 //
 // The hints only with a stale window: without one, a hint has nothing to extend, and the
 // expansion stays as it was. `revoke_if` applies without one too.
@@ -404,6 +426,14 @@ fn error_filters(plan: &Plan, policy: &Ident, ret_ty: &Type, krate: &TokenStream
             use #krate::__private::{HintedKind as _, UnhintedKind as _};
             let #policy =
                 (&&#krate::__private::HintTag::<#ret_ty>::NEW).__ttl_cached_hinted(#policy);
+        });
+    }
+    // `timeout = ".."`: the error type must say a fetch timed out; an error here is on `timeout`.
+    if let Some((_, _, timeout)) = &plan.timeout {
+        let span = timeout.span();
+        let at = krate_at(krate, span);
+        filters.extend(quote_spanned! {span=>
+            let #policy = #at::fetch_timeout(#policy);
         });
     }
     for (predicate, wrapper) in [

@@ -48,6 +48,10 @@ pub(crate) struct Plan {
     pub(crate) serve_stale_if: Option<syn::Expr>,
     /// `revoke_if = PREDICATE`.
     pub(crate) revoke_if: Option<syn::Expr>,
+    /// `timeout = "10s"`: `(secs, nanos)` and the argument's name.
+    pub(crate) timeout: Option<(u64, u32, Ident)>,
+    /// `soft_timeout = "500ms"`: `(secs, nanos)`.
+    pub(crate) soft_timeout: Option<(u64, u32)>,
     /// `jitter = "10%"`: the fraction of the TTL.
     pub(crate) jitter: Option<f64>,
 }

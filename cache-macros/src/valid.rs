@@ -44,6 +44,17 @@ fn check(
     if args.stale.is_some() {
         crate::stale::check(params, errors);
     }
+    if let Some((_, _, soft)) = &args.soft_timeout {
+        if args.stale.is_none() || args.stale_if_error.is_none() {
+            errors.error(
+                soft,
+                "`soft_timeout` answers with the expired value while the body goes on in the \
+                 background: add `stale = \"30s\"` (which runs the body in the background) and \
+                 `stale_if_error = \"5m\"` (how long an expired value may stand in), or leave \
+                 `soft_timeout` out",
+            );
+        }
+    }
     if args.stale.is_none() && args.stale_if_error.is_none() {
         if let Some((_, _, throttle)) = &args.throttle {
             errors.error(
@@ -380,6 +391,11 @@ fn check(
         throttle: args.throttle.take().map(|(secs, nanos, _)| (secs, nanos)),
         serve_stale_if: args.serve_stale_if.take(),
         revoke_if: args.revoke_if.take(),
+        timeout: args.timeout.take(),
+        soft_timeout: args
+            .soft_timeout
+            .take()
+            .map(|(secs, nanos, _)| (secs, nanos)),
         jitter: args.jitter.take(),
     })
 }

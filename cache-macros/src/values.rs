@@ -126,10 +126,10 @@ pub(crate) fn parse_window(input: ParseStream<'_>, which: &str) -> syn::Result<(
         return Err(syn::Error::new(input.span(), message));
     };
     if duration.is_zero() {
-        let fix = if which == "throttle" {
-            "leave it out for the default (5 s)"
-        } else {
-            "leave it out for no window"
+        let fix = match which {
+            "throttle" => "leave it out for the default (5 s)",
+            "timeout" | "soft_timeout" => "leave it out for no limit",
+            _ => "leave it out for no window",
         };
         return Err(syn::Error::new(
             span,

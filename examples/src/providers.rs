@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cache_core::{ttl_cached, CacheHandle};
@@ -112,6 +112,16 @@ pub(crate) struct ApiError {
     pub(crate) detail: String,
     /// When the failed upstream call began (see [`Listing::fetched_at`]).
     pub(crate) fetched_at: Instant,
+    /// A 429's or 503's `Retry-After` (seconds), when the upstream sent one.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// The upstream's hint, honoured by the cache's fail-safe throttle: after a 429 with
+/// `Retry-After: 1`, the expired listing is served for at least a second without calling it.
+impl cache_core::RetryAfter for ApiError {
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -151,6 +161,7 @@ impl Upstream {
             kind,
             detail,
             fetched_at,
+            retry_after: None,
         };
         let token = self
             .credentials
@@ -176,7 +187,15 @@ impl Upstream {
             503 => ErrorKind::Unavailable,
             _ => ErrorKind::Protocol,
         };
-        Err(fail(kind, format!("GET {path}: {}", response.status())))
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .map(Duration::from_secs);
+        Err(ApiError {
+            retry_after,
+            ..fail(kind, format!("GET {path}: {}", response.status()))
+        })
     }
 }
 

@@ -130,6 +130,8 @@ fn add(a: CacheStats, b: CacheStats) -> CacheStats {
         group_invalidations: a.group_invalidations + b.group_invalidations,
         key_invalidations: a.key_invalidations + b.key_invalidations,
         clears: a.clears + b.clears,
+        timeouts: a.timeouts + b.timeouts,
+        soft_timeouts: a.soft_timeouts + b.soft_timeouts,
     }
 }
 

@@ -10,16 +10,25 @@
 //! Midway through the outage one user's credential rotates and their group is invalidated:
 //! from then on that user must get errors (the upstream is down), never the listings cached
 //! under the revoked credential, stale or not. The check recomputes that from every request.
+//!
+//! When the upstream is in trouble the cache stops calling it: a failed fetch papered over
+//! starts the fail-safe throttle (the builder's default, 5 s; longer than a spell here), a
+//! 429's `Retry-After` is read as a retry hint ([`cache_core::RetryAfter`] on the error type),
+//! and the error classifier tells which errors may be papered over: a 401 (the user revoked
+//! the app's access, midway through the healthy spell, without this service being told)
+//! revokes: the user's cached listings are dropped on the spot and never served again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use cache_core::{CacheStats, TtlCache};
+use cache_core::{CacheStats, ErrorClass, TtlCache};
 use tokio::task::JoinSet;
 
 use crate::api::{ApiConfig, ApiTotals, Disruption, FakeApi, FOLDERS};
-use crate::providers::{ApiError, CloudProvider, CredentialStore, GoogleDrive, Listing, Upstream};
+use crate::providers::{
+    ApiError, CloudProvider, CredentialStore, ErrorKind, GoogleDrive, Listing, Upstream,
+};
 use crate::report::percentile;
 use crate::workload::{issue_credential, user_name};
 
@@ -66,6 +75,7 @@ pub(crate) const SPELLS: [&str; 3] = ["healthy", "rate-limited (429)", "down (50
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     user: usize,
+    folder: &'static str,
     start: Instant,
     latency: Duration,
     /// The listing's credential generation, or `None` for an error.
@@ -77,6 +87,9 @@ struct Sample {
 pub(crate) struct SpellFigures {
     pub(crate) requests: usize,
     pub(crate) errors: usize,
+    /// Errors for a folder the user had been served a listing of before, under a credential
+    /// still valid: those an expired listing could have stood in for.
+    pub(crate) avoidable_errors: usize,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
     pub(crate) upstream: u64,
@@ -92,6 +105,26 @@ pub(crate) struct StaleRun {
     pub(crate) after_rotation: usize,
     /// ...and of those, listings fetched with the revoked credential (must be 0).
     pub(crate) revoked_served: usize,
+    /// Requests of the user who revoked the app's access that began after the first 401 they
+    /// received...
+    pub(crate) after_revocation: usize,
+    /// ...and of those, listings served (must be 0: stale or not, they are gone).
+    pub(crate) revocation_served: usize,
+}
+
+/// The user who revokes the app's access midway through the healthy spell.
+const REVOKING_USER: usize = 1;
+
+/// What each error means for the cached listing: a 401 revokes it, a 404 is an answer, the
+/// rest (a 429, with its `Retry-After`; a 503; a timeout) is the upstream's trouble.
+fn classify(error: &ApiError) -> ErrorClass {
+    match error.kind {
+        ErrorKind::Unauthorized | ErrorKind::SignedOut => ErrorClass::Revoke,
+        ErrorKind::NotFound => ErrorClass::Surface,
+        _ => error
+            .retry_after
+            .map_or(ErrorClass::Transient, ErrorClass::RetryAfter),
+    }
 }
 
 /// The two runs: without the windows, then with them.
@@ -123,7 +156,10 @@ async fn run_once(config: &StaleConfig, windows: bool) -> anyhow::Result<StaleRu
             .set(&issue_credential(&upstream, &user_name(user)).await?);
     }
     let provider: Arc<dyn CloudProvider> = Arc::new(GoogleDrive::new(upstream.clone()));
-    let mut builder = TtlCache::builder().ttl(config.ttl).name("stale_demo");
+    let mut builder = TtlCache::builder()
+        .ttl(config.ttl)
+        .name("stale_demo")
+        .classify_errors(classify);
     if windows {
         builder = builder
             .stale_while_revalidate(config.stale_while_revalidate)
@@ -147,6 +183,11 @@ async fn run_once(config: &StaleConfig, windows: bool) -> anyhow::Result<StaleRu
     // The spells, with the figures of the upstream and the cache at each boundary.
     let mut boundaries: Vec<(Instant, ApiTotals, CacheStats)> =
         vec![(started, api.totals(), cache.stats())];
+    // Midway through the healthy spell, one user revokes the app's access at the provider:
+    // the token the service holds is refused from now on (a 401), and nobody tells the cache.
+    tokio::time::sleep_until((started + config.spell / 2).into()).await;
+    issue_credential(&upstream, &user_name(REVOKING_USER)).await?;
+    let revoked_at = Instant::now();
     let mut rotated_at = None;
     for (i, disruption) in [Disruption::RateLimited, Disruption::Failing]
         .into_iter()
@@ -169,6 +210,8 @@ async fn run_once(config: &StaleConfig, windows: bool) -> anyhow::Result<StaleRu
     }
     boundaries.push((Instant::now(), api.totals(), cache.stats()));
 
+    let (rotated_at, generation) = rotated_at.context("the rotation did not run")?;
+    let changes = [(0, rotated_at)];
     let spells = std::array::from_fn(|i| {
         let (from, api_from, cache_from) = boundaries[i];
         let (to, api_to, cache_to) = boundaries[i + 1];
@@ -181,16 +224,32 @@ async fn run_once(config: &StaleConfig, windows: bool) -> anyhow::Result<StaleRu
         SpellFigures {
             requests: in_spell.len(),
             errors: in_spell.iter().filter(|s| s.generation.is_none()).count(),
+            avoidable_errors: in_spell
+                .iter()
+                .filter(|s| {
+                    s.generation.is_none() && had_listing(&samples, s, &changes, revoked_at)
+                })
+                .count(),
             p50: percentile(&latencies, 0.50),
             p99: percentile(&latencies, 0.99),
             upstream: api_to.requests - api_from.requests,
             cache: cache_to.since(&cache_from),
         }
     });
-    let (rotated_at, generation) = rotated_at.context("the rotation did not run")?;
     let after: Vec<&Sample> = samples
         .iter()
         .filter(|s| s.user == 0 && s.start >= rotated_at)
+        .collect();
+    // From the end of the first request of the revoking user that failed after the revocation.
+    let first_refusal = samples
+        .iter()
+        .filter(|s| s.user == REVOKING_USER && s.start >= revoked_at && s.generation.is_none())
+        .map(|s| s.start + s.latency)
+        .min()
+        .context("the revoking user got no error")?;
+    let after_revocation: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.user == REVOKING_USER && s.start >= first_refusal)
         .collect();
     Ok(StaleRun {
         windows,
@@ -200,6 +259,37 @@ async fn run_once(config: &StaleConfig, windows: bool) -> anyhow::Result<StaleRu
             .iter()
             .filter(|s| s.generation.is_some_and(|g| g < generation))
             .count(),
+        after_revocation: after_revocation.len(),
+        revocation_served: after_revocation
+            .iter()
+            .filter(|s| s.generation.is_some())
+            .count(),
+    })
+}
+
+/// Whether `error`'s user had been served a listing of its folder before it began, since
+/// their credential last changed (`changes`: user 0's rotation), and their access was not
+/// revoked (`revoked_at`): an error an expired listing could have stood in for.
+fn had_listing(
+    samples: &[Sample],
+    error: &Sample,
+    changes: &[(usize, Instant)],
+    revoked_at: Instant,
+) -> bool {
+    if error.user == REVOKING_USER && error.start >= revoked_at {
+        return false;
+    }
+    let since = changes
+        .iter()
+        .filter(|(user, at)| *user == error.user && *at <= error.start)
+        .map(|(_, at)| *at)
+        .max();
+    samples.iter().any(|s| {
+        s.user == error.user
+            && s.folder == error.folder
+            && s.generation.is_some()
+            && since.is_none_or(|at| s.start >= at)
+            && s.start + s.latency <= error.start
     })
 }
 
@@ -225,6 +315,7 @@ async fn browse(
             cache.try_get_with_stale(&name, folder, fetch).await;
         samples.push(Sample {
             user,
+            folder,
             start,
             latency: start.elapsed(),
             generation: outcome.ok().map(|l| l.credential_generation),
@@ -249,13 +340,20 @@ impl StaleReport<'_> {
     }
 
     fn rotation_ok(&self) -> bool {
-        self.runs
-            .iter()
-            .all(|r| r.after_rotation > 0 && r.revoked_served == 0)
+        self.runs.iter().all(|r| {
+            r.after_rotation > 0
+                && r.revoked_served == 0
+                && r.after_revocation > 0
+                && r.revocation_served == 0
+        })
     }
 
     fn disrupted_errors(run: &StaleRun) -> usize {
         run.spells[1].errors + run.spells[2].errors
+    }
+
+    fn avoidable_errors(run: &StaleRun) -> usize {
+        run.spells[1].avoidable_errors + run.spells[2].avoidable_errors
     }
 
     fn fewer_errors(&self) -> bool {
@@ -281,15 +379,15 @@ impl std::fmt::Display for StaleReport<'_> {
         writeln!(f)?;
         writeln!(
             f,
-            "| upstream | stale windows | requests | errors served | p50 | p99 | upstream calls | served stale | errors papered over |"
+            "| upstream | stale windows | requests | errors served | p50 | p99 | upstream calls | served stale | errors papered over | throttled | retry hints |"
         )?;
-        writeln!(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         for (i, spell) in SPELLS.iter().enumerate() {
             for run in &self.runs {
                 let s = &run.spells[i];
                 writeln!(
                     f,
-                    "| {spell} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {spell} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     if run.windows { "on" } else { "off" },
                     s.requests,
                     s.errors,
@@ -298,6 +396,8 @@ impl std::fmt::Display for StaleReport<'_> {
                     s.upstream,
                     s.cache.stale_served,
                     s.cache.stale_on_error,
+                    s.cache.throttled,
+                    s.cache.retry_hints,
                 )?;
             }
         }
@@ -312,13 +412,29 @@ impl std::fmt::Display for StaleReport<'_> {
         )?;
         writeln!(
             f,
+            "  {} of them, for a folder whose listing the user had been served (under a credential \
+             still valid): {} without the windows, {} with them (the rest: folders never listed \
+             before, nothing to stand in; or the user who revoked the app's access)",
+            mark(Self::avoidable_errors(on) == 0),
+            Self::avoidable_errors(off),
+            Self::avoidable_errors(on),
+        )?;
+        writeln!(
+            f,
             "  {} invalidation wins: listings of the revoked credential served after the rotation \
-             during the outage: {} of {} requests without the windows, {} of {} with them",
+             during the outage: {} of {} requests without the windows, {} of {} with them; \
+             listings served to the user who revoked the app's access, after their first 401 \
+             (which dropped their group: {} revocations): {} of {} without, {} of {} with",
             mark(self.rotation_ok()),
             off.revoked_served,
             off.after_rotation,
             on.revoked_served,
             on.after_rotation,
+            on.spells[0].cache.revoked,
+            off.revocation_served,
+            off.after_revocation,
+            on.revocation_served,
+            on.after_revocation,
         )
     }
 }

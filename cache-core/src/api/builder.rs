@@ -13,6 +13,7 @@ use crate::engine::expiry::{Jitter, Windows};
 use crate::engine::hook::{Hook, Hooks, SyncHook};
 use crate::engine::policy::Classifier;
 use crate::engine::throttle::{ErrorClass, FailSafe};
+use crate::engine::timeout::{FetchTimedOut, TimeoutError};
 
 type Types<G, K, V> = PhantomData<fn() -> (G, K, V)>;
 
@@ -40,6 +41,7 @@ pub struct CacheBuilder<G, K, V> {
     stale: Windows,
     fail_safe: FailSafe,
     classify: Option<Classifier>,
+    timeout_error: Option<TimeoutError>,
     jitter: Option<f64>,
     capacity: usize,
     name: Cow<'static, str>,
@@ -71,6 +73,7 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
             stale: Windows::NONE,
             fail_safe: FailSafe::DEFAULT,
             classify: None,
+            timeout_error: None,
             jitter: None,
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
@@ -183,7 +186,8 @@ where
     /// join that fetch), and a failure throttles again. An error's retry hint
     /// ([`ErrorClass::RetryAfter`]) lengthens the period. Counted in
     /// [`CacheStats::throttled`](crate::CacheStats::throttled). Also the first back-off of a
-    /// failed background refresh (see [`refresh_backoff`](Self::refresh_backoff)).
+    /// failed background refresh (see [`refresh_backoff`](Self::refresh_backoff)). The end of a
+    /// period is kept to the millisecond, rounded up.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -276,6 +280,101 @@ where
         self
     }
 
+    /// A hard fetch timeout for the fetches of
+    /// [`try_get_with_stale`](crate::TtlCache::try_get_with_stale) and
+    /// [`try_get_with_shared`](crate::TtlCache::try_get_with_shared) whose error type is `E`
+    /// (default: no limit): a fetch still running `limit` after it began is dropped, and it
+    /// fails with `E::from(FetchTimedOut)`, a failure like any other (inside the stale-if-error
+    /// window the expired value stands in for it, and the upstream is throttled). Counted in
+    /// [`CacheStats::timeouts`](crate::CacheStats::timeouts).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::{FetchTimedOut, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Debug, Clone, PartialEq)]
+    /// enum ApiError {
+    ///     TimedOut,
+    /// }
+    /// impl From<FetchTimedOut> for ApiError {
+    ///     fn from(_: FetchTimedOut) -> Self {
+    ///         ApiError::TimedOut
+    ///     }
+    /// }
+    ///
+    /// let cache: TtlCache<String, u32, u64> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .fetch_timeout::<ApiError>(Duration::from_millis(20))
+    ///     .build()
+    ///     .unwrap();
+    /// let hung = || async {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await;
+    ///     Ok::<u64, ApiError>(1)
+    /// };
+    /// assert_eq!(cache.try_get_with_shared("u", &1, hung).await, Err(ApiError::TimedOut));
+    /// assert_eq!(cache.stats().timeouts, 1);
+    /// # }
+    /// ```
+    pub fn fetch_timeout<E>(mut self, limit: Duration) -> Self
+    where
+        E: From<FetchTimedOut> + Send + 'static,
+    {
+        self.fail_safe.timeout = Some(limit);
+        self.timeout_error = Some((
+            std::any::TypeId::of::<E>(),
+            std::sync::Arc::new(|timed_out| Box::new(E::from(timed_out))),
+        ));
+        self
+    }
+
+    /// A soft fetch timeout for [`get_with_stale`](crate::TtlCache::get_with_stale) and
+    /// [`try_get_with_stale`](crate::TtlCache::try_get_with_stale) (default: none): a call that
+    /// fetches a key whose expired value is inside the
+    /// [`stale_if_error`](Self::stale_if_error) window gets that value once its fetch has run
+    /// for `limit`, while the fetch goes on in a task on the caller's runtime and is stored when
+    /// it ends (unless the key was invalidated meanwhile). Callers that joined the fetch wait
+    /// for it. Counted in [`CacheStats::soft_timeouts`](crate::CacheStats::soft_timeouts).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::TtlCache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, String> = TtlCache::builder()
+    ///     .ttl(Duration::from_millis(20))
+    ///     .stale_if_error(Duration::from_secs(300))
+    ///     .soft_timeout(Duration::from_millis(10))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.get_with_stale("u", &1, || async { "old".to_string() }).await;
+    /// tokio::time::sleep(Duration::from_millis(30)).await; // expired
+    /// cache.set_ttl(Duration::from_secs(60)).unwrap(); // for the value stored next
+    /// let slow = || async {
+    ///     tokio::time::sleep(Duration::from_millis(50)).await;
+    ///     "new".to_string()
+    /// };
+    /// // Answered with the expired value after 10 ms; the fetch goes on.
+    /// assert_eq!(cache.get_with_stale("u", &1, slow).await, "old");
+    /// tokio::time::sleep(Duration::from_millis(100)).await;
+    /// assert_eq!(cache.get("u", &1).as_deref(), Some("new"));
+    /// assert_eq!(cache.stats().soft_timeouts, 1);
+    /// # }
+    /// ```
+    pub fn soft_timeout(mut self, limit: Duration) -> Self {
+        self.fail_safe.soft_timeout = Some(limit);
+        self
+    }
+
+    /// The fetch timeout alone, for `#[ttl_cached(timeout = "..")]`, whose policy says how its
+    /// error type is made.
+    pub(crate) fn fetch_timeout_of_functions(mut self, limit: Duration) -> Self {
+        self.fail_safe.timeout = Some(limit);
+        self
+    }
+
     /// TTL jitter: each value's TTL is shortened by a pseudo-random share (drawn from its key)
     /// of up to `fraction` of it, so that keys stored together do not expire together. `0.1`
     /// stores a value for between 90 % and 100 % of the TTL; a TTL is never lengthened. Must
@@ -345,6 +444,7 @@ where
             stale: self.stale,
             fail_safe: self.fail_safe,
             classify: self.classify,
+            timeout_error: self.timeout_error,
             capacity: self.capacity,
             name: self.name,
             hooks: self.hooks,

@@ -111,6 +111,10 @@ pub(crate) struct Options {
     pub(crate) stale_if_error: Duration,
     /// `throttle = "5s"`: the fail-safe throttle; `None` for the builder's default.
     pub(crate) throttle: Option<Duration>,
+    /// `timeout = "10s"`: the fetch timeout; `None` for none.
+    pub(crate) timeout: Option<Duration>,
+    /// `soft_timeout = "500ms"`: the soft fetch timeout; `None` for none.
+    pub(crate) soft_timeout: Option<Duration>,
     /// A fraction of the TTL (checked by the macro, and again by the builder).
     pub(crate) jitter: f64,
 }
@@ -120,6 +124,8 @@ impl Options {
         stale: Duration::ZERO,
         stale_if_error: Duration::ZERO,
         throttle: None,
+        timeout: None,
+        soft_timeout: None,
         jitter: 0.0,
     };
 }
@@ -247,6 +253,14 @@ impl CacheHandle {
                 .jitter(self.options.jitter);
             let builder = match self.options.throttle {
                 Some(period) => builder.fail_safe_throttle(period),
+                None => builder,
+            };
+            let builder = match self.options.timeout {
+                Some(limit) => builder.fetch_timeout_of_functions(limit),
+                None => builder,
+            };
+            let builder = match self.options.soft_timeout {
+                Some(limit) => builder.soft_timeout(limit),
                 None => builder,
             };
             let cache = builder

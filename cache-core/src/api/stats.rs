@@ -76,6 +76,14 @@ pub struct CacheStats {
     pub key_invalidations: u64,
     /// Clears made (`clear`, and those another replica made or a backplane gap caused).
     pub clears: u64,
+    /// Fetches dropped past the fetch timeout
+    /// ([`CacheBuilder::fetch_timeout`](crate::CacheBuilder::fetch_timeout), `timeout = ".."`):
+    /// their callers got [`FetchTimedOut`](crate::FetchTimedOut) (or the expired value).
+    pub timeouts: u64,
+    /// Callers answered with the expired value past the soft timeout
+    /// ([`CacheBuilder::soft_timeout`](crate::CacheBuilder::soft_timeout), `soft_timeout = ".."`)
+    /// while their fetch went on in the background.
+    pub soft_timeouts: u64,
 }
 
 impl CacheStats {
@@ -100,6 +108,8 @@ impl CacheStats {
             group_invalidations: counters.group_invalidations.load(Relaxed),
             key_invalidations: counters.key_invalidations.load(Relaxed),
             clears: counters.clears.load(Relaxed),
+            timeouts: counters.timeouts.load(Relaxed),
+            soft_timeouts: counters.soft_timeouts.load(Relaxed),
         }
     }
 
@@ -144,6 +154,8 @@ impl CacheStats {
                 .key_invalidations
                 .saturating_sub(earlier.key_invalidations),
             clears: self.clears.saturating_sub(earlier.clears),
+            timeouts: self.timeouts.saturating_sub(earlier.timeouts),
+            soft_timeouts: self.soft_timeouts.saturating_sub(earlier.soft_timeouts),
         }
     }
 

@@ -9,6 +9,11 @@
 //! invalidation removes the node and takes its value out before it returns, so a value from
 //! before an invalidation is never served this way either.
 //!
+//! Fail-safe throttling is here too: serving stale on error leaves the key's upstream alone
+//! for the throttle (or an error's retry hint), and until then a miss of that key is answered
+//! with the expired value before any fetch begins ([`throttled`](Inner::throttled)); the state
+//! lives on the node (`engine/throttle.rs`), so an invalidation, which removes the node, ends it.
+//!
 //! The windows themselves are in `engine/expiry.rs`; serving stale *while revalidating*, which
 //! runs before the miss path rather than inside it, is a feature above: `features/stale.rs`.
 
@@ -21,6 +26,7 @@ use super::trace;
 use super::Inner;
 use crate::engine::expiry::within;
 use crate::engine::flight::Lead;
+use crate::engine::hook::HookPoint;
 use crate::engine::node::Node;
 use crate::engine::probe::KnownHash;
 use crate::engine::stats::bump;
@@ -93,7 +99,7 @@ where
             bump(&self.store.counters.retry_hints, 1);
         }
         let period = hinted.unwrap_or(period);
-        if node.throttle.extend(now, period) {
+        if node.throttle.extend(node.expires_at, now, period) {
             let ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
             trace::throttle_armed(self.name(), ms, hinted.is_some());
         }
@@ -113,12 +119,13 @@ where
         }
         let node = self.store.peek_current(probe, self.current_epoch())?;
         let now = Instant::now();
-        if !node.throttle.holds(now)
+        if !node.throttle.holds(node.expires_at, now)
             || !within(node.expires_at, self.stale.if_error, now)
             || self.fenced(&node.group, probe.key_hash())
         {
             return None;
         }
+        self.hooks.at_sync(HookPoint::Throttled);
         let value = node.value()?;
         bump(&self.store.counters.throttled, 1);
         trace::throttled(self.name());

@@ -14,12 +14,13 @@ use super::trace;
 use super::upstream::{Outcome, Upstream};
 use super::Inner;
 use crate::engine::fence::shared_hash;
-use crate::engine::flight::{catch_unwind, Claim, Ending, Flight, Lead, Settle, Start};
+use crate::engine::flight::{Claim, Ending, Flight, Lead, Settle, Start};
 use crate::engine::hook::HookPoint;
 use crate::engine::node::{Node, NodeGroup, Stamp};
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
 use crate::engine::store::Graveyard;
+use crate::engine::timeout::Fetched;
 use crate::keys::lookup::KeyProbe;
 
 impl<G, K, V> Inner<G, K, V>
@@ -52,12 +53,13 @@ where
             }
         }
         let upstream = Upstream::begin(self.name());
-        let outcome = match catch_unwind(upstream.watch(fetch())).await {
-            Ok(outcome) => outcome,
-            Err(payload) => {
+        let outcome = match lead.fetch(upstream.watch(fetch()), policy).await {
+            Fetched::Done(outcome) => outcome,
+            Fetched::Panicked(payload) => {
                 upstream.end(Outcome::Panic);
                 return lead.panicked(payload, policy);
             }
+            Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
         };
         upstream.end(Outcome::of(policy.failed(&outcome)));
         lead.finish(outcome, policy).await
@@ -396,17 +398,41 @@ where
     }
 
     fn revoke(&self, flight: &Arc<Flight<G, K, V>>) {
-        let stored = flight.stored();
-        let invalidated = self.invalidate_group_by(&stored);
-        // The other replicas', as `invalidate_group` does (see `backplane`).
-        #[cfg(feature = "redis")]
-        let invalidated = invalidated.delivering(self.teller().and_then(|(cache, codec)| {
-            crate::seam::group_invalidated(cache, |out| (codec.group)(&flight.group.key, out))
-        }));
+        let group = &flight.group.key;
+        let invalidated = match self.joined.get() {
+            // In a scope: the group of every member, as the scope's `invalidate` does.
+            Some(scope) => {
+                let invalidated = scope.invalidate_erased(group, shared_hash(group));
+                #[cfg(feature = "redis")]
+                let invalidated = invalidated.delivering(self.teller().and_then(|(_, codec)| {
+                    crate::seam::scope_invalidated(scope.path(), |out| (codec.group)(group, out))
+                }));
+                invalidated
+            }
+            None => {
+                let invalidated = self.invalidate_group_by(&flight.stored());
+                // The other replicas', as `invalidate_group` does (see `backplane`).
+                #[cfg(feature = "redis")]
+                let invalidated =
+                    invalidated.delivering(self.teller().and_then(|(cache, codec)| {
+                        crate::seam::group_invalidated(cache, |out| (codec.group)(group, out))
+                    }));
+                invalidated
+            }
+        };
         // Done when made: taking the count ends it, and awaiting it would add nothing here.
         let removed = invalidated.count();
         bump(&self.store.counters.revoked, 1);
         trace::revoked(self.name(), removed);
+    }
+
+    fn fetch_timeout(&self) -> Option<Duration> {
+        self.fail_safe.timeout
+    }
+
+    fn timed_out(&self) {
+        bump(&self.store.counters.timeouts, 1);
+        trace::timed_out(self.name());
     }
 
     fn abandon(&self, flight: &Arc<Flight<G, K, V>>) {

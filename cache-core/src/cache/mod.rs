@@ -63,6 +63,7 @@ use crate::engine::hook::Hooks;
 use crate::engine::policy::Classifier;
 use crate::engine::store::{Graveyard, Store};
 use crate::engine::throttle::FailSafe;
+use crate::engine::timeout::TimeoutError;
 use crate::keys::lookup::KeyLookup;
 #[cfg(feature = "redis")]
 use crate::keys::wire::WireCodec;
@@ -82,6 +83,21 @@ pub(crate) mod upstream;
 /// at most.
 const SWEEP_BUDGET: usize = 8;
 
+/// A scope a cache joined, as this layer sees it (the scope itself is a feature above, in
+/// `features/scope.rs`): what an error that revokes invalidates.
+pub(crate) trait JoinedScope: Sync {
+    /// Evicts `group` (a member's owned group, erased; `hash` its shared hash) from every member
+    /// of the scope, on this replica.
+    fn invalidate_erased(
+        &self,
+        group: &(dyn std::any::Any + Send + Sync),
+        hash: u64,
+    ) -> invalidated::Invalidated<usize>;
+    /// The name other replicas know the scope by.
+    #[cfg(feature = "redis")]
+    fn path(&self) -> &'static str;
+}
+
 /// What a cache is built from: a configuration that passed the builder's checks (a TTL and a
 /// capacity that are not zero, a jitter fraction in range).
 pub(crate) struct Config {
@@ -90,6 +106,7 @@ pub(crate) struct Config {
     pub(crate) stale: Windows,
     pub(crate) fail_safe: FailSafe,
     pub(crate) classify: Option<Classifier>,
+    pub(crate) timeout_error: Option<TimeoutError>,
     pub(crate) capacity: usize,
     pub(crate) name: Cow<'static, str>,
     pub(crate) hooks: Hooks,
@@ -114,6 +131,9 @@ where
     /// its invalidations in progress fence this cache's fetches of their group too. See
     /// `features/scope.rs`.
     pub(crate) scope: OnceLock<&'static Fences>,
+    /// The same scope, as an error that revokes reaches it: the group is invalidated in every
+    /// member of the scope, not only here (see `Settle::revoke`).
+    pub(crate) joined: OnceLock<&'static dyn JoinedScope>,
     /// The TTL in nanoseconds (saturating at about 584 years), read once per store: a setting
     /// changed at run time applies to the values stored after it.
     ttl_nanos: AtomicU64,
@@ -124,6 +144,8 @@ where
     pub(crate) fail_safe: FailSafe,
     /// The error classifier of the `TtlCache` verbs whose error type it knows.
     pub(crate) classify: Option<Classifier>,
+    /// How those verbs say a fetch timed out (`engine/timeout.rs`).
+    pub(crate) timeout_error: Option<TimeoutError>,
     /// TTL jitter, fixed at build time: see `engine/expiry.rs`.
     pub(crate) jitter: Jitter,
     name: Cow<'static, str>,
@@ -153,10 +175,12 @@ where
             epoch: AtomicU64::new(0),
             fences: Arc::new(Fences::new()),
             scope: OnceLock::new(),
+            joined: OnceLock::new(),
             ttl_nanos: AtomicU64::new(ttl_nanos(config.ttl)),
             stale: config.stale,
             fail_safe: config.fail_safe,
             classify: config.classify,
+            timeout_error: config.timeout_error,
             jitter: config.jitter,
             name: config.name,
             hooks: config.hooks,

@@ -48,6 +48,12 @@ mod imp {
     pub(crate) fn revoked(cache: &str, removed: usize) {
         tracing::debug!(target: "cache_core", cache, removed, "fetch revoked: group invalidated");
     }
+    pub(crate) fn timed_out(cache: &str) {
+        tracing::debug!(target: "cache_core", cache, "fetch timed out: dropped");
+    }
+    pub(crate) fn soft_timeout(cache: &str) {
+        tracing::debug!(target: "cache_core", cache, "past the soft timeout: served stale");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -78,6 +84,10 @@ mod imp {
     pub(crate) fn throttle_armed(_: &str, _: u64, _: bool) {}
     #[inline(always)]
     pub(crate) fn revoked(_: &str, _: usize) {}
+    #[inline(always)]
+    pub(crate) fn timed_out(_: &str) {}
+    #[inline(always)]
+    pub(crate) fn soft_timeout(_: &str) {}
 }
 
 pub(crate) use imp::*;

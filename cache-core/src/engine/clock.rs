@@ -91,6 +91,19 @@ impl Instant {
         }
     }
 
+    /// How long after `earlier` this is; zero if it is not after it.
+    #[inline]
+    pub(crate) fn saturating_since(self, earlier: Self) -> Duration {
+        #[cfg(feature = "test-util")]
+        {
+            self.0.saturating_duration_since(earlier.0)
+        }
+        #[cfg(not(feature = "test-util"))]
+        {
+            Duration::from_nanos(self.0.saturating_sub(earlier.0))
+        }
+    }
+
     /// `self - duration`, or `None` before the clock's origin.
     #[inline]
     pub(crate) fn checked_sub(self, duration: Duration) -> Option<Self> {

@@ -31,6 +31,7 @@ use crate::engine::node::{Node, NodeGroup, Stamp};
 use crate::engine::policy::Policy;
 use crate::engine::probe::{ByKey, KnownHash, PreHashed, Stored, StoredKey};
 use crate::engine::throttle::ErrorClass;
+use crate::engine::timeout::{fetch_within, Fetched};
 use crate::keys::lookup::KeyLookup;
 
 const RUNNING: u8 = 0;
@@ -410,6 +411,10 @@ pub(crate) trait Settle<G, K, V>: Sync {
     /// The fetch failed with an error that revokes ([`ErrorClass::Revoke`]): invalidates
     /// `flight`'s group at once.
     fn revoke(&self, flight: &Arc<Flight<G, K, V>>);
+    /// How long a fetch may run (`timeout.rs`).
+    fn fetch_timeout(&self) -> Option<std::time::Duration>;
+    /// A fetch ran past it and was dropped: counted and traced.
+    fn timed_out(&self);
 }
 
 /// What [`TtlCache::start`](crate::TtlCache) decided.
@@ -474,6 +479,34 @@ impl<G, K, V> Lead<'_, G, K, V> {
         }
         self.armed = false;
         outcome
+    }
+
+    /// Runs the leader's `fetch`, catching a panic, and for at most the cache's fetch timeout
+    /// where the outcome type can say it timed out (else with no limit); past it, the fetch is
+    /// dropped and its outcome is the policy's "timed out" (an `Err`).
+    pub(crate) async fn fetch<P, F>(&self, fetch: F, policy: &P) -> Fetched<P::Output>
+    where
+        P: Policy<Value = V>,
+        F: std::future::Future<Output = P::Output>,
+    {
+        let limit = self.owner.fetch_timeout().filter(|_| policy.times_out());
+        match fetch_within(fetch, limit).await {
+            Fetched::TimedOut(timed_out) => match policy.timed_out(timed_out) {
+                Some(outcome) => {
+                    self.owner.timed_out();
+                    Fetched::Done(outcome)
+                }
+                None => Fetched::TimedOut(timed_out),
+            },
+            done => done,
+        }
+    }
+
+    /// Gives the flight up to whoever settles it from here (a task: see `features/stale.rs`),
+    /// disarmed: dropping it no longer abandons the flight.
+    pub(crate) fn hand_over(mut self) -> Arc<Flight<G, K, V>> {
+        self.armed = false;
+        Arc::clone(&self.flight)
     }
 
     /// The fetch panicked: answers with the stale value if there is one to fall back on, else

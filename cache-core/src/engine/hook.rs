@@ -27,6 +27,9 @@ pub enum HookPoint {
     /// them, and has not returned yet: a fetch of what it invalidates that begins now must run
     /// unshared.
     InvalidationMidway,
+    /// Sync: a caller that missed found its key's upstream throttled (`throttle.rs`) and the
+    /// expired value still current and not fenced; it has not read the value yet.
+    Throttled,
 }
 
 /// An async hook, for the points a caller reaches between two `.await`s.

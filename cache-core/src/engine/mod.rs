@@ -14,7 +14,8 @@
 //!   `policy.rs`: what a fetch's outcome stores and what its waiters receive.
 //! - `fence.rs`: what an invalidation in progress keeps from being shared or stored;
 //!   `lease.rs`: the read fence, past which a cache that takes part in a fleet serves nothing.
-//! - `throttle.rs`: how long a key's failing upstream is left alone (fail-safe throttling).
+//! - `throttle.rs`: how long a key's failing upstream is left alone (fail-safe throttling);
+//!   `timeout.rs`: the hard fetch timeout.
 //! - `stats.rs`: the counters; `hook.rs`: the test hooks.
 //!
 //! How the cache puts them together: `cache/mod.rs`.
@@ -35,3 +36,4 @@ pub(crate) mod probe;
 pub(crate) mod stats;
 pub(crate) mod store;
 pub(crate) mod throttle;
+pub(crate) mod timeout;

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::engine::throttle::ErrorClass;
+use crate::engine::timeout::{FetchTimedOut, TimeoutError};
 
 /// Decides, for a fetch outcome `Output`, which value (if any) the cache stores and what
 /// coalesced waiters receive when nothing is stored.
@@ -41,6 +42,17 @@ pub trait Policy {
     #[inline]
     fn classify(&self, _outcome: &Self::Output) -> ErrorClass {
         ErrorClass::Transient
+    }
+    /// Whether this outcome type can say that the fetch timed out ([`timed_out`](Self::timed_out)
+    /// answers): only then is a cache's fetch timeout applied.
+    #[inline]
+    fn times_out(&self) -> bool {
+        false
+    }
+    /// The outcome of a fetch that ran past the cache's timeout, if this type can say it.
+    #[inline]
+    fn timed_out(&self, _timed_out: FetchTimedOut) -> Option<Self::Output> {
+        None
     }
 }
 
@@ -154,6 +166,8 @@ pub(crate) type Classifier = Arc<dyn Fn(&dyn Any) -> Option<ErrorClass> + Send +
 pub(crate) struct Classified<P> {
     pub(crate) policy: P,
     pub(crate) classify: Option<Classifier>,
+    /// The cache's conversion of a fetch timeout into the verb's error type, if any.
+    pub(crate) timeout_error: Option<TimeoutError>,
 }
 
 impl<P, V, E> Policy for Classified<P>
@@ -190,5 +204,14 @@ where
             (Err(e), Some(classify)) => classify(e).unwrap_or_default(),
             _ => ErrorClass::Transient,
         }
+    }
+    fn times_out(&self) -> bool {
+        self.timeout_error
+            .as_ref()
+            .is_some_and(|(of, _)| *of == std::any::TypeId::of::<E>())
+    }
+    fn timed_out(&self, timed_out: FetchTimedOut) -> Option<Result<V, E>> {
+        let error = (self.timeout_error.as_ref()?.1)(timed_out);
+        error.downcast::<E>().ok().map(|e| Err(*e))
     }
 }

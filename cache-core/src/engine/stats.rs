@@ -139,6 +139,8 @@ pub(crate) struct Counters {
     pub(crate) group_invalidations: AtomicU64,
     pub(crate) key_invalidations: AtomicU64,
     pub(crate) clears: AtomicU64,
+    pub(crate) timeouts: AtomicU64,
+    pub(crate) soft_timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -162,6 +164,8 @@ impl Counters {
             group_invalidations: AtomicU64::new(0),
             key_invalidations: AtomicU64::new(0),
             clears: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            soft_timeouts: AtomicU64::new(0),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! succeeded (a new node) or an invalidation (which removes the node) ends the throttle.
 
 use std::sync::atomic::{
-    AtomicU32, AtomicU64,
+    AtomicU32, AtomicU8,
     Ordering::{AcqRel, Acquire},
 };
 use std::time::Duration;
@@ -22,6 +22,11 @@ pub(crate) struct FailSafe {
     pub(crate) throttle: Duration,
     /// The longest a key's background refreshes back off after consecutive failures.
     pub(crate) backoff_cap: Duration,
+    /// How long a fetch may run before it is dropped (`timeout.rs`); `None` for no limit.
+    pub(crate) timeout: Option<Duration>,
+    /// How long a caller with an expired value waits for its fetch before it gets the value
+    /// (`features/stale.rs`); `None` for as long as the fetch runs.
+    pub(crate) soft_timeout: Option<Duration>,
 }
 
 impl FailSafe {
@@ -29,6 +34,8 @@ impl FailSafe {
     pub(crate) const DEFAULT: Self = Self {
         throttle: Duration::from_secs(5),
         backoff_cap: Duration::from_secs(60),
+        timeout: None,
+        soft_timeout: None,
     };
 
     /// The period after the `failures`-th consecutive failed background refresh: the throttle,
@@ -43,44 +50,55 @@ impl FailSafe {
 }
 
 /// Where a key's upstream stands: until when it is left alone, and how many background
-/// refreshes in a row failed.
+/// refreshes in a row failed. Five bytes, which fit in the padding of the node that holds it:
+/// the end of the period is kept in whole milliseconds after the node's expiry (rounded up, so
+/// the upstream is left alone at least as long as asked; about 49 days at most).
 #[derive(Debug, Default)]
 pub(crate) struct Throttle {
-    /// [`Instant::to_bits`] of the end of the period; 0 for none.
-    until: AtomicU64,
-    failures: AtomicU32,
+    /// Milliseconds from the node's expiry to the end of the period; 0 for none.
+    until_ms: AtomicU32,
+    failures: AtomicU8,
 }
 
 impl Throttle {
     pub(crate) const fn new() -> Self {
         Self {
-            until: AtomicU64::new(0),
-            failures: AtomicU32::new(0),
+            until_ms: AtomicU32::new(0),
+            failures: AtomicU8::new(0),
         }
     }
 
-    /// Leaves the upstream alone until at least `now + period` (a period already running that
-    /// ends later is kept). Returns whether `period` was not zero.
-    pub(crate) fn extend(&self, now: Instant, period: Duration) -> bool {
+    /// Leaves the upstream of the node that expired at `expired` alone until at least
+    /// `now + period` (a period already running that ends later is kept). Returns whether
+    /// `period` was not zero.
+    pub(crate) fn extend(&self, expired: Instant, now: Instant, period: Duration) -> bool {
         if period.is_zero() {
             return false;
         }
-        let end = now.checked_add(period).unwrap_or_else(Instant::far);
-        // `to_bits` is never 0 for a deadline after the clock's first reading.
-        self.until.fetch_max(end.to_bits().max(1), AcqRel);
+        let after = now.saturating_since(expired).saturating_add(period);
+        let ms = after.as_nanos().div_ceil(1_000_000);
+        let ms = u32::try_from(ms).unwrap_or(u32::MAX).max(1);
+        self.until_ms.fetch_max(ms, AcqRel);
         true
     }
 
     /// Counts a failed background refresh; returns how many failed in a row.
     pub(crate) fn refresh_failed(&self) -> u32 {
-        self.failures.fetch_add(1, AcqRel).saturating_add(1)
+        let before = self
+            .failures
+            .fetch_update(AcqRel, Acquire, |n| Some(n.saturating_add(1)))
+            .unwrap_or(u8::MAX);
+        u32::from(before) + 1
     }
 
-    /// Whether the upstream is left alone at `now` (false at and after the period's end).
-    pub(crate) fn holds(&self, now: Instant) -> bool {
-        match self.until.load(Acquire) {
+    /// Whether the upstream of the node that expired at `expired` is left alone at `now`
+    /// (false at and after the period's end).
+    pub(crate) fn holds(&self, expired: Instant, now: Instant) -> bool {
+        match self.until_ms.load(Acquire) {
             0 => false,
-            bits => now < Instant::from_bits(bits),
+            ms => expired
+                .checked_add(Duration::from_millis(u64::from(ms)))
+                .is_none_or(|end| now < end),
         }
     }
 }
@@ -182,4 +200,46 @@ impl ErrorClass {
 pub trait RetryAfter {
     /// How long to leave the upstream alone, if the error says.
     fn retry_after(&self) -> Option<std::time::Duration>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// The end is kept in whole milliseconds after the expiry, rounded up: never before the end
+    /// asked for, less than a millisecond after it; a shorter period never shortens it.
+    #[test]
+    fn a_period_is_held_at_least_to_its_end_and_never_shortened() {
+        let expired = Instant::now();
+        let now = expired + Duration::from_nanos(1_234_567);
+        let throttle = Throttle::new();
+        assert!(!throttle.holds(expired, now));
+        assert!(throttle.extend(expired, now, 5 * MS));
+        let end = now + 5 * MS; // 6.234567 ms after the expiry
+        assert!(throttle.holds(expired, end.checked_sub(Duration::from_nanos(1)).unwrap()));
+        assert!(throttle.holds(expired, end));
+        assert!(!throttle.holds(expired, expired + 7 * MS));
+        assert!(throttle.extend(expired, now, MS));
+        assert!(throttle.holds(expired, end));
+        assert!(!throttle.extend(expired, now, Duration::ZERO));
+    }
+
+    #[test]
+    fn refresh_back_off_doubles_up_to_the_cap() {
+        let fail_safe = FailSafe {
+            throttle: Duration::from_secs(5),
+            backoff_cap: Duration::from_secs(12),
+            timeout: None,
+            soft_timeout: None,
+        };
+        let periods: Vec<u64> = (1..=5).map(|n| fail_safe.backoff(n).as_secs()).collect();
+        assert_eq!(periods, [5, 10, 12, 12, 12]);
+        let throttle = Throttle::new();
+        assert_eq!(
+            (throttle.refresh_failed(), throttle.refresh_failed()),
+            (1, 2)
+        );
+    }
 }

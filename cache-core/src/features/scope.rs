@@ -36,6 +36,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::cache::invalidated::Invalidated;
 use crate::cache::trace;
+use crate::cache::JoinedScope;
 use crate::engine::fence::{shared_hash, Fences, Target};
 #[cfg(feature = "redis")]
 use crate::keys::wire::{decode_exact, Decoder};
@@ -178,14 +179,26 @@ impl ScopeCore {
         &self,
         group: &G,
     ) -> Invalidated<usize> {
+        self.invalidate_erased(group, shared_hash(group))
+    }
+}
+
+/// How an error that revokes, in a member's fetch, reaches the whole scope (`cache/fetch.rs`).
+impl JoinedScope for ScopeCore {
+    fn invalidate_erased(&self, group: &(dyn Any + Send + Sync), hash: u64) -> Invalidated<usize> {
         let mut all = Invalidated::done(0);
-        all.hold(self.fences().raise(Target::Group(shared_hash(group))));
+        all.hold(self.fences().raise(Target::Group(hash)));
         let members: Vec<&'static dyn ScopeMember> = self.members().clone();
         for member in members {
             all.absorb(member.invalidate_group(group));
         }
         trace::invalidated_scope(self.name, all.peek());
         all
+    }
+
+    #[cfg(feature = "redis")]
+    fn path(&self) -> &'static str {
+        self.path
     }
 }
 

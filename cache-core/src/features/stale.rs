@@ -15,6 +15,10 @@
 //!   its window when its fetch began keeps that node in its flight; if the fetch returns a
 //!   non-storable outcome (`Err`) or panics, the leader answers itself and its waiters with the
 //!   node's value, not stored. It is part of the miss path, so it lives beside it.
+//! - **Fail-safe** (`engine/throttle.rs`, `cache/fallback.rs`): a failure papered over leaves the
+//!   key's upstream alone for a while (its node remembers until when); here, a failed refresh
+//!   backs off the same way, and a call that finds the key backing off is served stale without
+//!   starting a refresh.
 //!
 //! Here, **stale while revalidating**: a call that misses finds the expired node, takes the
 //! key's flight entry exactly as a miss does (same stamp, same "invalidation in progress"
@@ -44,10 +48,11 @@ use crate::cache::trace;
 use crate::cache::upstream::{Outcome, Upstream};
 use crate::cache::Inner;
 use crate::engine::expiry::within;
-use crate::engine::flight::{catch_unwind, Claim, Flight, Lead, Settle};
+use crate::engine::flight::{Claim, Flight, Lead, Settle};
 use crate::engine::node::Node;
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
+use crate::engine::timeout::Fetched;
 use crate::keys::lookup::KeyProbe;
 
 impl<G, K, V> Inner<G, K, V>
@@ -129,7 +134,7 @@ where
             return None;
         };
         // A refresh of the key failed lately: back off, serving the value without one.
-        if node.throttle.holds(now) {
+        if node.throttle.holds(node.expires_at, now) {
             self.store.groups.unpin(&group);
             bump(&self.store.counters.stale_served, 1);
             bump(&self.store.counters.throttled, 1);
@@ -202,6 +207,104 @@ where
     }
 }
 
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A leader's fetch under the soft timeout: where its key has an expired value to stand in
+    /// (its flight's fallback, inside the stale-if-error window) and a soft timeout is set, the
+    /// fetch runs in a task spawned on the caller's runtime, which settles the flight as a
+    /// background refresh does; the caller waits for its outcome until the soft timeout, and
+    /// past it gets the expired value (if still current and stored) while the fetch goes on and
+    /// is stored when it ends (if still current). Anywhere else, the fetch runs inline, as
+    /// without it.
+    pub(crate) async fn lead_soft<C, Pol, Fut>(
+        &self,
+        owner: &C,
+        lead: Lead<'_, G, K, V>,
+        fetch: Fut,
+        policy: Pol,
+    ) -> Pol::Output
+    where
+        C: Deref<Target = Self> + Clone + Send + Sync + 'static,
+        Pol: Policy<Value = V> + Send + Sync + 'static,
+        Pol::Output: Send,
+        Fut: Future<Output = Pol::Output> + Send + 'static,
+    {
+        let node = lead.flight.fallback.get().cloned();
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let (Some(soft), Some(node), Some(runtime)) = (self.fail_safe.soft_timeout, node, runtime)
+        else {
+            let upstream = Upstream::begin(self.name());
+            return match lead.fetch(upstream.watch(fetch), &policy).await {
+                Fetched::Done(outcome) => {
+                    upstream.end(Outcome::of(policy.failed(&outcome)));
+                    lead.finish(outcome, &policy).await
+                }
+                Fetched::Panicked(payload) => {
+                    upstream.end(Outcome::Panic);
+                    lead.panicked(payload, &policy)
+                }
+                Fetched::TimedOut(_) => {
+                    unreachable!("a fetch is limited only where it can time out")
+                }
+            };
+        };
+        let flight = lead.hand_over();
+        self.store
+            .counters
+            .refreshes_in_flight
+            .fetch_add(1, Relaxed);
+        let policy = Arc::new(policy);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        Background {
+            owner: owner.clone(),
+            flight: Some(flight),
+            node: Arc::clone(&node),
+            runtime,
+        }
+        .spawn_answering(fetch, Arc::clone(&policy), answer);
+        let mut answered = std::pin::pin!(answered);
+        if let Ok(outcome) = tokio::time::timeout(soft, &mut answered).await {
+            return match outcome {
+                Ok(outcome) => outcome,
+                // The fetch panicked (its task caught it): as inline, the panic reaches the
+                // caller, unless the expired value may stand in.
+                Err(_) => match self.serve_on_error(&node, true, None) {
+                    Some(stale) => policy.answer(stale),
+                    None => panic!("the fetch of `{}` panicked", self.name()),
+                },
+            };
+        }
+        // Past the soft timeout: the expired value, read now (an invalidation since removed it).
+        if let Some(stale) = self.soft_stale(&node) {
+            return policy.answer(stale);
+        }
+        match answered.await {
+            Ok(outcome) => outcome,
+            Err(_) => panic!("the fetch of `{}` panicked", self.name()),
+        }
+    }
+
+    /// The expired value of `node` for a caller past the soft timeout: still current, stored,
+    /// inside its stale-if-error window, and no invalidation of it in progress.
+    fn soft_stale(&self, node: &Node<G, K, V>) -> Option<V> {
+        let now = Instant::now();
+        if !node.is_current(self.current_epoch())
+            || !within(node.expires_at, self.stale.if_error, now)
+            || self.fenced(&node.group, node.hash)
+        {
+            return None;
+        }
+        let value = node.value()?;
+        bump(&self.store.counters.soft_timeouts, 1);
+        trace::soft_timeout(self.name());
+        Some(value)
+    }
+}
+
 /// What [`Inner::claim_stale`] answers a caller with: its answer, and the refresh it leads.
 pub(crate) type Claimed<O, C, G, K, V> = (O, Option<Background<C, G, K, V>>);
 
@@ -241,14 +344,37 @@ where
         Fut: Future<Output = Pol::Output> + Send + 'static,
     {
         let runtime = self.runtime.clone();
-        drop(runtime.spawn(self.run(fetch, policy)));
+        drop(runtime.spawn(self.run::<Pol, _, _>(fetch, policy, None)));
     }
 
-    async fn run<Pol, Fut>(mut self, fetch: Fut, policy: Pol)
-    where
+    /// As [`spawn`](Self::spawn), sending what the fetch's caller would have received to
+    /// `answer` (the caller of a fetch past its soft timeout may still be waiting for it).
+    fn spawn_answering<Pol, Fut>(
+        self,
+        fetch: Fut,
+        policy: Arc<Pol>,
+        answer: tokio::sync::oneshot::Sender<Pol::Output>,
+    ) where
+        C: Send + Sync + 'static,
+        Pol: Policy<Value = V> + Send + Sync + 'static,
+        Pol::Output: Send,
+        Fut: Future<Output = Pol::Output> + Send + 'static,
+    {
+        let runtime = self.runtime.clone();
+        drop(runtime.spawn(self.run::<Pol, _, _>(fetch, policy, Some(answer))));
+    }
+
+    async fn run<Pol, P, Fut>(
+        mut self,
+        fetch: Fut,
+        policy: P,
+        answer: Option<tokio::sync::oneshot::Sender<Pol::Output>>,
+    ) where
         Pol: Policy<Value = V>,
+        P: std::borrow::Borrow<Pol>,
         Fut: Future<Output = Pol::Output>,
     {
+        let policy: &Pol = policy.borrow();
         let Some(flight) = self.flight.take() else {
             return;
         };
@@ -261,21 +387,26 @@ where
             armed: true,
         };
         let upstream = Upstream::begin(cache.name());
-        match catch_unwind(upstream.watch(fetch)).await {
-            Ok(outcome) => {
+        match lead.fetch(upstream.watch(fetch), policy).await {
+            Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
+            Fetched::Done(outcome) => {
                 upstream.end(Outcome::of(policy.failed(&outcome)));
                 // User code (a classifier), before the outcome is settled.
                 let failed = policy
                     .failed(&outcome)
                     .then(|| policy.classify(&outcome).retry_after());
-                drop(lead.finish(outcome, &policy).await);
+                let answered = lead.finish(outcome, policy).await;
+                if let Some(answer) = answer {
+                    // The caller may have been answered stale and gone: nothing to do then.
+                    let _ = answer.send(answered);
+                }
                 if let Some(retry_after) = failed {
                     self.back_off(retry_after);
                     bump(&cache.store.counters.refreshes_failed, 1);
                     trace::refresh_failed(cache.name(), false);
                 }
             }
-            Err(_panic) => {
+            Fetched::Panicked(_panic) => {
                 upstream.end(Outcome::Panic);
                 drop(lead);
                 self.back_off(None);

@@ -26,6 +26,8 @@
 //! | `cache_throttled_total` | counter | `cache` | [`throttled`](crate::CacheStats::throttled): calls served stale without calling a failing upstream |
 //! | `cache_retry_hints_total` | counter | `cache` | [`retry_hints`](crate::CacheStats::retry_hints): retry hints honoured |
 //! | `cache_revocations_total` | counter | `cache` | [`revoked`](crate::CacheStats::revoked): errors that revoked their group |
+//! | `cache_fetch_timeouts_total` | counter | `cache` | [`timeouts`](crate::CacheStats::timeouts): fetches dropped past the fetch timeout |
+//! | `cache_soft_timeouts_total` | counter | `cache` | [`soft_timeouts`](crate::CacheStats::soft_timeouts): callers answered stale past the soft timeout |
 //! | `cache_refreshes_started_total` | counter | `cache` | [`refreshes_started`](crate::CacheStats::refreshes_started) |
 //! | `cache_refreshes_failed_total` | counter | `cache` | [`refreshes_failed`](crate::CacheStats::refreshes_failed) |
 //! | `cache_refreshes_in_flight` | gauge | `cache` | [`refreshes_in_flight`](crate::CacheStats::refreshes_in_flight) |
@@ -106,6 +108,8 @@ pub fn report() {
             ("cache_throttled_total", s.throttled),
             ("cache_retry_hints_total", s.retry_hints),
             ("cache_revocations_total", s.revoked),
+            ("cache_fetch_timeouts_total", s.timeouts),
+            ("cache_soft_timeouts_total", s.soft_timeouts),
             ("cache_refreshes_started_total", s.refreshes_started),
             ("cache_refreshes_failed_total", s.refreshes_failed),
         ];
@@ -181,6 +185,14 @@ fn describe() {
     describe_counter!(
         "cache_revocations_total",
         "Failed fetches whose error revoked: each invalidated its key's group."
+    );
+    describe_counter!(
+        "cache_fetch_timeouts_total",
+        "Fetches dropped past the fetch timeout."
+    );
+    describe_counter!(
+        "cache_soft_timeouts_total",
+        "Callers answered with the expired value past the soft timeout while their fetch went on."
     );
     describe_counter!(
         "cache_refreshes_started_total",

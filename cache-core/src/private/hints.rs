@@ -90,6 +90,13 @@ where
             _ => inner,
         }
     }
+    #[inline]
+    fn times_out(&self) -> bool {
+        self.0.times_out()
+    }
+    fn timed_out(&self, timed_out: crate::FetchTimedOut) -> Option<P::Output> {
+        self.0.timed_out(timed_out)
+    }
 }
 
 impl<P: StoredValue> StoredValue for Hinted<P> {

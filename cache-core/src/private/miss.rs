@@ -7,8 +7,9 @@ use std::future::Future;
 use super::returns::CacheValue;
 use crate::api::handle::CacheHandle;
 use crate::cache::upstream::{Outcome, Upstream};
-use crate::engine::flight::{catch_unwind, Lead, Start};
+use crate::engine::flight::{Lead, Start};
 use crate::engine::policy::Policy;
+use crate::engine::timeout::Fetched;
 use crate::features::refresh;
 use crate::features::scope::ScopeCore;
 use crate::parts::{Key, PartList};
@@ -25,12 +26,13 @@ where
 {
     let owner = lead.owner;
     let upstream = Upstream::begin(owner.name());
-    let outcome = match catch_unwind(upstream.watch(fetch)).await {
-        Ok(outcome) => outcome,
-        Err(payload) => {
+    let outcome = match lead.fetch(upstream.watch(fetch), policy).await {
+        Fetched::Done(outcome) => outcome,
+        Fetched::Panicked(payload) => {
             upstream.end(Outcome::Panic);
             return lead.panicked(payload, policy);
         }
+        Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
     };
     upstream.end(Outcome::of(policy.failed(&outcome)));
     lead.finish(outcome, policy).await
@@ -104,5 +106,7 @@ pub fn join_scope<GP, RP, P>(
         scope.join(handle);
         // From here, the scope's invalidations in progress fence this cache's fetches.
         let _ = cache.scope.set(&**scope.fences());
+        // And an error that revokes invalidates the group in the whole scope.
+        let _ = cache.joined.set(scope);
     }
 }

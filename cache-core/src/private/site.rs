@@ -138,6 +138,20 @@ impl SiteHandles {
         self
     }
 
+    /// `timeout = "10s"`: how long a fetch may run before it is dropped.
+    #[must_use]
+    pub const fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.options.timeout = Some(limit);
+        self
+    }
+
+    /// `soft_timeout = "500ms"`: how long a caller with an expired value waits for its fetch.
+    #[must_use]
+    pub const fn soft_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.options.soft_timeout = Some(limit);
+        self
+    }
+
     /// `jitter = "10%"`: the fraction of the TTL by which each value's TTL may be shortened
     /// (checked by the macro to be in `0.0..=1.0`).
     #[must_use]

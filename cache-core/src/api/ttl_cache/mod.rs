@@ -254,6 +254,7 @@ where
         let policy = Classified {
             policy: TryShared::<V, E>::NEW,
             classify: self.inner.classify.clone(),
+            timeout_error: self.inner.timeout_error.clone(),
         };
         self.inner.run(&probe, &policy, fetch).await
     }

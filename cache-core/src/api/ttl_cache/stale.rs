@@ -7,6 +7,7 @@ use std::hash::Hash;
 use scc::Equivalent;
 
 use super::TtlCache;
+use crate::engine::flight::Start;
 use crate::engine::policy::{Classified, Plain, TryRetry};
 use crate::keys::borrowed::ToKey;
 use crate::keys::lookup::Pair;
@@ -67,7 +68,10 @@ where
         }
         match inner.serve_stale(inner, &probe, Plain::<V>::NEW, fetch) {
             Ok(value) => value,
-            Err(fetch) => inner.run(&probe, &Plain::<V>::NEW, fetch).await,
+            Err(fetch) => match inner.start(&probe, &Plain::<V>::NEW).await {
+                Start::Done(value) => value,
+                Start::Lead(lead) => inner.lead_soft(inner, lead, fetch(), Plain::NEW).await,
+            },
         }
     }
 
@@ -125,10 +129,17 @@ where
         let policy = || Classified {
             policy: TryRetry::<V, E>::NEW,
             classify: inner.classify.clone(),
+            timeout_error: inner.timeout_error.clone(),
         };
         match inner.serve_stale(inner, &probe, policy(), fetch) {
             Ok(outcome) => outcome,
-            Err(fetch) => inner.run(&probe, &policy(), fetch).await,
+            Err(fetch) => {
+                let policy = policy();
+                match inner.start(&probe, &policy).await {
+                    Start::Done(outcome) => outcome,
+                    Start::Lead(lead) => inner.lead_soft(inner, lead, fetch(), policy).await,
+                }
+            }
         }
     }
 }

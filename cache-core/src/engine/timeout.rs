@@ -1,0 +1,122 @@
+//! The hard fetch timeout: a leader's fetch that runs past it is dropped (abandoned, its
+//! upstream call with it), and the caller gets a typed error, [`FetchTimedOut`], converted into
+//! the fetch's own error type. A timed-out fetch is a failure like any other: inside the
+//! stale-if-error window the expired value stands in for it, and the upstream is throttled.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use crate::engine::flight::catch_unwind;
+
+/// The error a fetch that ran past its cache's fetch timeout is answered with, converted into
+/// the fetch's error type (which implements `From<FetchTimedOut>`): set with
+/// [`CacheBuilder::fetch_timeout`](crate::CacheBuilder::fetch_timeout) or
+/// `#[ttl_cached(timeout = "10s")]`.
+///
+/// ```
+/// use cache_core::FetchTimedOut;
+/// use std::time::Duration;
+///
+/// #[derive(Debug)]
+/// enum ApiError {
+///     TimedOut(Duration),
+///     Status(u16),
+/// }
+///
+/// impl From<FetchTimedOut> for ApiError {
+///     fn from(timed_out: FetchTimedOut) -> Self {
+///         ApiError::TimedOut(timed_out.after())
+///     }
+/// }
+/// # let _ = ApiError::Status(503);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchTimedOut {
+    after: Duration,
+}
+
+impl FetchTimedOut {
+    /// The timeout the fetch ran past.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::{FetchTimedOut, TtlCache};
+    /// use std::time::Duration;
+    ///
+    /// let cache: TtlCache<String, u32, u64> = TtlCache::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .fetch_timeout::<FetchTimedOut>(Duration::from_millis(10))
+    ///     .build()
+    ///     .unwrap();
+    /// let hung = || async {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await;
+    ///     Ok::<u64, FetchTimedOut>(1)
+    /// };
+    /// let timed_out = cache.try_get_with_shared("u", &1, hung).await.unwrap_err();
+    /// assert_eq!(timed_out.after(), Duration::from_millis(10));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn after(&self) -> Duration {
+        self.after
+    }
+}
+
+impl fmt::Display for FetchTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the upstream fetch timed out after {:?}", self.after)
+    }
+}
+
+impl std::error::Error for FetchTimedOut {}
+
+/// A `TtlCache`'s conversion of [`FetchTimedOut`] into the error type it was given for, and
+/// that type's id (a verb whose error type is another applies no timeout).
+pub(crate) type TimeoutError = (
+    TypeId,
+    Arc<dyn Fn(FetchTimedOut) -> Box<dyn Any + Send> + Send + Sync>,
+);
+
+/// How a leader's fetch ended.
+pub(crate) enum Fetched<O> {
+    Done(O),
+    Panicked(Box<dyn Any + Send>),
+    TimedOut(FetchTimedOut),
+}
+
+/// Polls `fetch` under `catch_unwind`, for at most `limit`; past it, drops the fetch.
+pub(crate) async fn fetch_within<F: Future>(
+    fetch: F,
+    limit: Option<Duration>,
+) -> Fetched<F::Output> {
+    let Some(limit) = limit else {
+        return match catch_unwind(fetch).await {
+            Ok(outcome) => Fetched::Done(outcome),
+            Err(payload) => Fetched::Panicked(payload),
+        };
+    };
+    // Boxed: without a timeout, a cached function's future stays the size it was.
+    let timed = Box::pin(async move {
+        let mut fetch = std::pin::pin!(catch_unwind(fetch));
+        let mut deadline = std::pin::pin!(tokio::time::sleep(limit));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(done) = fetch.as_mut().poll(cx) {
+                return Poll::Ready(match done {
+                    Ok(outcome) => Fetched::Done(outcome),
+                    Err(payload) => Fetched::Panicked(payload),
+                });
+            }
+            match deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Fetched::TimedOut(FetchTimedOut { after: limit })),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    });
+    timed.await
+}
