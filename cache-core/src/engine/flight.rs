@@ -11,15 +11,12 @@
 //! which is how storing stays in the cache and this module stays below it.
 
 use std::any::Any;
-use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{
     AtomicU8,
     Ordering::{AcqRel, Acquire},
 };
 use std::sync::{Arc, OnceLock};
-use std::task::Poll;
 
 use scc::hash_map::Entry;
 use scc::HashMap;
@@ -542,28 +539,5 @@ impl<G, K, V> Drop for Lead<'_, G, K, V> {
         if self.armed {
             self.owner.abandon(&self.flight);
         }
-    }
-}
-
-/// Polls a leader's `fetch`, catching a panic so that stale-if-error can answer instead (see
-/// [`Lead::panicked`]); the caller resumes the panic if it cannot.
-pub(crate) async fn catch_unwind<F: Future>(fetch: F) -> Result<F::Output, Box<dyn Any + Send>> {
-    let mut fetch = std::pin::pin!(fetch);
-    std::future::poll_fn(move |cx| poll_catching(fetch.as_mut(), cx)).await
-}
-
-/// One poll of the fetch under `catch_unwind`. Kept out of line: its landing pad would
-/// otherwise be inlined into the cached function's own state machine, hit path included.
-#[inline(never)]
-fn poll_catching<F: Future>(
-    fetch: std::pin::Pin<&mut F>,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<Result<F::Output, Box<dyn Any + Send>>> {
-    // Unwind safety: after a panic the fetch is never polled again, and what the cache shares
-    // is only touched by the settling code, which runs after this returns.
-    match std::panic::catch_unwind(AssertUnwindSafe(|| fetch.poll(cx))) {
-        Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(payload) => Poll::Ready(Err(payload)),
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use crate::engine::flight::catch_unwind;
+use std::panic::AssertUnwindSafe;
 
 /// The error a fetch that ran past its cache's fetch timeout is answered with, converted into
 /// the fetch's error type (which implements `From<FetchTimedOut>`): set with
@@ -119,4 +119,27 @@ pub(crate) async fn fetch_within<F: Future>(
         .await
     });
     timed.await
+}
+
+/// Polls a leader's `fetch`, catching a panic so that stale-if-error can answer instead (see
+/// [`Lead::panicked`](crate::engine::flight::Lead)); the caller resumes the panic if it cannot.
+pub(crate) async fn catch_unwind<F: Future>(fetch: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut fetch = std::pin::pin!(fetch);
+    std::future::poll_fn(move |cx| poll_catching(fetch.as_mut(), cx)).await
+}
+
+/// One poll of the fetch under `catch_unwind`. Kept out of line: its landing pad would
+/// otherwise be inlined into the cached function's own state machine, hit path included.
+#[inline(never)]
+fn poll_catching<F: Future>(
+    fetch: std::pin::Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Result<F::Output, Box<dyn Any + Send>>> {
+    // Unwind safety: after a panic the fetch is never polled again, and what the cache shares
+    // is only touched by the settling code, which runs after this returns.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fetch.poll(cx))) {
+        Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(payload) => Poll::Ready(Err(payload)),
+    }
 }
