@@ -52,7 +52,8 @@
 // - endpoint.rs: where to connect (one Redis, or the master Sentinel names);
 // - receive.rs: a received message applied to the cache or scope it names;
 // - message.rs: the wire format of a message;
-// - tier.rs (redis-tier): the shared tier's scripts (values, generations, fetch leases).
+// - tier.rs (redis-tier): the shared tier's scripts (values, generations, fetch leases);
+// - tier_keys.rs (redis-tier): the names of its keys, for it and for the publisher.
 mod attach;
 mod endpoint;
 mod health;
@@ -65,6 +66,8 @@ mod receive;
 mod task;
 #[cfg(feature = "redis-tier")]
 mod tier;
+#[cfg(feature = "redis-tier")]
+mod tier_keys;
 
 #[cfg(feature = "redis-tier")]
 pub use crate::api::tier::{SharedTier, TierStats};

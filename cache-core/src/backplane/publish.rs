@@ -124,7 +124,7 @@ fn generation(
     group: &[u8],
     key: &[u8],
 ) -> Option<[String; 2]> {
-    super::tier::generation_keys(&outbox.prefix, kind, target, group, key)
+    super::tier_keys::generation_keys(&outbox.prefix, kind, target, group, key)
 }
 
 /// Without the shared tier, no generations.

@@ -20,7 +20,6 @@
 //! the generation it was checked against. Without `life` (nothing written for the longest
 //! lifetime), there is nothing to invalidate and nothing is set.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -28,9 +27,9 @@ use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 
 use super::health::storing_allowed;
-use super::message::Kind;
 use super::publish::OUTBOX;
 use super::task::Shared;
+use super::tier_keys::value_keys;
 use crate::seam::{self, ReadFuture, TierKey, TierRead, TierStore, WriteFuture};
 
 /// The tier, set by `install`.
@@ -50,53 +49,6 @@ pub(super) fn install(shared: Arc<Shared>, prefix: String) {
         connection: tokio::sync::Mutex::new(None),
     });
     seam::set_tier(tier);
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-/// `<len>:<name>`: a cache's name, unambiguous whatever it contains.
-fn cache(name: &str) -> String {
-    format!("{}:{name}", name.len())
-}
-
-/// The key of the life of `target`'s values, and of the generation an invalidation of `kind`
-/// bumps: for the publisher, which passes them to the append script.
-pub(super) fn generation_keys(
-    prefix: &str,
-    kind: Kind,
-    target: &str,
-    group: &[u8],
-    key: &[u8],
-) -> Option<[String; 2]> {
-    let c = cache(target);
-    let generation = match kind {
-        Kind::Group => format!("{prefix}:gen:{c}:g:{}", hex(group)),
-        Kind::Key => format!("{prefix}:gen:{c}:k:{}:{}", hex(group), hex(key)),
-        Kind::Clear => format!("{prefix}:gen:{c}"),
-        // Scopes group `#[ttl_cached]` functions, which have no tier.
-        Kind::Scope => return None,
-    };
-    Some([format!("{prefix}:tier:{c}:life"), generation])
-}
-
-/// The keys of one value: value, lease, life, then the three generations.
-fn value_keys(prefix: &str, at: TierKey<'_>) -> [String; 6] {
-    let c = cache(at.cache);
-    let (g, k) = (hex(at.group), hex(at.key));
-    [
-        format!("{prefix}:tier:{c}:v:{g}:{k}"),
-        format!("{prefix}:tier:{c}:l:{g}:{k}"),
-        format!("{prefix}:tier:{c}:life"),
-        format!("{prefix}:gen:{c}"),
-        format!("{prefix}:gen:{c}:g:{g}"),
-        format!("{prefix}:gen:{c}:k:{g}:{k}"),
-    ]
 }
 
 /// The current tag, in Lua: the three generations, `|`-separated.
