@@ -77,8 +77,21 @@ pub(super) fn applied_after(sent: u64) {
     COUNTERS.lag_last_micros.store(lag, SeqCst);
     COUNTERS.lag_total_micros.fetch_add(lag, SeqCst);
     COUNTERS.lag_samples.fetch_add(1, SeqCst);
-    #[cfg(feature = "metrics")]
-    crate::metrics::backplane_applied_after(lag);
+    if let Some(sink) = LAG_SINK.get() {
+        sink(lag);
+    }
+}
+
+/// Told each applied message's propagation lag, in µs, once a layer above asked
+/// ([`on_lag`]): the metrics' histogram (`metrics/backplane.rs`). Set from above, so that
+/// nothing here names that layer.
+static LAG_SINK: std::sync::OnceLock<fn(u64)> = std::sync::OnceLock::new();
+
+/// Has `sink` told each applied message's propagation lag (µs) from now on; the first sink
+/// stays.
+#[cfg(feature = "metrics")]
+pub(crate) fn on_lag(sink: fn(u64)) {
+    let _ = LAG_SINK.set(sink);
 }
 
 /// Opens the gate: called once the log has been replayed (or the caches cleared) and a

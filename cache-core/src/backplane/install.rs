@@ -109,6 +109,7 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
         fresh = true;
         Outbox {
             replica_id: replica_id.clone(),
+            #[cfg(feature = "redis-tier")]
             prefix: options.prefix.clone(),
             instance,
             outgoing,

@@ -74,6 +74,8 @@ pub use crate::api::tier::{SharedTier, TierStats};
 pub use crate::keys::wire::WireKey;
 pub use crate::seam::PublishError;
 pub use attach::attach;
+#[cfg(feature = "metrics")]
+pub(crate) use health::on_lag;
 pub use health::{health, stats, BackplaneStats, Health};
 pub use install::{install, Backplane};
 pub use options::{BackplaneError, BackplaneOptions};

@@ -33,7 +33,8 @@ pub(super) struct Outgoing {
 #[derive(Debug)]
 pub(super) struct Outbox {
     pub(super) replica_id: String,
-    /// The keys' prefix.
+    /// The keys' prefix, for the shared tier's generations.
+    #[cfg(feature = "redis-tier")]
     pub(super) prefix: String,
     pub(super) instance: u64,
     pub(super) outgoing: tokio::sync::mpsc::UnboundedSender<Outgoing>,

@@ -6,12 +6,14 @@ use ::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
 };
 
-use crate::backplane::{health, stats, Health};
+use crate::backplane::{health, on_lag, stats, Health};
 
 const LAG: &str = "cache_backplane_propagation_lag_seconds";
 
 /// Publishes the backplane's state, once it was installed (before, there is none to watch).
 pub(super) fn report() {
+    // From here on, each applied message's lag lands in the histogram.
+    on_lag(applied_after);
     let healthy = match health() {
         Health::NotInstalled => return,
         Health::Down => 0.0,
@@ -47,7 +49,7 @@ pub(super) fn report() {
 
 /// A message of another replica, sent `lag_micros` ago, was applied here: called by the
 /// backplane as it applies it.
-pub(crate) fn applied_after(lag_micros: u64) {
+fn applied_after(lag_micros: u64) {
     histogram!(LAG).record(micros_to_seconds(lag_micros));
 }
 

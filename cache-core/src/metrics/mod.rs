@@ -62,9 +62,6 @@
 mod backplane;
 pub(crate) mod registry;
 
-#[cfg(feature = "redis")]
-pub(crate) use backplane::applied_after as backplane_applied_after;
-
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, Unit};
 
 use crate::cache::upstream::{time_fetches, FETCH_DURATION};
