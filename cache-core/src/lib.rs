@@ -78,15 +78,15 @@
 //   seam/       (redis) how the layers beyond this process observe and reach a cache
 //   cache/      one cache's state, its miss path and its invalidation protocol
 //   features/   stale-while-revalidate, refresh_<fn>, scopes
-//   api/        TtlCache, FlatCache, CacheBuilder, CacheHandle, CacheStats
+//   api/        TtlCache, FlatCache, CacheBuilder, CacheHandle
 //   the root    what #[ttl_cached] expansions name: private.rs (+ private/), parts.rs,
 //               policy.rs, setting.rs
 //   backplane/  (redis) the Redis backplane: observes every cache through the seam
 //   metrics/    (metrics) publishes every cache's counters (and the backplane's) through the
-//               `metrics` facade, from the stats snapshots. The one door that opens down to
-//               up: a cache enrolls in `metrics/registry.rs` when it is made (`api/`) and
-//               leaves it when it is dropped (`cache/mod.rs`), so that `report()` finds it;
-//               nothing else below names it (fetches are timed in `cache/upstream.rs`).
+//               `metrics` facade, from the stats snapshots: it reads the caches from the
+//               census (`cache/census.rs`), where a cache enrolls when it is made (`api/`)
+//               and leaves when it is dropped, and the backplane's lag from a sink it sets;
+//               nothing below names it (fetches are timed in `cache/upstream.rs`).
 mod api;
 #[cfg(feature = "redis")]
 pub mod backplane;
@@ -109,11 +109,11 @@ pub mod __private;
 pub use api::builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
 pub use api::flat::FlatCache;
 pub use api::handle::CacheHandle;
-pub use api::stats::CacheStats;
 pub use api::ttl_cache::TtlCache;
 pub use cache::invalidated::Invalidated;
 #[doc(hidden)]
 pub use engine::hook::{Hook, HookPoint, SyncHook};
+pub use engine::snapshot::CacheStats;
 pub use engine::throttle::{ErrorClass, RetryAfter};
 pub use engine::timeout::FetchTimedOut;
 pub use features::scope::{Scope, ScopeCore, ScopeGroup};

@@ -79,7 +79,7 @@ impl PhaseSummary {
             p99: percentile(&latencies, 0.99),
             wall: phase.wall,
             upstream: phase.api,
-            cache: add(drive, dropbox),
+            cache: drive + dropbox,
             rotation: rotation_check(phase),
             rotation_failures: phase.rotation_failures.clone(),
             error_check: error_check(samples),
@@ -108,31 +108,6 @@ pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
     // Nearest rank: the smallest value with at least q of the samples at or below it.
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn add(a: CacheStats, b: CacheStats) -> CacheStats {
-    CacheStats {
-        hits: a.hits + b.hits,
-        misses: a.misses + b.misses,
-        coalesced: a.coalesced + b.coalesced,
-        inserts: a.inserts + b.inserts,
-        evicted_expired: a.evicted_expired + b.evicted_expired,
-        evicted_capacity: a.evicted_capacity + b.evicted_capacity,
-        invalidated: a.invalidated + b.invalidated,
-        stale_served: a.stale_served + b.stale_served,
-        refreshes_started: a.refreshes_started + b.refreshes_started,
-        refreshes_failed: a.refreshes_failed + b.refreshes_failed,
-        refreshes_in_flight: a.refreshes_in_flight + b.refreshes_in_flight,
-        stale_on_error: a.stale_on_error + b.stale_on_error,
-        throttled: a.throttled + b.throttled,
-        retry_hints: a.retry_hints + b.retry_hints,
-        revoked: a.revoked + b.revoked,
-        group_invalidations: a.group_invalidations + b.group_invalidations,
-        key_invalidations: a.key_invalidations + b.key_invalidations,
-        clears: a.clears + b.clears,
-        timeouts: a.timeouts + b.timeouts,
-        soft_timeouts: a.soft_timeouts + b.soft_timeouts,
-    }
 }
 
 fn rotation_check(phase: &PhaseResult) -> RotationCheck {

@@ -7,9 +7,9 @@ use std::hash::Hash;
 use scc::Equivalent;
 
 use crate::api::builder::{BuildError, CacheBuilder};
-use crate::api::stats::CacheStats;
 use crate::api::ttl_cache::TtlCache;
 use crate::cache::invalidated::Invalidated;
+use crate::engine::snapshot::CacheStats;
 use crate::keys::borrowed::ToKey;
 
 /// A cache keyed by one part `K`, with no group: a [`TtlCache<(), K, V>`](TtlCache) whose verbs

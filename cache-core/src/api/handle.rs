@@ -16,10 +16,10 @@ use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
 use crate::api::builder::BuildError;
-use crate::api::stats::CacheStats;
 use crate::api::ttl_cache::TtlCache;
 use crate::cache::invalidated::Invalidated;
 use crate::cache::Inner;
+use crate::engine::snapshot::CacheStats;
 use crate::features::scope::ScopeMember;
 use crate::keys::lookup::{GroupOnly, Pair};
 
@@ -280,7 +280,7 @@ impl CacheHandle {
         // Once, by the caller that made it.
         #[cfg(feature = "metrics")]
         if made {
-            crate::metrics::registry::enroll_function(self);
+            crate::cache::census::enroll_function(self);
         }
         #[cfg(not(feature = "metrics"))]
         let _ = made;
@@ -537,5 +537,22 @@ impl ScopeMember for CacheHandle {
     #[cfg(feature = "redis")]
     fn clear_local(&self) -> Invalidated<usize> {
         CacheHandle::clear_local(self)
+    }
+}
+
+/// What the metrics' report reads of a `#[ttl_cached]` function's cache (`cache/census.rs`).
+#[cfg(feature = "metrics")]
+impl crate::cache::census::Source for CacheHandle {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn stats(&self) -> CacheStats {
+        CacheHandle::stats(self)
+    }
+    fn entries(&self) -> usize {
+        self.len()
+    }
+    fn fetches_in_flight(&self) -> usize {
+        CacheHandle::fetches_in_flight(self)
     }
 }

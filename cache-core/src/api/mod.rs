@@ -6,7 +6,6 @@
 //!   one-part keys; `builder.rs`: [`CacheBuilder`](crate::CacheBuilder);
 //! - `handle.rs`: [`CacheHandle`](crate::CacheHandle), the `'static` cache of a `#[ttl_cached]`
 //!   function, typed on first use;
-//! - `stats.rs`: [`CacheStats`](crate::CacheStats), the snapshot of a cache's counters;
 //! - `remote.rs` (feature `redis`): how a cache joins the layers beyond this process through
 //!   the seam, and applies the other replicas' invalidations.
 //!
@@ -18,7 +17,6 @@ pub(crate) mod flat;
 pub(crate) mod handle;
 #[cfg(feature = "redis")]
 pub(crate) mod remote;
-pub(crate) mod stats;
 #[cfg(feature = "redis-tier")]
 pub(crate) mod tier;
 pub(crate) mod ttl_cache;

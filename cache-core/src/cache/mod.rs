@@ -70,6 +70,8 @@ use crate::keys::wire::WireCodec;
 #[cfg(feature = "redis")]
 use crate::seam::{CacheId, Membership};
 
+#[cfg(feature = "metrics")]
+pub(crate) mod census;
 mod fallback;
 pub(crate) mod fetch;
 pub(crate) mod invalidated;
@@ -320,7 +322,7 @@ where
 {
     fn drop(&mut self) {
         #[cfg(feature = "metrics")]
-        crate::metrics::registry::dropped(self);
+        census::dropped(self);
         self.store.drain();
     }
 }

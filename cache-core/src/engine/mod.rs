@@ -16,7 +16,8 @@
 //!   `lease.rs`: the read fence, past which a cache that takes part in a fleet serves nothing.
 //! - `throttle.rs`: how long a key's failing upstream is left alone (fail-safe throttling);
 //!   `timeout.rs`: the hard fetch timeout.
-//! - `stats.rs`: the counters; `hook.rs`: the test hooks.
+//! - `stats.rs`: the counters, `snapshot.rs`: [`CacheStats`](crate::CacheStats), their public
+//!   snapshot; `hook.rs`: the test hooks.
 //!
 //! How the cache puts them together: `cache/mod.rs`.
 
@@ -33,6 +34,7 @@ pub(crate) mod list;
 pub(crate) mod node;
 pub(crate) mod policy;
 pub(crate) mod probe;
+pub(crate) mod snapshot;
 pub(crate) mod stats;
 pub(crate) mod store;
 pub(crate) mod throttle;

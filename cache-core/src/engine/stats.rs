@@ -1,5 +1,5 @@
 //! A cache's counters, read into the public [`CacheStats`](crate::CacheStats) snapshot by
-//! `api/stats.rs`.
+//! `snapshot.rs`.
 //!
 //! Every counter but `hits` sits on a slow path (a fetch, an eviction, an invalidation) and is a
 //! plain relaxed atomic. `hits` is bumped on every hit, from every thread: one shared atomic there

@@ -60,10 +60,10 @@
 
 #[cfg(feature = "redis")]
 mod backplane;
-pub(crate) mod registry;
 
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, Unit};
 
+use crate::cache::census;
 use crate::cache::upstream::{time_fetches, FETCH_DURATION};
 
 /// Publishes every cache's counters and gauges, and the backplane's, to the installed
@@ -92,7 +92,7 @@ use crate::cache::upstream::{time_fetches, FETCH_DURATION};
 pub fn report() {
     time_fetches();
     describe();
-    for (name, reading) in registry::read() {
+    for (name, reading) in census::read() {
         let s = &reading.stats;
         let counters = [
             ("cache_hits_total", s.hits),

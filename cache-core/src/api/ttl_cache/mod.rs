@@ -111,7 +111,7 @@ where
     pub fn build(self) -> Result<TtlCache<G, K, V>, BuildError> {
         let inner = Arc::new(self.build_inner()?);
         #[cfg(feature = "metrics")]
-        crate::metrics::registry::enroll_built(&inner);
+        crate::cache::census::enroll_built(&inner);
         Ok(TtlCache { inner })
     }
 

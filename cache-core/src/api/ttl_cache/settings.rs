@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::TtlCache;
 use crate::api::builder::BuildError;
-use crate::api::stats::CacheStats;
+use crate::engine::snapshot::CacheStats;
 
 impl<G, K, V> TtlCache<G, K, V>
 where

@@ -1,4 +1,5 @@
-//! [`CacheStats`]: the public snapshot of a cache's counters (`engine/stats.rs`).
+//! [`CacheStats`]: the public snapshot of a cache's counters (`stats.rs`), beside them so that
+//! every layer may read one.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -213,5 +214,43 @@ impl std::ops::Sub for CacheStats {
     type Output = CacheStats;
     fn sub(self, earlier: CacheStats) -> CacheStats {
         self.since(&earlier)
+    }
+}
+
+/// Counter by counter (the `refreshes_in_flight` gauges add up too): what two caches, or one
+/// cache and what an earlier one of its name counted, counted together.
+///
+/// ```
+/// use cache_core::CacheStats;
+/// let a = CacheStats { hits: 2, misses: 1, ..CacheStats::default() };
+/// let b = CacheStats { hits: 3, ..CacheStats::default() };
+/// assert_eq!((a + b).hits, 5);
+/// assert_eq!((a + b).misses, 1);
+/// ```
+impl std::ops::Add for CacheStats {
+    type Output = Self;
+    fn add(self, other: Self) -> Self {
+        Self {
+            hits: self.hits + other.hits,
+            misses: self.misses + other.misses,
+            coalesced: self.coalesced + other.coalesced,
+            inserts: self.inserts + other.inserts,
+            evicted_expired: self.evicted_expired + other.evicted_expired,
+            evicted_capacity: self.evicted_capacity + other.evicted_capacity,
+            invalidated: self.invalidated + other.invalidated,
+            stale_served: self.stale_served + other.stale_served,
+            refreshes_started: self.refreshes_started + other.refreshes_started,
+            refreshes_failed: self.refreshes_failed + other.refreshes_failed,
+            refreshes_in_flight: self.refreshes_in_flight + other.refreshes_in_flight,
+            stale_on_error: self.stale_on_error + other.stale_on_error,
+            throttled: self.throttled + other.throttled,
+            retry_hints: self.retry_hints + other.retry_hints,
+            revoked: self.revoked + other.revoked,
+            group_invalidations: self.group_invalidations + other.group_invalidations,
+            key_invalidations: self.key_invalidations + other.key_invalidations,
+            clears: self.clears + other.clears,
+            timeouts: self.timeouts + other.timeouts,
+            soft_timeouts: self.soft_timeouts + other.soft_timeouts,
+        }
     }
 }

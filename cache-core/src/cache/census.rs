@@ -1,17 +1,18 @@
-//! Which caches exist, for [`report`](super::report) to read: every `#[ttl_cached]` function's
+//! Which caches exist (feature `metrics`), for the metrics' `report` (`metrics/mod.rs`) to read: every `#[ttl_cached]` function's
 //! cache once it is made (its handle is a `static`, never dropped), and every
 //! [`TtlCache`](crate::TtlCache) and [`FlatCache`](crate::FlatCache) built (held weakly: a
 //! dropped cache leaves the registry as it is dropped, its counters kept under its name).
 //!
-//! Enrolling happens when a cache is made, never on a hit or a miss.
+//! Enrolling happens when a cache is made, never on a hit or a miss. Kept here, beside the
+//! cache, so that the caches and the api enroll with a layer below them (a cache's handle
+//! enrolls as a [`Source`] it implements) and the metrics, above, only read.
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use crate::api::handle::CacheHandle;
-use crate::api::stats::CacheStats;
-use crate::cache::Inner;
+use super::Inner;
+use crate::engine::snapshot::CacheStats;
 
 /// What a report reads from one cache.
 pub(crate) trait Source: Send + Sync {
@@ -25,7 +26,7 @@ pub(crate) trait Source: Send + Sync {
 
 enum Enrolled {
     /// A `#[ttl_cached]` function's cache: its handle lives as long as the process.
-    Function(&'static CacheHandle),
+    Function(&'static dyn Source),
     /// A built cache, and its name: when it is dropped, its counters are kept under that
     /// name ([`retire`]), so that the name's counters do not go back.
     Built {
@@ -50,7 +51,7 @@ fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
 }
 
 /// A `#[ttl_cached]` function's cache was made.
-pub(crate) fn enroll_function(handle: &'static CacheHandle) {
+pub(crate) fn enroll_function(handle: &'static dyn Source) {
     with_registry(|r| r.caches.push(Enrolled::Function(handle)));
 }
 
@@ -79,7 +80,7 @@ fn retire(address: usize, stats: CacheStats) {
                 ..stats
             };
             let kept = r.retired.entry(name).or_default();
-            *kept = add_stats(kept, &stats);
+            *kept = *kept + stats;
         }
     });
 }
@@ -104,7 +105,7 @@ pub(crate) fn read() -> BTreeMap<String, Reading> {
                 Enrolled::Function(handle) => (
                     handle.name().to_owned(),
                     handle.stats(),
-                    handle.len(),
+                    handle.entries(),
                     handle.fetches_in_flight(),
                 ),
                 Enrolled::Built { cache, name } => match cache.upgrade() {
@@ -119,42 +120,16 @@ pub(crate) fn read() -> BTreeMap<String, Reading> {
                 },
             };
             let reading = readings.entry(name).or_default();
-            reading.stats = add_stats(&reading.stats, &stats);
+            reading.stats = reading.stats + stats;
             reading.entries += entries;
             reading.fetches_in_flight += in_flight;
         }
         for (name, stats) in &r.retired {
             let reading = readings.entry(name.clone()).or_default();
-            reading.stats = add_stats(&reading.stats, stats);
+            reading.stats = reading.stats + *stats;
         }
         readings
     })
-}
-
-/// `a + b`, counter by counter; the `refreshes_in_flight` gauges add up too.
-fn add_stats(a: &CacheStats, b: &CacheStats) -> CacheStats {
-    CacheStats {
-        hits: a.hits + b.hits,
-        misses: a.misses + b.misses,
-        coalesced: a.coalesced + b.coalesced,
-        inserts: a.inserts + b.inserts,
-        evicted_expired: a.evicted_expired + b.evicted_expired,
-        evicted_capacity: a.evicted_capacity + b.evicted_capacity,
-        invalidated: a.invalidated + b.invalidated,
-        stale_served: a.stale_served + b.stale_served,
-        refreshes_started: a.refreshes_started + b.refreshes_started,
-        refreshes_failed: a.refreshes_failed + b.refreshes_failed,
-        refreshes_in_flight: a.refreshes_in_flight + b.refreshes_in_flight,
-        stale_on_error: a.stale_on_error + b.stale_on_error,
-        throttled: a.throttled + b.throttled,
-        retry_hints: a.retry_hints + b.retry_hints,
-        revoked: a.revoked + b.revoked,
-        group_invalidations: a.group_invalidations + b.group_invalidations,
-        key_invalidations: a.key_invalidations + b.key_invalidations,
-        clears: a.clears + b.clears,
-        timeouts: a.timeouts + b.timeouts,
-        soft_timeouts: a.soft_timeouts + b.soft_timeouts,
-    }
 }
 
 impl<G, K, V> Source for Inner<G, K, V>
