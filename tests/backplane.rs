@@ -15,6 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "backplane_replica.rs"]
 mod replica;
+#[path = "backplane_shared_fn.rs"]
+mod shared_fn;
 
 /// A test: its name and body.
 type Test = (&'static str, fn(&Redis));
@@ -90,6 +92,10 @@ fn main() {
             "chaos_storm_with_the_shared_tier",
             chaos_storm_with_the_shared_tier,
         ),
+        (
+            "chaos_storm_with_a_shared_function",
+            chaos_storm_with_a_shared_function,
+        ),
         ("the_backplane_runs_over_tls", the_backplane_runs_over_tls),
         (
             "a_replica_needs_only_the_documented_acl",
@@ -150,6 +156,22 @@ fn main() {
         (
             "a_miss_after_an_undelivered_invalidation_skips_the_tier",
             a_miss_after_an_undelivered_invalidation_skips_the_tier,
+        ),
+        (
+            "a_cached_function_shares_across_replicas",
+            shared_fn::a_cached_function_shares_across_replicas,
+        ),
+        (
+            "every_invalidation_of_a_cached_function_reaches_the_tier",
+            shared_fn::every_invalidation_of_a_cached_function_reaches_the_tier,
+        ),
+        (
+            "a_function_that_serves_stale_hears_remote_invalidations",
+            shared_fn::a_function_that_serves_stale_hears_remote_invalidations,
+        ),
+        (
+            "a_revoking_error_invalidates_the_group_on_every_replica",
+            shared_fn::a_revoking_error_invalidates_the_group_on_every_replica,
         ),
     ];
     let Some(server) = redis_server() else {
@@ -1105,6 +1127,11 @@ fn chaos_storm_serves_nothing_invalidated_past_the_bound(redis: &Redis) {
 /// bound on every replica that reads it back.
 fn chaos_storm_with_the_shared_tier(redis: &Redis) {
     chaos_storm(redis, "tiered");
+}
+
+/// The same storm on a `#[ttl_cached]` function with `shared_tier`.
+fn chaos_storm_with_a_shared_function(redis: &Redis) {
+    chaos_storm(redis, "shared");
 }
 
 /// The chaos storm on the cache `kind` (its group invalidation is `<kind>-group`).

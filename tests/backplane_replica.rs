@@ -58,6 +58,44 @@ async fn folder(user: &str, folder: u64) -> String {
     upstream(user).await
 }
 
+/// The settings of [`shared_folder`]'s tier: a short lease, so that a test that kills its
+/// holder does not wait long.
+const SHARED: SharedTier = SharedTier::new().lease(Duration::from_millis(1000));
+
+/// A cached function whose values the replicas share (`shared_tier = NAME`).
+#[ttl_cached(ttl = 3600, key = "<user>:<folder>", group = "<user>", shared_tier = SHARED)]
+async fn shared_folder(user: &str, folder: u64) -> String {
+    let _ = folder;
+    upstream(user).await
+}
+
+/// A cached function in the scope [`Account`] that shares its values (`shared_tier = true`).
+#[ttl_cached(ttl = 3600, key = "<user>", group = "<user>", scope = Account, shared_tier = true)]
+async fn shared_account(user: &str) -> String {
+    upstream(user).await
+}
+
+/// A cached function that serves stale (60 ms TTL, then an hour of stale-while-revalidate): a
+/// remote invalidation must leave nothing of it to serve.
+#[ttl_cached(ttl = "60ms", key = "<user>", group = "<user>", stale = "1h")]
+async fn stale_listing(user: &str) -> String {
+    upstream(user).await
+}
+
+/// Whether [`revocable`]'s upstream answers that the user's credentials were revoked.
+static REVOKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A cached function whose upstream can answer "revoked", which invalidates the user's group
+/// (`revoke_if`), here and on every replica.
+#[ttl_cached(ttl = 3600, key = "<user>:<n>", group = "<user>", revoke_if = |e: &String| e == "revoked")]
+async fn revocable(user: &str, n: u64) -> Result<String, String> {
+    let _ = n;
+    if REVOKED.load(SeqCst) {
+        return Err("revoked".to_owned());
+    }
+    Ok(upstream(user).await)
+}
+
 fn builder() -> &'static Arc<TtlCache<String, u64, String>> {
     static CACHE: OnceLock<Arc<TtlCache<String, u64, String>>> = OnceLock::new();
     CACHE.get_or_init(|| {
@@ -180,6 +218,11 @@ async fn get(kind: &str, user: &str) -> String {
         "builder" => builder().get_with(user, &1, || upstream(user)).await,
         "unnamed" => unnamed().get_with(user, &1, || upstream(user)).await,
         "tiered" => tiered().get_with(user, &1, || upstream(user)).await,
+        "shared" => shared_folder(user, 1).await,
+        "shared-account" => shared_account(user).await,
+        "stale-fn" => stale_listing(user).await,
+        "revocable" => revocable(user, 1).await.unwrap_or_else(|e| e),
+        "revocable-2" => revocable(user, 2).await.unwrap_or_else(|e| e),
         "untiered" => untiered().get_with(user, &1, || upstream(user)).await,
         "late" => late().get_with(user, &1, || upstream(user)).await,
         "stale" => {
@@ -223,6 +266,13 @@ async fn invalidate(kind: &str, user: &str) -> String {
         "tiered-group" => outcome(sent, tiered().invalidate_group(user).published().await),
         "tiered-key" => outcome(sent, tiered().invalidate(user, &1).published().await),
         "tiered-clear" => outcome(sent, tiered().clear().published().await),
+        "shared-group" => outcome(sent, invalidate_shared_folder(user).published().await),
+        "shared-key" => outcome(
+            sent,
+            invalidate_shared_folder_key(user, 1).published().await,
+        ),
+        "shared-clear" => outcome(sent, shared_folder_cache().clear().published().await),
+        "stale-fn-group" => outcome(sent, invalidate_stale_listing(user).published().await),
         "builder-insert" => {
             // A write-through: A has the new value in hand; B must drop its old one.
             builder().insert(user, &1, upstream(user).await).await;
@@ -322,6 +372,10 @@ pub(crate) fn run() {
             match words.as_slice() {
                 ["ver", v] => {
                     VERSION.store(v.parse().expect("a version"), SeqCst);
+                    "ok".to_owned()
+                }
+                ["revoked", on] => {
+                    REVOKED.store(*on == "on", SeqCst);
                     "ok".to_owned()
                 }
                 ["get", kind, user] => {
@@ -505,6 +559,10 @@ pub(crate) fn run() {
                     drop(tiered().invalidate_group(*user));
                     "ok".to_owned()
                 }
+                ["invq", "shared-group", user] => {
+                    drop(invalidate_shared_folder(user));
+                    "ok".to_owned()
+                }
                 // `n` reads of one key, as fast as they go: each distinct value and its count.
                 ["reads", kind, user, n] => {
                     let n: usize = n.parse().expect("a count");
@@ -536,8 +594,15 @@ pub(crate) fn run() {
                     }
                 }
                 ["stats"] => stats(),
-                ["tier"] => {
-                    let t = tiered().tier_stats().expect("a tier");
+                ["tier"] | ["tier", _] => {
+                    // A function's tier is set on its first miss: zeros before.
+                    let t = match words.get(1) {
+                        Some(&"shared") => shared_folder_cache().tier_stats().unwrap_or_default(),
+                        Some(&"shared-account") => {
+                            shared_account_cache().tier_stats().unwrap_or_default()
+                        }
+                        _ => tiered().tier_stats().expect("a tier"),
+                    };
                     format!(
                         "tier calls={} hits={} misses={} waited={} waited_out={} skipped={} \
                          unavailable={} undecodable={} too_large={} writes={} writes_refused={} \

@@ -109,6 +109,8 @@ pub mod __private;
 pub use api::builder::{BuildError, CacheBuilder, DEFAULT_CAPACITY};
 pub use api::flat::FlatCache;
 pub use api::handle::CacheHandle;
+#[cfg(feature = "redis-tier")]
+pub use api::tier::{shared_tier, shared_tier_with};
 pub use api::ttl_cache::TtlCache;
 pub use cache::invalidated::Invalidated;
 #[doc(hidden)]
@@ -127,8 +129,12 @@ pub use policy::{
 };
 pub use policy::{Cacheable, OptionValue};
 pub use scc::Equivalent;
+#[cfg(feature = "redis-tier")]
+pub use setting::shared_tier_setting;
 #[doc(hidden)]
 pub use setting::{capacity_setting, ttl_setting};
+#[cfg(not(feature = "redis-tier"))]
+pub use setting::{shared_tier, shared_tier_with, TierFeature};
 pub use setting::{CapacitySetting, TtlSetting};
 
 /// Turns an `async fn` (free function, method, or trait method) into a TTL-cached one.

@@ -107,6 +107,10 @@ where
 {
     let cache: &'static Inner<GP::Owned, RP::Owned, P::Value> =
         handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    // Takes part in the backplane before its first fetch (or refresh) takes a stamp, as
+    // `start` does.
+    #[cfg(feature = "redis")]
+    crate::api::remote::join_function::<GP, RP, _>(handle, cache);
     if let Some((answer, refresh)) = cache.claim_stale(&cache, key, policy) {
         return StaleStart::Stale(answer, refresh.map(Revalidate));
     }
@@ -114,7 +118,12 @@ where
     if let Some(lead) = refresh::take(cache) {
         return StaleStart::Lead(lead);
     }
-    match Box::pin(cache.start(key, policy)).await {
+    #[cfg(not(feature = "redis-tier"))]
+    let started = Box::pin(cache.start(key, policy)).await;
+    // `shared_tier = ..`: the leader asks the tier first (see `cache/tier.rs`).
+    #[cfg(feature = "redis-tier")]
+    let started = Box::pin(cache.start_shared(key, policy)).await;
+    match started {
         Start::Done(done) => StaleStart::Done(done),
         Start::Lead(lead) => StaleStart::Lead(lead),
     }

@@ -100,3 +100,38 @@ where
 {
     capacity.to_capacity()
 }
+
+/// Reads the settings named by `shared_tier = NAME` (feature `redis-tier`), like
+/// [`ttl_setting`]: a `const` or `static` of type
+/// [`SharedTier`](crate::backplane::SharedTier).
+#[cfg(feature = "redis-tier")]
+#[doc(hidden)]
+pub fn shared_tier_setting(tier: &crate::backplane::SharedTier) -> crate::backplane::SharedTier {
+    *tier
+}
+
+/// Implemented by nothing: `shared_tier` on a cached function without cache-core's feature
+/// `redis-tier`.
+#[cfg(not(feature = "redis-tier"))]
+#[diagnostic::on_unimplemented(
+    message = "`shared_tier` needs cache-core's feature `redis-tier`",
+    label = "this function shares its values through Redis",
+    note = "enable it: `cache-core = {{ version = \"..\", features = [\"redis-tier\"] }}`"
+)]
+pub trait TierFeature {}
+
+/// Fails to compile, with [`TierFeature`]'s message: `shared_tier = true` without the feature.
+#[cfg(not(feature = "redis-tier"))]
+#[doc(hidden)]
+pub fn shared_tier<Cache: TierFeature, Key, Policy>(_: &Cache, _: &Key, _: &Policy) {}
+
+/// Fails to compile, with [`TierFeature`]'s message: `shared_tier = NAME` without the feature.
+#[cfg(not(feature = "redis-tier"))]
+#[doc(hidden)]
+pub fn shared_tier_with<Cache: TierFeature, Key, Policy, Settings>(
+    _: &Cache,
+    _: &Key,
+    _: &Policy,
+    _: Settings,
+) {
+}

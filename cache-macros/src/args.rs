@@ -13,16 +13,16 @@ use syn::{Ident, LitStr, Token};
 use crate::errors::Errors;
 use crate::values::{
     parse_capacity, parse_crate_path, parse_error_predicate, parse_ignore, parse_jitter,
-    parse_scope, parse_store_if, parse_template, parse_ttl, parse_window, skip_to_comma, Capacity,
-    Ttl,
+    parse_scope, parse_shared_tier, parse_store_if, parse_template, parse_ttl, parse_window,
+    skip_to_comma, Capacity, Ttl,
 };
 
 const VALID: &str = "`ttl`, `key`, `group`, `capacity`, `ignore`, `store_if`, `store_none`, \
                      `scope`, `stale`, `stale_if_error`, `throttle`, `serve_stale_if`, \
-                     `revoke_if`, `timeout`, `soft_timeout`, `jitter`, `crate`";
+                     `revoke_if`, `timeout`, `soft_timeout`, `jitter`, `shared_tier`, `crate`";
 
 /// The method-level arguments, in the order `VALID` lists them.
-pub(crate) const NAMES: [&str; 17] = [
+pub(crate) const NAMES: [&str; 18] = [
     "ttl",
     "key",
     "group",
@@ -39,6 +39,7 @@ pub(crate) const NAMES: [&str; 17] = [
     "timeout",
     "soft_timeout",
     "jitter",
+    "shared_tier",
     "crate",
 ];
 
@@ -75,6 +76,9 @@ pub(crate) struct Args {
     pub(crate) soft_timeout: Option<(u64, u32, Ident)>,
     /// `jitter = "10%"`: the fraction of the TTL.
     pub(crate) jitter: Option<f64>,
+    /// `shared_tier = true` (`None` inside) or `shared_tier = NAME`, and the argument's name,
+    /// where errors about it go; `shared_tier = false` leaves it `None`.
+    pub(crate) shared_tier: Option<(Ident, Option<syn::Path>)>,
     /// Set when `ttl` was given (valid or not), to avoid also reporting it missing.
     pub(crate) ttl_given: bool,
     /// Set when `key`, `group` or `ignore` was given but could not be read: the checks that
@@ -225,6 +229,7 @@ impl Args {
                 "timeout" => "timeout = \"10s\"",
                 "soft_timeout" => "soft_timeout = \"500ms\"",
                 "jitter" => "jitter = \"10%\"",
+                "shared_tier" => "shared_tier = true",
                 _ => "ignore = [self]",
             };
             return Err(syn::Error::new(
@@ -264,6 +269,9 @@ impl Args {
                 self.soft_timeout = Some((secs, nanos, name.clone()));
             }
             "jitter" => self.jitter = Some(parse_jitter(input)?),
+            "shared_tier" => {
+                self.shared_tier = parse_shared_tier(input)?.map(|named| (name.clone(), named));
+            }
             "store_none" => {
                 let store: syn::LitBool = input.parse().map_err(|e| {
                     syn::Error::new(
@@ -357,6 +365,20 @@ mod tests {
         assert!(m[1].contains("unknown argument `tll` (did you mean `ttl`?)"));
         assert!(m[2].contains("`capacity` must be at least 1"));
         assert!(m[3].contains("duplicate argument `ttl`"));
+    }
+
+    #[test]
+    fn shared_tier_is_true_false_or_a_name() {
+        let on = Args::parse(quote!(ttl = 60, shared_tier = true));
+        assert!(on.errors.is_empty());
+        assert!(matches!(on.shared_tier, Some((_, None))));
+        let off = Args::parse(quote!(ttl = 60, shared_tier = false));
+        assert!(off.errors.is_empty() && off.shared_tier.is_none());
+        let named = Args::parse(quote!(ttl = 60, shared_tier = tiers::LISTING));
+        let path = named.shared_tier.and_then(|(_, path)| path).unwrap();
+        assert_eq!(quote!(#path).to_string(), "tiers :: LISTING");
+        let bad = Args::parse(quote!(ttl = 60, shared_tier = "yes"));
+        assert!(messages(&bad)[0].starts_with("`shared_tier` takes `true`, or the name"));
     }
 
     #[test]

@@ -254,6 +254,25 @@ pub(crate) fn body(
             );
         }
     });
+    // `shared_tier = ..`: sets the cache's tier before the miss path starts, once. Spanned on
+    // the argument, where an error about the value's serde bounds (or, on the handle's `&*`,
+    // the missing feature) goes; a `NAME` of the wrong type is reported on the name.
+    let share = plan.shared_tier.as_ref().map(|(arg, named)| {
+        let at = Span::call_site().located_at(arg.span());
+        let at_krate = krate_at(krate, at);
+        match named {
+            None => quote_spanned! {at=>
+                #at_krate::shared_tier(&*#handle_local, &#key, &#policy);
+            },
+            Some(path) => {
+                let at_path = krate_at(krate, path.span());
+                let settings = quote_spanned! {path.span()=> #at_path::shared_tier_setting(&#path)};
+                quote_spanned! {at=>
+                    #at_krate::shared_tier_with(&*#handle_local, &#key, &#policy, || #settings);
+                }
+            }
+        }
+    });
     let mut filters = store_filters(plan, &policy, krate);
     filters.extend(error_filters(plan, &policy, &ret_ty, krate));
     // `stale = ".."` starts with `StaleStart`, which has a `Stale` answer too.
@@ -364,6 +383,7 @@ pub(crate) fn body(
                 return #done;
             }
             #join_scope
+            #share
             #start
         };
         #finish

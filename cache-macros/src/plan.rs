@@ -54,6 +54,8 @@ pub(crate) struct Plan {
     pub(crate) soft_timeout: Option<(u64, u32)>,
     /// `jitter = "10%"`: the fraction of the TTL.
     pub(crate) jitter: Option<f64>,
+    /// `shared_tier = true` / `= NAME`: the argument's name and the settings' `NAME`, if any.
+    pub(crate) shared_tier: Option<(Ident, Option<syn::Path>)>,
 }
 
 impl Plan {

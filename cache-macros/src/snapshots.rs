@@ -204,3 +204,23 @@ fn stale_method() {
     let attributed = quote!(#[ttl_cached(#args)] #item);
     check("stale_method", &attributed, &expand(args, item));
 }
+
+/// `shared_tier = NAME`: the tier set on a miss, before the miss path starts.
+#[test]
+fn shared_tier() {
+    let args = quote!(
+        ttl = 60,
+        key = "<user_id>:<folder_id>",
+        group = "<user_id>",
+        shared_tier = LISTING_TIER
+    );
+    let item = quote! {
+        pub async fn list_folders(user_id: &str, folder_id: &str)
+            -> Result<Arc<Vec<Folder>>, ApiError>
+        {
+            provider_client().list(user_id, folder_id).await
+        }
+    };
+    let attributed = quote!(#[ttl_cached(#args)] #item);
+    check("shared_tier", &attributed, &expand(args, item));
+}

@@ -397,6 +397,7 @@ fn check(
             .take()
             .map(|(secs, nanos, _)| (secs, nanos)),
         jitter: args.jitter.take(),
+        shared_tier: args.shared_tier.take(),
     })
 }
 

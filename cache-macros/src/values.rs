@@ -139,6 +139,25 @@ pub(crate) fn parse_window(input: ParseStream<'_>, which: &str) -> syn::Result<(
     Ok((duration.as_secs(), duration.subsec_nanos()))
 }
 
+/// `shared_tier = true` (`Some(None)`), `shared_tier = false` (`None`), or `shared_tier = NAME`,
+/// a `const` or `static` of type `SharedTier` (`Some(Some(NAME))`).
+pub(crate) fn parse_shared_tier(input: ParseStream<'_>) -> syn::Result<Option<Option<syn::Path>>> {
+    const EXPECTED: &str = "`shared_tier` takes `true`, or the name of a `const` of type \
+                            `SharedTier` for its settings (`shared_tier = LISTING_TIER`)";
+    if input.peek(syn::LitBool) {
+        let on: syn::LitBool = input.parse()?;
+        return Ok(on.value.then_some(None));
+    }
+    if input.peek(syn::Lit) {
+        let lit: syn::Lit = input.parse()?;
+        return Err(syn::Error::new(lit.span(), EXPECTED));
+    }
+    let path: syn::Path = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), EXPECTED))?;
+    Ok(Some(Some(path)))
+}
+
 /// `jitter = "10%"`: a percentage of the TTL, from 0 to 100.
 pub(crate) fn parse_jitter(input: ParseStream<'_>) -> syn::Result<f64> {
     let message =

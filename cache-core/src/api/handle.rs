@@ -40,6 +40,9 @@ trait ErasedCache: Any + Send + Sync {
     /// Upstream fetches running (one per flight), for the `metrics` feature's gauge.
     #[cfg(feature = "metrics")]
     fn fetches_in_flight(&self) -> usize;
+    /// What its shared tier did, if it has one (`shared_tier = ..`).
+    #[cfg(feature = "redis-tier")]
+    fn tier_stats(&self) -> Option<crate::backplane::TierStats>;
     /// Never zero: [`CacheHandle`] refuses zero first.
     fn set_ttl(&self, ttl: Duration);
     /// Never zero: [`CacheHandle`] refuses zero first.
@@ -84,6 +87,10 @@ where
     #[cfg(feature = "metrics")]
     fn fetches_in_flight(&self) -> usize {
         self.flights.len()
+    }
+    #[cfg(feature = "redis-tier")]
+    fn tier_stats(&self) -> Option<crate::backplane::TierStats> {
+        Some(crate::backplane::TierStats::of(&self.tier.get()?.counters))
     }
     fn set_ttl(&self, ttl: Duration) {
         Inner::set_ttl(self, ttl);
@@ -355,6 +362,21 @@ impl CacheHandle {
         self.cell
             .get()
             .map_or_else(CacheStats::default, |c| c.stats())
+    }
+
+    /// What the function's shared tier did (`shared_tier = ..`, feature `redis-tier`): `None`
+    /// for a function without one, or before its first miss. See
+    /// [`TierStats`](crate::backplane::TierStats).
+    ///
+    /// ```
+    /// # #[cache_core::ttl_cached(ttl = 60)]
+    /// # async fn double(n: u64) -> u64 { n * 2 }
+    /// assert_eq!(double_cache().tier_stats(), None);
+    /// ```
+    #[cfg(feature = "redis-tier")]
+    #[must_use]
+    pub fn tier_stats(&self) -> Option<crate::backplane::TierStats> {
+        self.cell.get()?.tier_stats()
     }
 
     /// Removes every entry; the returned [`Invalidated`] yields how many. Fetches still running,

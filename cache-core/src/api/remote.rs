@@ -16,6 +16,7 @@ use super::ttl_cache::TtlCache;
 use crate::cache::Inner;
 use crate::keys::lookup::{GroupOnly, Pair};
 use crate::keys::wire::{decode_exact, Decoder, WireCodec, WireKey};
+use crate::parts::PartList;
 use crate::seam::{self, ApplyRemote, Membership};
 
 /// A `#[ttl_cached]` function's cache: decodes with the expansion's part lists.
@@ -52,23 +53,25 @@ where
 }
 
 /// Makes a `#[ttl_cached]` function's cache take part, once, before its first fetch takes its
-/// stamp: `group` and `key` decode its owned parts. Called on the miss path only. Refused for
-/// a name another cache took, it stores nothing while anyone observes (and what it stored
-/// before is cleared now, if anyone does).
-pub(crate) fn join_function<G, K, V>(
+/// stamp: `GP` and `RP`, the function's part lists, decode and encode its owned parts. Called
+/// on the miss path only. Refused for a name another cache took, it stores nothing while
+/// anyone observes (and what it stored before is cleared now, if anyone does).
+pub(crate) fn join_function<GP, RP, V>(
     handle: &'static CacheHandle,
-    cache: &Inner<G, K, V>,
-    group: Decoder<G>,
-    key: Decoder<K>,
+    cache: &Inner<GP::Owned, RP::Owned, V>,
 ) where
-    G: Hash + Eq + Clone + Send + Sync + 'static,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
+    GP: PartList,
+    RP: PartList,
     V: Clone + Send + Sync + 'static,
 {
     if cache.fleet.get().is_some() {
         return;
     }
-    let remote = Arc::new(RemoteHandle::<G, K> { handle, group, key });
+    let remote = Arc::new(RemoteHandle::<GP::Owned, RP::Owned> {
+        handle,
+        group: GP::wire_decode,
+        key: RP::wire_decode,
+    });
     let accepted = seam::join_cache(
         handle.name(),
         handle.cache_id().identity,
@@ -84,7 +87,8 @@ pub(crate) fn join_function<G, K, V>(
     }
     cache.store.lease.follow(seam::lease());
     let _ = cache.fleet.set(Membership {
-        codec: None,
+        codec: Some(WireCodec::of_parts::<GP, RP>()),
+        identity: handle.cache_id().identity,
         refused: !accepted,
     });
 }
@@ -154,6 +158,7 @@ where
         self.inner.store.lease.follow(seam::lease());
         let joined = self.inner.fleet.set(Membership {
             codec: Some(WireCodec::of::<G, K>()),
+            identity: self.inner.cache_id().identity,
             refused: false,
         });
         if joined.is_ok() {

@@ -10,8 +10,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::builder::CacheBuilder;
+use super::handle::CacheHandle;
 use super::ttl_cache::TtlCache;
 use crate::cache::tier::{TierCounters, TierSetup};
+use crate::engine::policy::Policy;
+use crate::parts::{Key, PartList};
 
 /// The format of a value in the tier: this byte, then `V`'s fingerprint and the
 /// [`SharedTier::version`], then postcard.
@@ -235,17 +238,24 @@ where
     /// assert!(cache.tier_stats().is_some());
     /// ```
     pub fn shared_tier(mut self, tier: SharedTier) -> Self {
-        self.tier = Some(TierSetup {
+        self.tier = Some(tier.setup());
+        self
+    }
+}
+
+impl SharedTier {
+    /// What a cache of `V`s keeps of these settings: the codec, and counters of its own.
+    pub(crate) fn setup<V: Serialize + DeserializeOwned>(self) -> TierSetup<V> {
+        TierSetup {
             encode: encode::<V>,
             decode: decode::<V>,
-            lease: tier.lease,
-            wait: tier.wait_time(),
-            timeout: tier.timeout,
-            max_bytes: tier.max_bytes,
-            version: tier.version,
+            lease: self.lease,
+            wait: self.wait_time(),
+            timeout: self.timeout,
+            max_bytes: self.max_bytes,
+            version: self.version,
             counters: Arc::new(TierCounters::default()),
-        });
-        self
+        }
     }
 }
 
@@ -266,9 +276,15 @@ where
     /// ```
     #[must_use]
     pub fn tier_stats(&self) -> Option<TierStats> {
-        let c = &self.inner.tier.get()?.counters;
+        Some(TierStats::of(&self.inner.tier.get()?.counters))
+    }
+}
+
+impl TierStats {
+    /// A snapshot of `c`.
+    pub(crate) fn of(c: &TierCounters) -> Self {
         let load = TierCounters::load;
-        Some(TierStats {
+        Self {
             hits: load(&c.hits),
             misses: load(&c.misses),
             waited: load(&c.waited),
@@ -280,7 +296,70 @@ where
             writes: load(&c.writes),
             writes_refused: load(&c.writes_refused),
             write_errors: load(&c.write_errors),
-        })
+        }
+    }
+}
+
+/// What `#[ttl_cached(shared_tier = ..)]` requires of a function's value (feature
+/// `redis-tier`): it is sent to Redis with serde, so it must be serde's `Serialize` and
+/// `Deserialize`. Named here so that a compile error about the value names it; you do not
+/// implement it.
+///
+/// ```
+/// use cache_core::ttl_cached;
+/// use std::sync::Arc;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// pub struct Folder { pub id: u64, pub name: String }
+///
+/// // `Arc<Vec<Folder>>` is `SharedValue`: `Folder` is, and `Arc` is with serde's `rc`
+/// // feature, which cache-core's `redis-tier` enables.
+/// #[ttl_cached(ttl = 60, key = "<user_id>", shared_tier = true)]
+/// async fn list_folders(user_id: u64) -> Result<Arc<Vec<Folder>>, String> {
+///     Ok(Arc::new(vec![Folder { id: user_id, name: "inbox".into() }]))
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`shared_tier` sends the function's value to Redis, so `{Self}` must implement serde's `Serialize` and `Deserialize`",
+    label = "the value of this function is shared through Redis",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for the value type (for an `Arc<T>` or a `Vec<T>`, on `T`); or remove `shared_tier`"
+)]
+pub trait SharedValue: Serialize + DeserializeOwned {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned> SharedValue for T {}
+
+/// `shared_tier = true` on a cached function: its cache's tier, with [`SharedTier`]'s defaults,
+/// set on its first miss. Public at the crate root so that rustc's notes name it there.
+#[doc(hidden)]
+#[inline]
+pub fn shared_tier<GP, RP, P>(handle: &'static CacheHandle, key: &Key<GP, RP>, policy: &P)
+where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: Clone + Send + Sync + 'static + SharedValue,
+{
+    shared_tier_with(handle, key, policy, SharedTier::new);
+}
+
+/// `shared_tier = NAME`: as [`shared_tier`], with the settings `NAME` holds, read once.
+#[doc(hidden)]
+#[inline]
+pub fn shared_tier_with<GP, RP, P>(
+    handle: &'static CacheHandle,
+    _key: &Key<GP, RP>,
+    _policy: &P,
+    settings: impl FnOnce() -> SharedTier,
+) where
+    GP: PartList,
+    RP: PartList,
+    P: Policy,
+    P::Value: Clone + Send + Sync + 'static + SharedValue,
+{
+    let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
+    if cache.tier.get().is_none() {
+        let _ = cache.tier.set(settings().setup::<P::Value>());
     }
 }
 

@@ -70,7 +70,7 @@ mod tier;
 mod tier_keys;
 
 #[cfg(feature = "redis-tier")]
-pub use crate::api::tier::{SharedTier, TierStats};
+pub use crate::api::tier::{SharedTier, SharedValue, TierStats};
 pub use crate::keys::wire::WireKey;
 pub use crate::seam::PublishError;
 pub use attach::attach;

@@ -9,12 +9,16 @@
 //! - `<prefix>:tier:<c>:l:<g>:<k>`: the key's fetch lease, the holder's instance;
 //! - `<prefix>:tier:<c>:life`: the longest lifetime written for the cache, kept as long;
 //! - `<prefix>:gen:<c>`, `<prefix>:gen:<c>:g:<g>`, `<prefix>:gen:<c>:k:<g>:<k>`: the
-//!   generations of the cache, of a group and of a key.
+//!   generations of the cache, of a group and of a key;
+//! - for the members of a scope (`<s>`, its path preceded by its length):
+//!   `<prefix>:tier:scope:<s>:life`, the longest lifetime written by any member, and
+//!   `<prefix>:gen:scope:<s>`, `<prefix>:gen:scope:<s>:g:<g>`, the generations of the whole
+//!   scope and of one of its groups.
 //!
 //! A generation is the id of the log entry of the last invalidation that covered it, set by
 //! the script that appends that entry (`log.rs`): ids never repeat, so a generation that
 //! expired and was set again never matches an old tag. The tag of a value is its three
-//! generations as they were when its fetch began. Every key a value's tag names lives at least
+//! generations (five in a scope) as they were when its fetch began. Every key a value's tag names lives at least
 //! as long as the value: a write extends the generations to its lifetime, and an invalidation
 //! sets a generation for at least the longest lifetime written (`life`), so no value outlives
 //! the generation it was checked against. Without `life` (nothing written for the longest
@@ -51,8 +55,9 @@ pub(super) fn install(shared: Arc<Shared>, prefix: String) {
     seam::set_tier(tier);
 }
 
-/// The current tag, in Lua: the three generations, `|`-separated.
-const TAG: &str = "local tag = (redis.call('GET', KEYS[4]) or '') .. '|' .. (redis.call('GET', KEYS[5]) or '') .. '|' .. (redis.call('GET', KEYS[6]) or '')\n";
+/// The current tag, in Lua: the three generations (and a scope's two, `KEYS[8]` and `KEYS[9]`),
+/// `|`-separated.
+const TAG: &str = "local tag = (redis.call('GET', KEYS[4]) or '') .. '|' .. (redis.call('GET', KEYS[5]) or '') .. '|' .. (redis.call('GET', KEYS[6]) or '')\nif #KEYS >= 9 then tag = tag .. '|' .. (redis.call('GET', KEYS[8]) or '') .. '|' .. (redis.call('GET', KEYS[9]) or '') end\n";
 
 /// Reads a value. KEYS: `value_keys`; ARGV: instance, lease ms. Returns `{1, payload, pttl,
 /// tag}` for a value under the current generations, else `{0, tag, leased}` after trying to
@@ -89,16 +94,21 @@ if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
 if tag ~= ARGV[1] then return 0 end
 local px = tonumber(ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', px)
-for i = 4, 6 do
+local gens = {4, 5, 6}
+local lives = {3}
+if #KEYS >= 9 then gens[4] = 8; gens[5] = 9; lives[2] = 7 end
+for _, i in ipairs(gens) do
   local left = redis.call('PTTL', KEYS[i])
   if left >= 0 and left < px then redis.call('PEXPIRE', KEYS[i], px) end
 end
-local life = tonumber(redis.call('GET', KEYS[3]) or '0')
-local left = redis.call('PTTL', KEYS[3])
-if life < px or left < px then
-  if life < px then life = px end
-  if left < px then left = px end
-  redis.call('SET', KEYS[3], life, 'PX', left)
+for _, i in ipairs(lives) do
+  local life = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local left = redis.call('PTTL', KEYS[i])
+  if life < px or left < px then
+    if life < px then life = px end
+    if left < px then left = px end
+    redis.call('SET', KEYS[i], life, 'PX', left)
+  end
 end
 return 1
 "
@@ -226,7 +236,7 @@ impl TierStore for RedisTier {
     }
 
     fn release(&self, at: TierKey<'_>) {
-        let [_, lease, ..] = value_keys(&self.prefix, at);
+        let lease = value_keys(&self.prefix, at).swap_remove(1);
         let instance = self.instance();
         let Some(tier) = TIER.get() else { return };
         crate::cache::tier::spawn(async move {

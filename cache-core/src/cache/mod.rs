@@ -300,12 +300,19 @@ where
         self.fleet.get().is_none_or(Membership::storing_allowed)
     }
 
-    /// As whom, and with which codec, this cache tells its own invalidations: `Some` once it
-    /// joined with a codec of its own (an attached `TtlCache`). A `#[ttl_cached]` cache's
-    /// companions tell its invalidations instead, with the function's part lists.
+    /// As whom, and with which codec, this cache tells its own invalidations (an error that
+    /// revokes) and names its values in the shared tier: `Some` once it joined, unless refused
+    /// for a name another cache holds (whose keys and values it must not touch). A
+    /// `#[ttl_cached]` cache's companions tell theirs with the function's part lists, the same
+    /// encoding.
     pub(crate) fn teller(&self) -> Option<(CacheId<'_>, WireCodec)> {
-        let codec = self.fleet.get()?.codec?;
-        Some((self.cache_id(), codec))
+        let fleet = self.fleet.get()?;
+        let codec = fleet.codec.filter(|_| !fleet.refused)?;
+        let cache = CacheId {
+            name: &self.name,
+            identity: fleet.identity,
+        };
+        Some((cache, codec))
     }
 }
 

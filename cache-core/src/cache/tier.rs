@@ -23,8 +23,10 @@ use std::time::Duration;
 
 use super::Inner;
 use crate::engine::clock::Instant;
-use crate::engine::flight::{Flight, TierAnswer, TierTicket};
+use crate::engine::flight::{Flight, Lead, Start, TierAnswer, TierTicket};
+use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
+use crate::keys::lookup::KeyProbe;
 use crate::seam::{self, TierKey, TierRead};
 
 /// How long a waiter sleeps between two reads, at most.
@@ -71,8 +73,9 @@ where
     pub(crate) async fn through_tier(&self, flight: &Flight<G, K, V>) -> Option<V> {
         let setup = self.tier.get()?;
         let tier = seam::tier()?;
-        // Only a cache that joined the fleet with a codec (an attached `TtlCache`) has its
-        // invalidations bump the tier's generations.
+        // Only a cache that joined the fleet under its own name (an attached `TtlCache`, a
+        // `#[ttl_cached]` function after its first miss) has its invalidations bump the tier's
+        // generations.
         let (_, codec) = self.teller()?;
         if !tier.usable() || !self.storing_allowed() {
             bump(&setup.counters.skipped, 1);
@@ -86,6 +89,7 @@ where
             cache: self.name(),
             group: &group,
             key: &key,
+            scope: self.joined.get().map(|scope| scope.path()),
         };
         let give_up = tokio::time::Instant::now() + setup.wait;
         let mut pause = Duration::from_millis(2);
@@ -141,6 +145,29 @@ where
         }
     }
 
+    /// As [`start`](Inner::start), for a `#[ttl_cached]` function's miss: a leader asks the
+    /// tier before it fetches, if the function has one (`shared_tier = ..`), and answers with
+    /// what it found. (`TtlCache` asks it in `run`, once the caller's fetch is known.)
+    pub(crate) async fn start_shared<'c, P, Pol>(
+        &'c self,
+        probe: &P,
+        policy: &Pol,
+    ) -> Start<Pol::Output, Lead<'c, G, K, V>>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+    {
+        match self.start(probe, policy).await {
+            Start::Lead(lead) if self.tier.get().is_some() => {
+                match self.through_tier(&lead.flight).await {
+                    Some(value) => Start::Done(lead.finish(policy.answer(value), policy).await),
+                    None => Start::Lead(lead),
+                }
+            }
+            started => started,
+        }
+    }
+
     fn ticket(&self, flight: &Flight<G, K, V>, group: Vec<u8>, key: Vec<u8>, answer: TierAnswer) {
         let _ = flight.tier.set(TierTicket { group, key, answer });
     }
@@ -175,6 +202,7 @@ where
             cache: self.name(),
             group,
             key,
+            scope: self.joined.get().map(|scope| scope.path()),
         };
         let payload = stored.and_then(|(value, expiry, now)| {
             let payload = (setup.encode)(value, setup.version)?;

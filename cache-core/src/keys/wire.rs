@@ -366,6 +366,23 @@ impl WireCodec {
     }
 }
 
+impl WireCodec {
+    /// The codec of a `#[ttl_cached]` cache, whose owned parts are `GP`'s and `RP`'s: the
+    /// encoding its companions publish with.
+    pub(crate) fn of_parts<GP: crate::parts::PartList, RP: crate::parts::PartList>() -> Self {
+        Self {
+            group: encode_parts::<GP>,
+            key: encode_parts::<RP>,
+        }
+    }
+}
+
+fn encode_parts<P: crate::parts::PartList>(value: &dyn Any, out: &mut Vec<u8>) -> bool {
+    value
+        .downcast_ref::<P::Owned>()
+        .is_some_and(|owned| P::wire_encode(owned, out))
+}
+
 fn encode_erased<T: WireKey + 'static>(value: &dyn Any, out: &mut Vec<u8>) -> bool {
     value.downcast_ref::<T>().map(|v| v.encode(out)).is_some()
 }

@@ -25,7 +25,7 @@ where
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     #[cfg(feature = "redis")]
-    crate::api::remote::join_function(handle, cache, GP::wire_decode, RP::wire_decode);
+    crate::api::remote::join_function::<GP, RP, _>(handle, cache);
     let lead = cache.lead_refresh(key);
     // The other replicas drop the key and fetch it anew.
     #[cfg(feature = "redis")]

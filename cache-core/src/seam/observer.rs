@@ -191,10 +191,12 @@ pub(crate) fn scope_invalidated(
 /// How one cache takes part, kept by the cache itself: set once, when it joins.
 #[derive(Debug)]
 pub(crate) struct Membership {
-    /// How the cache encodes its own keys' parts, where it tells its invalidations itself (a
-    /// `TtlCache`: `attach` knows its key types); `None` for a `#[ttl_cached]` cache, whose
-    /// companions encode with the function's part lists.
+    /// How the cache encodes its own keys' parts: with its key types' `WireKey` (a `TtlCache`:
+    /// `attach` knows them), or with the function's part lists (a `#[ttl_cached]` cache).
     pub(crate) codec: Option<WireCodec>,
+    /// The identity it joined under (its [`CacheId`]'s): a `#[ttl_cached]` cache's is its
+    /// handle's, not the cache's own address.
+    pub(crate) identity: usize,
     /// Refused for a name already taken.
     pub(crate) refused: bool,
 }

@@ -13,12 +13,15 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Where a value lives in the tier: its cache's name and its parts in the wire encoding.
+/// Where a value lives in the tier: its cache's name and its parts in the wire encoding; and,
+/// for a `#[ttl_cached]` function in a scope, the scope's path, whose invalidation of the group
+/// bumps a generation of its own.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TierKey<'a> {
     pub(crate) cache: &'a str,
     pub(crate) group: &'a [u8],
     pub(crate) key: &'a [u8],
+    pub(crate) scope: Option<&'a str>,
 }
 
 /// What a read of the tier found.

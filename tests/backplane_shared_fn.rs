@@ -1,0 +1,133 @@
+//! The shared tier of `#[ttl_cached]` functions (`shared_tier = ..`), and a function that
+//! serves stale, across replica processes: run by `backplane.rs`, with its harness.
+
+use super::{field, poll, read_together, tier_fleet, Redis, Replica, FAST};
+
+/// Three replicas read the same 20 keys of a cached function with `shared_tier`, each in its
+/// own order, all at once: 20 upstream calls in all, where the same function without the tier
+/// (`folder`) makes one per key per replica; then a new replica reads them all from the tier.
+pub(super) fn a_cached_function_shares_across_replicas(redis: &Redis) {
+    const KEYS: usize = 20;
+    let mut fleet = tier_fleet(redis, &[]);
+    for replica in &mut fleet {
+        replica.version(1);
+    }
+    let (shared, answers) = read_together(&mut fleet, "shared", KEYS, 1);
+    println!("  shared_tier: {shared} upstream calls for {KEYS} keys; {answers:?}");
+    let (alone, _) = read_together(&mut fleet, "folder", KEYS, 2);
+    println!("  without: {alone} upstream calls");
+    assert_eq!(
+        shared, KEYS as u64,
+        "one upstream call per key across the fleet"
+    );
+    assert_eq!(alone, 3 * KEYS as u64, "each replica fetches for itself");
+    let hits: u64 = fleet
+        .iter_mut()
+        .map(|r| field(&r.ask("tier shared"), "hits"))
+        .sum();
+    let writes: u64 = fleet
+        .iter_mut()
+        .map(|r| field(&r.ask("tier shared"), "writes"))
+        .sum();
+    assert_eq!(writes, KEYS as u64, "each value written once");
+    assert!(hits > 0, "the other replicas read from the tier");
+    let mut d = Replica::start_with("D", redis, FAST, &[]);
+    d.version(2);
+    let (calls, values) = d.many("shared", KEYS);
+    assert_eq!(calls, 0, "a new replica reads every key from the tier");
+    assert!(values.iter().all(|v| v.ends_with("@v1")), "{values:?}");
+    assert_eq!(field(&d.ask("tier shared"), "hits"), KEYS as u64);
+}
+
+/// Each kind of invalidation of a cached function (its group, its key, its cache cleared, and
+/// its scope's group), made on B and delivered, bumps the tier's generation it covers: C, which
+/// never held the value A wrote, fetches anew.
+pub(super) fn every_invalidation_of_a_cached_function_reaches_the_tier(redis: &Redis) {
+    let [mut a, mut b, mut c] = tier_fleet(redis, &[]);
+    let kinds = [
+        ("shared-group", "shared"),
+        ("shared-key", "shared"),
+        ("shared-clear", "shared"),
+        ("scope", "shared-account"),
+    ];
+    for (round, (invalidation, kind)) in kinds.into_iter().enumerate() {
+        let user = format!("y{round}");
+        for replica in [&mut a, &mut b, &mut c] {
+            replica.version(1);
+        }
+        let writes = field(&a.ask(&format!("tier {kind}")), "writes");
+        assert_eq!(a.get(kind, &user).0, format!("{user}@v1"));
+        poll(|| field(&a.ask(&format!("tier {kind}")), "writes") == writes + 1);
+        // Written and readable: D, fresh, reads it from the tier without an upstream call.
+        let calls = b.stat("calls");
+        assert_eq!(b.get(kind, &user), (format!("{user}@v1"), calls));
+        for replica in [&mut a, &mut b, &mut c] {
+            replica.version(2);
+        }
+        assert!(b
+            .ask(&format!("inv {invalidation} {user}"))
+            .starts_with("ok"));
+        assert_eq!(
+            c.get(kind, &user).0,
+            format!("{user}@v2"),
+            "C read back a value {invalidation} invalidated"
+        );
+    }
+}
+
+/// A cached function with `stale = ".."` takes part in the backplane: B holds an expired value
+/// inside its stale window; A invalidates the user's group; B then fetches anew rather than
+/// serving the revoked value stale.
+pub(super) fn a_function_that_serves_stale_hears_remote_invalidations(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    b.version(1);
+    assert_eq!(b.get("stale-fn", "revoked").0, "revoked@v1");
+    assert_eq!(b.get("stale-fn", "other").0, "other@v1");
+    // Past the 60 ms TTL, well inside the hour's window.
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    b.version(2);
+    let applied = b.stat("applied");
+    let answer = a.ask("inv stale-fn-group revoked");
+    assert!(answer.starts_with("ok"), "{answer}");
+    assert_eq!(b.ask(&format!("wait_applied {}", applied + 1)), "ok");
+    assert_eq!(
+        b.get("stale-fn", "other").0,
+        "other@v1",
+        "the other user's expired value is served stale: the window is open"
+    );
+    assert_eq!(
+        b.get("stale-fn", "revoked").0,
+        "revoked@v2",
+        "B served the revoked user's value from before A's invalidation"
+    );
+}
+
+/// An error that revokes (`revoke_if`) on one replica invalidates the user's group on every
+/// replica: B, which holds the user's other key, fetches it anew.
+pub(super) fn a_revoking_error_invalidates_the_group_on_every_replica(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    for replica in [&mut a, &mut b] {
+        replica.version(1);
+    }
+    assert_eq!(b.get("revocable", "u").0, "u@v1");
+    assert_eq!(b.get("revocable", "other").0, "other@v1");
+    for replica in [&mut a, &mut b] {
+        replica.version(2);
+    }
+    assert_eq!(a.ask("revoked on"), "ok");
+    let applied = b.stat("applied");
+    assert_eq!(a.get("revocable-2", "u").0, "revoked");
+    assert_eq!(b.ask(&format!("wait_applied {}", applied + 1)), "ok");
+    assert_eq!(
+        b.get("revocable", "other").0,
+        "other@v1",
+        "another user's value stays"
+    );
+    assert_eq!(
+        b.get("revocable", "u").0,
+        "u@v2",
+        "B served the user's value after A's upstream revoked the user"
+    );
+}
