@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cache_core::backplane::{self, BackplaneOptions, BackplaneStats, Health};
+use cache_core::backplane::{self, BackplaneOptions, BackplaneStats, Health, SharedTier};
 use cache_core::TtlCache;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
@@ -89,6 +89,35 @@ fn scrape(snapshotter: &Snapshotter) -> Vec<(String, usize, DebugValue)> {
         .map(|(key, _, _, value)| {
             let labels = key.key().labels().count();
             (key.key().name().to_owned(), labels, value)
+        })
+        .collect()
+}
+
+/// `report()`, then `cache`'s `cache_tier_events_total`: `(event, count)`.
+fn tier_events(snapshotter: &Snapshotter, cache: &str) -> Vec<(String, u64)> {
+    cache_core::metrics::report();
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| {
+            key.key().name() == "cache_tier_events_total"
+                && key
+                    .key()
+                    .labels()
+                    .any(|l| l.key() == "cache" && l.value() == cache)
+        })
+        .map(|(key, _, _, value)| {
+            let event = key
+                .key()
+                .labels()
+                .find(|l| l.key() == "event")
+                .map(|l| l.value().to_owned())
+                .expect("an event label");
+            match value {
+                DebugValue::Counter(n) => (event, n),
+                other => panic!("{other:?}"),
+            }
         })
         .collect()
 }
@@ -252,6 +281,48 @@ fn the_backplane_family_follows_its_stats_and_health() {
     }
     // The family is process-wide: no labels at all.
     assert!(seen.iter().all(|(_, labels, _)| *labels == 0), "{seen:?}");
+
+    // A cache with a shared tier: its events counted by event, as `tier_stats()` counts them.
+    let tiered: TtlCache<String, u32, u32> = TtlCache::builder()
+        .ttl(Duration::from_secs(60))
+        .name("metrics-backplane::tiered")
+        .shared_tier(SharedTier::new())
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        backplane::attach(&tiered).expect("attached");
+        for user in ["t1", "t2"] {
+            tiered.get_with(user, &1, || async { 1 }).await;
+        }
+    });
+    wait_for("the tier's writes", || {
+        tiered.tier_stats().is_some_and(|t| t.writes == 2)
+    });
+    let tier = tiered.tier_stats().expect("a tier");
+    assert_eq!((tier.misses, tier.writes), (2, 2), "{tier:?}");
+    let events = tier_events(&snapshotter, "metrics-backplane::tiered");
+    for (event, expected) in [
+        ("hit", tier.hits),
+        ("miss", tier.misses),
+        ("waited", tier.waited),
+        ("waited_out", tier.waited_out),
+        ("skipped", tier.skipped),
+        ("unavailable", tier.unavailable),
+        ("undecodable", tier.undecodable),
+        ("too_large", tier.too_large),
+        ("write", tier.writes),
+        ("write_refused", tier.writes_refused),
+        ("write_error", tier.write_errors),
+    ] {
+        assert_eq!(
+            events.iter().find(|(e, _)| e == event).map(|(_, v)| *v),
+            Some(expected),
+            "{event}: {events:?}"
+        );
+    }
+    assert_eq!(events.len(), 11, "{events:?}");
+    // A cache without one reports no tier events.
+    assert!(tier_events(&snapshotter, CACHE).is_empty());
 
     // Redis gone: the heartbeat is overdue, the caches are fenced, and the gauges say so.
     drop(redis);

@@ -42,7 +42,7 @@ trait ErasedCache: Any + Send + Sync {
     fn fetches_in_flight(&self) -> usize;
     /// What its shared tier did, if it has one (`shared_tier = ..`).
     #[cfg(feature = "redis-tier")]
-    fn tier_stats(&self) -> Option<crate::backplane::TierStats>;
+    fn tier(&self) -> Option<&crate::cache::tier::TierCounters>;
     /// Never zero: [`CacheHandle`] refuses zero first.
     fn set_ttl(&self, ttl: Duration);
     /// Never zero: [`CacheHandle`] refuses zero first.
@@ -89,8 +89,8 @@ where
         self.flights.len()
     }
     #[cfg(feature = "redis-tier")]
-    fn tier_stats(&self) -> Option<crate::backplane::TierStats> {
-        Some(crate::backplane::TierStats::of(&self.tier.get()?.counters))
+    fn tier(&self) -> Option<&crate::cache::tier::TierCounters> {
+        Some(&self.tier.get()?.counters)
     }
     fn set_ttl(&self, ttl: Duration) {
         Inner::set_ttl(self, ttl);
@@ -376,7 +376,7 @@ impl CacheHandle {
     #[cfg(feature = "redis-tier")]
     #[must_use]
     pub fn tier_stats(&self) -> Option<crate::backplane::TierStats> {
-        self.cell.get()?.tier_stats()
+        Some(crate::backplane::TierStats::of(self.cell.get()?.tier()?))
     }
 
     /// Removes every entry; the returned [`Invalidated`] yields how many. Fetches still running,
@@ -576,5 +576,9 @@ impl crate::cache::census::Source for CacheHandle {
     }
     fn fetches_in_flight(&self) -> usize {
         CacheHandle::fetches_in_flight(self)
+    }
+    #[cfg(feature = "redis-tier")]
+    fn tier_counts(&self) -> Option<[u64; 11]> {
+        Some(self.cell.get()?.tier()?.counts())
     }
 }

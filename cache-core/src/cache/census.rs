@@ -22,6 +22,9 @@ pub(crate) trait Source: Send + Sync {
     fn entries(&self) -> usize;
     /// Upstream fetches running (one per flight).
     fn fetches_in_flight(&self) -> usize;
+    /// What its shared tier did, if it has one (in the order of `tier::TIER_EVENTS`).
+    #[cfg(feature = "redis-tier")]
+    fn tier_counts(&self) -> Option<[u64; 11]>;
 }
 
 enum Enrolled {
@@ -35,11 +38,28 @@ enum Enrolled {
     },
 }
 
+/// What the dropped caches of one name counted.
+#[derive(Default)]
+struct Retired {
+    stats: CacheStats,
+    #[cfg(feature = "redis-tier")]
+    tier: Option<[u64; 11]>,
+}
+
+/// The sum of two tiers' counts, either absent.
+#[cfg(feature = "redis-tier")]
+fn add_tier(a: Option<[u64; 11]>, b: Option<[u64; 11]>) -> Option<[u64; 11]> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(std::array::from_fn(|i| a[i] + b[i])),
+        (a, b) => a.or(b),
+    }
+}
+
 #[derive(Default)]
 struct Registry {
     caches: Vec<Enrolled>,
     /// The counters of the dropped caches, by name, as they were when dropped.
-    retired: BTreeMap<String, CacheStats>,
+    retired: BTreeMap<String, Retired>,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -66,7 +86,11 @@ pub(crate) fn enroll_built<S: Source + 'static>(cache: &Arc<S>) {
 
 /// A built cache at `address` is being dropped, with these counters: it leaves the registry,
 /// and its counters stay under its name. Nothing for a cache that was not enrolled.
-fn retire(address: usize, stats: CacheStats) {
+fn retire(
+    address: usize,
+    stats: CacheStats,
+    #[cfg(feature = "redis-tier")] tier: Option<[u64; 11]>,
+) {
     with_registry(|r| {
         let found = r.caches.iter().position(|enrolled| match enrolled {
             Enrolled::Built { cache, .. } => cache.as_ptr().cast::<()>() as usize == address,
@@ -80,7 +104,11 @@ fn retire(address: usize, stats: CacheStats) {
                 ..stats
             };
             let kept = r.retired.entry(name).or_default();
-            *kept = *kept + stats;
+            kept.stats = kept.stats + stats;
+            #[cfg(feature = "redis-tier")]
+            {
+                kept.tier = add_tier(kept.tier, tier);
+            }
         }
     });
 }
@@ -93,6 +121,9 @@ pub(crate) struct Reading {
     pub(crate) stats: CacheStats,
     pub(crate) entries: usize,
     pub(crate) fetches_in_flight: usize,
+    /// The shared tier's counts, where any cache of the name has one.
+    #[cfg(feature = "redis-tier")]
+    pub(crate) tier: Option<[u64; 11]>,
 }
 
 /// Every name's reading, in name order. Read under the registry's lock: reading a cache's
@@ -119,14 +150,27 @@ pub(crate) fn read() -> BTreeMap<String, Reading> {
                     None => continue,
                 },
             };
+            #[cfg(feature = "redis-tier")]
+            let tier = match enrolled {
+                Enrolled::Function(handle) => handle.tier_counts(),
+                Enrolled::Built { cache, .. } => cache.upgrade().and_then(|c| c.tier_counts()),
+            };
             let reading = readings.entry(name).or_default();
             reading.stats = reading.stats + stats;
             reading.entries += entries;
             reading.fetches_in_flight += in_flight;
+            #[cfg(feature = "redis-tier")]
+            {
+                reading.tier = add_tier(reading.tier, tier);
+            }
         }
-        for (name, stats) in &r.retired {
+        for (name, retired) in &r.retired {
             let reading = readings.entry(name.clone()).or_default();
-            reading.stats = reading.stats + *stats;
+            reading.stats = reading.stats + retired.stats;
+            #[cfg(feature = "redis-tier")]
+            {
+                reading.tier = add_tier(reading.tier, retired.tier);
+            }
         }
         readings
     })
@@ -150,6 +194,10 @@ where
     fn fetches_in_flight(&self) -> usize {
         self.flights.len()
     }
+    #[cfg(feature = "redis-tier")]
+    fn tier_counts(&self) -> Option<[u64; 11]> {
+        Some(self.tier.get()?.counters.counts())
+    }
 }
 
 /// A built cache leaves the registry as it is dropped (its last `Arc` gone), its counters kept
@@ -164,5 +212,7 @@ where
     retire(
         std::ptr::from_ref(cache).cast::<()>() as usize,
         CacheStats::of(&cache.store.counters),
+        #[cfg(feature = "redis-tier")]
+        cache.tier.get().map(|tier| tier.counters.counts()),
     );
 }

@@ -245,8 +245,44 @@ pub(crate) fn spawn(future: impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
+/// The tier's events, in the order of [`TierCounters::counts`]: the `event` label of the
+/// `metrics` feature's `cache_tier_events_total`.
+#[cfg(feature = "metrics")]
+pub(crate) const TIER_EVENTS: [&str; 11] = [
+    "hit",
+    "miss",
+    "waited",
+    "waited_out",
+    "skipped",
+    "unavailable",
+    "undecodable",
+    "too_large",
+    "write",
+    "write_refused",
+    "write_error",
+];
+
 impl TierCounters {
     pub(crate) fn load(counter: &AtomicU64) -> u64 {
         counter.load(Relaxed)
+    }
+
+    /// Every counter, in the order of [`TIER_EVENTS`].
+    #[cfg(feature = "metrics")]
+    pub(crate) fn counts(&self) -> [u64; 11] {
+        [
+            &self.hits,
+            &self.misses,
+            &self.waited,
+            &self.waited_out,
+            &self.skipped,
+            &self.unavailable,
+            &self.undecodable,
+            &self.too_large,
+            &self.writes,
+            &self.writes_refused,
+            &self.write_errors,
+        ]
+        .map(Self::load)
     }
 }

@@ -128,6 +128,13 @@ pub fn report() {
         gauge!("cache_refreshes_in_flight", "cache" => name.clone())
             .set(as_f64(s.refreshes_in_flight));
         gauge!("cache_entries", "cache" => name.clone()).set(as_f64(reading.entries as u64));
+        #[cfg(feature = "redis-tier")]
+        if let Some(counts) = reading.tier {
+            for (event, value) in crate::cache::tier::TIER_EVENTS.into_iter().zip(counts) {
+                counter!("cache_tier_events_total", "cache" => name.clone(), "event" => event)
+                    .absolute(value);
+            }
+        }
         gauge!("cache_fetches_in_flight", "cache" => name)
             .set(as_f64(reading.fetches_in_flight as u64));
     }
@@ -198,6 +205,13 @@ fn describe() {
     describe_counter!(
         "cache_refreshes_failed_total",
         "Background refreshes that ended in an error or a panic."
+    );
+    #[cfg(feature = "redis-tier")]
+    describe_counter!(
+        "cache_tier_events_total",
+        "What the shared tier did on this replica's misses, by event: hit, miss, waited, \
+         waited_out, skipped, unavailable, undecodable, too_large, write, write_refused, \
+         write_error (see TierStats)."
     );
     describe_gauge!("cache_refreshes_in_flight", "Background refreshes running.");
     describe_gauge!("cache_entries", "Entries stored.");
