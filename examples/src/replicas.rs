@@ -16,8 +16,9 @@
 //!    and cache again. (With a Redis that keeps its data, they would replay the log and keep
 //!    every listing nobody invalidated: see the README's backplane section.)
 //! 5. Sharing across replicas: both replicas browse the same 20 folders of one user, first
-//!    through a cache of their own (each fetches every folder), then through a cache with the
-//!    shared tier (feature `redis-tier`: what one replica fetched, the other reads from Redis).
+//!    through a cached function of their own (each fetches every folder), then through one with
+//!    `shared_tier = true` (feature `redis-tier`: what one replica fetched, the other reads from
+//!    Redis).
 //!
 //! Run: `cargo run --release -p ttl-cached-examples --bin replicas` (needs `redis-server` on
 //! the PATH, e.g. `apt-get install redis-server`).
@@ -29,8 +30,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use cache_core::backplane::{self, BackplaneOptions, Health, SharedTier};
-use cache_core::{ttl_cached, TtlCache};
+use cache_core::backplane::{self, BackplaneOptions, Health};
+use cache_core::ttl_cached;
 
 /// Upstream calls this replica made.
 static UPSTREAM_CALLS: AtomicU64 = AtomicU64::new(0);
@@ -53,27 +54,22 @@ async fn fetch_folder(user: &str, folder: u32) -> String {
     format!("{user}/folder-{folder}")
 }
 
-/// Folder listings by (user, folder), in a cache of this replica's own, or sharing what it
-/// fetches with the other replicas through Redis.
-fn folders(shared: bool) -> &'static TtlCache<String, u32, String> {
-    static OWN: std::sync::OnceLock<TtlCache<String, u32, String>> = std::sync::OnceLock::new();
-    static SHARED: std::sync::OnceLock<TtlCache<String, u32, String>> = std::sync::OnceLock::new();
-    let (cell, name) = if shared {
-        (&SHARED, "replicas-example::shared-folders")
-    } else {
-        (&OWN, "replicas-example::folders")
-    };
-    cell.get_or_init(|| {
-        let builder = TtlCache::builder().ttl(Duration::from_secs(60)).name(name);
-        let builder = if shared {
-            builder.shared_tier(SharedTier::new())
-        } else {
-            builder
-        };
-        let cache = builder.build().expect("valid settings");
-        backplane::attach(&cache).expect("a name of its own");
-        cache
-    })
+/// Folder listings by (user, folder), in a cache of this replica's own.
+#[ttl_cached(ttl = 60, key = "<user>:<folder>", group = "<user>")]
+async fn own_folder(user: &str, folder: u32) -> String {
+    fetch_folder(user, folder).await
+}
+
+/// The same, sharing what it fetches with the other replicas through Redis (feature
+/// `redis-tier`): a miss reads the tier before calling the provider.
+#[ttl_cached(
+    ttl = 60,
+    key = "<user>:<folder>",
+    group = "<user>",
+    shared_tier = true
+)]
+async fn shared_folder(user: &str, folder: u32) -> String {
+    fetch_folder(user, folder).await
 }
 
 /// A replica: installs the backplane, then answers one command per line.
@@ -123,9 +119,11 @@ fn replica(name: &str) {
                     let n: u32 = words.next().and_then(|n| n.parse().ok()).expect("a count");
                     let before = UPSTREAM_CALLS.load(SeqCst);
                     for folder in 0..n {
-                        folders(shared)
-                            .get_with(user.as_str(), &folder, || fetch_folder(&user, folder))
-                            .await;
+                        if shared {
+                            shared_folder(&user, folder).await;
+                        } else {
+                            own_folder(&user, folder).await;
+                        }
                     }
                     format!("upstream_calls={}", UPSTREAM_CALLS.load(SeqCst) - before)
                 }
