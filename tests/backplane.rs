@@ -173,6 +173,10 @@ fn main() {
             "a_revoking_error_invalidates_the_group_on_every_replica",
             shared_fn::a_revoking_error_invalidates_the_group_on_every_replica,
         ),
+        (
+            "a_waiter_is_woken_when_the_value_is_written",
+            shared_fn::a_waiter_is_woken_when_the_value_is_written,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;

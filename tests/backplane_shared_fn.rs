@@ -1,6 +1,8 @@
 //! The shared tier of `#[ttl_cached]` functions (`shared_tier = ..`), and a function that
 //! serves stale, across replica processes: run by `backplane.rs`, with its harness.
 
+use std::time::{Duration, Instant};
+
 use super::{field, poll, read_together, tier_fleet, Redis, Replica, FAST};
 
 /// Three replicas read the same 20 keys of a cached function with `shared_tier`, each in its
@@ -130,4 +132,43 @@ pub(super) fn a_revoking_error_invalidates_the_group_on_every_replica(redis: &Re
         "u@v2",
         "B served the user's value after A's upstream revoked the user"
     );
+}
+
+/// A replica waiting on another's fetch lease is woken by the write's announcement on the
+/// tier's channel, not by its poll (which, after a second's wait, reads every 100 ms): A holds
+/// the fetch of a cold key; B misses it and waits; A's fetch is released. B's answer, timed
+/// from the release, must come well inside the poll's interval in at least 6 of 7 rounds
+/// (by polling alone, each round would have a 40 % chance). The figures are printed.
+pub(super) fn a_waiter_is_woken_when_the_value_is_written(redis: &Redis) {
+    let [mut a, mut b, _c] = tier_fleet(redis, &[]);
+    let mut latencies = Vec::new();
+    for round in 1..=7u64 {
+        let user = format!("w{round}");
+        a.version(round);
+        b.version(round);
+        assert_eq!(a.ask(&format!("slowget tiered {user}")), "started");
+        let calls = b.stat("calls");
+        b.send(&format!("get tiered {user}"));
+        std::thread::sleep(Duration::from_millis(1200));
+        let released = Instant::now();
+        assert_eq!(a.ask("release"), format!("val {user}@v{round}"));
+        let answer = b.recv("get");
+        latencies.push(released.elapsed());
+        assert_eq!(
+            answer,
+            format!("val {user}@v{round} calls {calls}"),
+            "B read A's value"
+        );
+    }
+    latencies.sort_unstable();
+    println!("  a waiter's answer after the lease holder's release: {latencies:?}");
+    let quick = latencies
+        .iter()
+        .filter(|l| **l < Duration::from_millis(40))
+        .count();
+    assert!(
+        quick >= 6,
+        "woken by polling, not by the write: {latencies:?}"
+    );
+    assert_eq!(field(&b.ask("tier"), "waited"), 7);
 }

@@ -135,6 +135,8 @@ pub fn install(url: &str, options: BackplaneOptions) -> Result<Backplane, Backpl
         epoch_key: options.epoch_key(),
         replica_key: format!("{}:replica:{replica_id}", options.prefix),
         beat_channel: format!("{}:heartbeat:{replica_id}:{instance:016x}", options.prefix),
+        #[cfg(feature = "redis-tier")]
+        tier_channel: format!("{}:tier-settled", options.prefix),
         instance,
         every: options.heartbeat_every,
         timeout: options.heartbeat_timeout,

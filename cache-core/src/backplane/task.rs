@@ -28,6 +28,10 @@ pub(super) struct Shared {
     pub(super) epoch_key: String,
     pub(super) replica_key: String,
     pub(super) beat_channel: String,
+    /// Where the shared tier says a value was written or a fetch lease given back (feature
+    /// `redis-tier`): the replicas waiting on that key read it again at once.
+    #[cfg(feature = "redis-tier")]
+    pub(super) tier_channel: String,
     pub(super) instance: u64,
     pub(super) every: Duration,
     pub(super) timeout: Duration,
@@ -202,6 +206,8 @@ async fn session(shared: &Arc<Shared>, position: &mut Position) -> Result<(), St
     let mut pubsub = bounded(shared.timeout, client.get_async_pubsub()).await?;
     let subscribe = async {
         pubsub.subscribe(&shared.channel).await?;
+        #[cfg(feature = "redis-tier")]
+        pubsub.subscribe(&shared.tier_channel).await?;
         pubsub.subscribe(&shared.beat_channel).await
     };
     bounded(shared.timeout, subscribe).await?;
@@ -229,6 +235,11 @@ async fn session(shared: &Arc<Shared>, position: &mut Position) -> Result<(), St
                     if heartbeat(shared, message.get_payload_bytes()) {
                         last_beat = Instant::now();
                     }
+                    continue;
+                }
+                #[cfg(feature = "redis-tier")]
+                if message.get_channel_name() == shared.tier_channel {
+                    super::tier::settled(message.get_payload_bytes());
                     continue;
                 }
                 on_channel(shared, position, message.get_payload_bytes());

@@ -24,11 +24,13 @@
 //! the generation it was checked against. Without `life` (nothing written for the longest
 //! lifetime), there is nothing to invalidate and nothing is set.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
+use tokio::sync::Notify;
 
 use super::health::storing_allowed;
 use super::publish::OUTBOX;
@@ -82,16 +84,21 @@ return {0, tag, leased and 1 or 0}
     })
 }
 
-/// Writes a value if its tag is current, and gives the lease back. KEYS: `value_keys`; ARGV:
-/// tag, payload, lifetime ms, instance. Returns 1 if written.
+/// Writes a value if its tag is current, and gives the lease back; either, announced on the
+/// tier's channel (the value's key), wakes the replicas waiting for it. KEYS: `value_keys`;
+/// ARGV: tag, payload, lifetime ms, instance, channel. Returns 1 if written.
 fn write_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| {
         Script::new(&format!(
             "{TAG}{}",
             r"
-if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
-if tag ~= ARGV[1] then return 0 end
+local released = redis.call('GET', KEYS[2]) == ARGV[4]
+if released then redis.call('DEL', KEYS[2]) end
+if tag ~= ARGV[1] then
+  if released then redis.call('PUBLISH', ARGV[5], KEYS[1]) end
+  return 0
+end
 local px = tonumber(ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', px)
 local gens = {4, 5, 6}
@@ -110,23 +117,59 @@ for _, i in ipairs(lives) do
     redis.call('SET', KEYS[i], life, 'PX', left)
   end
 end
+redis.call('PUBLISH', ARGV[5], KEYS[1])
 return 1
 "
         ))
     })
 }
 
-/// Gives a lease back if it is ours. KEYS: lease; ARGV: instance.
+/// Gives a lease back if it is ours, and says so on the tier's channel (the value's key), so
+/// that a waiting replica takes it at once. KEYS: lease, value; ARGV: instance, channel.
 fn release_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| {
         Script::new(
             r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], KEYS[2])
+  return 1
+end
 return 0
 ",
         )
     })
+}
+
+/// The replicas' waits for a key another replica fetches, by the value's key in Redis: woken
+/// when the tier's channel says the key was written or its lease given back. Held weakly, so a
+/// wait that ended leaves nothing but an entry swept on a later insert.
+struct Waiters {
+    by_key: HashMap<String, Weak<Notify>>,
+    /// The size at which the dead entries are swept next.
+    sweep_at: usize,
+}
+
+static WAITERS: Mutex<Option<Waiters>> = Mutex::new(None);
+
+fn with_waiters<R>(f: impl FnOnce(&mut Waiters) -> R) -> R {
+    // Poisoned only by a panic while inserting or removing plain values: still valid.
+    let mut guard = WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    f(guard.get_or_insert_with(|| Waiters {
+        by_key: HashMap::new(),
+        sweep_at: 64,
+    }))
+}
+
+/// A message on the tier's channel: the key it names was written, or its lease given back.
+pub(super) fn settled(payload: &[u8]) {
+    let Ok(key) = std::str::from_utf8(payload) else {
+        return;
+    };
+    if let Some(notify) = with_waiters(|w| w.by_key.get(key).and_then(Weak::upgrade)) {
+        notify.notify_waiters();
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -219,7 +262,8 @@ impl TierStore for RedisTier {
         let instance = self.instance();
         let tier = TIER.get();
         Box::pin(async move {
-            let mut conn = tier?.connection().await?;
+            let tier = tier?;
+            let mut conn = tier.connection().await?;
             let mut call = write_script().prepare_invoke();
             for key in &keys {
                 call.key(key);
@@ -227,7 +271,8 @@ impl TierStore for RedisTier {
             call.arg(tag)
                 .arg(payload)
                 .arg(millis(lifetime))
-                .arg(instance);
+                .arg(instance)
+                .arg(&tier.shared.tier_channel);
             call.invoke_async::<i64>(&mut conn)
                 .await
                 .ok()
@@ -236,18 +281,38 @@ impl TierStore for RedisTier {
     }
 
     fn release(&self, at: TierKey<'_>) {
-        let lease = value_keys(&self.prefix, at).swap_remove(1);
+        let mut keys = value_keys(&self.prefix, at);
+        keys.truncate(2);
         let instance = self.instance();
         let Some(tier) = TIER.get() else { return };
         crate::cache::tier::spawn(async move {
             if let Some(mut conn) = tier.connection().await {
                 let mut call = release_script().prepare_invoke();
-                call.key(lease).arg(instance);
+                call.key(&keys[1])
+                    .key(&keys[0])
+                    .arg(instance)
+                    .arg(&tier.shared.tier_channel);
                 let _ =
                     tokio::time::timeout(tier.shared.timeout, call.invoke_async::<i64>(&mut conn))
                         .await;
             }
         });
+    }
+
+    fn watch(&self, at: TierKey<'_>) -> Arc<Notify> {
+        let key = value_keys(&self.prefix, at).swap_remove(0);
+        with_waiters(|w| {
+            if let Some(notify) = w.by_key.get(&key).and_then(Weak::upgrade) {
+                return notify;
+            }
+            let notify = Arc::new(Notify::new());
+            w.by_key.insert(key, Arc::downgrade(&notify));
+            if w.by_key.len() >= w.sweep_at {
+                w.by_key.retain(|_, waiting| waiting.strong_count() > 0);
+                w.sweep_at = (w.by_key.len() * 2).max(64);
+            }
+            notify
+        })
     }
 
     fn usable(&self) -> bool {

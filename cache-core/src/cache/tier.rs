@@ -8,8 +8,10 @@
 //!   stored here (the flight did not go stale: no invalidation of the key since it began, here
 //!   or delivered from another replica), writes it back under the generations it read, which
 //!   the tier refuses if any was bumped since.
-//! - Not found, and another replica holds the lease: waits for its value, polling, at most the
-//!   tier's `wait`; then fetches itself (and writes back as above).
+//! - Not found, and another replica holds the lease: waits for its value, at most the tier's
+//!   `wait`, reading again when the tier's channel says the key was written or its lease given
+//!   back (or, failing that, every 2 ms doubling to 100 ms); then fetches itself (and writes
+//!   back as above).
 //! - The tier is closed (the backplane is not healthy, or an invalidation made here has not
 //!   reached Redis yet), slow (past its `timeout`), or holds something that does not decode:
 //!   it fetches, as without the tier.
@@ -29,8 +31,10 @@ use crate::engine::stats::bump;
 use crate::keys::lookup::KeyProbe;
 use crate::seam::{self, TierKey, TierRead};
 
-/// How long a waiter sleeps between two reads, at most.
-const MAX_POLL: Duration = Duration::from_millis(20);
+/// How long a waiter sleeps between two reads, at most, unless the tier's channel wakes it
+/// first (the lease's holder announces its write, or its giving the lease back; an
+/// announcement can be lost, as any pub/sub message can, and the poll catches that).
+const MAX_POLL: Duration = Duration::from_millis(100);
 
 /// A cache's tier, set by the builder: the value codec (type-erased there, where `V`'s serde
 /// bounds are known) and the settings.
@@ -95,6 +99,11 @@ where
         let mut pause = Duration::from_millis(2);
         let mut waiting = false;
         loop {
+            // Enabled before the read: a write announced after it wakes this wait.
+            let notify = tier.watch(at);
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let sent = Instant::now();
             let read = tokio::time::timeout(setup.timeout, tier.read(at, setup.lease))
                 .await
@@ -130,7 +139,7 @@ where
                             waiting = true;
                             bump(&setup.counters.waited, 1);
                         }
-                        tokio::time::sleep(pause.min(give_up - now)).await;
+                        let _ = tokio::time::timeout(pause.min(give_up - now), notified).await;
                         pause = (pause * 2).min(MAX_POLL);
                         continue;
                     }

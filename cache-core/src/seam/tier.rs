@@ -62,6 +62,10 @@ pub(crate) trait TierStore: Send + Sync {
     ) -> WriteFuture;
     /// Gives the key's fetch lease back (the fetch failed or was abandoned), in the background.
     fn release(&self, at: TierKey<'_>);
+    /// What is notified (`notify_waiters`) when another replica writes the value at `at` or
+    /// gives its lease back: a waiter enables a `notified()` before each read, and reads again
+    /// once woken (or once its poll's pause ends: a notification can be lost).
+    fn watch(&self, at: TierKey<'_>) -> std::sync::Arc<tokio::sync::Notify>;
     /// Whether the tier may be used now: the backplane is healthy and every invalidation made
     /// here has reached Redis (until then a read could find a value invalidated here).
     fn usable(&self) -> bool;
