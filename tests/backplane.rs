@@ -177,6 +177,10 @@ fn main() {
             "a_waiter_is_woken_when_the_value_is_written",
             shared_fn::a_waiter_is_woken_when_the_value_is_written,
         ),
+        (
+            "an_unanswered_read_leaves_no_lease_behind",
+            shared_fn::an_unanswered_read_leaves_no_lease_behind,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;

@@ -365,6 +365,8 @@ pub(crate) fn run() {
     });
     let mut held: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<String>)> = None;
     let mut spraying: Option<tokio::task::JoinHandle<u64>> = None;
+    // A get running in the background, to cancel (`spawnget`, `cancel`).
+    let mut spawned: Option<tokio::task::JoinHandle<String>> = None;
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");
         let words: Vec<&str> = line.split(' ').collect();
@@ -426,6 +428,21 @@ pub(crate) fn run() {
                     match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
                         Ok(Ok(())) => "started".to_owned(),
                         _ => "not started".to_owned(),
+                    }
+                }
+                ["spawnget", kind, user] => {
+                    let (kind, user) = ((*kind).to_owned(), (*user).to_owned());
+                    spawned = Some(tokio::spawn(async move { get(&kind, &user).await }));
+                    "spawned".to_owned()
+                }
+                // Cancels the spawned get (its future dropped where it is waiting).
+                ["cancel"] => {
+                    let task = spawned.take().expect("a spawned get");
+                    task.abort();
+                    match task.await {
+                        Err(e) if e.is_cancelled() => "cancelled".to_owned(),
+                        Ok(value) => format!("finished {value}"),
+                        Err(e) => format!("failed {e}"),
                     }
                 }
                 ["release"] => {

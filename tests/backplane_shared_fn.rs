@@ -172,3 +172,45 @@ pub(super) fn a_waiter_is_woken_when_the_value_is_written(redis: &Redis) {
     );
     assert_eq!(field(&b.ask("tier"), "waited"), 7);
 }
+
+/// A tier read not answered in time (Redis frozen for 300 ms, three times the timeout): the
+/// miss fetches without the tier, and the read, still queued, runs once Redis thaws and takes
+/// the key's lease, which nobody will give back by a write. Another replica missing the key
+/// must not wait for a fetch nobody runs: the unanswered read's lease is given back.
+pub(super) fn an_unanswered_read_leaves_no_lease_behind(redis: &Redis) {
+    let [mut a, mut b, _c] = tier_fleet(redis, &[("TTL_BP_TIER_LEASE_MS", "3000")]);
+    for replica in [&mut a, &mut b] {
+        replica.version(1);
+    }
+    let _ = a.get("tiered", "warm");
+    redis.signal("-STOP");
+    assert_eq!(a.ask("spawnget tiered gone"), "spawned");
+    std::thread::sleep(Duration::from_millis(300));
+    redis.signal("-CONT");
+    assert_eq!(
+        a.ask("cancel"),
+        "finished gone@v1",
+        "A fetched without the tier"
+    );
+    assert_eq!(field(&a.ask("tier"), "unavailable"), 1);
+    // By now the read ran (and took the lease), and the release after it, in order on one
+    // connection; without the release the lease would hold for 3 s.
+    std::thread::sleep(Duration::from_millis(200));
+    let leases = redis.command_lines(&["KEYS", "backplane-test:tier:*:l:*"]);
+    assert!(
+        leases.is_empty(),
+        "the unanswered read's lease is held: {leases:?}"
+    );
+    let started = Instant::now();
+    let (value, _) = b.get("tiered", "gone");
+    println!(
+        "  B's miss after A's unanswered read: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(value, "gone@v1");
+    assert_eq!(
+        field(&b.ask("tier"), "waited"),
+        0,
+        "B waited on the lease of A's unanswered read"
+    );
+}

@@ -105,9 +105,16 @@ where
             tokio::pin!(notified);
             notified.as_mut().enable();
             let sent = Instant::now();
+            let pending = PendingRead { tier, at };
             let read = tokio::time::timeout(setup.timeout, tier.read(at, setup.lease))
                 .await
                 .unwrap_or(TierRead::Unavailable);
+            if matches!(read, TierRead::Unavailable) {
+                drop(pending);
+            } else {
+                // Answered: any lease it took is in the answer.
+                std::mem::forget(pending);
+            }
             let answer = match read {
                 TierRead::Hit {
                     payload,
@@ -243,6 +250,21 @@ where
     /// The flight failed or was abandoned: its lease, if it holds one, goes back.
     pub(crate) fn tier_abandoned(&self, flight: &Flight<G, K, V>) {
         self.tier_settled(flight, None);
+    }
+}
+
+/// A tier read not answered (timed out, or the miss cancelled while waiting for it): it may
+/// still run in Redis and take the key's lease, which then holds the other replicas until it
+/// expires. Dropped, it gives the lease back, if the read took it (the release runs after the
+/// read: one connection, in order). Forgotten once the read is answered.
+struct PendingRead<'a> {
+    tier: &'static dyn seam::TierStore,
+    at: TierKey<'a>,
+}
+
+impl Drop for PendingRead<'_> {
+    fn drop(&mut self) {
+        self.tier.release(self.at);
     }
 }
 
