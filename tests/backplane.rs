@@ -181,6 +181,10 @@ fn main() {
             "an_unanswered_read_leaves_no_lease_behind",
             shared_fn::an_unanswered_read_leaves_no_lease_behind,
         ),
+        (
+            "a_new_replicas_first_seconds",
+            shared_fn::a_new_replicas_first_seconds,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;

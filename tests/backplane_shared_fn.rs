@@ -214,3 +214,69 @@ pub(super) fn an_unanswered_read_leaves_no_lease_behind(redis: &Redis) {
         "B waited on the lease of A's unanswered read"
     );
 }
+
+/// A new replica's first seconds (`TTL_BP_FIRST_SECONDS`, default 6; 60 for the issue's
+/// minute): three replicas serve 50 keys (TTL 5 s) with the tier; D starts, and every half
+/// second each of the four reads every key in its own order, all at once. Upstream calls are
+/// counted at the source, in each replica; D's reads are split into local hits, tier hits and
+/// upstream calls. The fleet's calls must stay within 1.05x one per key per TTL.
+pub(super) fn a_new_replicas_first_seconds(redis: &Redis) {
+    const KEYS: usize = 50;
+    const TTL_MS: u64 = 5_000;
+    let seconds: u64 = std::env::var("TTL_BP_FIRST_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let env = [("TTL_BP_TIER_TTL_MS", "5000")];
+    let mut fleet = tier_fleet(redis, &env);
+    for replica in &mut fleet {
+        replica.version(1);
+    }
+    let warmed = Instant::now();
+    let (mut calls, _) = read_together(&mut fleet, "tiered", KEYS, 1);
+    let mut d = Replica::start_with("D", redis, FAST, &env);
+    d.version(1);
+    let started = Instant::now();
+    let (mut d_calls, mut d_reads, mut round) = (0, 0, 0u64);
+    while started.elapsed() < Duration::from_secs(seconds) {
+        round += 1;
+        let tick = Instant::now();
+        for (i, replica) in fleet.iter_mut().chain(std::iter::once(&mut d)).enumerate() {
+            replica.send(&format!(
+                "timed tiered {} 1",
+                super::shuffled(KEYS, round * 10 + i as u64)
+            ));
+        }
+        for (i, replica) in fleet.iter_mut().chain(std::iter::once(&mut d)).enumerate() {
+            let answer = replica.recv("timed");
+            let n: u64 = answer
+                .split(' ')
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .expect("calls");
+            calls += n;
+            if i == 3 {
+                d_calls += n;
+                d_reads += KEYS as u64;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500).saturating_sub(tick.elapsed()));
+    }
+    let elapsed = warmed.elapsed();
+    let tier = d.ask("tier");
+    let (from_tier, waited) = (field(&tier, "hits"), field(&tier, "waited"));
+    let periods = 1 + elapsed.as_millis() as u64 / TTL_MS;
+    println!(
+        "  D's first {:.1} s: {d_reads} reads, {} from its memory, {from_tier} from the tier \
+         ({waited} after waiting on another replica's fetch), {d_calls} upstream calls; the \
+         fleet's upstream calls: {calls} for {KEYS} keys over {:.1} s (TTL 5 s)",
+        started.elapsed().as_secs_f64(),
+        d_reads - from_tier - d_calls,
+        elapsed.as_secs_f64()
+    );
+    assert!(from_tier > 0, "D read nothing from the tier: {tier}");
+    assert!(
+        calls as f64 <= 1.05 * (KEYS as u64 * periods) as f64,
+        "{calls} upstream calls for {KEYS} keys over {periods} TTL periods"
+    );
+}
