@@ -277,6 +277,7 @@ where
     /// assert_eq!(cache.get("u", &1), Some(5));
     /// # }
     /// ```
+    #[inline]
     pub fn get<QG, QK>(&self, group: &QG, key: &QK) -> Option<V>
     where
         QG: ?Sized + Hash + Equivalent<G>,
