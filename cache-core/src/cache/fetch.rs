@@ -29,17 +29,21 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// Get-or-fetch, for the public verbs.
-    pub(crate) async fn run<P, Pol, F, Fut>(&self, probe: &P, policy: &Pol, fetch: F) -> Pol::Output
+    /// Get-or-fetch for the public verbs, after the caller looked the key up and missed: each
+    /// verb looks up in its own body and awaits this only on a miss, so a hit neither builds
+    /// nor drops the miss path's state machine.
+    pub(crate) async fn miss<P, Pol, F, Fut>(
+        &self,
+        probe: &P,
+        policy: &Pol,
+        fetch: F,
+    ) -> Pol::Output
     where
         P: ?Sized + KeyProbe<G, K>,
         Pol: Policy<Value = V>,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Pol::Output>,
     {
-        if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
-            return policy.answer(value);
-        }
         // Not boxed: the miss path's state makes the future 376 bytes instead of 312, and a
         // box would cost every miss an allocation.
         let lead = match self.start(probe, policy).await {

@@ -252,7 +252,7 @@ mod os {
     /// One reading of `clock`, in nanoseconds, or `None` if the kernel refused it.
     #[inline(always)]
     fn read(clock: libc::clockid_t) -> Option<u64> {
-        // SAFETY: `ts` is a valid, writable `timespec` that lives across the call, which writes
+        // SAFETY: `ts` points to a writable `timespec` that lives across the call, which writes
         // only to it; `clock` is one of the constants below, valid on Linux and Android since
         // 2.6.32. A failure is reported by the return value, checked by `nanos`.
         nanos(|ts| unsafe { libc::clock_gettime(clock, ts) })
@@ -260,21 +260,21 @@ mod os {
 
     /// The resolution of `clock`, in nanoseconds.
     fn resolution(clock: libc::clockid_t) -> Option<u64> {
-        // SAFETY: as in `read`: a valid, writable `timespec`, a valid clock id, the status
+        // SAFETY: as in `read`: a writable `timespec`, a valid clock id, the status
         // checked by `nanos`.
         nanos(|ts| unsafe { libc::clock_getres(clock, ts) })
     }
 
     /// What `call` writes into a `timespec`, in nanoseconds, unless it returns a failure.
     #[inline(always)]
-    fn nanos(call: impl FnOnce(&mut libc::timespec) -> libc::c_int) -> Option<u64> {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        if call(&mut ts) != 0 {
+    fn nanos(call: impl FnOnce(*mut libc::timespec) -> libc::c_int) -> Option<u64> {
+        // Not zeroed first: two stores on every hit, for a value read only once written.
+        let mut ts = std::mem::MaybeUninit::<libc::timespec>::uninit();
+        if call(ts.as_mut_ptr()) != 0 {
             return None;
         }
+        // SAFETY: a zero return means the call wrote the whole `timespec` (POSIX).
+        let ts = unsafe { ts.assume_init() };
         // A monotonic reading (or resolution) is never negative and its nanoseconds are below
         // 10^9: the casts are exact, and the sum overflows after 584 years of uptime.
         #[allow(clippy::cast_sign_loss)]

@@ -2,7 +2,8 @@
 //! what sits above. Uses only `keys/`; everything above may use it.
 //!
 //! - `store.rs`: the entries, their index, the capacity bound, sweeping; `probe.rs` hashes a
-//!   key once per call and finds entries by that hash; `node.rs` is one stored value.
+//!   key once per call and finds entries by that hash; `node.rs` is one stored value, and
+//!   `slot.rs` the lock-free slot its value sits in.
 //! - `eviction.rs` and `list.rs`: which entries leave when the cache is full (expired ones
 //!   first, then S3-FIFO), and the index-linked lists that hold those orders.
 //! - `clock.rs`: what "now" is for every deadline (a coarse read on the hit path, exact all
@@ -34,6 +35,7 @@ pub(crate) mod list;
 pub(crate) mod node;
 pub(crate) mod policy;
 pub(crate) mod probe;
+pub(crate) mod slot;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
 pub(crate) mod store;

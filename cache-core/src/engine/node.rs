@@ -8,11 +8,11 @@ use std::sync::atomic::{
 use std::sync::Arc;
 
 use crate::engine::clock::Instant;
-use arc_swap::ArcSwapOption;
 
 use crate::engine::group::{Group, Member};
 use crate::engine::lease::Follows;
 use crate::engine::probe::{Stored, StoredKey};
+use crate::engine::slot::Slot;
 use crate::engine::throttle::Throttle;
 
 /// The generation a value was fetched under: the group's generation and the cache's epoch when
@@ -38,10 +38,9 @@ pub(crate) struct Node<G, K, V> {
     /// The value, taken out when the node leaves the cache. scc's `HashIndex` frees a removed
     /// entry (this node) only once every thread has moved past it, which can take as long as
     /// an idle worker stays idle; the value, often the largest part of an entry and the part
-    /// that must not outlive an invalidation, goes at once. `ArcSwapOption` gives lock-free
-    /// reads whose references are paid back by the writer, so taking the value drops it as
-    /// soon as no hit is cloning it, with no garbage left behind on any thread.
-    value: ArcSwapOption<V>,
+    /// that must not outlive an invalidation, goes at once: the slot (`slot.rs`) lets hits
+    /// clone it without a lock and drops it as soon as no hit is cloning it.
+    value: Slot<V>,
     pub(crate) expires_at: Instant,
     pub(crate) stamp: Stamp,
     /// Hits since the node entered its eviction queue (or since the main queue last passed it
@@ -83,7 +82,7 @@ impl<G, K, V> Node<G, K, V> {
         Self {
             group,
             rest,
-            value: ArcSwapOption::new(Some(Arc::new(value))),
+            value: Slot::new(value),
             expires_at,
             stamp,
             freq: AtomicU8::new(0),
@@ -99,8 +98,8 @@ impl<G, K, V> Node<G, K, V> {
 
     /// Takes the value out. The caller drops it outside any lock: dropping it runs the value's
     /// destructor (user code) unless a hit is still cloning it, in which case that hit drops it.
-    pub(crate) fn take_value(&self) -> Option<Arc<V>> {
-        self.value.swap(None)
+    pub(crate) fn take_value(&self) -> Option<V> {
+        self.value.take()
     }
 
     /// Whether a call starting now may be served this node's value: current, and neither its
@@ -154,7 +153,7 @@ impl<G, K, V: Clone> Node<G, K, V> {
     /// A clone of the value, unless the node already left the cache.
     #[inline]
     pub(crate) fn value(&self) -> Option<V> {
-        self.value.load().as_deref().cloned()
+        self.value.get()
     }
 }
 

@@ -33,9 +33,23 @@ impl StripedCounter {
 
     #[inline]
     pub(crate) fn incr(&self) {
+        // One compare on the hit path: a thread without a cell yet, or without one of its own,
+        // has an index past the owned cells.
+        let own = STRIPE.with(Cell::get);
+        if own < OWNED_STRIPES {
+            // The only writer of this cell: no update can be lost between the two.
+            let cell = &self.cells[own].0;
+            cell.store(cell.load(Relaxed) + 1, Relaxed);
+        } else {
+            self.incr_unowned();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn incr_unowned(&self) {
         match stripe() {
             Some(own) => {
-                // The only writer of this cell: no update can be lost between the two.
                 let cell = &self.cells[own].0;
                 cell.store(cell.load(Relaxed) + 1, Relaxed);
             }

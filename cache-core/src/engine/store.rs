@@ -48,7 +48,7 @@ pub(crate) enum Reason {
 /// graveyard allocates only for large removals (a group, a clear).
 pub(crate) struct Graveyard<G, K, V> {
     nodes: SmallVec<[Arc<Node<G, K, V>>; 8]>,
-    values: SmallVec<[Arc<V>; 2]>,
+    values: SmallVec<[V; 2]>,
 }
 
 impl<G, K, V> Graveyard<G, K, V> {

@@ -171,9 +171,11 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        self.inner
-            .run(&Pair { group, rest: key }, &Plain::<V>::NEW, fetch)
-            .await
+        let probe = Pair { group, rest: key };
+        if let Some(value) = self.inner.lookup(&probe) {
+            return value;
+        }
+        self.inner.miss(&probe, &Plain::<V>::NEW, fetch).await
     }
 
     /// Like [`get_with`](Self::get_with) for a fallible fetch: `Ok` values are stored, an `Err`
@@ -209,9 +211,11 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
-        self.inner
-            .run(&Pair { group, rest: key }, &TryRetry::<V, E>::NEW, fetch)
-            .await
+        let probe = Pair { group, rest: key };
+        if let Some(value) = self.inner.lookup(&probe) {
+            return Ok(value);
+        }
+        self.inner.miss(&probe, &TryRetry::<V, E>::NEW, fetch).await
     }
 
     /// Like [`try_get_with`](Self::try_get_with), but the callers waiting on a fetch that fails
@@ -256,7 +260,7 @@ where
             classify: self.inner.classify.clone(),
             timeout_error: self.inner.timeout_error.clone(),
         };
-        self.inner.run(&probe, &policy, fetch).await
+        self.inner.miss(&probe, &policy, fetch).await
     }
 
     /// Returns a clone of the live value for `(group, key)`, without fetching. Never blocks.
@@ -273,6 +277,7 @@ where
     /// assert_eq!(cache.get("u", &1), Some(5));
     /// # }
     /// ```
+    #[inline]
     pub fn get<QG, QK>(&self, group: &QG, key: &QK) -> Option<V>
     where
         QG: ?Sized + Hash + Equivalent<G>,
