@@ -73,18 +73,18 @@ median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# time_rebuilds <crate name>: prints the median of $RUNS rebuilds of the crate alone
+# time_rebuilds <crate name>: prints the medians of $RUNS rebuilds of the crate alone, wall
+# time and CPU time (user + system of cargo and rustc), as "wall cpu"
 time_rebuilds() {
-    local name="$1" times=() start end
+    local name="$1" walls=() cpus=() t
     for _ in $(seq 1 "$RUNS"); do
         touch "$WORK/$name/src/lib.rs"
-        start=$(date +%s.%N)
-        build "$name"
-        end=$(date +%s.%N)
-        times+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')")
+        t="$( { /usr/bin/time -f '%e %U %S' bash -c "cd '$WORK/$name' && cargo build --quiet --profile '$PROFILE'" 2>&1 >/dev/null; } | tail -n 1)"
+        walls+=("$(awk '{ printf "%.3f", $1 }' <<<"$t")")
+        cpus+=("$(awk '{ printf "%.3f", $2 + $3 }' <<<"$t")")
     done
-    echo "  $name: ${times[*]}" >&2
-    median "${times[@]}"
+    echo "  $name: wall ${walls[*]}; cpu ${cpus[*]}" >&2
+    echo "$(median "${walls[@]}") $(median "${cpus[@]}")"
 }
 
 generate with_attr 1
@@ -95,14 +95,16 @@ build with_attr
 build plain
 
 echo "rebuilds of the generated crate alone, $RUNS each (seconds):" >&2
-with_attr=$(time_rebuilds with_attr)
-plain=$(time_rebuilds plain)
-ratio=$(awk -v a="$with_attr" -v b="$plain" 'BEGIN { print a / b }')
+read -r with_attr with_attr_cpu < <(time_rebuilds with_attr)
+read -r plain plain_cpu < <(time_rebuilds plain)
 
 echo
-echo "| crate ($FUNCTIONS async fns, $PROFILE) | median rebuild |"
-echo "|---|---:|"
-printf '| with #[ttl_cached] | %.3f s |\n' "$with_attr"
-printf '| without | %.3f s |\n' "$plain"
-printf '| ratio | %.2fx |\n' "$ratio"
-printf '| extra per attribute | %.1f ms |\n' "$(awk -v a="$with_attr" -v b="$plain" -v n="$FUNCTIONS" 'BEGIN { print (a - b) * 1000 / n }')"
+echo "| crate ($FUNCTIONS async fns, $PROFILE) | median rebuild, wall | median CPU (user + sys) |"
+echo "|---|---:|---:|"
+printf '| with #[ttl_cached] | %.3f s | %.3f s |\n' "$with_attr" "$with_attr_cpu"
+printf '| without | %.3f s | %.3f s |\n' "$plain" "$plain_cpu"
+printf '| ratio | %.2fx | %.2fx |\n' "$(awk -v a="$with_attr" -v b="$plain" 'BEGIN { print a / b }')" \
+    "$(awk -v a="$with_attr_cpu" -v b="$plain_cpu" 'BEGIN { print a / b }')"
+printf '| extra per attribute | %.1f ms | %.1f ms |\n' \
+    "$(awk -v a="$with_attr" -v b="$plain" -v n="$FUNCTIONS" 'BEGIN { print (a - b) * 1000 / n }')" \
+    "$(awk -v a="$with_attr_cpu" -v b="$plain_cpu" -v n="$FUNCTIONS" 'BEGIN { print (a - b) * 1000 / n }')"

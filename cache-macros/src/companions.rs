@@ -23,7 +23,8 @@ pub(crate) struct Companions<'a> {
 }
 
 impl Companions<'_> {
-    pub(crate) fn expand(&self, callee: &TokenStream) -> TokenStream {
+    /// `through_cache` is how the companions other than `<fn>_cache()` reach the cache.
+    pub(crate) fn expand(&self, callee: &TokenStream, through_cache: &TokenStream) -> TokenStream {
         let Self {
             attrs,
             sig,
@@ -124,7 +125,7 @@ impl Companions<'_> {
         let join_scope = plan.scope.as_ref().map(|scope| {
             quote! {
                 #krate::__private::join_scope(
-                    #handle,
+                    #through_cache,
                     &#key_local,
                     &#policy_local,
                     <#scope as #krate::Scope>::core(),
@@ -150,7 +151,7 @@ impl Companions<'_> {
             #vis fn #invalidate #generics (#group_receiver #(#group_inputs),*) -> #krate::Invalidated<::core::primitive::usize> #where_clause {
                 #imports
                 let #group_local = #group;
-                #krate::__private::invalidate_group(#handle, &#group_local)
+                #krate::__private::invalidate_group(#through_cache, &#group_local)
             }
 
             #(#cfgs)*
@@ -159,7 +160,7 @@ impl Companions<'_> {
             #vis fn #invalidate_key #generics (#key_receiver #(#key_inputs),*) -> #krate::Invalidated<::core::primitive::bool> #where_clause {
                 #imports
                 let #key_local = #krate::__private::Key { group: #group, rest: #rest };
-                #krate::__private::invalidate_key(#handle, &#key_local)
+                #krate::__private::invalidate_key(#through_cache, &#key_local)
             }
 
             #(#cfgs)*
@@ -171,7 +172,7 @@ impl Companions<'_> {
                         (&&&&&#krate::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy();
                     let #key_local = #krate::__private::Key { group: #group, rest: #rest };
                     #join_scope
-                    #krate::__private::begin_refresh(#handle, &#key_local, &#policy_local)
+                    #krate::__private::begin_refresh(#through_cache, &#key_local, &#policy_local)
                 };
                 #krate::__private::refreshing(#refresh_local, #callee(#(#call_args),*)).await
             }

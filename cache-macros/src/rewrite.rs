@@ -33,7 +33,8 @@ pub(crate) fn rewrite(
     block: &mut Block,
     ctx: &Context,
 ) -> Result<TokenStream, Failure> {
-    let callee = callee(sig, &args, ctx);
+    let in_impl = in_impl(sig, &args, ctx);
+    let callee = callee(sig, in_impl, ctx);
     // A key with a field path (`<self.account>`) is checked against the structs of the
     // function's module, read from its file; other keys need not read it.
     let summary = args
@@ -86,6 +87,7 @@ pub(crate) fn rewrite(
     let names = Names::of(sig, &ctx.prefix);
     let handle = handle_expr(&names, &plan, ctx);
     *block = body(sig, &params, &plan, &handle, block, &ctx.krate);
+    let through_cache = companion_handle(&names, in_impl, &handle);
     let companions = Companions {
         attrs,
         sig,
@@ -95,7 +97,44 @@ pub(crate) fn rewrite(
         handle: &handle,
         ctx,
     };
-    Ok(companions.expand(&callee))
+    Ok(companions.expand(&callee, &through_cache))
+}
+
+/// Whether the function is in an impl: known from the attribute's placement, or, for a
+/// function whose expansion cannot tell (no `self`, no `Self` in its signature), looked up in
+/// its file; `None` where the file cannot be read.
+fn in_impl(sig: &Signature, args: &TokenStream, ctx: &Context) -> Option<bool> {
+    match (&ctx.trait_impl, ctx.reach) {
+        (None, Reach::Probe) => {
+            Summary::of_call_site().and_then(|summary| summary.in_impl(sig, args))
+        }
+        _ => Some(true),
+    }
+}
+
+/// How `invalidate_<fn>`, `invalidate_<fn>_key` and `refresh_<fn>` reach the cache: by calling
+/// `<fn>_cache()`, so that the companions share its `static` (each `static`, with the closure
+/// that names a free function's owner, costs every cached function type checking and code
+/// generation). Through a `static` of their own, as `<fn>_cache()` does, where the file cannot
+/// be read to tell how to name it (a function that may be in an impl), or where the file writes
+/// a function of that name too: the name then resolves to the user's, and the collision is one
+/// error rather than one per companion. Either way they find the same cache.
+fn companion_handle(names: &Names, in_impl: Option<bool>, handle: &TokenStream) -> TokenStream {
+    let cache = &names.cache;
+    let written = Summary::of_call_site().map(|summary| summary.writes_fn(&cache.to_string()));
+    if written != Some(false) {
+        return handle.clone();
+    }
+    match in_impl {
+        Some(true) => quote!(Self::#cache()),
+        Some(false) => {
+            // Hygiene as for the callee below: no local variable of the user's is in scope.
+            let mut alone = cache.clone();
+            alone.set_span(Span::mixed_site().located_at(cache.span()));
+            quote!(#alone())
+        }
+        None => handle.clone(),
+    }
 }
 
 /// How `refresh_<fn>`, beside the function, names it: `<Self as Trait>::f` from the inherent
@@ -104,7 +143,7 @@ pub(crate) fn rewrite(
 /// its file; where the file cannot be read it is taken for a free function, and in an impl the
 /// call is rustc's "cannot find function", on the function's name, which says to mark the
 /// impl block (or to use a newer compiler).
-fn callee(sig: &Signature, args: &TokenStream, ctx: &Context) -> TokenStream {
+fn callee(sig: &Signature, in_impl: Option<bool>, ctx: &Context) -> TokenStream {
     let ident = &sig.ident;
     // Alone, the name would resolve to a parameter of the same name (`async fn folder(folder:
     // u32)`); with the expansion's hygiene, it sees no local variable of the user's.
@@ -114,7 +153,6 @@ fn callee(sig: &Signature, args: &TokenStream, ctx: &Context) -> TokenStream {
         (Some((_, trait_path)), _) => quote!(<Self as #trait_path>::#ident),
         (None, Reach::MarkedImpl | Reach::SelfType) => quote!(Self::#ident),
         (None, Reach::Probe) => {
-            let in_impl = Summary::of_call_site().and_then(|summary| summary.in_impl(sig, args));
             if in_impl == Some(true) {
                 quote!(Self::#ident)
             } else {

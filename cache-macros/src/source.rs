@@ -174,6 +174,12 @@ impl Summary {
         }
     }
 
+    /// Whether the file writes a function named `name`, free or in an impl, anywhere.
+    pub(crate) fn writes_fn(&self, name: &str) -> bool {
+        let methods = self.impls.iter().flat_map(|i| &i.methods);
+        self.free_fns.iter().chain(methods).any(|f| f.name == name)
+    }
+
     /// Where a cached function is written, found by name, signature and attribute arguments:
     /// `None` unless exactly one function matches, outside a generic impl (whose type
     /// parameters a type name could mean).

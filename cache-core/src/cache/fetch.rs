@@ -23,6 +23,27 @@ use crate::engine::store::Graveyard;
 use crate::engine::timeout::Fetched;
 use crate::keys::lookup::KeyProbe;
 
+/// The rest of a leader's miss once its fetch ended (the fetch itself already dropped): a
+/// panic answered stale or resumed, else the outcome stored (if the policy keeps it),
+/// published and returned. Compiled once per cache and policy type, whatever the fetch.
+pub(crate) async fn settle<G, K, V, P: Policy<Value = V>>(
+    lead: Lead<'_, G, K, V>,
+    upstream: Upstream<'_>,
+    fetched: Fetched<P::Output>,
+    policy: &P,
+) -> P::Output {
+    let outcome = match lead.fetched(fetched, policy) {
+        Fetched::Done(outcome) => outcome,
+        Fetched::Panicked(payload) => {
+            upstream.end(Outcome::Panic);
+            return lead.panicked(payload, policy);
+        }
+        Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
+    };
+    upstream.end(Outcome::of(policy.failed(&outcome)));
+    lead.finish(outcome, policy).await
+}
+
 impl<G, K, V> Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
@@ -57,16 +78,11 @@ where
             }
         }
         let upstream = Upstream::begin(self.name());
-        let outcome = match lead.fetch(upstream.watch(fetch()), policy).await {
-            Fetched::Done(outcome) => outcome,
-            Fetched::Panicked(payload) => {
-                upstream.end(Outcome::Panic);
-                return lead.panicked(payload, policy);
-            }
-            Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
+        let fetched = {
+            let fetch = std::pin::pin!(upstream.watch(fetch()));
+            lead.fetch(fetch, policy).await
         };
-        upstream.end(Outcome::of(policy.failed(&outcome)));
-        lead.finish(outcome, policy).await
+        settle(lead, upstream, fetched, policy).await
     }
 
     pub(crate) fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {

@@ -12,6 +12,7 @@
 
 use std::any::Any;
 use std::hash::{Hash, Hasher};
+use std::pin::Pin;
 use std::sync::atomic::{
     AtomicU8,
     Ordering::{AcqRel, Acquire},
@@ -28,7 +29,7 @@ use crate::engine::node::{Node, NodeGroup, Stamp};
 use crate::engine::policy::Policy;
 use crate::engine::probe::{ByKey, KnownHash, PreHashed, Stored, StoredKey};
 use crate::engine::throttle::ErrorClass;
-use crate::engine::timeout::{fetch_within, Fetched};
+use crate::engine::timeout::{Fetched, Fetching};
 use crate::keys::lookup::KeyLookup;
 
 const RUNNING: u8 = 0;
@@ -478,16 +479,29 @@ impl<G, K, V> Lead<'_, G, K, V> {
         outcome
     }
 
-    /// Runs the leader's `fetch`, catching a panic, and for at most the cache's fetch timeout
-    /// where the outcome type can say it timed out (else with no limit); past it, the fetch is
-    /// dropped and its outcome is the policy's "timed out" (an `Err`).
-    pub(crate) async fn fetch<P, F>(&self, fetch: F, policy: &P) -> Fetched<P::Output>
+    /// The leader's `fetch`, to await: polled catching a panic, and for at most the cache's
+    /// fetch timeout where the outcome type can say it timed out (else with no limit); past it,
+    /// the fetch is no longer polled (the caller drops it), and [`fetched`](Self::fetched) makes
+    /// its outcome the policy's "timed out" (an `Err`). The caller pins the fetch. Only
+    /// [`Fetching`] depends on the fetch's type: the rest of a miss is compiled once per cache
+    /// and policy type, not once per cached function.
+    pub(crate) fn fetch<'f, P, F>(&self, fetch: Pin<&'f mut F>, policy: &P) -> Fetching<'f, F>
     where
         P: Policy<Value = V>,
         F: std::future::Future<Output = P::Output>,
     {
         let limit = self.owner.fetch_timeout().filter(|_| policy.times_out());
-        match fetch_within(fetch, limit).await {
+        Fetching::new(fetch, limit)
+    }
+
+    /// How [`fetch`](Self::fetch) ended, under the policy: a fetch past its limit has the
+    /// policy's "timed out" outcome, counted, where the policy has one.
+    pub(crate) fn fetched<P: Policy<Value = V>>(
+        &self,
+        fetched: Fetched<P::Output>,
+        policy: &P,
+    ) -> Fetched<P::Output> {
+        match fetched {
             Fetched::TimedOut(timed_out) => match policy.timed_out(timed_out) {
                 Some(outcome) => {
                     self.owner.timed_out();

@@ -6,8 +6,9 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use std::panic::AssertUnwindSafe;
@@ -89,51 +90,54 @@ pub(crate) enum Fetched<O> {
     TimedOut(FetchTimedOut),
 }
 
-/// Polls `fetch` under `catch_unwind`, for at most `limit`; past it, drops the fetch.
-pub(crate) async fn fetch_within<F: Future>(
-    fetch: F,
-    limit: Option<Duration>,
-) -> Fetched<F::Output> {
-    let Some(limit) = limit else {
-        return match catch_unwind(fetch).await {
-            Ok(outcome) => Fetched::Done(outcome),
-            Err(payload) => Fetched::Panicked(payload),
-        };
-    };
-    // Boxed: without a timeout, a cached function's future stays the size it was.
-    let timed = Box::pin(async move {
-        let mut fetch = std::pin::pin!(catch_unwind(fetch));
-        let mut deadline = std::pin::pin!(tokio::time::sleep(limit));
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(done) = fetch.as_mut().poll(cx) {
-                return Poll::Ready(match done {
-                    Ok(outcome) => Fetched::Done(outcome),
-                    Err(payload) => Fetched::Panicked(payload),
-                });
-            }
-            match deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Fetched::TimedOut(FetchTimedOut { after: limit })),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await
-    });
-    timed.await
+/// A leader's fetch, polled under `catch_unwind`, for at most a limit; past it, the fetch is
+/// no longer polled (its owner drops it). A plain future rather than an `async fn`: every
+/// cached function instantiates it for its own body's future, and one type with one `poll` is
+/// far less for rustc to check, lay out and compile per function than nested state machines.
+/// The fetch is pinned by the caller, so no projection is needed here.
+pub(crate) struct Fetching<'f, F> {
+    fetch: Pin<&'f mut F>,
+    /// The deadline and the limit it stands for, if the fetch is limited. Boxed: without a
+    /// timeout, a cached function's future stays the size it was.
+    deadline: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
 }
 
-/// Polls a leader's `fetch`, catching a panic so that stale-if-error can answer instead (see
-/// [`Lead::panicked`](crate::engine::flight::Lead)); the caller resumes the panic if it cannot.
-pub(crate) async fn catch_unwind<F: Future>(fetch: F) -> Result<F::Output, Box<dyn Any + Send>> {
-    let mut fetch = std::pin::pin!(fetch);
-    std::future::poll_fn(move |cx| poll_catching(fetch.as_mut(), cx)).await
+impl<'f, F: Future> Fetching<'f, F> {
+    /// Starts the deadline, if `limit`; the fetch is first polled by the first poll of this.
+    pub(crate) fn new(fetch: Pin<&'f mut F>, limit: Option<Duration>) -> Self {
+        Self {
+            fetch,
+            deadline: limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
+        }
+    }
+}
+
+impl<F: Future> Future for Fetching<'_, F> {
+    type Output = Fetched<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(done) = poll_catching(this.fetch.as_mut(), cx) {
+            return Poll::Ready(match done {
+                Ok(outcome) => Fetched::Done(outcome),
+                Err(payload) => Fetched::Panicked(payload),
+            });
+        }
+        if let Some((deadline, limit)) = &mut this.deadline {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Fetched::TimedOut(FetchTimedOut { after: *limit }));
+            }
+        }
+        Poll::Pending
+    }
 }
 
 /// One poll of the fetch under `catch_unwind`. Kept out of line: its landing pad would
 /// otherwise be inlined into the cached function's own state machine, hit path included.
 #[inline(never)]
 fn poll_catching<F: Future>(
-    fetch: std::pin::Pin<&mut F>,
-    cx: &mut std::task::Context<'_>,
+    fetch: Pin<&mut F>,
+    cx: &mut Context<'_>,
 ) -> Poll<Result<F::Output, Box<dyn Any + Send>>> {
     // Unwind safety: after a panic the fetch is never polled again, and what the cache shares
     // is only touched by the settling code, which runs after this returns.

@@ -44,6 +44,7 @@ use std::sync::Arc;
 
 use crate::engine::clock::Instant;
 
+use crate::cache::fetch::settle;
 use crate::cache::trace;
 use crate::cache::upstream::{Outcome, Upstream};
 use crate::cache::Inner;
@@ -238,19 +239,11 @@ where
         let (Some(soft), Some(node), Some(runtime)) = (self.fail_safe.soft_timeout, node, runtime)
         else {
             let upstream = Upstream::begin(self.name());
-            return match lead.fetch(upstream.watch(fetch), &policy).await {
-                Fetched::Done(outcome) => {
-                    upstream.end(Outcome::of(policy.failed(&outcome)));
-                    lead.finish(outcome, &policy).await
-                }
-                Fetched::Panicked(payload) => {
-                    upstream.end(Outcome::Panic);
-                    lead.panicked(payload, &policy)
-                }
-                Fetched::TimedOut(_) => {
-                    unreachable!("a fetch is limited only where it can time out")
-                }
+            let fetched = {
+                let fetch = std::pin::pin!(upstream.watch(fetch));
+                lead.fetch(fetch, &policy).await
             };
+            return settle(lead, upstream, fetched, &policy).await;
         };
         let flight = lead.hand_over();
         self.store
@@ -387,7 +380,11 @@ where
             armed: true,
         };
         let upstream = Upstream::begin(cache.name());
-        match lead.fetch(upstream.watch(fetch), policy).await {
+        let fetched = {
+            let fetch = std::pin::pin!(upstream.watch(fetch));
+            lead.fetch(fetch, policy).await
+        };
+        match lead.fetched(fetched, policy) {
             Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
             Fetched::Done(outcome) => {
                 upstream.end(Outcome::of(policy.failed(&outcome)));

@@ -6,10 +6,10 @@ use std::future::Future;
 
 use super::returns::CacheValue;
 use crate::api::handle::CacheHandle;
-use crate::cache::upstream::{Outcome, Upstream};
+use crate::cache::fetch::settle;
+use crate::cache::upstream::Upstream;
 use crate::engine::flight::{Lead, Start};
 use crate::engine::policy::Policy;
-use crate::engine::timeout::Fetched;
 use crate::features::refresh;
 use crate::features::scope::ScopeCore;
 use crate::parts::{Key, PartList};
@@ -24,18 +24,14 @@ where
     F: Future<Output = R>,
     P: Policy<Output = R>,
 {
-    let owner = lead.owner;
-    let upstream = Upstream::begin(owner.name());
-    let outcome = match lead.fetch(upstream.watch(fetch), policy).await {
-        Fetched::Done(outcome) => outcome,
-        Fetched::Panicked(payload) => {
-            upstream.end(Outcome::Panic);
-            return lead.panicked(payload, policy);
-        }
-        Fetched::TimedOut(_) => unreachable!("a fetch is limited only where it can time out"),
+    let upstream = Upstream::begin(lead.owner.name());
+    // The only part of a miss compiled for each cached function: its body's future, pinned and
+    // polled. Dropped here, before its outcome is settled.
+    let fetched = {
+        let fetch = std::pin::pin!(upstream.watch(fetch));
+        lead.fetch(fetch, policy).await
     };
-    upstream.end(Outcome::of(policy.failed(&outcome)));
-    lead.finish(outcome, policy).await
+    settle(lead, upstream, fetched, policy).await
 }
 
 /// The hit path of a `#[ttl_cached]` function: plain synchronous code, so a hit does not
