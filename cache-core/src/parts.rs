@@ -535,3 +535,21 @@ pub fn check_key_part<T: ?Sized + CacheKey>(_: &T) {}
 pub fn group_part<P: KeyPart>(part: P) -> P {
     part
 }
+
+/// The codec of a `#[ttl_cached]` cache, whose owned parts are `GP`'s and `RP`'s: the encoding
+/// its companions publish with (kept here, beside the part lists, so that the wire layer below
+/// does not name them).
+#[cfg(feature = "redis")]
+pub(crate) fn wire_codec<GP: PartList, RP: PartList>() -> crate::keys::wire::WireCodec {
+    crate::keys::wire::WireCodec {
+        group: encode_erased_parts::<GP>,
+        key: encode_erased_parts::<RP>,
+    }
+}
+
+#[cfg(feature = "redis")]
+fn encode_erased_parts<P: PartList>(value: &dyn std::any::Any, out: &mut Vec<u8>) -> bool {
+    value
+        .downcast_ref::<P::Owned>()
+        .is_some_and(|owned| P::wire_encode(owned, out))
+}

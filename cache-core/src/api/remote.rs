@@ -87,7 +87,7 @@ pub(crate) fn join_function<GP, RP, V>(
     }
     cache.store.lease.follow(seam::lease());
     let _ = cache.fleet.set(Membership {
-        codec: Some(WireCodec::of_parts::<GP, RP>()),
+        codec: Some(crate::parts::wire_codec::<GP, RP>()),
         identity: handle.cache_id().identity,
         refused: !accepted,
     });

@@ -54,6 +54,7 @@
 // - message.rs: the wire format of a message;
 // - tier.rs (redis-tier): the shared tier's scripts (values, generations, fetch leases);
 // - tier_keys.rs (redis-tier): the names of its keys, for it and for the publisher.
+// - tier_waiters.rs (redis-tier): the waits for another replica's fetch, woken by the subscriber.
 mod attach;
 mod endpoint;
 mod health;
@@ -68,6 +69,8 @@ mod task;
 mod tier;
 #[cfg(feature = "redis-tier")]
 mod tier_keys;
+#[cfg(feature = "redis-tier")]
+mod tier_waiters;
 
 #[cfg(feature = "redis-tier")]
 pub use crate::api::tier::{SharedTier, SharedValue, TierStats};

@@ -239,7 +239,7 @@ async fn session(shared: &Arc<Shared>, position: &mut Position) -> Result<(), St
                 }
                 #[cfg(feature = "redis-tier")]
                 if message.get_channel_name() == shared.tier_channel {
-                    super::tier::settled(message.get_payload_bytes());
+                    super::tier_waiters::settled(message.get_payload_bytes());
                     continue;
                 }
                 on_channel(shared, position, message.get_payload_bytes());

@@ -24,8 +24,7 @@
 //! the generation it was checked against. Without `life` (nothing written for the longest
 //! lifetime), there is nothing to invalidate and nothing is set.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -140,36 +139,6 @@ return 0
 ",
         )
     })
-}
-
-/// The replicas' waits for a key another replica fetches, by the value's key in Redis: woken
-/// when the tier's channel says the key was written or its lease given back. Held weakly, so a
-/// wait that ended leaves nothing but an entry swept on a later insert.
-struct Waiters {
-    by_key: HashMap<String, Weak<Notify>>,
-    /// The size at which the dead entries are swept next.
-    sweep_at: usize,
-}
-
-static WAITERS: Mutex<Option<Waiters>> = Mutex::new(None);
-
-fn with_waiters<R>(f: impl FnOnce(&mut Waiters) -> R) -> R {
-    // Poisoned only by a panic while inserting or removing plain values: still valid.
-    let mut guard = WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
-    f(guard.get_or_insert_with(|| Waiters {
-        by_key: HashMap::new(),
-        sweep_at: 64,
-    }))
-}
-
-/// A message on the tier's channel: the key it names was written, or its lease given back.
-pub(super) fn settled(payload: &[u8]) {
-    let Ok(key) = std::str::from_utf8(payload) else {
-        return;
-    };
-    if let Some(notify) = with_waiters(|w| w.by_key.get(key).and_then(Weak::upgrade)) {
-        notify.notify_waiters();
-    }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -300,19 +269,7 @@ impl TierStore for RedisTier {
     }
 
     fn watch(&self, at: TierKey<'_>) -> Arc<Notify> {
-        let key = value_keys(&self.prefix, at).swap_remove(0);
-        with_waiters(|w| {
-            if let Some(notify) = w.by_key.get(&key).and_then(Weak::upgrade) {
-                return notify;
-            }
-            let notify = Arc::new(Notify::new());
-            w.by_key.insert(key, Arc::downgrade(&notify));
-            if w.by_key.len() >= w.sweep_at {
-                w.by_key.retain(|_, waiting| waiting.strong_count() > 0);
-                w.sweep_at = (w.by_key.len() * 2).max(64);
-            }
-            notify
-        })
+        super::tier_waiters::watch(value_keys(&self.prefix, at).swap_remove(0))
     }
 
     fn usable(&self) -> bool {

@@ -98,9 +98,9 @@ where
         let give_up = tokio::time::Instant::now() + setup.wait;
         let mut pause = Duration::from_millis(2);
         let mut waiting = false;
+        let notify = tier.watch(at);
         loop {
             // Enabled before the read: a write announced after it wakes this wait.
-            let notify = tier.watch(at);
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();

@@ -348,8 +348,9 @@ pub(crate) fn decode_exact<T>(mut bytes: &[u8], decode: Decoder<T>) -> Option<T>
 pub(crate) type Encoder = fn(&dyn Any, &mut Vec<u8>) -> bool;
 
 /// How a cache's owned group and rest parts are encoded, their types erased: kept by a cache
-/// whose key types are [`WireKey`] (a `TtlCache`, when attached), which cannot name that bound
-/// where it tells its invalidations.
+/// that joined the fleet (a `TtlCache` with [`WireKey`] key types, or a `#[ttl_cached]`
+/// function with its part lists: `parts::wire_codec`), which cannot name those bounds where it
+/// tells its invalidations or names its values in the shared tier.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WireCodec {
     pub(crate) group: Encoder,
@@ -364,23 +365,6 @@ impl WireCodec {
             key: encode_erased::<K>,
         }
     }
-}
-
-impl WireCodec {
-    /// The codec of a `#[ttl_cached]` cache, whose owned parts are `GP`'s and `RP`'s: the
-    /// encoding its companions publish with.
-    pub(crate) fn of_parts<GP: crate::parts::PartList, RP: crate::parts::PartList>() -> Self {
-        Self {
-            group: encode_parts::<GP>,
-            key: encode_parts::<RP>,
-        }
-    }
-}
-
-fn encode_parts<P: crate::parts::PartList>(value: &dyn Any, out: &mut Vec<u8>) -> bool {
-    value
-        .downcast_ref::<P::Owned>()
-        .is_some_and(|owned| P::wire_encode(owned, out))
 }
 
 fn encode_erased<T: WireKey + 'static>(value: &dyn Any, out: &mut Vec<u8>) -> bool {
