@@ -118,12 +118,8 @@ where
     if let Some(lead) = refresh::take(cache) {
         return StaleStart::Lead(lead);
     }
-    #[cfg(not(feature = "redis-tier"))]
-    let started = Box::pin(cache.start(key, policy)).await;
-    // `shared_tier = ..`: the leader asks the tier first (see `cache/tier.rs`).
-    #[cfg(feature = "redis-tier")]
-    let started = Box::pin(cache.start_shared(key, policy)).await;
-    match started {
+    // With `shared_tier = ..`, the leader asks the tier first.
+    match Box::pin(cache.start_tiered(key, policy)).await {
         Start::Done(done) => StaleStart::Done(done),
         Start::Lead(lead) => StaleStart::Lead(lead),
     }

@@ -67,22 +67,42 @@ where
     {
         // Not boxed: the miss path's state makes the future 376 bytes instead of 312, and a
         // box would cost every miss an allocation.
-        let lead = match self.start(probe, policy).await {
+        let lead = match self.start_tiered(probe, policy).await {
             Start::Done(outcome) => return outcome,
             Start::Lead(lead) => lead,
         };
-        #[cfg(feature = "redis-tier")]
-        if self.tier.get().is_some() {
-            if let Some(value) = self.through_tier(&lead.flight).await {
-                return lead.finish(policy.answer(value), policy).await;
-            }
-        }
         let upstream = Upstream::begin(self.name());
         let fetched = {
             let fetch = std::pin::pin!(upstream.watch(fetch()));
             lead.fetch(fetch, policy).await
         };
         settle(lead, upstream, fetched, policy).await
+    }
+
+    /// [`start`](Self::start), then, for a leader whose cache has a shared tier (feature
+    /// `redis-tier`), the tier before any fetch (`tier.rs`): a value found there (or brought by
+    /// another replica's fetch within the wait) answers the flight, with no upstream call.
+    pub(crate) async fn start_tiered<'c, P, Pol>(
+        &'c self,
+        probe: &P,
+        policy: &Pol,
+    ) -> Start<Pol::Output, Lead<'c, G, K, V>>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+    {
+        let started = self.start(probe, policy).await;
+        #[cfg(feature = "redis-tier")]
+        let started = match started {
+            Start::Lead(lead) if self.tier.get().is_some() => {
+                match self.through_tier(&lead.flight).await {
+                    Some(value) => Start::Done(lead.finish(policy.answer(value), policy).await),
+                    None => Start::Lead(lead),
+                }
+            }
+            started => started,
+        };
+        started
     }
 
     pub(crate) fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {

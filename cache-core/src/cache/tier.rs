@@ -25,10 +25,8 @@ use std::time::Duration;
 
 use super::Inner;
 use crate::engine::clock::Instant;
-use crate::engine::flight::{Flight, Lead, Start, TierAnswer, TierTicket};
-use crate::engine::policy::Policy;
+use crate::engine::flight::{Flight, TierAnswer, TierTicket};
 use crate::engine::stats::bump;
-use crate::keys::lookup::KeyProbe;
 use crate::seam::{self, TierKey, TierRead};
 
 /// How long a waiter sleeps between two reads, at most, unless the tier's channel wakes it
@@ -158,29 +156,6 @@ where
             };
             self.ticket(flight, group, key, answer);
             return None;
-        }
-    }
-
-    /// As [`start`](Inner::start), for a `#[ttl_cached]` function's miss: a leader asks the
-    /// tier before it fetches, if the function has one (`shared_tier = ..`), and answers with
-    /// what it found. (`TtlCache` asks it in `run`, once the caller's fetch is known.)
-    pub(crate) async fn start_shared<'c, P, Pol>(
-        &'c self,
-        probe: &P,
-        policy: &Pol,
-    ) -> Start<Pol::Output, Lead<'c, G, K, V>>
-    where
-        P: ?Sized + KeyProbe<G, K>,
-        Pol: Policy<Value = V>,
-    {
-        match self.start(probe, policy).await {
-            Start::Lead(lead) if self.tier.get().is_some() => {
-                match self.through_tier(&lead.flight).await {
-                    Some(value) => Start::Done(lead.finish(policy.answer(value), policy).await),
-                    None => Start::Lead(lead),
-                }
-            }
-            started => started,
         }
     }
 

@@ -76,12 +76,9 @@ where
     // Takes part in the backplane before its first fetch takes a stamp.
     #[cfg(feature = "redis")]
     crate::api::remote::join_function::<GP, RP, _>(handle, cache);
-    // Boxed: the miss path's state machine stays out of the caller's future.
-    #[cfg(not(feature = "redis-tier"))]
-    return Box::pin(cache.start(key, policy)).await;
-    // `shared_tier = ..`: the leader asks the tier first (see `cache/tier.rs`).
-    #[cfg(feature = "redis-tier")]
-    return Box::pin(cache.start_shared(key, policy)).await;
+    // Boxed: the miss path's state machine stays out of the caller's future. With
+    // `shared_tier = ..`, the leader asks the tier first.
+    Box::pin(cache.start_tiered(key, policy)).await
 }
 
 /// A `scope = S` function's miss path and its `refresh_<fn>`: joins the function's cache to the
