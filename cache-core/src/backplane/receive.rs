@@ -40,10 +40,11 @@ pub(super) fn apply(message: &Message<'_>) {
 }
 
 /// A message whose body did not decode: clears what it named (fail closed).
+/// Counted once the clear is done, so that whoever sees the count sees the clear.
 pub(super) fn reject(kind: Kind, name: &str) {
-    COUNTERS.rejected.fetch_add(1, SeqCst);
     tracing::warn!(target: "cache_core::backplane", cache = name, "undecodable invalidation: cleared instead");
     if let Some(receiver) = target(kind, name) {
         receiver.clear();
     }
+    COUNTERS.rejected.fetch_add(1, SeqCst);
 }

@@ -336,9 +336,11 @@ async fn catch_up(
 fn on_channel(shared: &Shared, position: &mut Position, payload: &[u8]) {
     let Some(framed) = Framed::split(payload) else {
         COUNTERS.received.fetch_add(1, SeqCst);
-        COUNTERS.rejected.fetch_add(1, SeqCst);
         tracing::warn!(target: "cache_core::backplane", "damaged frame: every cache cleared");
-        return clear_every_cache();
+        clear_every_cache();
+        // Counted once cleared: whoever sees the count sees the clear.
+        COUNTERS.rejected.fetch_add(1, SeqCst);
+        return;
     };
     if let Some(id) = framed.id {
         match id.parse::<LogId>() {
@@ -364,9 +366,9 @@ fn apply(shared: &Shared, payload: &[u8]) {
         Err(Some((kind, target))) => receive::reject(kind, target),
         // Not even the target is readable: clear everything.
         Err(None) => {
-            COUNTERS.rejected.fetch_add(1, SeqCst);
             tracing::warn!(target: "cache_core::backplane", "unreadable invalidation: every cache cleared");
             clear_every_cache();
+            COUNTERS.rejected.fetch_add(1, SeqCst);
         }
     }
 }
