@@ -185,6 +185,18 @@ fn main() {
             "a_new_replicas_first_seconds",
             shared_fn::a_new_replicas_first_seconds,
         ),
+        (
+            "a_replica_falls_back_on_another_replicas_expired_value",
+            shared_fn::a_replica_falls_back_on_another_replicas_expired_value,
+        ),
+        (
+            "an_invalidated_expired_value_is_never_a_fallback",
+            shared_fn::an_invalidated_expired_value_is_never_a_fallback,
+        ),
+        (
+            "a_replica_serves_another_replicas_expired_value_while_the_fleet_refreshes_it_once",
+            shared_fn::a_replica_serves_another_replicas_expired_value_while_the_fleet_refreshes_it_once,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;
@@ -2091,8 +2103,10 @@ fn garbage_in_the_tier_is_a_miss(redis: &Redis) {
             == 1
     });
     let key = only_key(redis, "backplane-test:tier:*:v:*");
+    // The record is `tag \n window \n payload`: the payload is spoilt.
     let spoil =
         "local v = redis.call('GET', KEYS[1]) local nl = string.find(v, string.char(10), 1, true) \
+                 nl = string.find(v, string.char(10), nl + 1, true) \
                  return redis.call('SET', KEYS[1], string.sub(v, 1, nl) .. 'garbage', 'KEEPTTL')";
     assert_eq!(
         redis.command(&["EVAL", spoil, "1", &key]).as_deref(),

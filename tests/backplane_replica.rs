@@ -82,6 +82,29 @@ async fn stale_listing(user: &str) -> String {
     upstream(user).await
 }
 
+/// Whether the upstream of [`shared_fallback`] fails.
+static FAILING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A shared function that falls back on an expired value when its upstream fails (300 ms TTL,
+/// then an hour of stale-if-error): the tier keeps its values for the hour too, so a replica
+/// that never held one can fall back on another's.
+#[ttl_cached(ttl = "300ms", key = "<user>", group = "<user>", shared_tier = SHARED, stale_if_error = "1h")]
+async fn shared_fallback(user: &str) -> Result<String, String> {
+    if FAILING.load(SeqCst) {
+        CALLS.fetch_add(1, SeqCst);
+        return Err("down".to_owned());
+    }
+    Ok(upstream(user).await)
+}
+
+/// A shared function that serves stale while revalidating (300 ms TTL, then an hour): a
+/// replica without the value serves another's expired value at once, and the fleet refreshes
+/// it once.
+#[ttl_cached(ttl = "300ms", key = "<user>", group = "<user>", shared_tier = SHARED, stale = "1h")]
+async fn shared_stale(user: &str) -> String {
+    upstream(user).await
+}
+
 /// Whether [`revocable`]'s upstream answers that the user's credentials were revoked.
 static REVOKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -221,6 +244,10 @@ async fn get(kind: &str, user: &str) -> String {
         "shared" => shared_folder(user, 1).await,
         "shared-account" => shared_account(user).await,
         "stale-fn" => stale_listing(user).await,
+        "shared-fallback" => shared_fallback(user)
+            .await
+            .unwrap_or_else(|e| format!("err:{e}")),
+        "shared-swr" => shared_stale(user).await,
         "revocable" => revocable(user, 1).await.unwrap_or_else(|e| e),
         "revocable-2" => revocable(user, 2).await.unwrap_or_else(|e| e),
         "untiered" => untiered().get_with(user, &1, || upstream(user)).await,
@@ -273,6 +300,10 @@ async fn invalidate(kind: &str, user: &str) -> String {
         ),
         "shared-clear" => outcome(sent, shared_folder_cache().clear().published().await),
         "stale-fn-group" => outcome(sent, invalidate_stale_listing(user).published().await),
+        "shared-fallback-group" => {
+            outcome(sent, invalidate_shared_fallback(user).published().await)
+        }
+        "shared-swr-group" => outcome(sent, invalidate_shared_stale(user).published().await),
         "builder-insert" => {
             // A write-through: A has the new value in hand; B must drop its old one.
             builder().insert(user, &1, upstream(user).await).await;
@@ -378,6 +409,10 @@ pub(crate) fn run() {
                 }
                 ["revoked", on] => {
                     REVOKED.store(*on == "on", SeqCst);
+                    "ok".to_owned()
+                }
+                ["failing", on] => {
+                    FAILING.store(*on == "on", SeqCst);
                     "ok".to_owned()
                 }
                 ["get", kind, user] => {
@@ -618,14 +653,21 @@ pub(crate) fn run() {
                         Some(&"shared-account") => {
                             shared_account_cache().tier_stats().unwrap_or_default()
                         }
+                        Some(&"shared-fallback") => {
+                            shared_fallback_cache().tier_stats().unwrap_or_default()
+                        }
+                        Some(&"shared-swr") => {
+                            shared_stale_cache().tier_stats().unwrap_or_default()
+                        }
                         _ => tiered().tier_stats().expect("a tier"),
                     };
                     format!(
-                        "tier calls={} hits={} misses={} waited={} waited_out={} skipped={} \
-                         unavailable={} undecodable={} too_large={} writes={} writes_refused={} \
-                         write_errors={}",
+                        "tier calls={} hits={} stale={} misses={} waited={} waited_out={} \
+                         skipped={} unavailable={} undecodable={} too_large={} writes={} \
+                         writes_refused={} write_errors={}",
                         CALLS.load(SeqCst),
                         t.hits,
+                        t.stale,
                         t.misses,
                         t.waited,
                         t.waited_out,

@@ -280,3 +280,124 @@ pub(super) fn a_new_replicas_first_seconds(redis: &Redis) {
         "{calls} upstream calls for {KEYS} keys over {periods} TTL periods"
     );
 }
+
+/// Stale-if-error across the fleet: A fetched a value of a shared function with an hour of
+/// stale-if-error; past its TTL, B, which never held it, finds its upstream failing and falls
+/// back on A's expired value, which the tier kept for the window. B keeps it as its own
+/// expired value: the fail-safe throttle then leaves B's upstream alone.
+pub(super) fn a_replica_falls_back_on_another_replicas_expired_value(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    for replica in [&mut a, &mut b] {
+        replica.version(1);
+    }
+    assert_eq!(a.get("shared-fallback", "f").0, "f@v1");
+    poll(|| field(&a.ask("tier shared-fallback"), "writes") == 1);
+    // Past the 300 ms TTL, well inside the hour's window.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(b.ask("failing on"), "ok");
+    assert_eq!(
+        b.get("shared-fallback", "f"),
+        ("f@v1".to_owned(), 1),
+        "B's upstream failed once, and B fell back on A's expired value"
+    );
+    let tier = b.ask("tier shared-fallback");
+    assert_eq!(field(&tier, "stale"), 1, "{tier}");
+    assert_eq!(
+        b.get("shared-fallback", "f"),
+        ("f@v1".to_owned(), 1),
+        "throttled: B's upstream left alone, the expired value served"
+    );
+}
+
+/// An expired value in the tier is a fallback only under the current generations: A's value,
+/// expired, then invalidated by A, is not B's fallback; and an expired value B took from the
+/// tier as its fallback is removed by A's invalidation, delivered, as B's own would be.
+pub(super) fn an_invalidated_expired_value_is_never_a_fallback(redis: &Redis) {
+    let mut a = Replica::start("A", redis, FAST);
+    let mut b = Replica::start("B", redis, FAST);
+    for replica in [&mut a, &mut b] {
+        replica.version(1);
+    }
+    for user in ["g", "h"] {
+        assert_eq!(a.get("shared-fallback", user).0, format!("{user}@v1"));
+    }
+    poll(|| field(&a.ask("tier shared-fallback"), "writes") == 2);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(b.ask("failing on"), "ok");
+    // h: B falls back on A's expired value, and keeps it.
+    assert_eq!(b.get("shared-fallback", "h").0, "h@v1");
+    // Both invalidated on A, and delivered to B.
+    for user in ["g", "h"] {
+        let applied = b.stat("applied");
+        let answer = a.ask(&format!("inv shared-fallback-group {user}"));
+        assert!(answer.starts_with("ok"), "{answer}");
+        assert_eq!(b.ask(&format!("wait_applied {}", applied + 1)), "ok");
+    }
+    assert_eq!(
+        b.get("shared-fallback", "g").0,
+        "err:down",
+        "B fell back on a value A had invalidated in the tier"
+    );
+    assert_eq!(
+        b.get("shared-fallback", "h").0,
+        "err:down",
+        "B served the expired value it took from the tier after A invalidated it"
+    );
+    let tier = b.ask("tier shared-fallback");
+    assert_eq!(field(&tier, "stale"), 1, "{tier}");
+}
+
+/// Stale-while-revalidate across the fleet: past the TTL of A's value, B, which never held it,
+/// serves A's expired value at once from the tier and refreshes it under the key's lease; C
+/// does the same while B's refresh runs, and A serves its own expired copy: their refreshes
+/// take B's value from the tier. One upstream call for the fleet.
+pub(super) fn a_replica_serves_another_replicas_expired_value_while_the_fleet_refreshes_it_once(
+    redis: &Redis,
+) {
+    let mut fleet = [
+        Replica::start("A", redis, FAST),
+        Replica::start("B", redis, FAST),
+        Replica::start("C", redis, FAST),
+    ];
+    for replica in &mut fleet {
+        replica.version(1);
+    }
+    let [a, b, c] = &mut fleet;
+    assert_eq!(a.get("shared-swr", "s").0, "s@v1");
+    poll(|| field(&a.ask("tier shared-swr"), "writes") == 1);
+    std::thread::sleep(Duration::from_millis(400));
+    let mut before = 0;
+    for replica in [&mut *a, &mut *b, &mut *c] {
+        replica.version(2);
+        // Refreshes last long enough for the others to find B's running.
+        assert_eq!(replica.ask("slow 300"), "ok");
+        before += replica.stat("calls");
+    }
+    for (name, replica) in [("B", &mut *b), ("C", &mut *c), ("A", &mut *a)] {
+        assert_eq!(
+            replica.get("shared-swr", "s").0,
+            "s@v1",
+            "{name} fetched inline instead of serving the expired value"
+        );
+    }
+    for replica in [&mut *a, &mut *b, &mut *c] {
+        let seen = replica.ask("await shared-swr s s@v2");
+        assert!(seen.starts_with("seen"), "{seen}");
+    }
+    let after: u64 = [&mut *a, &mut *b, &mut *c]
+        .into_iter()
+        .map(|r| r.stat("calls"))
+        .sum();
+    let (tb, tc) = (b.ask("tier shared-swr"), c.ask("tier shared-swr"));
+    println!(
+        "  refreshes: {} upstream calls; B: {tb}; C: {tc}",
+        after - before
+    );
+    assert_eq!(
+        after - before,
+        1,
+        "one refresh for the fleet; B: {tb}; C: {tc}"
+    );
+    assert_eq!((field(&tb, "stale"), field(&tc, "stale")), (1, 1));
+}

@@ -303,6 +303,7 @@ fn the_backplane_family_follows_its_stats_and_health() {
     let events = tier_events(&snapshotter, "metrics-backplane::tiered");
     for (event, expected) in [
         ("hit", tier.hits),
+        ("stale", tier.stale),
         ("miss", tier.misses),
         ("waited", tier.waited),
         ("waited_out", tier.waited_out),
@@ -320,7 +321,7 @@ fn the_backplane_family_follows_its_stats_and_health() {
             "{event}: {events:?}"
         );
     }
-    assert_eq!(events.len(), 11, "{events:?}");
+    assert_eq!(events.len(), 12, "{events:?}");
     // A cache without one reports no tier events.
     assert!(tier_events(&snapshotter, CACHE).is_empty());
 

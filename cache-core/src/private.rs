@@ -22,7 +22,7 @@ use std::marker::PhantomData;
 use crate::cache::Inner;
 use crate::features::refresh;
 use crate::features::scope::Scope;
-use crate::features::stale::Background;
+use crate::features::stale::{Background, Revalidating};
 
 #[path = "private/companions.rs"]
 mod companions;
@@ -118,10 +118,14 @@ where
     if let Some(lead) = refresh::take(cache) {
         return StaleStart::Lead(lead);
     }
-    // With `shared_tier = ..`, the leader asks the tier first.
-    match Box::pin(cache.start_tiered(key, policy)).await {
-        Start::Done(done) => StaleStart::Done(done),
-        Start::Lead(lead) => StaleStart::Lead(lead),
+    // With `shared_tier = ..`, the leader asks the tier first: another replica's expired
+    // value, inside the window, is served stale while this flight refreshes it.
+    match Box::pin(cache.start_revalidating(&cache, key, policy)).await {
+        Revalidating::Done(done) => StaleStart::Done(done),
+        Revalidating::Lead(lead) => StaleStart::Lead(lead),
+        Revalidating::Stale(answer, refresh) => {
+            StaleStart::Stale(answer, Some(Revalidate(refresh)))
+        }
     }
 }
 

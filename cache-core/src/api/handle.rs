@@ -578,7 +578,7 @@ impl crate::cache::census::Source for CacheHandle {
         CacheHandle::fetches_in_flight(self)
     }
     #[cfg(feature = "redis-tier")]
-    fn tier_counts(&self) -> Option<[u64; 11]> {
+    fn tier_counts(&self) -> Option<crate::cache::tier::TierCounts> {
         Some(self.cell.get()?.tier()?.counts())
     }
 }

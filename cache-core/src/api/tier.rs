@@ -185,6 +185,10 @@ impl SharedTier {
 pub struct TierStats {
     /// Misses here answered from the tier (no upstream call).
     pub hits: u64,
+    /// Misses here that found only an expired value in the tier, kept there for the stale
+    /// windows: stored here as an expired value (to serve stale if the fetch fails, or at once
+    /// while revalidating) and fetched anew.
+    pub stale: u64,
     /// Misses in the tier too, fetched here under the key's lease.
     pub misses: u64,
     /// Misses that waited for another replica's fetch of the key.
@@ -286,6 +290,7 @@ impl TierStats {
         let load = TierCounters::load;
         Self {
             hits: load(&c.hits),
+            stale: load(&c.stale),
             misses: load(&c.misses),
             waited: load(&c.waited),
             waited_out: load(&c.waited_out),

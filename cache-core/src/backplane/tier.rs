@@ -5,7 +5,8 @@
 //! Keys (`<c>` is the cache's name preceded by its length, `<g>` and `<k>` the key's parts in
 //! the wire encoding, in hex):
 //!
-//! - `<prefix>:tier:<c>:v:<g>:<k>`: the value, `tag \n payload`, expiring with it;
+//! - `<prefix>:tier:<c>:v:<g>:<k>`: the value, `tag \n window \n payload`, expiring a stale
+//!   `window` (ms) after its lifetime;
 //! - `<prefix>:tier:<c>:l:<g>:<k>`: the key's fetch lease, the holder's instance;
 //! - `<prefix>:tier:<c>:life`: the longest lifetime written for the cache, kept as long;
 //! - `<prefix>:gen:<c>`, `<prefix>:gen:<c>:g:<g>`, `<prefix>:gen:<c>:k:<g>:<k>`: the
@@ -35,7 +36,7 @@ use super::health::storing_allowed;
 use super::publish::OUTBOX;
 use super::task::Shared;
 use super::tier_keys::value_keys;
-use crate::seam::{self, ReadFuture, TierKey, TierRead, TierStore, WriteFuture};
+use crate::seam::{self, Life, ReadFuture, TierKey, TierRead, TierStore, WriteFuture};
 
 /// The tier, set by `install`.
 pub(super) struct RedisTier {
@@ -60,9 +61,12 @@ pub(super) fn install(shared: Arc<Shared>, prefix: String) {
 /// `|`-separated.
 const TAG: &str = "local tag = (redis.call('GET', KEYS[4]) or '') .. '|' .. (redis.call('GET', KEYS[5]) or '') .. '|' .. (redis.call('GET', KEYS[6]) or '')\nif #KEYS >= 9 then tag = tag .. '|' .. (redis.call('GET', KEYS[8]) or '') .. '|' .. (redis.call('GET', KEYS[9]) or '') end\n";
 
-/// Reads a value. KEYS: `value_keys`; ARGV: instance, lease ms. Returns `{1, payload, pttl,
-/// tag}` for a value under the current generations, else `{0, tag, leased}` after trying to
-/// take the lease.
+/// Reads a value. KEYS: `value_keys`; ARGV: instance, lease ms. A record is `tag \n window
+/// \n payload`, `window` the ms it is kept past its lifetime to be served stale. Returns `{1,
+/// payload, ms left of its lifetime, tag}` for a live value under the current generations;
+/// else, after trying to take the lease, `{2, payload, ms since its lifetime ran out, tag,
+/// leased}` for an expired one under them (inside its window: it is still there), or `{0,
+/// tag, leased}`.
 fn read_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| {
@@ -70,13 +74,21 @@ fn read_script() -> &'static Script {
             "{TAG}{}",
             r"
 local v = redis.call('GET', KEYS[1])
+local stale = nil
 if v then
   local nl = string.find(v, '\n', 1, true)
-  if nl and string.sub(v, 1, nl - 1) == tag then
-    return {1, string.sub(v, nl + 1), redis.call('PTTL', KEYS[1]), tag}
+  local nl2 = nl and string.find(v, '\n', nl + 1, true)
+  local window = nl2 and tonumber(string.sub(v, nl + 1, nl2 - 1))
+  if window and string.sub(v, 1, nl - 1) == tag then
+    local left = redis.call('PTTL', KEYS[1]) - window
+    if left > 0 then
+      return {1, string.sub(v, nl2 + 1), left, tag}
+    end
+    if left > -window then stale = {string.sub(v, nl2 + 1), -left} end
   end
 end
 local leased = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+if stale then return {2, stale[1], stale[2], tag, leased and 1 or 0} end
 return {0, tag, leased and 1 or 0}
 "
         ))
@@ -85,7 +97,9 @@ return {0, tag, leased and 1 or 0}
 
 /// Writes a value if its tag is current, and gives the lease back; either, announced on the
 /// tier's channel (the value's key), wakes the replicas waiting for it. KEYS: `value_keys`;
-/// ARGV: tag, payload, lifetime ms, instance, channel. Returns 1 if written.
+/// ARGV: tag, payload, lifetime ms, instance, channel, stale window ms. The value is kept for
+/// its lifetime and the window, and so are the generations its tag names. Returns 1 if
+/// written.
 fn write_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| {
@@ -98,8 +112,9 @@ if tag ~= ARGV[1] then
   if released then redis.call('PUBLISH', ARGV[5], KEYS[1]) end
   return 0
 end
-local px = tonumber(ARGV[3])
-redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', px)
+local window = tonumber(ARGV[6])
+local px = tonumber(ARGV[3]) + window
+redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. window .. '\n' .. ARGV[2], 'PX', px)
 local gens = {4, 5, 6}
 local lives = {3}
 if #KEYS >= 9 then gens[4] = 8; gens[5] = 9; lives[2] = 7 end
@@ -188,6 +203,12 @@ fn parse_read(reply: &Value) -> Option<TierRead> {
             remaining: Duration::from_millis(u64::try_from(int(&items[2])?).ok()?),
             tag: bytes(&items[3])?,
         }),
+        (2, 5) => Some(TierRead::Stale {
+            payload: bytes(&items[1])?,
+            expired: Duration::from_millis(u64::try_from(int(&items[2])?).ok()?),
+            tag: bytes(&items[3])?,
+            leased: int(&items[4])? == 1,
+        }),
         (0, 3) => Some(TierRead::Miss {
             tag: bytes(&items[1])?,
             leased: int(&items[2])? == 1,
@@ -220,13 +241,7 @@ impl TierStore for RedisTier {
         })
     }
 
-    fn write(
-        &self,
-        at: TierKey<'_>,
-        tag: Vec<u8>,
-        payload: Vec<u8>,
-        lifetime: Duration,
-    ) -> WriteFuture {
+    fn write(&self, at: TierKey<'_>, tag: Vec<u8>, payload: Vec<u8>, life: Life) -> WriteFuture {
         let keys = value_keys(&self.prefix, at);
         let instance = self.instance();
         let tier = TIER.get();
@@ -239,9 +254,10 @@ impl TierStore for RedisTier {
             }
             call.arg(tag)
                 .arg(payload)
-                .arg(millis(lifetime))
+                .arg(millis(life.fresh))
                 .arg(instance)
-                .arg(&tier.shared.tier_channel);
+                .arg(&tier.shared.tier_channel)
+                .arg(u64::try_from(life.window.as_millis()).unwrap_or(u64::MAX));
             call.invoke_async::<i64>(&mut conn)
                 .await
                 .ok()

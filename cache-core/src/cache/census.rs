@@ -24,7 +24,7 @@ pub(crate) trait Source: Send + Sync {
     fn fetches_in_flight(&self) -> usize;
     /// What its shared tier did, if it has one (in the order of `tier::TIER_EVENTS`).
     #[cfg(feature = "redis-tier")]
-    fn tier_counts(&self) -> Option<[u64; 11]>;
+    fn tier_counts(&self) -> Option<crate::cache::tier::TierCounts>;
 }
 
 enum Enrolled {
@@ -43,12 +43,15 @@ enum Enrolled {
 struct Retired {
     stats: CacheStats,
     #[cfg(feature = "redis-tier")]
-    tier: Option<[u64; 11]>,
+    tier: Option<crate::cache::tier::TierCounts>,
 }
 
 /// The sum of two tiers' counts, either absent.
 #[cfg(feature = "redis-tier")]
-fn add_tier(a: Option<[u64; 11]>, b: Option<[u64; 11]>) -> Option<[u64; 11]> {
+fn add_tier(
+    a: Option<crate::cache::tier::TierCounts>,
+    b: Option<crate::cache::tier::TierCounts>,
+) -> Option<crate::cache::tier::TierCounts> {
     match (a, b) {
         (Some(a), Some(b)) => Some(std::array::from_fn(|i| a[i] + b[i])),
         (a, b) => a.or(b),
@@ -89,7 +92,7 @@ pub(crate) fn enroll_built<S: Source + 'static>(cache: &Arc<S>) {
 fn retire(
     address: usize,
     stats: CacheStats,
-    #[cfg(feature = "redis-tier")] tier: Option<[u64; 11]>,
+    #[cfg(feature = "redis-tier")] tier: Option<crate::cache::tier::TierCounts>,
 ) {
     with_registry(|r| {
         let found = r.caches.iter().position(|enrolled| match enrolled {
@@ -123,7 +126,7 @@ pub(crate) struct Reading {
     pub(crate) fetches_in_flight: usize,
     /// The shared tier's counts, where any cache of the name has one.
     #[cfg(feature = "redis-tier")]
-    pub(crate) tier: Option<[u64; 11]>,
+    pub(crate) tier: Option<crate::cache::tier::TierCounts>,
 }
 
 /// Every name's reading, in name order. Read under the registry's lock: reading a cache's
@@ -195,7 +198,7 @@ where
         self.flights.len()
     }
     #[cfg(feature = "redis-tier")]
-    fn tier_counts(&self) -> Option<[u64; 11]> {
+    fn tier_counts(&self) -> Option<crate::cache::tier::TierCounts> {
         Some(self.tier.get()?.counters.counts())
     }
 }

@@ -95,9 +95,11 @@ where
         #[cfg(feature = "redis-tier")]
         let started = match started {
             Start::Lead(lead) if self.tier.get().is_some() => {
-                match self.through_tier(&lead.flight).await {
-                    Some(value) => Start::Done(lead.finish(policy.answer(value), policy).await),
-                    None => Start::Lead(lead),
+                match self.through_tier(&lead.flight, false).await {
+                    super::tier::Tiered::Value(value) => {
+                        Start::Done(lead.finish(policy.answer(value), policy).await)
+                    }
+                    _ => Start::Lead(lead),
                 }
             }
             started => started,

@@ -25,9 +25,12 @@ use std::time::Duration;
 
 use super::Inner;
 use crate::engine::clock::Instant;
+use crate::engine::expiry::within;
 use crate::engine::flight::{Flight, TierAnswer, TierTicket};
+use crate::engine::node::Node;
 use crate::engine::stats::bump;
-use crate::seam::{self, TierKey, TierRead};
+use crate::engine::store::Graveyard;
+use crate::seam::{self, Life, TierKey, TierRead};
 
 /// How long a waiter sleeps between two reads, at most, unless the tier's channel wakes it
 /// first (the lease's holder announces its write, or its giving the lease back; an
@@ -51,6 +54,7 @@ pub(crate) struct TierSetup<V> {
 #[derive(Debug, Default)]
 pub(crate) struct TierCounters {
     pub(crate) hits: AtomicU64,
+    pub(crate) stale: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) waited: AtomicU64,
     pub(crate) waited_out: AtomicU64,
@@ -63,6 +67,18 @@ pub(crate) struct TierCounters {
     pub(crate) write_errors: AtomicU64,
 }
 
+/// What the tier answered a flight's leader.
+pub(crate) enum Tiered<G, K, V> {
+    /// A live value: no fetch.
+    Value(V),
+    /// Only an expired value inside the revalidation window, stored here as an expired node,
+    /// for a caller that serves stale while revalidating (`serve_stale`); the flight goes on as
+    /// its refresh.
+    Stale(Arc<Node<G, K, V>>),
+    /// Fetch.
+    Fetch,
+}
+
 impl<G, K, V> Inner<G, K, V>
 where
     G: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
@@ -72,20 +88,36 @@ where
     /// Asks the tier for `flight`'s key, as its leader, before fetching: the value, if the tier
     /// has it under the current generations (or another replica's fetch brought it within the
     /// wait). Records on the flight what the commit must do.
-    pub(crate) async fn through_tier(&self, flight: &Flight<G, K, V>) -> Option<V> {
-        let setup = self.tier.get()?;
-        let tier = seam::tier()?;
+    ///
+    /// An expired value the tier still keeps for its stale windows (and that is inside one of
+    /// this cache's) is stored here as an expired node, under the flight's stamp as a fetched
+    /// value is: the flight's fallback if the fetch fails (stale-if-error), and what the
+    /// fail-safe throttle and every invalidation act on, as a node of this replica's own. With
+    /// `serve_stale`, inside the revalidation window, it is answered at once ([`Tiered::Stale`]).
+    pub(crate) async fn through_tier(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        serve_stale: bool,
+    ) -> Tiered<G, K, V> {
+        let Some(setup) = self.tier.get() else {
+            return Tiered::Fetch;
+        };
+        let Some(tier) = seam::tier() else {
+            return Tiered::Fetch;
+        };
         // Only a cache that joined the fleet under its own name (an attached `TtlCache`, a
         // `#[ttl_cached]` function after its first miss) has its invalidations bump the tier's
         // generations.
-        let (_, codec) = self.teller()?;
+        let Some((_, codec)) = self.teller() else {
+            return Tiered::Fetch;
+        };
         if !tier.usable() || !self.storing_allowed() {
             bump(&setup.counters.skipped, 1);
-            return None;
+            return Tiered::Fetch;
         }
         let (mut group, mut key) = (Vec::new(), Vec::new());
         if !((codec.group)(&flight.group.key, &mut group) && (codec.key)(&flight.rest, &mut key)) {
-            return None;
+            return Tiered::Fetch;
         }
         let at = TierKey {
             cache: self.name(),
@@ -96,6 +128,7 @@ where
         let give_up = tokio::time::Instant::now() + setup.wait;
         let mut pause = Duration::from_millis(2);
         let mut waiting = false;
+        let mut stale_seen = false;
         let notify = tier.watch(at);
         loop {
             // Enabled before the read: a write announced after it wakes this wait.
@@ -113,7 +146,7 @@ where
                 // Answered: any lease it took is in the answer.
                 std::mem::forget(pending);
             }
-            let answer = match read {
+            let (tag, leased) = match read {
                 TierRead::Hit {
                     payload,
                     remaining,
@@ -123,18 +156,57 @@ where
                         bump(&setup.counters.hits, 1);
                         let deadline = sent.checked_add(remaining).unwrap_or(sent);
                         self.ticket(flight, group, key, TierAnswer::Read(deadline));
-                        return Some(value);
+                        return Tiered::Value(value);
                     }
                     // Another build's value, or garbage: fetched, and written over.
                     bump(&setup.counters.undecodable, 1);
                     tracing::debug!(target: "cache_core::tier", cache = self.name(), "a value in the shared tier did not decode: fetched instead");
-                    TierAnswer::Fetch { tag, leased: false }
+                    (tag, None)
                 }
-                TierRead::Miss { tag, leased: true } => {
+                TierRead::Stale {
+                    payload,
+                    expired,
+                    tag,
+                    leased,
+                } => {
+                    if !stale_seen {
+                        stale_seen = true;
+                        match (setup.decode)(&payload, setup.version) {
+                            Some(value) => {
+                                let expired_at = sent.checked_sub(expired).unwrap_or(sent);
+                                if let Some(node) = self.keep_stale(flight, value, expired_at) {
+                                    bump(&setup.counters.stale, 1);
+                                    let now = Instant::now();
+                                    if serve_stale && within(expired_at, self.stale.revalidate, now)
+                                    {
+                                        let answer = TierAnswer::Fetch { tag, leased };
+                                        self.ticket(flight, group, key, answer);
+                                        return Tiered::Stale(node);
+                                    }
+                                }
+                            }
+                            None => {
+                                bump(&setup.counters.undecodable, 1);
+                                tracing::debug!(target: "cache_core::tier", cache = self.name(), "an expired value in the shared tier did not decode");
+                            }
+                        }
+                    }
+                    (tag, Some(leased))
+                }
+                TierRead::Miss { tag, leased } => (tag, Some(leased)),
+                TierRead::Unavailable => {
+                    bump(&setup.counters.unavailable, 1);
+                    return Tiered::Fetch;
+                }
+            };
+            let answer = match leased {
+                // Undecodable: not leased (the read took no lease), fetched at once.
+                None => TierAnswer::Fetch { tag, leased: false },
+                Some(true) => {
                     bump(&setup.counters.misses, 1);
                     TierAnswer::Fetch { tag, leased: true }
                 }
-                TierRead::Miss { tag, leased: false } => {
+                Some(false) => {
                     let now = tokio::time::Instant::now();
                     if now >= give_up {
                         bump(&setup.counters.waited_out, 1);
@@ -149,30 +221,99 @@ where
                         continue;
                     }
                 }
-                TierRead::Unavailable => {
-                    bump(&setup.counters.unavailable, 1);
-                    return None;
-                }
             };
             self.ticket(flight, group, key, answer);
-            return None;
+            return Tiered::Fetch;
         }
     }
 
+    /// Stores `value`, which the tier kept past its lifetime (it ran out at `expired_at`), as
+    /// an expired node of `flight`'s key, under the flight's entry and only if its stamp is
+    /// still current, as the commit stores a fetched value: an invalidation since the fetch
+    /// began refuses it, one after removes it. Inside the stale-if-error window it becomes the
+    /// flight's fallback. Nothing is stored if the key has a node here already (the one a
+    /// background refresh refreshes, or the flight's fallback: its throttle state stays) or
+    /// `expired_at` is outside both of this cache's windows.
+    fn keep_stale(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        value: V,
+        expired_at: Instant,
+    ) -> Option<Arc<Node<G, K, V>>> {
+        let now = Instant::now();
+        let window = self.stale.if_error.max(self.stale.revalidate);
+        if !within(expired_at, window, now)
+            || self
+                .store
+                .peek_current(&flight.stored(), self.current_epoch())
+                .is_some()
+        {
+            return None;
+        }
+        // Made before the locks: a key part's `Clone` is user code.
+        let node = Arc::new(Node::new(
+            Arc::clone(&flight.group),
+            flight.rest.clone(),
+            value,
+            expired_at,
+            flight.stamp,
+            flight.hash,
+        ));
+        // Its expiry is behind those stored since: store order is no longer expiry order.
+        self.store.ttl_lowered(now, self.ttl());
+        let mut graveyard = Graveyard::new();
+        let stored = self.flights.holding(flight, |ours| {
+            let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
+            if fresh {
+                self.store.insert(
+                    Arc::clone(&node),
+                    now,
+                    &self.epoch,
+                    &self.hooks,
+                    &mut graveyard,
+                );
+            }
+            fresh
+        });
+        drop(graveyard);
+        // `None` if an invalidation took it out meanwhile.
+        node.value()?;
+        if !stored {
+            return None;
+        }
+        if within(expired_at, self.stale.if_error, now) {
+            let _ = flight.fallback.set(Arc::clone(&node));
+        }
+        Some(node)
+    }
+
     fn ticket(&self, flight: &Flight<G, K, V>, group: Vec<u8>, key: Vec<u8>, answer: TierAnswer) {
-        let _ = flight.tier.set(TierTicket { group, key, answer });
+        *lock(&flight.tier) = Some(TierTicket { group, key, answer });
     }
 
     /// The deadline a value read from the tier brought, if `flight`'s did.
     pub(crate) fn tier_deadline(flight: &Flight<G, K, V>) -> Option<Instant> {
-        match flight.tier.get()?.answer {
+        match lock(&flight.tier).as_ref()?.answer {
             TierAnswer::Read(deadline) => Some(deadline),
             TierAnswer::Fetch { .. } => None,
         }
     }
 
+    /// Whether `flight`'s leader holds the key's fetch lease (a background refresh that does
+    /// not asks the tier again before fetching).
+    pub(crate) fn tier_leased(flight: &Flight<G, K, V>) -> bool {
+        matches!(
+            lock(&flight.tier).as_ref(),
+            Some(TierTicket {
+                answer: TierAnswer::Fetch { leased: true, .. },
+                ..
+            })
+        )
+    }
+
     /// After the commit: writes the value back if `flight` fetched it after a miss in the tier
-    /// and stored it here (`expiry`: its deadline here), else gives the lease back.
+    /// and stored it here (`expiry`: its deadline here), kept there for this cache's longer
+    /// stale window past it, else gives the lease back.
     pub(crate) fn tier_settled(
         &self,
         flight: &Flight<G, K, V>,
@@ -182,7 +323,7 @@ where
             group,
             key,
             answer: TierAnswer::Fetch { tag, leased },
-        }) = flight.tier.get()
+        }) = lock(&flight.tier).take()
         else {
             return;
         };
@@ -191,8 +332,8 @@ where
         };
         let at = TierKey {
             cache: self.name(),
-            group,
-            key,
+            group: &group,
+            key: &key,
             scope: self.joined.get().map(|scope| scope.path()),
         };
         let payload = stored.and_then(|(value, expiry, now)| {
@@ -204,9 +345,17 @@ where
             Some((payload, expiry.saturating_duration_since(now)))
         });
         match payload {
-            Some((payload, lifetime)) if !lifetime.is_zero() => {
+            Some((payload, fresh)) if !fresh.is_zero() => {
                 bump(&setup.counters.writes, 1);
-                let write = tier.write(at, tag.clone(), payload, lifetime);
+                let life = Life {
+                    fresh,
+                    window: self
+                        .stale
+                        .if_error
+                        .max(self.stale.revalidate)
+                        .min(MAX_WINDOW),
+                };
+                let write = tier.write(at, tag, payload, life);
                 let counters = Arc::clone(&setup.counters);
                 let timeout = setup.timeout;
                 spawn(async move {
@@ -217,7 +366,7 @@ where
                     }
                 });
             }
-            _ if *leased => tier.release(at),
+            _ if leased => tier.release(at),
             _ => {}
         }
     }
@@ -226,6 +375,15 @@ where
     pub(crate) fn tier_abandoned(&self, flight: &Flight<G, K, V>) {
         self.tier_settled(flight, None);
     }
+}
+
+/// The longest a value is kept in the tier past its lifetime, whatever the stale windows.
+const MAX_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A tier read not answered (timed out, or the miss cancelled while waiting for it): it may
@@ -251,11 +409,18 @@ pub(crate) fn spawn(future: impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
+/// How many kinds of event the tier counts.
+pub(crate) const TIER_EVENT_COUNT: usize = 12;
+
+/// Every counter of a tier, in the order of `TIER_EVENTS`.
+pub(crate) type TierCounts = [u64; TIER_EVENT_COUNT];
+
 /// The tier's events, in the order of [`TierCounters::counts`]: the `event` label of the
 /// `metrics` feature's `cache_tier_events_total`.
 #[cfg(feature = "metrics")]
-pub(crate) const TIER_EVENTS: [&str; 11] = [
+pub(crate) const TIER_EVENTS: [&str; TIER_EVENT_COUNT] = [
     "hit",
+    "stale",
     "miss",
     "waited",
     "waited_out",
@@ -275,9 +440,10 @@ impl TierCounters {
 
     /// Every counter, in the order of [`TIER_EVENTS`].
     #[cfg(feature = "metrics")]
-    pub(crate) fn counts(&self) -> [u64; 11] {
+    pub(crate) fn counts(&self) -> [u64; TIER_EVENT_COUNT] {
         [
             &self.hits,
+            &self.stale,
             &self.misses,
             &self.waited,
             &self.waited_out,

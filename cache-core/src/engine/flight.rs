@@ -60,10 +60,11 @@ pub(crate) struct Flight<G, K, V> {
     /// stays as small to drop as it was without stale serving: on a hit, that drop is part of
     /// the cost.
     pub(crate) fallback: OnceLock<Arc<Node<G, K, V>>>,
-    /// What the shared tier said of this key when the leader asked it (feature `redis-tier`):
-    /// see `cache/tier.rs`.
+    /// What the shared tier said of this key when the leader last asked it (feature
+    /// `redis-tier`; a background refresh may ask again): see `cache/tier.rs`. Taken when the
+    /// flight settles.
     #[cfg(feature = "redis-tier")]
-    pub(crate) tier: OnceLock<TierTicket>,
+    pub(crate) tier: std::sync::Mutex<Option<TierTicket>>,
 }
 
 /// What the shared tier told a flight's leader (feature `redis-tier`): the deadline a value
@@ -101,7 +102,7 @@ impl<G, K, V> Flight<G, K, V> {
             notify: Notify::new(),
             fallback: OnceLock::new(),
             #[cfg(feature = "redis-tier")]
-            tier: OnceLock::new(),
+            tier: std::sync::Mutex::new(None),
         }
     }
 
@@ -369,6 +370,17 @@ where
             drop(entry.remove_entry());
         }
         (result, ours)
+    }
+
+    /// Runs `f` under `flight`'s map entry without retiring it: `f(true)` if the entry is still
+    /// `flight`'s, as [`settle`](Self::settle) does. Used to store what stands in for the
+    /// value while the fetch runs (the shared tier's expired value, see `cache/tier.rs`).
+    #[cfg(feature = "redis-tier")]
+    pub(crate) fn holding<R>(&self, flight: &Arc<Flight<G, K, V>>, f: impl FnOnce(bool) -> R) -> R {
+        let stored = flight.stored();
+        let entry = self.map.get_sync(&ByKey::new(&stored));
+        let ours = entry.as_ref().is_some_and(|e| Arc::ptr_eq(e.get(), flight));
+        f(ours)
     }
 
     /// Takes `flight` out of the map if it is still there. Returns whether it was.

@@ -45,11 +45,13 @@ use std::sync::Arc;
 use crate::engine::clock::Instant;
 
 use crate::cache::fetch::settle;
+#[cfg(feature = "redis-tier")]
+use crate::cache::tier::Tiered;
 use crate::cache::trace;
 use crate::cache::upstream::{Outcome, Upstream};
 use crate::cache::Inner;
 use crate::engine::expiry::within;
-use crate::engine::flight::{Claim, Flight, Lead, Settle};
+use crate::engine::flight::{Claim, Flight, Lead, Settle, Start};
 use crate::engine::node::Node;
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
@@ -202,6 +204,7 @@ where
                 flight: Some(flight),
                 node,
                 runtime,
+                ask_tier: true,
             }
         });
         Some((answer, refresh))
@@ -214,6 +217,68 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    /// The miss path of a caller that serves stale while revalidating, once
+    /// [`claim_stale`](Self::claim_stale) found nothing to serve here: as
+    /// [`start_tiered`](Self::start_tiered), except that an expired value only the shared tier
+    /// still kept (another replica's, inside the revalidation window) is answered at once, and
+    /// the flight goes on as its background refresh, as if it had been this replica's own.
+    #[cfg_attr(not(feature = "redis-tier"), allow(unused_variables))]
+    pub(crate) async fn start_revalidating<'c, C, P, Pol>(
+        &'c self,
+        owner: &C,
+        probe: &P,
+        policy: &Pol,
+    ) -> Revalidating<Pol::Output, Lead<'c, G, K, V>, Background<C, G, K, V>>
+    where
+        C: Deref<Target = Self> + Clone + Send + Sync + 'static,
+        P: ?Sized + KeyProbe<G, K>,
+        Pol: Policy<Value = V>,
+    {
+        let lead = match self.start(probe, policy).await {
+            Start::Done(outcome) => return Revalidating::Done(outcome),
+            Start::Lead(lead) => lead,
+        };
+        #[cfg(feature = "redis-tier")]
+        if self.tier.get().is_some() {
+            let serve = !self.stale.revalidate.is_zero();
+            match self.through_tier(&lead.flight, serve).await {
+                Tiered::Value(value) => {
+                    return Revalidating::Done(lead.finish(policy.answer(value), policy).await)
+                }
+                Tiered::Stale(node) => {
+                    let runtime = tokio::runtime::Handle::try_current();
+                    // Read last, as `claim_stale` does: `None` once an invalidation removed it.
+                    let stale = node
+                        .is_current(self.current_epoch())
+                        .then(|| node.value())
+                        .flatten();
+                    if let (Ok(runtime), Some(stale)) = (runtime, stale) {
+                        let ask_tier = !Self::tier_leased(&lead.flight);
+                        let flight = lead.hand_over();
+                        bump(&self.store.counters.stale_served, 1);
+                        trace::stale_served(self.name(), true);
+                        bump(&self.store.counters.refreshes_started, 1);
+                        self.store
+                            .counters
+                            .refreshes_in_flight
+                            .fetch_add(1, Relaxed);
+                        trace::refresh_started(self.name());
+                        let refresh = Background {
+                            owner: owner.clone(),
+                            flight: Some(flight),
+                            node,
+                            runtime,
+                            ask_tier,
+                        };
+                        return Revalidating::Stale(policy.answer(stale), refresh);
+                    }
+                }
+                Tiered::Fetch => {}
+            }
+        }
+        Revalidating::Lead(lead)
+    }
+
     /// A leader's fetch under the soft timeout: where its key has an expired value to stand in
     /// (its flight's fallback, inside the stale-if-error window) and a soft timeout is set, the
     /// fetch runs in a task spawned on the caller's runtime, which settles the flight as a
@@ -257,6 +322,8 @@ where
             flight: Some(flight),
             node: Arc::clone(&node),
             runtime,
+            // Its leader asked already.
+            ask_tier: false,
         }
         .spawn_answering(fetch, Arc::clone(&policy), answer);
         let mut answered = std::pin::pin!(answered);
@@ -298,6 +365,15 @@ where
     }
 }
 
+/// What [`Inner::start_revalidating`] answers a caller with: answered, or to fetch inline,
+/// or an expired value from the shared tier and the background refresh to spawn.
+pub(crate) enum Revalidating<O, L, B> {
+    Done(O),
+    Lead(L),
+    #[cfg_attr(not(feature = "redis-tier"), allow(dead_code))]
+    Stale(O, B),
+}
+
 /// What [`Inner::claim_stale`] answers a caller with: its answer, and the refresh it leads.
 pub(crate) type Claimed<O, C, G, K, V> = (O, Option<Background<C, G, K, V>>);
 
@@ -318,6 +394,12 @@ where
     node: Arc<Node<G, K, V>>,
     /// The caller's runtime, where the refresh runs.
     runtime: tokio::runtime::Handle,
+    /// Whether the refresh asks the shared tier before fetching (feature `redis-tier`, where
+    /// the cache has one): unless its leader asked already and took the key's lease. Another
+    /// replica may have refreshed the key, or be refreshing it: its value is then taken, with
+    /// no upstream call.
+    #[cfg_attr(not(feature = "redis-tier"), allow(dead_code))]
+    ask_tier: bool,
 }
 
 impl<C, G, K, V> Background<C, G, K, V>
@@ -379,6 +461,16 @@ where
             flight: Arc::clone(&flight),
             armed: true,
         };
+        #[cfg(feature = "redis-tier")]
+        if self.ask_tier && cache.tier.get().is_some() {
+            if let Tiered::Value(value) = cache.through_tier(&flight, false).await {
+                let answered = lead.finish(policy.answer(value), policy).await;
+                if let Some(answer) = answer {
+                    let _ = answer.send(answered);
+                }
+                return;
+            }
+        }
         let upstream = Upstream::begin(cache.name());
         let fetched = {
             let fetch = std::pin::pin!(upstream.watch(fetch));

@@ -209,7 +209,7 @@ fn describe() {
     #[cfg(feature = "redis-tier")]
     describe_counter!(
         "cache_tier_events_total",
-        "What the shared tier did on this replica's misses, by event: hit, miss, waited, \
+        "What the shared tier did on this replica's misses, by event: hit, stale, miss, waited, \
          waited_out, skipped, unavailable, undecodable, too_large, write, write_refused, \
          write_error (see TierStats)."
     );

@@ -46,4 +46,6 @@ pub(crate) use roster::{
     cache, every_cache, hold_refused, join_cache, join_scope, refused, refused_names, scope,
 };
 #[cfg(feature = "redis-tier")]
-pub(crate) use tier::{set_tier, tier, ReadFuture, TierKey, TierRead, TierStore, WriteFuture};
+pub(crate) use tier::{
+    set_tier, tier, Life, ReadFuture, TierKey, TierRead, TierStore, WriteFuture,
+};

@@ -37,6 +37,15 @@ pub(crate) enum TierRead {
     /// No value under the current generations: `tag` is them, to write back under; `leased`
     /// whether this replica now holds the key's fetch lease (else another replica does).
     Miss { tag: Vec<u8>, leased: bool },
+    /// A value stored under the current generations whose lifetime ran out `expired` ago (at
+    /// most: Redis answered later), kept in the tier for the stale windows of the replica that
+    /// wrote it; `leased` as for a miss (the key is to be fetched anew).
+    Stale {
+        payload: Vec<u8>,
+        expired: Duration,
+        tag: Vec<u8>,
+        leased: bool,
+    },
     /// The tier could not answer in time, or is closed: fetch, and write nothing.
     Unavailable,
 }
@@ -47,19 +56,21 @@ pub(crate) type ReadFuture = Pin<Box<dyn Future<Output = TierRead> + Send>>;
 /// A boxed write: `Some(stored)`, or `None` if Redis did not answer.
 pub(crate) type WriteFuture = Pin<Box<dyn Future<Output = Option<bool>> + Send>>;
 
+/// How long a value written to the tier lives: `fresh`, its lifetime, then `window` more in
+/// which a replica may serve it stale (the longer of the writer's stale windows).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Life {
+    pub(crate) fresh: Duration,
+    pub(crate) window: Duration,
+}
+
 /// The tier, as the caches see it.
 pub(crate) trait TierStore: Send + Sync {
     /// Reads the value at `at`, taking the key's fetch lease for `lease` if there is none.
     fn read(&self, at: TierKey<'_>, lease: Duration) -> ReadFuture;
-    /// Writes `payload` at `at` for `lifetime` if `tag` is still current, and gives the lease
-    /// back (the caller runs it in the background).
-    fn write(
-        &self,
-        at: TierKey<'_>,
-        tag: Vec<u8>,
-        payload: Vec<u8>,
-        lifetime: Duration,
-    ) -> WriteFuture;
+    /// Writes `payload` at `at` for `lifetime` if `tag` is still current, kept `window` longer
+    /// to be served stale, and gives the lease back (the caller runs it in the background).
+    fn write(&self, at: TierKey<'_>, tag: Vec<u8>, payload: Vec<u8>, life: Life) -> WriteFuture;
     /// Gives the key's fetch lease back (the fetch failed or was abandoned), in the background.
     fn release(&self, at: TierKey<'_>);
     /// What is notified (`notify_waiters`) when another replica writes the value at `at` or

@@ -7,8 +7,8 @@ use std::hash::Hash;
 use scc::Equivalent;
 
 use super::TtlCache;
-use crate::engine::flight::Start;
 use crate::engine::policy::{Classified, Plain, TryRetry};
+use crate::features::stale::Revalidating;
 use crate::keys::borrowed::ToKey;
 use crate::keys::lookup::Pair;
 
@@ -68,9 +68,16 @@ where
         }
         match inner.serve_stale(inner, &probe, Plain::<V>::NEW, fetch) {
             Ok(value) => value,
-            Err(fetch) => match inner.start(&probe, &Plain::<V>::NEW).await {
-                Start::Done(value) => value,
-                Start::Lead(lead) => inner.lead_soft(inner, lead, fetch(), Plain::NEW).await,
+            Err(fetch) => match inner
+                .start_revalidating(inner, &probe, &Plain::<V>::NEW)
+                .await
+            {
+                Revalidating::Done(value) => value,
+                Revalidating::Lead(lead) => inner.lead_soft(inner, lead, fetch(), Plain::NEW).await,
+                Revalidating::Stale(value, refresh) => {
+                    refresh.spawn(fetch(), Plain::<V>::NEW);
+                    value
+                }
             },
         }
     }
@@ -135,9 +142,13 @@ where
             Ok(outcome) => outcome,
             Err(fetch) => {
                 let policy = policy();
-                match inner.start(&probe, &policy).await {
-                    Start::Done(outcome) => outcome,
-                    Start::Lead(lead) => inner.lead_soft(inner, lead, fetch(), policy).await,
+                match inner.start_revalidating(inner, &probe, &policy).await {
+                    Revalidating::Done(outcome) => outcome,
+                    Revalidating::Lead(lead) => inner.lead_soft(inner, lead, fetch(), policy).await,
+                    Revalidating::Stale(outcome, refresh) => {
+                        refresh.spawn(fetch(), policy);
+                        outcome
+                    }
                 }
             }
         }
