@@ -224,9 +224,10 @@ where
     /// Shares this cache's values with the other replicas through Redis (feature
     /// `redis-tier`), once the cache is [`attach`](crate::backplane::attach)ed to the
     /// installed backplane: on a miss here, the tier is read before fetching, and a fetched
-    /// value is written to it, with what is left of its TTL, if no invalidation of its key
-    /// (its group, the cache) was delivered since its fetch began; one replica fetches a cold
-    /// key while the others wait for its value. Values are encoded with postcard. See
+    /// value is written to it, with what is left of its TTL (and kept past it for the cache's
+    /// longer stale window, so that a replica without it may serve it stale), if no
+    /// invalidation of its key (its group, the cache) was delivered since its fetch began; one
+    /// replica fetches a cold key while the others wait for its value. Values are encoded with postcard. See
     /// [`SharedTier`] and the README's "Sharing across replicas".
     ///
     /// ```
