@@ -197,6 +197,14 @@ fn main() {
             "a_replica_serves_another_replicas_expired_value_while_the_fleet_refreshes_it_once",
             shared_fn::a_replica_serves_another_replicas_expired_value_while_the_fleet_refreshes_it_once,
         ),
+        (
+            "a_refreshed_value_reaches_the_tier",
+            shared_fn::a_refreshed_value_reaches_the_tier,
+        ),
+        (
+            "a_refresh_begun_before_an_invalidation_is_never_written_back",
+            shared_fn::a_refresh_begun_before_an_invalidation_is_never_written_back,
+        ),
     ];
     let Some(server) = redis_server() else {
         return;

@@ -284,6 +284,14 @@ async fn invalidate(kind: &str, user: &str) -> String {
         "builder-group" => outcome(sent, builder().invalidate_group(user).published().await),
         "builder-key" => outcome(sent, builder().invalidate(user, &1).published().await),
         "builder-clear" => outcome(sent, builder().clear().published().await),
+        "shared-refresh" => {
+            refresh_shared_folder(user, 1).await;
+            format!("ok {sent}")
+        }
+        "tiered-refresh" => {
+            tiered().refresh(user, &1, || upstream(user)).await;
+            format!("ok {sent}")
+        }
         "builder-refresh" => {
             builder().refresh(user, &1, || upstream(user)).await;
             format!("ok {sent}")
@@ -459,6 +467,22 @@ pub(crate) fn run() {
                     });
                     let (kind, user) = ((*kind).to_owned(), (*user).to_owned());
                     let task = tokio::spawn(async move { get(&kind, &user).await });
+                    held = Some((release, task));
+                    match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
+                        Ok(Ok(())) => "started".to_owned(),
+                        _ => "not started".to_owned(),
+                    }
+                }
+                // An invalidation (a refresh) whose upstream call is held, as `slowget`.
+                ["slowinv", kind, user] => {
+                    let (started, started_rx) = oneshot::channel();
+                    let (release, release_rx) = oneshot::channel();
+                    *HOLD.lock().expect("not poisoned") = Some(Hold {
+                        started,
+                        release: release_rx,
+                    });
+                    let (kind, user) = ((*kind).to_owned(), (*user).to_owned());
+                    let task = tokio::spawn(async move { invalidate(&kind, &user).await });
                     held = Some((release, task));
                     match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
                         Ok(Ok(())) => "started".to_owned(),

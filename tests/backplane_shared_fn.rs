@@ -401,3 +401,76 @@ pub(super) fn a_replica_serves_another_replicas_expired_value_while_the_fleet_re
     );
     assert_eq!((field(&tb, "stale"), field(&tc, "stale")), (1, 1));
 }
+
+/// A refresh writes its value to the tier: `refresh_<fn>` of a shared function, and
+/// `TtlCache::refresh` of a tiered cache, on A. B, which held the old value, drops it (the
+/// refresh's key invalidation) and reads A's new one from the tier, as does C, which never
+/// held it: no upstream call but A's.
+pub(super) fn a_refreshed_value_reaches_the_tier(redis: &Redis) {
+    let [mut a, mut b, mut c] = tier_fleet(redis, &[]);
+    for (kind, refresh, stats) in [
+        ("shared", "shared-refresh", "tier shared"),
+        ("tiered", "tiered-refresh", "tier"),
+    ] {
+        let user = format!("r-{kind}");
+        for replica in [&mut a, &mut b, &mut c] {
+            replica.version(1);
+        }
+        let writes = field(&a.ask(stats), "writes");
+        assert_eq!(a.get(kind, &user).0, format!("{user}@v1"));
+        poll(|| field(&a.ask(stats), "writes") == writes + 1);
+        let calls = b.stat("calls");
+        assert_eq!(b.get(kind, &user), (format!("{user}@v1"), calls));
+        for replica in [&mut a, &mut b, &mut c] {
+            replica.version(2);
+        }
+        let applied = b.stat("applied");
+        let answer = a.ask(&format!("inv {refresh} {user}"));
+        assert!(answer.starts_with("ok"), "{answer}");
+        poll(|| field(&a.ask(stats), "writes") == writes + 2);
+        assert_eq!(b.ask(&format!("wait_applied {}", applied + 1)), "ok");
+        let before = b.stat("calls") + c.stat("calls");
+        assert_eq!(b.get(kind, &user).0, format!("{user}@v2"), "{kind}");
+        assert_eq!(c.get(kind, &user).0, format!("{user}@v2"), "{kind}");
+        assert_eq!(
+            b.stat("calls") + c.stat("calls"),
+            before,
+            "{kind}: B and C did not read A's refreshed value from the tier"
+        );
+        assert_eq!(field(&a.ask(stats), "writes_refused"), 0);
+    }
+}
+
+/// A's refresh of u has read the generations and holds its upstream call; an invalidation of
+/// u's group then reaches Redis (its generation set, as the backplane's script sets it) but
+/// not A. B fetches v2 and writes it; A's refresh completes and stores its v1 (A, not told,
+/// sees no invalidation), but the tier refuses to write it back: C reads B's v2.
+pub(super) fn a_refresh_begun_before_an_invalidation_is_never_written_back(redis: &Redis) {
+    let [mut a, mut b, mut c] = tier_fleet(redis, &[("TTL_BP_TIER_LEASE_MS", "300")]);
+    for replica in [&mut a, &mut b, &mut c] {
+        replica.version(1);
+    }
+    // A value written (the cache's tier life), then u's group invalidated once: its
+    // generation's key exists.
+    let _ = a.get("tiered", "w");
+    poll(|| field(&a.ask("tier"), "writes") == 1);
+    assert!(b.ask("inv tiered-group u").starts_with("ok"));
+    let generation = super::only_key(redis, "backplane-test:gen:*:g:*");
+    assert_eq!(a.ask("slowinv tiered-refresh u"), "started");
+    redis.command(&["SET", &generation, "9999999999999-0", "PX", "3600000"]);
+    b.version(2);
+    c.version(3);
+    assert_eq!(b.get("tiered", "u").0, "u@v2");
+    poll(|| field(&b.ask("tier"), "writes") == 1);
+    let released = a.ask("release");
+    assert!(released.starts_with("val ok"), "{released}");
+    poll(|| field(&a.ask("tier"), "writes") == 2);
+    poll(|| field(&a.ask("tier"), "writes_refused") == 1);
+    let calls = c.stat("calls");
+    assert_eq!(
+        c.get("tiered", "u"),
+        ("u@v2".to_owned(), calls),
+        "C did not read B's value from the tier: A's refresh, begun before the invalidation, \
+         was written over it"
+    );
+}

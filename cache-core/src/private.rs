@@ -115,8 +115,8 @@ where
         return StaleStart::Stale(answer, refresh.map(Revalidate));
     }
     // Called by `refresh_<fn>`: lead its refresh (see `features/refresh.rs`).
-    if let Some(lead) = refresh::take(cache) {
-        return StaleStart::Lead(lead);
+    if let Some(taken) = refresh::take(cache) {
+        return StaleStart::Lead(taken.lead(cache).await);
     }
     // With `shared_tier = ..`, the leader asks the tier first: another replica's expired
     // value, inside the window, is served stale while this flight refreshes it.

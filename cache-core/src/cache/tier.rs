@@ -287,6 +287,64 @@ where
         Some(node)
     }
 
+    /// A refresh's leader (`refresh_<fn>`, `TtlCache::refresh`), before it fetches: once the
+    /// refresh's own key invalidation (`replaced`) reached Redis, reads the generations it left
+    /// there, taking the key's lease if it is free, and records them on `flight`, so that the
+    /// value it fetches is written back under them if nothing bumped them since. Read before
+    /// the fetch begins, they cover every invalidation the value could predate; read after its
+    /// own, they let it replace the value it displaced. Whatever the tier holds is not taken:
+    /// a refresh fetches. Not delivered within the tier's `timeout` (or the tier closed): the
+    /// refresh fetches without writing back.
+    pub(crate) async fn before_refresh(
+        &self,
+        flight: &Arc<Flight<G, K, V>>,
+        replaced: Option<seam::Delivery>,
+    ) {
+        let (Some(setup), Some(tier), Some(replaced)) = (self.tier.get(), seam::tier(), replaced)
+        else {
+            return;
+        };
+        let Some((_, codec)) = self.teller() else {
+            return;
+        };
+        if !matches!(
+            tokio::time::timeout(setup.timeout, replaced).await,
+            Ok(Ok(()))
+        ) {
+            bump(&setup.counters.unavailable, 1);
+            return;
+        }
+        if !tier.usable() || !self.storing_allowed() {
+            bump(&setup.counters.skipped, 1);
+            return;
+        }
+        let (mut group, mut key) = (Vec::new(), Vec::new());
+        if !((codec.group)(&flight.group.key, &mut group) && (codec.key)(&flight.rest, &mut key)) {
+            return;
+        }
+        let at = TierKey {
+            cache: self.name(),
+            group: &group,
+            key: &key,
+            scope: self.joined.get().map(|scope| scope.path()),
+        };
+        let pending = PendingRead { tier, at };
+        let read = tokio::time::timeout(setup.timeout, tier.read(at, setup.lease))
+            .await
+            .unwrap_or(TierRead::Unavailable);
+        let (tag, leased) = match read {
+            TierRead::Hit { tag, .. } => (tag, false),
+            TierRead::Stale { tag, leased, .. } | TierRead::Miss { tag, leased } => (tag, leased),
+            TierRead::Unavailable => {
+                drop(pending);
+                bump(&setup.counters.unavailable, 1);
+                return;
+            }
+        };
+        std::mem::forget(pending);
+        self.ticket(flight, group, key, TierAnswer::Fetch { tag, leased });
+    }
+
     fn ticket(&self, flight: &Flight<G, K, V>, group: Vec<u8>, key: Vec<u8>, answer: TierAnswer) {
         *lock(&flight.tier) = Some(TierTicket { group, key, answer });
     }

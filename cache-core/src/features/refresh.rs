@@ -31,6 +31,10 @@ struct Handoff<G: 'static, K: 'static, V: 'static> {
     /// The cache, by address: the leadership is for its function only.
     cache: usize,
     lead: Lead<'static, G, K, V>,
+    /// The delivery of the refresh's key invalidation to the other replicas, which a refresh
+    /// with a shared tier waits for before it fetches (see `cache/tier.rs`).
+    #[cfg(feature = "redis-tier")]
+    replaced: Option<crate::seam::Delivery>,
 }
 
 /// What `refresh_<fn>` lends to its call of `<fn>`.
@@ -40,7 +44,11 @@ pub struct Refresh {
 }
 
 impl Refresh {
-    pub(crate) fn new<G, K, V>(cache: &'static Inner<G, K, V>, lead: Lead<'static, G, K, V>) -> Self
+    pub(crate) fn new<G, K, V>(
+        cache: &'static Inner<G, K, V>,
+        lead: Lead<'static, G, K, V>,
+        #[cfg(feature = "redis-tier")] replaced: Option<crate::seam::Delivery>,
+    ) -> Self
     where
         G: Hash + Eq + Clone + Send + Sync + 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -49,6 +57,8 @@ impl Refresh {
         let handoff = Handoff {
             cache: std::ptr::from_ref(cache) as usize,
             lead,
+            #[cfg(feature = "redis-tier")]
+            replaced,
         };
         Self {
             lent: Some(Box::new(handoff)),
@@ -56,8 +66,9 @@ impl Refresh {
     }
 }
 
-/// The leadership lent to the future being polled, if it is for `cache`.
-pub(crate) fn take<G, K, V>(cache: &Inner<G, K, V>) -> Option<Lead<'static, G, K, V>>
+/// The leadership lent to the future being polled, if it is for `cache`: the refresh's lead,
+/// with what the leader must do before it fetches ([`Taken::lead`]).
+pub(crate) fn take<G, K, V>(cache: &Inner<G, K, V>) -> Option<Taken<G, K, V>>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -65,7 +76,7 @@ where
 {
     let lent = LENT.take()?;
     match lent.downcast::<Handoff<G, K, V>>() {
-        Ok(handoff) if handoff.cache == std::ptr::from_ref(cache) as usize => Some(handoff.lead),
+        Ok(handoff) if handoff.cache == std::ptr::from_ref(cache) as usize => Some(Taken(*handoff)),
         // For another function: a cached function its key parts called, say. Left in place.
         Ok(handoff) => {
             LENT.set(Some(handoff));
@@ -74,6 +85,35 @@ where
         Err(other) => {
             LENT.set(Some(other));
             None
+        }
+    }
+}
+
+/// A refresh's leadership, taken by its function's miss path.
+pub(crate) struct Taken<G: 'static, K: 'static, V: 'static>(Handoff<G, K, V>);
+
+impl<G, K, V> Taken<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The refresh's lead, once it may fetch: with a shared tier, after its key invalidation
+    /// reached Redis and the generations it leaves were read (see `cache/tier.rs`), so that
+    /// the value is written back under them.
+    pub(crate) async fn lead(self, cache: &Inner<G, K, V>) -> Lead<'static, G, K, V> {
+        #[cfg(feature = "redis-tier")]
+        {
+            let Handoff { lead, replaced, .. } = self.0;
+            if replaced.is_some() && cache.tier.get().is_some() {
+                Box::pin(cache.before_refresh(&lead.flight, replaced)).await;
+            }
+            lead
+        }
+        #[cfg(not(feature = "redis-tier"))]
+        {
+            let _ = cache;
+            self.0.lead
         }
     }
 }

@@ -29,12 +29,18 @@ where
     let lead = cache.lead_refresh(key);
     // The other replicas drop the key and fetch it anew.
     #[cfg(feature = "redis")]
-    crate::seam::key_replaced(
+    #[cfg_attr(not(feature = "redis-tier"), allow(unused_variables))]
+    let replaced = crate::seam::key_replaced(
         handle.cache_id(),
         |out| GP::wire_encode(&key.group.to_owned_parts(), out),
         |out| RP::wire_encode(&key.rest.to_owned_parts(), out),
     );
-    Refresh::new(cache, lead)
+    Refresh::new(
+        cache,
+        lead,
+        #[cfg(feature = "redis-tier")]
+        replaced,
+    )
 }
 
 /// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.

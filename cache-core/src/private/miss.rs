@@ -70,8 +70,8 @@ where
 {
     let cache = handle.typed::<GP::Owned, RP::Owned, P::Value>();
     // Called by `refresh_<fn>`: lead its refresh (see `features/refresh.rs`).
-    if let Some(lead) = refresh::take(cache) {
-        return Start::Lead(lead);
+    if let Some(taken) = refresh::take(cache) {
+        return Start::Lead(taken.lead(cache).await);
     }
     // Takes part in the backplane before its first fetch takes a stamp.
     #[cfg(feature = "redis")]

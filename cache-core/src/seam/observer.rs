@@ -133,14 +133,15 @@ pub(crate) fn key_invalidated(
     encoded_key(cache, encode_group, encode_key, false)
 }
 
-/// `cache` replaced a key's value here (`refresh`, `insert`); see [`group_invalidated`]. Nobody
-/// awaits its delivery.
+/// `cache` replaced a key's value here (`refresh`, `insert`); see [`group_invalidated`]. The
+/// caller does not wait for its delivery, except a refresh with a shared tier, before it reads
+/// the generations its value is written back under (see `cache/tier.rs`).
 pub(crate) fn key_replaced(
     cache: CacheId<'_>,
     encode_group: impl FnOnce(&mut Vec<u8>) -> bool,
     encode_key: impl FnOnce(&mut Vec<u8>) -> bool,
-) {
-    drop(encoded_key(cache, encode_group, encode_key, true));
+) -> Option<Delivery> {
+    encoded_key(cache, encode_group, encode_key, true)
 }
 
 fn encoded_key(

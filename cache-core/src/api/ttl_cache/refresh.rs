@@ -55,7 +55,11 @@ where
         Fut: Future<Output = V>,
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
-        self.publish_replaced(group, key);
+        let replaced = self.publish_replaced(group, key);
+        #[cfg(feature = "redis-tier")]
+        self.inner.before_refresh(&lead.flight, replaced).await;
+        #[cfg(not(feature = "redis-tier"))]
+        let _ = replaced;
         let upstream = Upstream::begin(self.inner.name());
         let value = upstream.watch(fetch()).await;
         upstream.end(Outcome::Ok);
@@ -98,7 +102,11 @@ where
         Fut: Future<Output = Result<V, E>>,
     {
         let lead = self.inner.lead_refresh(&Pair { group, rest: key });
-        self.publish_replaced(group, key);
+        let replaced = self.publish_replaced(group, key);
+        #[cfg(feature = "redis-tier")]
+        self.inner.before_refresh(&lead.flight, replaced).await;
+        #[cfg(not(feature = "redis-tier"))]
+        let _ = replaced;
         let upstream = Upstream::begin(self.inner.name());
         let outcome = upstream.watch(fetch()).await;
         upstream.end(Outcome::of(outcome.is_err()));
@@ -136,7 +144,9 @@ where
         QK: ?Sized + Hash + Equivalent<K> + ToKey<K>,
     {
         let lead = self.inner.lead_insert(&Pair { group, rest: key });
-        self.publish_replaced(group, key);
+        // Not written to the shared tier: the value predates the generations a read now would
+        // give, so it could not be told from a value an invalidation since then revoked.
+        let _ = self.publish_replaced(group, key);
         lead.finish(value, &Plain::<V>::NEW).await;
     }
 }
@@ -151,20 +161,30 @@ where
     /// replicas drop it too and fetch it anew (see `seam/`). Nothing without the `redis`
     /// feature.
     #[inline]
-    fn publish_replaced<QG, QK>(&self, group: &QG, key: &QK)
+    fn publish_replaced<QG, QK>(&self, group: &QG, key: &QK) -> Replaced
     where
         QG: ?Sized + ToKey<G>,
         QK: ?Sized + ToKey<K>,
     {
         #[cfg(feature = "redis")]
-        if let Some((cache, codec)) = self.inner.teller() {
+        return self.inner.teller().and_then(|(cache, codec)| {
             seam::key_replaced(
                 cache,
                 |out| (codec.group)(&group.to_key(), out),
                 |out| (codec.key)(&key.to_key(), out),
-            );
-        }
+            )
+        });
         #[cfg(not(feature = "redis"))]
-        let _ = (group, key);
+        {
+            let _ = (group, key);
+            None
+        }
     }
 }
+
+/// The delivery of a refresh's or insert's key invalidation to the other replicas (feature
+/// `redis`): awaited only by a refresh with a shared tier.
+#[cfg(feature = "redis")]
+type Replaced = Option<crate::seam::Delivery>;
+#[cfg(not(feature = "redis"))]
+type Replaced = Option<std::convert::Infallible>;
