@@ -32,6 +32,11 @@ where
     /// refresh as a miss.) If the caller is cancelled, or `fetch` panics, a waiting caller takes
     /// over, as with [`get_with`](Self::get_with).
     ///
+    /// With a shared tier (`CacheBuilder::shared_tier`, feature `redis-tier`), the value is
+    /// written to the tier too: before `fetch` runs, the refresh waits for its key invalidation
+    /// to reach Redis (at most the tier's `timeout`) and reads the generations it left, which
+    /// the write then checks.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
