@@ -639,6 +639,10 @@ pub(crate) fn run() {
                     drop(invalidate_shared_folder(user));
                     "ok".to_owned()
                 }
+                ["invq", "shared-swr-group", user] => {
+                    drop(invalidate_shared_stale(user));
+                    "ok".to_owned()
+                }
                 // `n` reads of one key, as fast as they go: each distinct value and its count.
                 ["reads", kind, user, n] => {
                     let n: usize = n.parse().expect("a count");
@@ -726,6 +730,14 @@ pub(crate) fn run() {
                         at(0.99),
                         micros[micros.len() - 1]
                     )
+                }
+                // Drops the function's values here only (evicted for capacity), telling nobody.
+                ["forget", "shared-swr"] => {
+                    let cache = shared_stale_cache();
+                    let capacity = cache.capacity();
+                    cache.set_capacity(1).expect("a valid capacity");
+                    cache.set_capacity(capacity).expect("a valid capacity");
+                    "ok".to_owned()
                 }
                 ["name"] => listing_cache().name().to_owned(),
                 other => panic!("unknown command {other:?}"),
