@@ -323,7 +323,12 @@ mod os {
     /// precise clock; `u64::MAX` (which proves nothing) if the kernel refused the read.
     #[inline]
     pub(super) fn upper_bound_nanos() -> u64 {
-        let first = FIRST.load(Relaxed);
+        upper_bound_from(FIRST.load(Relaxed))
+    }
+
+    /// [`upper_bound_nanos`] with `FIRST` as `first`.
+    #[inline(always)]
+    fn upper_bound_from(first: u64) -> u64 {
         // The id is 1 or 6 (see `FIRST`): the cast is exact.
         #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
         let clock = (first & CLOCK_BITS) as libc::clockid_t;
@@ -355,6 +360,16 @@ mod os {
     #[cfg(test)]
     pub(super) fn uses_coarse() -> bool {
         FIRST.load(Relaxed) & CLOCK_BITS == pack(libc::CLOCK_MONOTONIC_COARSE, 0, false)
+    }
+
+    /// The first read in each state `FIRST` can be in, with the margin the check measures.
+    #[cfg(test)]
+    pub(super) fn upper_bounds(margin: u64) -> [u64; 3] {
+        [
+            upper_bound_from(pack(libc::CLOCK_MONOTONIC, 0, false)),
+            upper_bound_from(pack(libc::CLOCK_MONOTONIC, 0, true)),
+            upper_bound_from(pack(libc::CLOCK_MONOTONIC_COARSE, margin, true)),
+        ]
     }
 
     pub(super) fn coarse_margin() -> Option<u64> {
@@ -438,6 +453,29 @@ mod tests {
             worst_lag < margin,
             "the coarse clock lagged {worst_lag} ns, more than the margin {margin} ns"
         );
+    }
+
+    /// The hit's first read is never before now, whichever state the clock word is in:
+    /// unchecked, without a coarse clock, or with one.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn the_first_read_is_never_before_now_in_any_state() {
+        let margin = os::coarse_margin().expect("the startup check accepts it");
+        for _ in 0..100_000 {
+            let before = os::precise_nanos();
+            for (state, bound) in os::upper_bounds(margin).into_iter().enumerate() {
+                assert!(
+                    bound >= before,
+                    "state {state}: {bound} before now {before}"
+                );
+            }
+        }
+        // Making a cache checks the coarse clock: from then on hits read it first.
+        let _cache = crate::TtlCache::<u8, u8, u8>::builder()
+            .ttl(Duration::from_secs(1))
+            .build()
+            .expect("valid settings");
+        assert!(os::uses_coarse());
     }
 
     /// `not_reached` is exact: true only if the deadline was still ahead when it read the
