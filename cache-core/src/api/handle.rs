@@ -16,6 +16,7 @@ use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
 use crate::api::builder::BuildError;
+use crate::api::erased::Erased;
 use crate::api::ttl_cache::TtlCache;
 use crate::cache::invalidated::Invalidated;
 use crate::cache::Inner;
@@ -26,7 +27,7 @@ use crate::keys::lookup::{GroupOnly, Pair};
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the handle needs from a cache whose types it does not know.
-trait ErasedCache: Any + Send + Sync {
+pub(crate) trait ErasedCache: Any + Send + Sync {
     fn len(&self) -> usize;
     fn stats(&self) -> CacheStats;
     fn clear(&self) -> Invalidated<usize>;
@@ -175,7 +176,7 @@ pub struct CacheHandle {
     /// `stale`, `stale_if_error` and `jitter` from the attribute, fixed: see
     /// `features/stale.rs` and `engine/expiry.rs`.
     options: Options,
-    cell: OnceLock<Box<dyn ErasedCache>>,
+    cell: OnceLock<Erased>,
 }
 
 impl fmt::Debug for CacheHandle {
@@ -229,12 +230,12 @@ impl CacheHandle {
         K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        let erased: &dyn ErasedCache = match self.cell.get() {
-            Some(erased) => &**erased,
+        let erased = match self.cell.get() {
+            Some(erased) => erased,
             None => self.create::<G, K, V>(),
         };
-        let any: &dyn Any = erased;
-        match any.downcast_ref() {
+        // A comparison with the type's id, stored when the cache was made: no virtual call.
+        match erased.downcast() {
             Some(cache) => cache,
             None => type_mismatch(self.name),
         }
@@ -242,7 +243,7 @@ impl CacheHandle {
 
     #[cold]
     #[inline(never)]
-    fn create<G, K, V>(&'static self) -> &'static dyn ErasedCache
+    fn create<G, K, V>(&'static self) -> &'static Erased
     where
         G: Hash + Eq + Clone + Send + Sync + 'static,
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -276,7 +277,7 @@ impl CacheHandle {
                 // named by the attribute is refused when the handle is made, and the setters
                 // refuse zero.
                 .unwrap_or_else(|e| panic!("cache `{}`: {e}", self.name));
-            Box::new(cache)
+            Erased::new(cache)
         });
         // A setting changed after the cache read it, but before the cache was in the cell,
         // reached only the handle: pass the settings of the moment on.
@@ -291,7 +292,7 @@ impl CacheHandle {
         }
         #[cfg(not(feature = "metrics"))]
         let _ = made;
-        &**erased
+        erased
     }
 
     /// Upstream fetches running, for the `metrics` feature's gauge.

@@ -13,6 +13,7 @@
 //! layer that makes it (`cache/invalidated.rs`); [`ScopeCore`](crate::ScopeCore) by its feature.
 
 pub(crate) mod builder;
+mod erased;
 pub(crate) mod flat;
 pub(crate) mod handle;
 #[cfg(feature = "redis")]

@@ -171,6 +171,8 @@ where
 {
     /// A cache with nothing stored, as `config` describes it.
     pub(crate) fn new(config: Config) -> Self {
+        // From here, hits may read the coarse clock (see `engine/clock.rs`).
+        Instant::prepare();
         Self {
             store: Store::new(config.capacity),
             flights: Flights::new(),

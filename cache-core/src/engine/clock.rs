@@ -12,10 +12,13 @@
 //! tick, and on a loaded 2-vCPU virtual machine the lag measured 1.0 to 5.4 ms against a 4 ms
 //! resolution (20 M samples; `the_coarse_clock_lags_the_precise_one_by_less_than_the_margin`).
 //!
-//! **If the coarse clock misbehaves.** At first use the bound is checked on this machine (a
-//! coarse reading taken between two precise ones must lie within them, less the margin), and
-//! the resolution must be below 100 ms: otherwise, or where no coarse clock exists (every
-//! platform but Linux and Android), every read is precise. Should the coarse clock later lag by
+//! **If the coarse clock misbehaves.** When the process makes its first cache, the bound is
+//! checked on this machine (a coarse reading taken between two precise ones must lie within
+//! them, less the margin), and the resolution must be below 100 ms: otherwise, or where no
+//! coarse clock exists (every platform but Linux and Android), every read is precise, as it is
+//! before that check. The clock a hit reads first and its margin are one word, so a hit carries
+//! no branch for "not checked" or "no coarse clock": those states read `CLOCK_MONOTONIC` with a
+//! zero margin. Should the coarse clock later lag by
 //! more than the margin (a virtual CPU stalled across several ticks, its timekeeping not yet
 //! caught up when it resumes), a hit within that lag of its deadline could be served up to
 //! `lag − margin` late; it can never be served early, and it never runs ahead (both clocks
@@ -68,13 +71,16 @@ impl Instant {
         }
         #[cfg(not(feature = "test-util"))]
         {
-            if let Some(coarse) = os::coarse_nanos_with_margin() {
-                if coarse < self.0 {
-                    return true;
-                }
-            }
-            os::precise_nanos() < self.0
+            os::upper_bound_nanos() < self.0 || os::precise_nanos() < self.0
         }
+    }
+
+    /// Checks the coarse clock, once per process, so that [`not_reached`](Self::not_reached)
+    /// may read it from then on; until then its first read is precise. Called when a cache is
+    /// made, so that the hit path carries no "not yet checked" branch.
+    pub(crate) fn prepare() {
+        #[cfg(not(feature = "test-util"))]
+        os::prepare();
     }
 
     /// `self + duration`, or `None` past the clock's range.
@@ -241,10 +247,25 @@ fn paused_without_the_feature() -> ! {
 mod os {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-    /// Two coarse resolutions, in nanoseconds: what a coarse reading is advanced by before it is
-    /// compared with a deadline. `u64::MAX` until checked at first use; 0 when the coarse clock
-    /// is not to be used.
-    static MARGIN: AtomicU64 = AtomicU64::new(u64::MAX);
+    /// What a hit reads first, as one word so that a reader sees the clock and its margin from
+    /// the same state: `margin << MARGIN_SHIFT | CHECKED | clock id`. The margin (two coarse
+    /// resolutions, in nanoseconds) is what the reading is advanced by before it is compared
+    /// with a deadline. Until the check (`prepare`), and where the coarse clock fails it,
+    /// `CLOCK_MONOTONIC` with no margin: the first read is then a precise one. Only ever holds
+    /// one of the words `pack` makes from the two clock ids below.
+    static FIRST: AtomicU64 = AtomicU64::new(pack(libc::CLOCK_MONOTONIC, 0, false));
+
+    const CLOCK_BITS: u64 = 0xff;
+    const CHECKED: u64 = 0x100;
+    const MARGIN_SHIFT: u32 = 16;
+
+    /// One word for `FIRST`: `clock` is `CLOCK_MONOTONIC` or `CLOCK_MONOTONIC_COARSE` (1 and 6
+    /// on Linux and Android), `margin` at most 200 ms.
+    #[allow(clippy::cast_sign_loss)]
+    const fn pack(clock: libc::clockid_t, margin: u64, checked: bool) -> u64 {
+        let checked = if checked { CHECKED } else { 0 };
+        margin << MARGIN_SHIFT | checked | (clock as u64 & CLOCK_BITS)
+    }
 
     /// The most a coarse resolution may be for the coarse clock to be used.
     const MOST_RESOLUTION: u64 = 100_000_000;
@@ -253,7 +274,8 @@ mod os {
     #[inline(always)]
     fn read(clock: libc::clockid_t) -> Option<u64> {
         // SAFETY: `ts` points to a writable `timespec` that lives across the call, which writes
-        // only to it; `clock` is one of the constants below, valid on Linux and Android since
+        // only to it; `clock` is `CLOCK_MONOTONIC` or `CLOCK_MONOTONIC_COARSE` (named below, or
+        // read back from `FIRST`, which holds only those), valid on Linux and Android since
         // 2.6.32. A failure is reported by the return value, checked by `nanos`.
         nanos(|ts| unsafe { libc::clock_gettime(clock, ts) })
     }
@@ -297,28 +319,57 @@ mod os {
         panic!("cache_core: the kernel refused to read CLOCK_MONOTONIC")
     }
 
-    /// The coarse clock plus the margin, or `None` where it is not used.
+    /// A reading never before now: the coarse clock plus its margin once checked, else the
+    /// precise clock; `u64::MAX` (which proves nothing) if the kernel refused the read.
     #[inline]
-    pub(super) fn coarse_nanos_with_margin() -> Option<u64> {
-        let margin = match MARGIN.load(Relaxed) {
-            u64::MAX => check(),
-            margin => margin,
-        };
-        if margin == 0 {
-            return None;
-        }
-        // At most 200 ms added to a reading 584 years from overflowing.
-        Some(read(libc::CLOCK_MONOTONIC_COARSE)? + margin)
+    pub(super) fn upper_bound_nanos() -> u64 {
+        upper_bound_from(FIRST.load(Relaxed))
     }
 
-    /// Measures and checks the coarse clock once: its resolution, and a few readings each taken
-    /// between two precise ones.
+    /// [`upper_bound_nanos`] with `FIRST` as `first`.
+    #[inline(always)]
+    fn upper_bound_from(first: u64) -> u64 {
+        // The id is 1 or 6 (see `FIRST`): the cast is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+        let clock = (first & CLOCK_BITS) as libc::clockid_t;
+        // At most 200 ms added to a reading 584 years from overflowing.
+        read(clock).map_or(u64::MAX, |nanos| nanos + (first >> MARGIN_SHIFT))
+    }
+
+    /// Checks the coarse clock unless done: see `Instant::prepare`.
+    #[inline]
+    pub(super) fn prepare() {
+        if FIRST.load(Relaxed) & CHECKED == 0 {
+            check();
+        }
+    }
+
+    /// Measures and checks the coarse clock: its resolution, and a few readings each taken
+    /// between two precise ones. Two callers racing here each store a sound word.
     #[cold]
     #[inline(never)]
-    fn check() -> u64 {
-        let margin = coarse_margin().unwrap_or(0);
-        MARGIN.store(margin, Relaxed);
-        margin
+    fn check() {
+        let first = match coarse_margin() {
+            Some(margin) => pack(libc::CLOCK_MONOTONIC_COARSE, margin, true),
+            None => pack(libc::CLOCK_MONOTONIC, 0, true),
+        };
+        FIRST.store(first, Relaxed);
+    }
+
+    /// Whether hits read the coarse clock first.
+    #[cfg(test)]
+    pub(super) fn uses_coarse() -> bool {
+        FIRST.load(Relaxed) & CLOCK_BITS == pack(libc::CLOCK_MONOTONIC_COARSE, 0, false)
+    }
+
+    /// The first read in each state `FIRST` can be in, with the margin the check measures.
+    #[cfg(test)]
+    pub(super) fn upper_bounds(margin: u64) -> [u64; 3] {
+        [
+            upper_bound_from(pack(libc::CLOCK_MONOTONIC, 0, false)),
+            upper_bound_from(pack(libc::CLOCK_MONOTONIC, 0, true)),
+            upper_bound_from(pack(libc::CLOCK_MONOTONIC_COARSE, margin, true)),
+        ]
     }
 
     pub(super) fn coarse_margin() -> Option<u64> {
@@ -368,9 +419,13 @@ mod os {
 
     /// No coarse clock here: every read is precise.
     #[inline]
-    pub(super) fn coarse_nanos_with_margin() -> Option<u64> {
-        None
+    pub(super) fn upper_bound_nanos() -> u64 {
+        precise_nanos()
     }
+
+    /// Nothing to check.
+    #[inline]
+    pub(super) fn prepare() {}
 }
 
 #[cfg(all(test, not(feature = "test-util")))]
@@ -400,11 +455,37 @@ mod tests {
         );
     }
 
+    /// The hit's first read is never before now, whichever state the clock word is in:
+    /// unchecked, without a coarse clock, or with one.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn the_first_read_is_never_before_now_in_any_state() {
+        let margin = os::coarse_margin().expect("the startup check accepts it");
+        for _ in 0..100_000 {
+            let before = os::precise_nanos();
+            for (state, bound) in os::upper_bounds(margin).into_iter().enumerate() {
+                assert!(
+                    bound >= before,
+                    "state {state}: {bound} before now {before}"
+                );
+            }
+        }
+        // Making a cache checks the coarse clock: from then on hits read it first.
+        let _cache = crate::TtlCache::<u8, u8, u8>::builder()
+            .ttl(Duration::from_secs(1))
+            .build()
+            .expect("valid settings");
+        assert!(os::uses_coarse());
+    }
+
     /// `not_reached` is exact: true only if the deadline was still ahead when it read the
     /// clock, false only if it had been reached. Deadlines close to now exercise the precise
     /// read; far ones the coarse read.
     #[test]
     fn not_reached_is_exact_around_the_deadline() {
+        Instant::prepare();
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        assert!(os::uses_coarse(), "the coarse clock passed its check");
         let mut seen = [false; 2];
         for i in 0..200_000u64 {
             let offset = Duration::from_nanos((i % 4_000) * 50);
