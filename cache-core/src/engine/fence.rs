@@ -24,6 +24,7 @@
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{
     AtomicU64, AtomicUsize,
     Ordering::{Relaxed, SeqCst},
@@ -57,8 +58,9 @@ pub(crate) struct Fences {
     raised: AtomicUsize,
     /// How many `clear`s are in progress.
     all: AtomicUsize,
-    /// The group and key fences, each with how many invalidations hold it.
-    targets: HashMap<Target, usize, foldhash::fast::FixedState>,
+    /// The group and key fences, each with how many invalidations hold it. Dropped by
+    /// `Fences`'s own `Drop`, out of line (see there).
+    targets: ManuallyDrop<HashMap<Target, usize, foldhash::fast::FixedState>>,
     /// How many key invalidations have begun.
     key_seq: AtomicU64,
     /// The last [`RECENT_KEYS`] key invalidations: their number and the key's hash.
@@ -87,7 +89,7 @@ impl Fences {
         Self {
             raised: AtomicUsize::new(0),
             all: AtomicUsize::new(0),
-            targets: HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            targets: ManuallyDrop::new(HashMap::with_hasher(foldhash::fast::FixedState::default())),
             key_seq: AtomicU64::new(0),
             recent_keys: Mutex::new(VecDeque::new()),
         }
@@ -195,8 +197,16 @@ impl Fences {
     /// hash is computed only when a fence is raised).
     #[inline]
     pub(crate) fn covers_group(&self, group: impl FnOnce() -> u64) -> bool {
-        self.raised.load(SeqCst) != 0
-            && (self.all.load(SeqCst) != 0 || self.targets.contains_sync(&Target::Group(group())))
+        self.raised.load(SeqCst) != 0 && (self.all.load(SeqCst) != 0 || self.group_raised(group()))
+    }
+
+    /// Whether a fence is raised over the group with hash `group`. Out of line and not generic,
+    /// like [`covers_raised`](Self::covers_raised): the map's lookup is compiled once, in this
+    /// crate, rather than in every crate whose generic code reaches [`covers_group`].
+    #[cold]
+    #[inline(never)]
+    fn group_raised(&self, group: u64) -> bool {
+        self.targets.contains_sync(&Target::Group(group))
     }
 
     #[cold]
@@ -210,6 +220,21 @@ impl Fences {
     /// How many fences are raised (tests and debugging).
     pub(crate) fn raised(&self) -> usize {
         self.raised.load(SeqCst)
+    }
+}
+
+impl Drop for Fences {
+    /// Out of line and not generic: a cache's fences are dropped by the cache's drop glue,
+    /// which is generic over its key and value types and so compiled in every crate that drops
+    /// a cache; the map's drop code (scc's bucket arrays) is compiled once, here, instead.
+    #[inline(never)]
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: `targets` is dropped once, here, and nothing reads it afterwards: `self` is
+        // being dropped, and `Drop::drop` runs once.
+        unsafe {
+            ManuallyDrop::drop(&mut self.targets);
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 //! which is how storing stays in the cache and this module stays below it.
 
 use std::any::Any;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{
     AtomicU8,
@@ -19,15 +20,14 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, OnceLock};
 
-use scc::hash_map::Entry;
-use scc::HashMap;
 use tokio::sync::Notify;
 
+use crate::engine::erased::{downcast, downcast_arc, Map, Record, Then};
 use crate::engine::fence::Since;
 use crate::engine::hook::{HookPoint, Hooks};
 use crate::engine::node::{Node, NodeGroup, Stamp};
 use crate::engine::policy::Policy;
-use crate::engine::probe::{ByKey, KnownHash, PreHashed, Stored, StoredKey};
+use crate::engine::probe::{KnownHash, Stored};
 use crate::engine::throttle::ErrorClass;
 use crate::engine::timeout::{Fetched, Fetching};
 use crate::keys::lookup::KeyLookup;
@@ -176,36 +176,23 @@ impl<G, K, V> Flight<G, K, V> {
     }
 }
 
-/// The flight map key: the `(group, rest)` of the flight that created the entry, under its key
-/// hash like every other key of the cache. A later flight of the key (after the first went
-/// stale or was abandoned) replaces the entry's value, not its key.
-pub(crate) struct FlightKey<G, K, V>(pub(crate) Arc<Flight<G, K, V>>);
-
-impl<G, K, V> Hash for FlightKey<G, K, V> {
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash);
+/// A flight is its own entry's key in the flight map: the `(group, rest)` of the flight that
+/// created the entry, under its key hash like every other key of the cache. A later flight of
+/// the key (after the first went stale or was abandoned) replaces the entry's value, not its
+/// key.
+impl<G, K, V> Record for Flight<G, K, V>
+where
+    G: Eq + Send + Sync + 'static,
+    K: Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    fn record_hash(&self) -> u64 {
+        self.hash
     }
-}
 
-impl<G: Eq, K: Eq, V> PartialEq for FlightKey<G, K, V> {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.rest == other.0.rest && self.0.group.key == other.0.group.key)
-    }
-}
-
-impl<G: Eq, K: Eq, V> Eq for FlightKey<G, K, V> {}
-
-impl<G, K, V> StoredKey<G, K> for FlightKey<G, K, V> {
-    fn group(&self) -> &G {
-        &self.0.group.key
-    }
-    fn rest(&self) -> &K {
-        &self.0.rest
-    }
-    fn identity(&self) -> *const () {
-        Arc::as_ptr(&self.0).cast()
+    fn same_key(&self, other: &dyn Record) -> bool {
+        downcast::<Self>(other)
+            .is_some_and(|other| other.rest == self.rest && other.group.key == self.group.key)
     }
 }
 
@@ -233,24 +220,53 @@ pub(crate) enum Claim<G, K, V, T> {
 /// flight took the entry (else it runs unshared).
 pub(crate) type Displaced<G, K, V> = (Option<Arc<Flight<G, K, V>>>, bool);
 
-type FlightMap<G, K, V> = HashMap<FlightKey<G, K, V>, Arc<Flight<G, K, V>>, PreHashed>;
-
-/// The flight map. Its entries are locked only for short synchronous sections, never across an
-/// `.await` or user code, so its synchronous calls are safe on any runtime.
+/// The flight map, on the erased map (`erased.rs`): its hash-table code is compiled once, in
+/// this crate, whatever the cache's key types. Its entries are locked only for short
+/// synchronous sections, never across an `.await` or user code, so its synchronous calls are
+/// safe on any runtime.
 pub(crate) struct Flights<G, K, V> {
-    map: FlightMap<G, K, V>,
+    map: Map,
+    _flights: PhantomData<Arc<Flight<G, K, V>>>,
 }
 
 impl<G, K, V> Flights<G, K, V>
 where
-    G: Hash + Eq,
-    K: Hash + Eq,
+    G: Hash + Eq + Send + Sync + 'static,
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
 {
     pub(crate) fn new() -> Self {
         Self {
             // A minimum capacity: an empty scc map frees its bucket array, and the flight map
             // is empty between misses, so without one every miss allocates and frees it.
-            map: HashMap::with_capacity_and_hasher(64, PreHashed::default()),
+            map: Map::with_capacity(64),
+            _flights: PhantomData,
+        }
+    }
+
+    /// The entry value `record` as a flight.
+    fn flight(record: &Arc<dyn Record>) -> &Flight<G, K, V> {
+        match downcast::<Flight<G, K, V>>(&**record) {
+            Some(flight) => flight,
+            None => unreachable!("the flight map holds flights of one type"),
+        }
+    }
+
+    /// Whether the entry value `record` is `flight`.
+    fn is(record: &Arc<dyn Record>, flight: &Arc<Flight<G, K, V>>) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(record), Arc::as_ptr(flight))
+    }
+
+    /// The entry whose key is `probe`'s key.
+    fn matching<P>(probe: &P) -> impl Fn(&dyn Record) -> bool + '_
+    where
+        P: ?Sized + KeyLookup<G, K>,
+    {
+        move |record| {
+            downcast::<Flight<G, K, V>>(record).is_some_and(|key| {
+                probe.is(std::ptr::from_ref(key).cast())
+                    || (probe.rest_matches(&key.rest) && probe.group_matches(&key.group.key))
+            })
         }
     }
 
@@ -269,38 +285,40 @@ where
         since: impl FnOnce() -> Since,
         peek: impl FnOnce() -> Option<T>,
     ) -> Claim<G, K, V, T> {
-        let entry = self.map.entry_sync(FlightKey(Arc::clone(&flight)));
-        match since() {
-            Since::Untouched => {}
-            Since::Invalidated => return Claim::Fenced(flight),
-            Since::Unknown => return Claim::Retry,
-        }
-        if let Entry::Occupied(o) = &entry {
-            if o.get().joinable(stamp) {
-                return Claim::Join(Arc::clone(o.get()));
-            }
-        }
-        // A leader that finished between the caller's lookup and this entry stored its value
-        // before releasing the entry: look again rather than fetch twice.
-        if let Some(found) = peek() {
-            return Claim::Found(found);
-        }
-        match entry {
-            Entry::Occupied(mut o) => {
-                let replaced = o.insert(Arc::clone(&flight));
-                Claim::Lead {
-                    flight,
-                    replaced: Some(replaced),
+        let (mut since, mut peek) = (Some(since), Some(peek));
+        let mut claim = None;
+        let replaced = self
+            .map
+            .entry(Arc::clone(&flight) as Arc<dyn Record>, &mut |held| {
+                match since.take().map(|since| since()) {
+                    Some(Since::Untouched) => {}
+                    Some(Since::Invalidated) => {
+                        claim = Some(Claim::Fenced(Arc::clone(&flight)));
+                        return Then::Keep;
+                    }
+                    Some(Since::Unknown) | None => {
+                        claim = Some(Claim::Retry);
+                        return Then::Keep;
+                    }
                 }
-            }
-            Entry::Vacant(v) => {
-                v.insert_entry(Arc::clone(&flight));
-                Claim::Lead {
-                    flight,
-                    replaced: None,
+                if let Some(held) = held {
+                    if Self::flight(held).joinable(stamp) {
+                        claim = Some(Claim::Join(downcast_arc(Arc::clone(held))));
+                        return Then::Keep;
+                    }
                 }
-            }
-        }
+                // A leader that finished between the caller's lookup and this entry stored its
+                // value before releasing the entry: look again rather than fetch twice.
+                if let Some(found) = peek.take().and_then(|peek| peek()) {
+                    claim = Some(Claim::Found(found));
+                    return Then::Keep;
+                }
+                Then::Put(Arc::clone(&flight) as Arc<dyn Record>)
+            });
+        claim.unwrap_or_else(|| Claim::Lead {
+            flight,
+            replaced: replaced.map(downcast_arc),
+        })
     }
 
     /// For a refresh or an insert: takes the key's entry from whatever flight holds it, for
@@ -318,22 +336,28 @@ where
         since: impl FnOnce() -> Since,
         under: impl FnOnce(),
     ) -> Option<Displaced<G, K, V>> {
-        let entry = self.map.entry_sync(FlightKey(Arc::clone(flight)));
-        let unshared = match since() {
-            Since::Unknown => return None,
-            Since::Invalidated => true,
-            Since::Untouched => fenced,
-        };
-        under();
-        Some(match entry {
-            Entry::Occupied(o) if unshared => (Some(o.remove_entry().1), false),
-            Entry::Occupied(mut o) => (Some(o.insert(Arc::clone(flight))), true),
-            Entry::Vacant(_) if unshared => (None, false),
-            Entry::Vacant(v) => {
-                v.insert_entry(Arc::clone(flight));
-                (None, true)
-            }
-        })
+        let (mut since, mut under) = (Some(since), Some(under));
+        let mut took = None;
+        let displaced = self
+            .map
+            .entry(Arc::clone(flight) as Arc<dyn Record>, &mut |_| {
+                let unshared = match since.take().map(|since| since()) {
+                    Some(Since::Unknown) | None => return Then::Keep,
+                    Some(Since::Invalidated) => true,
+                    Some(Since::Untouched) => fenced,
+                };
+                if let Some(under) = under.take() {
+                    under();
+                }
+                took = Some(!unshared);
+                if unshared {
+                    Then::Remove
+                } else {
+                    Then::Put(Arc::clone(flight) as Arc<dyn Record>)
+                }
+            });
+        let took = took?;
+        Some((displaced.map(downcast_arc), took))
     }
 
     /// For a key invalidation: takes the key's flight, if any, out of the map, running `under`
@@ -347,29 +371,46 @@ where
     where
         P: ?Sized + KeyLookup<G, K> + KnownHash,
     {
-        let entry = self.map.get_sync(&ByKey::new(probe));
-        under();
-        entry.map(|e| e.remove_entry().1)
+        let mut under = Some(under);
+        let taken = self
+            .map
+            .find(probe.key_hash(), &Self::matching(probe), &mut |_| {
+                if let Some(under) = under.take() {
+                    under();
+                }
+                Then::Remove
+            });
+        taken.map(downcast_arc)
     }
 
     /// Runs `settle(ours)` under the entry of `flight`'s key, where `ours` says whether the
     /// entry still holds `flight`, and then takes `flight` out of the map. Returns `settle`'s
     /// result and whether `flight` was taken out (its group pin is then the caller's to drop).
-    /// Inlined into its one caller, the cache's `commit`, whatever codegen unit each falls in.
-    #[inline]
     pub(crate) fn settle<R>(
         &self,
         flight: &Arc<Flight<G, K, V>>,
         settle: impl FnOnce(bool) -> R,
     ) -> (R, bool) {
         let stored = flight.stored();
-        let entry = self.map.get_sync(&ByKey::new(&stored));
-        let ours = entry.as_ref().is_some_and(|e| Arc::ptr_eq(e.get(), flight));
-        let result = settle(ours);
-        if let (true, Some(entry)) = (ours, entry) {
-            drop(entry.remove_entry());
+        let mut settle = Some(settle);
+        let mut result = None;
+        let mut ours = false;
+        let taken = self
+            .map
+            .find(flight.hash, &Self::matching(&stored), &mut |held| {
+                ours = held.is_some_and(|held| Self::is(held, flight));
+                result = settle.take().map(|settle| settle(ours));
+                if ours {
+                    Then::Remove
+                } else {
+                    Then::Keep
+                }
+            });
+        drop(taken);
+        match result {
+            Some(result) => (result, ours),
+            None => unreachable!("the map runs `decide` once"),
         }
-        (result, ours)
     }
 
     /// Runs `f` under `flight`'s map entry without retiring it: `f(true)` if the entry is still
@@ -378,17 +419,34 @@ where
     #[cfg(feature = "redis-tier")]
     pub(crate) fn holding<R>(&self, flight: &Arc<Flight<G, K, V>>, f: impl FnOnce(bool) -> R) -> R {
         let stored = flight.stored();
-        let entry = self.map.get_sync(&ByKey::new(&stored));
-        let ours = entry.as_ref().is_some_and(|e| Arc::ptr_eq(e.get(), flight));
-        f(ours)
+        let mut f = Some(f);
+        let mut result = None;
+        let taken = self
+            .map
+            .find(flight.hash, &Self::matching(&stored), &mut |held| {
+                let ours = held.is_some_and(|held| Self::is(held, flight));
+                result = f.take().map(|f| f(ours));
+                Then::Keep
+            });
+        drop(taken);
+        match result {
+            Some(result) => result,
+            None => unreachable!("the map runs `decide` once"),
+        }
     }
 
     /// Takes `flight` out of the map if it is still there. Returns whether it was.
     pub(crate) fn retire(&self, flight: &Arc<Flight<G, K, V>>) -> bool {
         let stored = flight.stored();
-        self.map
-            .remove_if_sync(&ByKey::new(&stored), |f| Arc::ptr_eq(f, flight))
-            .is_some()
+        let matches = Self::matching(&stored);
+        let taken = self.map.find(flight.hash, &matches, &mut |held| {
+            if held.is_some_and(|held| Self::is(held, flight)) {
+                Then::Remove
+            } else {
+                Then::Keep
+            }
+        });
+        taken.is_some()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -502,8 +560,14 @@ impl<G, K, V> Lead<'_, G, K, V> {
         P: Policy<Value = V>,
         F: std::future::Future<Output = P::Output>,
     {
-        let limit = self.owner.fetch_timeout().filter(|_| policy.times_out());
-        Fetching::new(fetch, limit)
+        Fetching::new(fetch, self.fetch_limit(policy.times_out()))
+    }
+
+    /// The limit of a leader's fetch: the cache's fetch timeout, where the policy `times_out`.
+    /// Not generic over the fetch, so that it is compiled once per cache rather than once per
+    /// cached function.
+    fn fetch_limit(&self, times_out: bool) -> Option<std::time::Duration> {
+        self.owner.fetch_timeout().filter(|_| times_out)
     }
 
     /// How [`fetch`](Self::fetch) ended, under the policy: a fetch past its limit has the

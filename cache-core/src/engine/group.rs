@@ -1,11 +1,8 @@
 //! A group: the generation that invalidation bumps, and the member list that makes
 //! invalidating a group cost O(group size).
 
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-use crate::engine::probe::StoredGroup;
 
 /// Marks a member that is in no group's member list.
 pub(crate) const NO_SLOT: usize = usize::MAX;
@@ -79,34 +76,5 @@ impl<G, N: Member> Group<G, N> {
             member.slot().store(NO_SLOT, Relaxed);
         }
         taken
-    }
-}
-
-/// The group index key: the group itself, hashed and compared by its key.
-pub(crate) struct GroupKey<G, N>(pub(crate) Arc<Group<G, N>>);
-
-impl<G, N> Hash for GroupKey<G, N> {
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash);
-    }
-}
-
-impl<G: Eq, N> PartialEq for GroupKey<G, N> {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.key == other.0.key
-    }
-}
-
-impl<G: Eq, N> Eq for GroupKey<G, N> {}
-
-impl<G, N> StoredGroup<G> for GroupKey<G, N> {
-    #[inline]
-    fn group(&self) -> &G {
-        &self.0.key
-    }
-    #[inline]
-    fn identity(&self) -> *const () {
-        Arc::as_ptr(&self.0).cast()
     }
 }

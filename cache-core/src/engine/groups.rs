@@ -1,19 +1,36 @@
 //! The group index: finds a group by its key, creates it on a group's first fetch, and drops it
 //! when nothing points at it any more.
+//!
+//! Built on the erased index (`erased.rs`): it is never read on a hit, and so its hash-table
+//! code is compiled once, in this crate, whatever the cache's key types.
 
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::Arc;
 
-use scc::hash_index::Entry;
-use scc::HashIndex;
-
-use crate::engine::group::{Group, GroupKey, Member};
-use crate::engine::probe::{ByGroup, KnownHash, PreHashed, Stored};
+use crate::engine::erased::{downcast, downcast_arc, Index, Record};
+use crate::engine::group::{Group, Member};
+use crate::engine::probe::KnownHash;
 use crate::keys::lookup::{GroupLookup, GroupProbe};
 
 pub(crate) struct Groups<G, N> {
-    index: HashIndex<GroupKey<G, N>, (), PreHashed>,
+    index: Index,
+    _groups: PhantomData<Arc<Group<G, N>>>,
+}
+
+impl<G, N> Record for Group<G, N>
+where
+    G: Eq + Send + Sync + 'static,
+    N: Send + Sync + 'static,
+{
+    fn record_hash(&self) -> u64 {
+        self.hash
+    }
+
+    fn same_key(&self, other: &dyn Record) -> bool {
+        downcast::<Self>(other).is_some_and(|other| other.key == self.key)
+    }
 }
 
 impl<G, N> Groups<G, N>
@@ -23,7 +40,8 @@ where
 {
     pub(crate) fn new() -> Self {
         Self {
-            index: HashIndex::with_hasher(PreHashed::default()),
+            index: Index::new(),
+            _groups: PhantomData,
         }
     }
 
@@ -32,30 +50,32 @@ where
         &self,
         probe: &P,
     ) -> Option<Arc<Group<G, N>>> {
-        let entry = self.index.get_sync(&ByGroup::new(probe))?;
-        let group = Arc::clone(&entry.key().0);
-        group.pins.fetch_add(1, Relaxed);
-        Some(group)
+        let matches = |record: &dyn Record| {
+            downcast::<Group<G, N>>(record).is_some_and(|group| {
+                probe.is(std::ptr::from_ref(group).cast()) || probe.group_matches(&group.key)
+            })
+        };
+        let found = self
+            .index
+            .find(probe.group_hash(), &matches, &Self::pin_record)?;
+        Some(downcast_arc(found))
     }
 
     /// Finds or creates the group of `probe` and pins it (see [`Group::pins`]).
     pub(crate) fn pin<P: ?Sized + GroupProbe<G> + KnownHash>(&self, probe: &P) -> Arc<Group<G, N>> {
-        if let Some(entry) = self.index.get_sync(&ByGroup::new(probe)) {
-            let group = Arc::clone(&entry.key().0);
-            group.pins.fetch_add(1, Relaxed);
+        if let Some(group) = self.pin_existing(probe) {
             return group;
         }
-        let fresh = Arc::new(Group::new(probe.owned_group(), probe.group_hash()));
-        match self.index.entry_sync(GroupKey(Arc::clone(&fresh))) {
-            Entry::Occupied(entry) => {
-                let group = Arc::clone(&entry.key().0);
-                group.pins.fetch_add(1, Relaxed);
-                group
-            }
-            Entry::Vacant(entry) => {
-                entry.insert_entry(());
-                fresh
-            }
+        // Created pinned; if another caller created the group meanwhile, that one is pinned
+        // (under its bucket lock) and returned instead.
+        let fresh: Arc<Group<G, N>> = Arc::new(Group::new(probe.owned_group(), probe.group_hash()));
+        downcast_arc(self.index.find_or_insert(fresh, &Self::pin_record))
+    }
+
+    /// Pins a group found in the index, under its bucket lock.
+    fn pin_record(record: &dyn Record) {
+        if let Some(group) = downcast::<Group<G, N>>(record) {
+            group.pins.fetch_add(1, Relaxed);
         }
     }
 
@@ -64,28 +84,16 @@ where
         if group.pins.fetch_sub(1, AcqRel) != 1 {
             return;
         }
-        let probe = Stored::<G, ()> {
-            group: &group.key,
-            rest: &(),
-            key_hash: 0,
-            group_hash: group.hash,
-            identity: Arc::as_ptr(group).cast(),
-        };
-        if let Some(entry) = self.index.get_sync(&ByGroup::new(&probe)) {
-            // Pins only grow under this lock (or from above zero), so zero here is final.
-            if Arc::ptr_eq(&entry.key().0, group) && group.pins.load(Acquire) == 0 {
-                entry.remove_entry();
-            }
-        }
+        let this =
+            |record: &dyn Record| std::ptr::addr_eq(std::ptr::from_ref(record), Arc::as_ptr(group));
+        // Pins only grow under this lock (or from above zero), so zero here is final.
+        self.index
+            .remove_if(group.hash, &this, &|_| group.pins.load(Acquire) == 0);
     }
 
     /// Every group, for clearing the cache.
     pub(crate) fn all(&self) -> Vec<Arc<Group<G, N>>> {
-        let guard = scc::Guard::new();
-        self.index
-            .iter(&guard)
-            .map(|(key, ())| Arc::clone(&key.0))
-            .collect()
+        self.index.all().into_iter().map(downcast_arc).collect()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -10,7 +10,8 @@
 //!   the same; tokio's clock with the `test-util` feature).
 //! - `expiry.rs`: when a value stops being served (its TTL, shortened by jitter) and how long
 //!   it is kept after (the stale windows).
-//! - `group.rs`, `groups.rs`: a group's generation and members, and the group index.
+//! - `group.rs`, `groups.rs`: a group's generation and members, and the group index, built on
+//!   `erased.rs`, an index whose hash-table code does not depend on the key types.
 //! - `flight.rs`: single-flight, and the [`Lead`](flight::Lead) guard a fetch's leader holds;
 //!   `policy.rs`: what a fetch's outcome stores and what its waiters receive.
 //! - `fence.rs`: what an invalidation in progress keeps from being shared or stored;
@@ -23,6 +24,7 @@
 //! How the cache puts them together: `cache/mod.rs`.
 
 pub(crate) mod clock;
+pub(crate) mod erased;
 pub(crate) mod eviction;
 pub(crate) mod expiry;
 pub(crate) mod fence;

@@ -235,13 +235,6 @@ pub(crate) trait StoredKey<G, K> {
     fn identity(&self) -> *const ();
 }
 
-/// A stored key that exposes its owned group part.
-pub(crate) trait StoredGroup<G> {
-    fn group(&self) -> &G;
-    /// The address of the record the key belongs to.
-    fn identity(&self) -> *const ();
-}
-
 /// Adapts a [`KeyLookup`] with its key hash to scc's `Hash + Equivalent` lookup interface.
 pub(crate) struct ByKey<'a, P: ?Sized, G, K> {
     probe: &'a P,
@@ -282,36 +275,5 @@ impl<P: ?Sized + KeyLookup<G, K>, G, K, S: StoredKey<G, K>> Equivalent<S> for By
     fn equivalent(&self, stored: &S) -> bool {
         self.probe.is(stored.identity())
             || (self.probe.rest_matches(stored.rest()) && self.probe.group_matches(stored.group()))
-    }
-}
-
-/// Adapts a [`GroupLookup`] with its group hash to scc's `Hash + Equivalent` lookup
-/// interface.
-pub(crate) struct ByGroup<'a, P: ?Sized, G> {
-    probe: &'a P,
-    _key: PhantomData<fn(&G)>,
-}
-
-impl<'a, P: ?Sized + KnownHash, G> ByGroup<'a, P, G> {
-    #[inline]
-    pub(crate) fn new(probe: &'a P) -> Self {
-        Self {
-            probe,
-            _key: PhantomData,
-        }
-    }
-}
-
-impl<P: ?Sized + KnownHash, G> Hash for ByGroup<'_, P, G> {
-    #[inline(always)]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.probe.group_hash());
-    }
-}
-
-impl<P: ?Sized + GroupLookup<G>, G, S: StoredGroup<G>> Equivalent<S> for ByGroup<'_, P, G> {
-    #[inline]
-    fn equivalent(&self, stored: &S) -> bool {
-        self.probe.is(stored.identity()) || self.probe.group_matches(stored.group())
     }
 }

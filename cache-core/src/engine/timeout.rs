@@ -136,14 +136,21 @@ impl<F: Future> Future for Fetching<'_, F> {
 /// otherwise be inlined into the cached function's own state machine, hit path included.
 #[inline(never)]
 fn poll_catching<F: Future>(
-    fetch: Pin<&mut F>,
+    mut fetch: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<F::Output, Box<dyn Any + Send>>> {
-    // Unwind safety: after a panic the fetch is never polled again, and what the cache shares
-    // is only touched by the settling code, which runs after this returns.
-    match std::panic::catch_unwind(AssertUnwindSafe(|| fetch.poll(cx))) {
-        Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
-        Ok(Poll::Pending) => Poll::Pending,
+    let mut polled = Poll::Pending;
+    match catching(&mut || polled = fetch.as_mut().poll(cx)) {
+        Ok(()) => polled.map(Ok),
         Err(payload) => Poll::Ready(Err(payload)),
     }
+}
+
+/// Runs `poll` under `catch_unwind`. Takes a `dyn FnMut` so that `catch_unwind` and its
+/// landing pads are compiled once, here, rather than once per cached function's body future.
+#[inline(never)]
+fn catching(poll: &mut dyn FnMut()) -> Result<(), Box<dyn Any + Send>> {
+    // Unwind safety: after a panic the fetch is never polled again, and what the cache shares
+    // is only touched by the settling code, which runs after this returns.
+    std::panic::catch_unwind(AssertUnwindSafe(poll))
 }
