@@ -32,6 +32,25 @@ struct Hold {
 
 static HOLD: Mutex<Option<Hold>> = Mutex::new(None);
 
+/// Spawns `task` with the next upstream call held (see [`Hold`]); `held` keeps its release.
+/// Answers once the call started, or after 10 s.
+async fn hold(
+    held: &mut Option<(oneshot::Sender<()>, tokio::task::JoinHandle<String>)>,
+    task: impl std::future::Future<Output = String> + Send + 'static,
+) -> String {
+    let (started, started_rx) = oneshot::channel();
+    let (release, release_rx) = oneshot::channel();
+    *HOLD.lock().expect("not poisoned") = Some(Hold {
+        started,
+        release: release_rx,
+    });
+    *held = Some((release, tokio::spawn(task)));
+    match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
+        Ok(Ok(())) => "started".to_owned(),
+        _ => "not started".to_owned(),
+    }
+}
+
 async fn upstream(user: &str) -> String {
     let version = VERSION.load(SeqCst);
     CALLS.fetch_add(1, SeqCst);
@@ -165,7 +184,8 @@ fn late() -> &'static TtlCache<String, u64, String> {
 }
 
 /// A cache with a shared tier (feature `redis-tier`): TTL from `TTL_BP_TIER_TTL_MS` (default
-/// an hour), fetch lease from `TTL_BP_TIER_LEASE_MS` (default 5 s), largest value shared from
+/// an hour), fetch lease from `TTL_BP_TIER_LEASE_MS` (default 5 s), timeout of its Redis calls
+/// from `TTL_BP_TIER_TIMEOUT_MS` (default 100 ms), largest value shared from
 /// `TTL_BP_TIER_MAX_BYTES` (default 1 MiB).
 fn tiered() -> &'static TtlCache<String, u64, String> {
     static CACHE: OnceLock<TtlCache<String, u64, String>> = OnceLock::new();
@@ -184,6 +204,7 @@ fn tiered() -> &'static TtlCache<String, u64, String> {
             .shared_tier(
                 SharedTier::new()
                     .lease(ms("TTL_BP_TIER_LEASE_MS", 5_000))
+                    .timeout(ms("TTL_BP_TIER_TIMEOUT_MS", 100))
                     .max_value_bytes(
                         std::env::var("TTL_BP_TIER_MAX_BYTES")
                             .ok()
@@ -442,52 +463,19 @@ pub(crate) fn run() {
                     }
                 }
                 ["slowget", user] => {
-                    let (started, started_rx) = oneshot::channel();
-                    let (release, release_rx) = oneshot::channel();
-                    *HOLD.lock().expect("not poisoned") = Some(Hold {
-                        started,
-                        release: release_rx,
-                    });
                     let user = (*user).to_owned();
-                    let task = tokio::spawn(async move { listing(&user).await });
-                    held = Some((release, task));
-                    match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
-                        Ok(Ok(())) => "started".to_owned(),
-                        _ => "not started".to_owned(),
-                    }
+                    hold(&mut held, async move { listing(&user).await }).await
                 }
                 // A fetch of the tiered cache held after it read the upstream (and, before
                 // that, the tier).
                 ["slowget", kind, user] => {
-                    let (started, started_rx) = oneshot::channel();
-                    let (release, release_rx) = oneshot::channel();
-                    *HOLD.lock().expect("not poisoned") = Some(Hold {
-                        started,
-                        release: release_rx,
-                    });
                     let (kind, user) = ((*kind).to_owned(), (*user).to_owned());
-                    let task = tokio::spawn(async move { get(&kind, &user).await });
-                    held = Some((release, task));
-                    match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
-                        Ok(Ok(())) => "started".to_owned(),
-                        _ => "not started".to_owned(),
-                    }
+                    hold(&mut held, async move { get(&kind, &user).await }).await
                 }
                 // An invalidation (a refresh) whose upstream call is held, as `slowget`.
                 ["slowinv", kind, user] => {
-                    let (started, started_rx) = oneshot::channel();
-                    let (release, release_rx) = oneshot::channel();
-                    *HOLD.lock().expect("not poisoned") = Some(Hold {
-                        started,
-                        release: release_rx,
-                    });
                     let (kind, user) = ((*kind).to_owned(), (*user).to_owned());
-                    let task = tokio::spawn(async move { invalidate(&kind, &user).await });
-                    held = Some((release, task));
-                    match tokio::time::timeout(Duration::from_secs(10), started_rx).await {
-                        Ok(Ok(())) => "started".to_owned(),
-                        _ => "not started".to_owned(),
-                    }
+                    hold(&mut held, async move { invalidate(&kind, &user).await }).await
                 }
                 ["spawnget", kind, user] => {
                     let (kind, user) = ((*kind).to_owned(), (*user).to_owned());

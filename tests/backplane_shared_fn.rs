@@ -417,7 +417,9 @@ pub(super) fn a_replica_serves_another_replicas_expired_value_while_the_fleet_re
 /// refresh's key invalidation) and reads A's new one from the tier, as does C, which never
 /// held it: no upstream call but A's.
 pub(super) fn a_refreshed_value_reaches_the_tier(redis: &Redis) {
-    let [mut a, mut b, mut c] = tier_fleet(redis, &[]);
+    // See `a_refresh_begun_before_an_invalidation_is_never_written_back` (the tiered cache's
+    // timeout; the function's is its `SHARED` setting's).
+    let [mut a, mut b, mut c] = tier_fleet(redis, &[("TTL_BP_TIER_TIMEOUT_MS", "2000")]);
     for (kind, refresh, stats) in [
         ("shared", "shared-refresh", "tier shared"),
         ("tiered", "tiered-refresh", "tier"),
@@ -456,7 +458,13 @@ pub(super) fn a_refreshed_value_reaches_the_tier(redis: &Redis) {
 /// not A. B fetches v2 and writes it; A's refresh completes and stores its v1 (A, not told,
 /// sees no invalidation), but the tier refuses to write it back: C reads B's v2.
 pub(super) fn a_refresh_begun_before_an_invalidation_is_never_written_back(redis: &Redis) {
-    let [mut a, mut b, mut c] = tier_fleet(redis, &[("TTL_BP_TIER_LEASE_MS", "300")]);
+    // A generous timeout: under load, a refresh whose key invalidation takes longer than it to
+    // reach Redis writes nothing, and the test would wait for a write that never comes.
+    let env = [
+        ("TTL_BP_TIER_LEASE_MS", "300"),
+        ("TTL_BP_TIER_TIMEOUT_MS", "2000"),
+    ];
+    let [mut a, mut b, mut c] = tier_fleet(redis, &env);
     for replica in [&mut a, &mut b, &mut c] {
         replica.version(1);
     }

@@ -119,12 +119,7 @@ where
         if !((codec.group)(&flight.group.key, &mut group) && (codec.key)(&flight.rest, &mut key)) {
             return Tiered::Fetch;
         }
-        let at = TierKey {
-            cache: self.name(),
-            group: &group,
-            key: &key,
-            scope: self.joined.get().map(|scope| scope.path()),
-        };
+        let at = self.tier_key(&group, &key);
         let give_up = tokio::time::Instant::now() + setup.wait;
         let mut pause = Duration::from_millis(2);
         let mut waiting = false;
@@ -322,12 +317,7 @@ where
         if !((codec.group)(&flight.group.key, &mut group) && (codec.key)(&flight.rest, &mut key)) {
             return;
         }
-        let at = TierKey {
-            cache: self.name(),
-            group: &group,
-            key: &key,
-            scope: self.joined.get().map(|scope| scope.path()),
-        };
+        let at = self.tier_key(&group, &key);
         let pending = PendingRead { tier, at };
         let read = tokio::time::timeout(setup.timeout, tier.read(at, setup.lease))
             .await
@@ -343,6 +333,16 @@ where
         };
         std::mem::forget(pending);
         self.ticket(flight, group, key, TierAnswer::Fetch { tag, leased });
+    }
+
+    /// Where the key whose parts encode as `group` and `key` lives in the tier.
+    fn tier_key<'a>(&'a self, group: &'a [u8], key: &'a [u8]) -> TierKey<'a> {
+        TierKey {
+            cache: self.name(),
+            group,
+            key,
+            scope: self.joined.get().map(|scope| scope.path()),
+        }
     }
 
     fn ticket(&self, flight: &Flight<G, K, V>, group: Vec<u8>, key: Vec<u8>, answer: TierAnswer) {
@@ -388,12 +388,7 @@ where
         let (Some(setup), Some(tier)) = (self.tier.get(), seam::tier()) else {
             return;
         };
-        let at = TierKey {
-            cache: self.name(),
-            group: &group,
-            key: &key,
-            scope: self.joined.get().map(|scope| scope.path()),
-        };
+        let at = self.tier_key(&group, &key);
         let payload = stored.and_then(|(value, expiry, now)| {
             let payload = (setup.encode)(value, setup.version)?;
             if payload.len() > setup.max_bytes {

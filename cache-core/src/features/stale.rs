@@ -190,23 +190,8 @@ where
         let answer = policy.answer(stale);
         bump(&self.store.counters.stale_served, 1);
         trace::stale_served(self.name(), refreshing.is_some());
-        let refresh = refreshing.map(|flight| {
-            bump(&self.store.counters.refreshes_started, 1);
-            self.store
-                .counters
-                .refreshes_in_flight
-                .fetch_add(1, Relaxed);
-            trace::refresh_started(self.name());
-            // From here the guard abandons the flight and counts the refresh out of
-            // `refreshes_in_flight` if it is dropped, spawned or not.
-            Background {
-                owner: owner.clone(),
-                flight: Some(flight),
-                node,
-                runtime,
-                ask_tier: true,
-            }
-        });
+        let refresh = refreshing
+            .map(|flight| Background::started(owner.clone(), flight, node, runtime, true));
         Some((answer, refresh))
     }
 }
@@ -257,19 +242,8 @@ where
                         let flight = lead.hand_over();
                         bump(&self.store.counters.stale_served, 1);
                         trace::stale_served(self.name(), true);
-                        bump(&self.store.counters.refreshes_started, 1);
-                        self.store
-                            .counters
-                            .refreshes_in_flight
-                            .fetch_add(1, Relaxed);
-                        trace::refresh_started(self.name());
-                        let refresh = Background {
-                            owner: owner.clone(),
-                            flight: Some(flight),
-                            node,
-                            runtime,
-                            ask_tier,
-                        };
+                        let refresh =
+                            Background::started(owner.clone(), flight, node, runtime, ask_tier);
                         return Revalidating::Stale(policy.answer(stale), refresh);
                     }
                 }
@@ -409,6 +383,29 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    /// A refresh of `node`'s key, leading `flight`, counted as started and in flight. From
+    /// here the guard abandons the flight and counts the refresh out of `refreshes_in_flight`
+    /// if it is dropped, spawned or not.
+    fn started(
+        owner: C,
+        flight: Arc<Flight<G, K, V>>,
+        node: Arc<Node<G, K, V>>,
+        runtime: tokio::runtime::Handle,
+        ask_tier: bool,
+    ) -> Self {
+        let counters = &owner.store.counters;
+        bump(&counters.refreshes_started, 1);
+        counters.refreshes_in_flight.fetch_add(1, Relaxed);
+        trace::refresh_started(owner.name());
+        Self {
+            owner,
+            flight: Some(flight),
+            node,
+            runtime,
+            ask_tier,
+        }
+    }
+
     /// Spawns the refresh, running `fetch`, on the caller's runtime. Detached: the task
     /// settles the flight itself, and its handle is not needed.
     pub(crate) fn spawn<Pol, Fut>(self, fetch: Fut, policy: Pol)
