@@ -9,10 +9,40 @@
 
 #![allow(unsafe_code)]
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
+use std::future::Future;
 use std::ops::Deref;
+use std::pin::Pin;
+use std::time::Duration;
 
-use super::handle::ErasedCache;
+use crate::cache::invalidated::Invalidated;
+use crate::engine::snapshot::CacheStats;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the handle needs from a cache whose types it does not know.
+pub(crate) trait ErasedCache: Any + Send + Sync {
+    fn len(&self) -> usize;
+    fn stats(&self) -> CacheStats;
+    fn clear(&self) -> Invalidated<usize>;
+    fn purge_expired(&self) -> BoxFuture<'_, usize>;
+    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize>;
+    fn invalidate_key(
+        &self,
+        group: &(dyn Any + Send + Sync),
+        rest: &(dyn Any + Send + Sync),
+    ) -> Invalidated<bool>;
+    /// Upstream fetches running (one per flight), for the `metrics` feature's gauge.
+    #[cfg(feature = "metrics")]
+    fn fetches_in_flight(&self) -> usize;
+    /// What its shared tier did, if it has one (`shared_tier = ..`).
+    #[cfg(feature = "redis-tier")]
+    fn tier(&self) -> Option<&crate::cache::tier::TierCounters>;
+    /// Never zero: [`CacheHandle`](crate::CacheHandle) refuses zero first.
+    fn set_ttl(&self, ttl: Duration);
+    /// Never zero: [`CacheHandle`](crate::CacheHandle) refuses zero first.
+    fn set_capacity(&self, capacity: usize);
+}
 
 /// A cache whose types are known only to itself, and the `TypeId` of its concrete type.
 ///
@@ -100,28 +130,5 @@ mod tests {
         assert!(a.downcast::<Inner<String, u32, String>>().is_none());
         assert!(b.downcast::<Inner<String, u32, String>>().is_some());
         assert!(b.downcast::<Inner<String, u32, u64>>().is_none());
-    }
-
-    #[test]
-    fn a_handle_finds_its_cache_and_refuses_other_types() {
-        let handle: &'static crate::CacheHandle = Box::leak(Box::new(crate::CacheHandle::__new(
-            "erased::tests::handle",
-            Duration::from_secs(60),
-            10,
-        )));
-        let first = handle.typed::<String, u32, u64>();
-        assert!(std::ptr::eq(first, handle.typed::<String, u32, u64>()));
-        let other = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle.typed::<String, u32, i64>().len()
-        }));
-        let message = other.expect_err("another value type is refused");
-        let message = message
-            .downcast_ref::<String>()
-            .expect("a formatted message");
-        assert!(
-            message.contains("two different key or value types"),
-            "{message}"
-        );
-        assert!(std::ptr::eq(first, handle.typed::<String, u32, u64>()));
     }
 }

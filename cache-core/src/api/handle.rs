@@ -7,48 +7,20 @@
 //! use, with the types the compiler inferred at the call site.
 
 use std::any::Any;
-use std::future::Future;
 use std::hash::Hash;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
 use crate::api::builder::BuildError;
-use crate::api::erased::Erased;
+use crate::api::erased::{BoxFuture, Erased, ErasedCache};
 use crate::api::ttl_cache::TtlCache;
 use crate::cache::invalidated::Invalidated;
 use crate::cache::Inner;
 use crate::engine::snapshot::CacheStats;
 use crate::features::scope::ScopeMember;
 use crate::keys::lookup::{GroupOnly, Pair};
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What the handle needs from a cache whose types it does not know.
-pub(crate) trait ErasedCache: Any + Send + Sync {
-    fn len(&self) -> usize;
-    fn stats(&self) -> CacheStats;
-    fn clear(&self) -> Invalidated<usize>;
-    fn purge_expired(&self) -> BoxFuture<'_, usize>;
-    fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize>;
-    fn invalidate_key(
-        &self,
-        group: &(dyn Any + Send + Sync),
-        rest: &(dyn Any + Send + Sync),
-    ) -> Invalidated<bool>;
-    /// Upstream fetches running (one per flight), for the `metrics` feature's gauge.
-    #[cfg(feature = "metrics")]
-    fn fetches_in_flight(&self) -> usize;
-    /// What its shared tier did, if it has one (`shared_tier = ..`).
-    #[cfg(feature = "redis-tier")]
-    fn tier(&self) -> Option<&crate::cache::tier::TierCounters>;
-    /// Never zero: [`CacheHandle`] refuses zero first.
-    fn set_ttl(&self, ttl: Duration);
-    /// Never zero: [`CacheHandle`] refuses zero first.
-    fn set_capacity(&self, capacity: usize);
-}
 
 impl<G, K, V> ErasedCache for Inner<G, K, V>
 where
@@ -581,5 +553,33 @@ impl crate::cache::census::Source for CacheHandle {
     #[cfg(feature = "redis-tier")]
     fn tier_counts(&self) -> Option<crate::cache::tier::TierCounts> {
         Some(self.cell.get()?.tier()?.counts())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn a_handle_finds_its_cache_and_refuses_other_types() {
+        let handle: &'static crate::CacheHandle = Box::leak(Box::new(crate::CacheHandle::__new(
+            "erased::tests::handle",
+            Duration::from_secs(60),
+            10,
+        )));
+        let first = handle.typed::<String, u32, u64>();
+        assert!(std::ptr::eq(first, handle.typed::<String, u32, u64>()));
+        let other = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle.typed::<String, u32, i64>().len()
+        }));
+        let message = other.expect_err("another value type is refused");
+        let message = message
+            .downcast_ref::<String>()
+            .expect("a formatted message");
+        assert!(
+            message.contains("two different key or value types"),
+            "{message}"
+        );
+        assert!(std::ptr::eq(first, handle.typed::<String, u32, u64>()));
     }
 }
