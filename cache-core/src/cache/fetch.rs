@@ -330,7 +330,7 @@ where
     fn expiry_of(&self, flight: &Flight<G, K, V>, now: Instant) -> Instant {
         let expiry = self.expiry(now, flight.hash);
         #[cfg(feature = "redis-tier")]
-        if let Some(deadline) = Self::tier_deadline(flight) {
+        if let Some(deadline) = self.tier.get().and_then(|_| Self::tier_deadline(flight)) {
             if deadline < expiry {
                 // Store order is no longer expiry order, as with jitter.
                 self.store.ttl_lowered(now, self.ttl());
