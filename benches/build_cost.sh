@@ -7,6 +7,10 @@
 # Env:   CACHE_CORE     path to cache-core        (default: ../cache-core next to this script)
 #        PROFILE        dev | release             (default: dev)
 #        KEEP=1         keep the temp dir and print its path
+#        VALUES         same | distinct (default: same). `distinct` gives each function a value
+#                       type of its own (`Arc<Vec<ItemN>>`, `ItemN` a struct of the crate), as
+#                       in a real service, where the runtime is instantiated once per value type
+#                       instead of once for all 50 functions
 #        CARGO_TARGET_DIR is ignored: both crates share a target dir inside the temp dir, so
 #        dependencies compile once and are not counted.
 set -euo pipefail
@@ -15,7 +19,12 @@ RUNS="${1:-3}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_CORE="${CACHE_CORE:-$(cd "$HERE/../cache-core" && pwd)}"
 PROFILE="${PROFILE:-dev}"
+VALUES="${VALUES:-same}"
 FUNCTIONS=50
+case "$VALUES" in
+    same | distinct) ;;
+    *) echo "VALUES must be same or distinct, not $VALUES" >&2; exit 2 ;;
+esac
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ttl-cached-build-cost.XXXXXX")"
 if [[ "${KEEP:-}" == 1 ]]; then
@@ -51,14 +60,25 @@ EOF
         echo "use std::sync::Arc;"
         for i in $(seq 1 "$FUNCTIONS"); do
             echo
+            if [[ "$VALUES" == distinct ]]; then
+                printf '#[derive(Clone, Debug)]\npub struct Item%s(pub String);\n\n' "$i"
+            fi
             if [[ "$attr" == 1 ]]; then
                 echo "#[cache_core::ttl_cached(ttl = 600, key = \"<user>:<provider>:<folder>\", group = \"<user>:<provider>\")]"
             fi
-            cat <<EOF
+            if [[ "$VALUES" == distinct ]]; then
+                cat <<EOF
+pub async fn list_$i(user: &str, provider: &str, folder: &str) -> Arc<Vec<Item$i>> {
+    Arc::new(vec![Item$i(format!("{user}/{provider}/{folder}/$i"))])
+}
+EOF
+            else
+                cat <<EOF
 pub async fn list_$i(user: &str, provider: &str, folder: &str) -> Arc<Vec<String>> {
     Arc::new(vec![format!("{user}/{provider}/{folder}/$i")])
 }
 EOF
+            fi
         done
     } >"$dir/src/lib.rs"
 }
@@ -99,7 +119,7 @@ read -r with_attr with_attr_cpu < <(time_rebuilds with_attr)
 read -r plain plain_cpu < <(time_rebuilds plain)
 
 echo
-echo "| crate ($FUNCTIONS async fns, $PROFILE) | median rebuild, wall | median CPU (user + sys) |"
+echo "| crate ($FUNCTIONS async fns, $PROFILE, $VALUES value types) | median rebuild, wall | median CPU (user + sys) |"
 echo "|---|---:|---:|"
 printf '| with #[ttl_cached] | %.3f s | %.3f s |\n' "$with_attr" "$with_attr_cpu"
 printf '| without | %.3f s | %.3f s |\n' "$plain" "$plain_cpu"

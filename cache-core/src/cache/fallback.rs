@@ -27,7 +27,7 @@ use super::Inner;
 use crate::engine::expiry::within;
 use crate::engine::flight::Lead;
 use crate::engine::hook::HookPoint;
-use crate::engine::node::Node;
+use crate::engine::node::NodeRef;
 use crate::engine::probe::KnownHash;
 use crate::engine::stats::bump;
 use crate::keys::lookup::KeyLookup;
@@ -67,7 +67,7 @@ where
     /// upstream is then left alone for the fail-safe throttle, or `retry_after` if longer.
     pub(crate) fn serve_on_error(
         &self,
-        node: &Node<G, K, V>,
+        node: &NodeRef<G, K>,
         panicked: bool,
         retry_after: Option<Duration>,
     ) -> Option<V> {
@@ -89,7 +89,7 @@ where
     /// retry hint honoured).
     pub(crate) fn throttle(
         &self,
-        node: &Node<G, K, V>,
+        node: &NodeRef<G, K>,
         now: Instant,
         period: Duration,
         retry_after: Option<Duration>,

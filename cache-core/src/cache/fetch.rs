@@ -16,7 +16,7 @@ use super::Inner;
 use crate::engine::fence::shared_hash;
 use crate::engine::flight::{Claim, Ending, Flight, Lead, Settle, Start};
 use crate::engine::hook::HookPoint;
-use crate::engine::node::{Node, NodeGroup, Stamp};
+use crate::engine::node::{NodeGroup, NodeRef, Stamp};
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
 use crate::engine::store::Graveyard;
@@ -107,7 +107,7 @@ where
         started
     }
 
-    pub(crate) fn stamp(&self, group: &NodeGroup<G, K, V>) -> Stamp {
+    pub(crate) fn stamp(&self, group: &NodeGroup<G, K>) -> Stamp {
         Stamp {
             gen: group.gen.load(SeqCst),
             epoch: self.current_epoch(),
@@ -309,7 +309,7 @@ where
     /// key, of its group, of the group in the scope this cache joined, or of the whole cache. A
     /// fetch that asks this after its stamp and is answered yes runs unshared (see
     /// `invalidation.rs` and `features/scope.rs`).
-    pub(crate) fn fenced(&self, group: &NodeGroup<G, K, V>, key: u64) -> bool {
+    pub(crate) fn fenced(&self, group: &NodeGroup<G, K>, key: u64) -> bool {
         self.fences.covers(group.hash, key)
             || self
                 .scope
@@ -376,14 +376,14 @@ where
         // Clones happen before any lock is taken: they are user code.
         let expiry = store.then(|| self.expiry_of(flight, now));
         let node = expiry.map(|expiry| {
-            Arc::new(Node::new(
+            NodeRef::new(
                 Arc::clone(&flight.group),
                 flight.rest.clone(),
                 value.clone(),
                 expiry,
                 flight.stamp,
                 flight.hash,
-            ))
+            )
         });
         #[cfg(feature = "redis-tier")]
         let written = self.tier.get().is_some().then(|| value.clone());
@@ -429,7 +429,7 @@ where
     fn stale_on_error(
         &self,
         flight: &Arc<Flight<G, K, V>>,
-        node: &Node<G, K, V>,
+        node: &NodeRef<G, K>,
         panicked: bool,
         retry_after: Option<Duration>,
     ) -> Option<V> {

@@ -122,7 +122,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub(crate) store: Store<G, K, V>,
+    pub(crate) store: Store<G, K>,
     pub(crate) flights: Flights<G, K, V>,
     /// Bumped by every `clear`.
     pub(crate) epoch: AtomicU64,

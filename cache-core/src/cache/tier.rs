@@ -27,7 +27,7 @@ use super::Inner;
 use crate::engine::clock::Instant;
 use crate::engine::expiry::within;
 use crate::engine::flight::{Flight, TierAnswer, TierTicket};
-use crate::engine::node::Node;
+use crate::engine::node::NodeRef;
 use crate::engine::stats::bump;
 use crate::engine::store::Graveyard;
 use crate::seam::{self, Life, TierKey, TierRead};
@@ -74,7 +74,7 @@ pub(crate) enum Tiered<G, K, V> {
     /// Only an expired value inside the revalidation window, stored here as an expired node,
     /// for a caller that serves stale while revalidating (`serve_stale`); the flight goes on as
     /// its refresh.
-    Stale(Arc<Node<G, K, V>>),
+    Stale(NodeRef<G, K>),
     /// Fetch.
     Fetch,
 }
@@ -234,7 +234,7 @@ where
         flight: &Arc<Flight<G, K, V>>,
         value: V,
         expired_at: Instant,
-    ) -> Option<Arc<Node<G, K, V>>> {
+    ) -> Option<NodeRef<G, K>> {
         let now = Instant::now();
         let window = self.stale.if_error.max(self.stale.revalidate);
         if !within(expired_at, window, now)
@@ -246,27 +246,22 @@ where
             return None;
         }
         // Made before the locks: a key part's `Clone` is user code.
-        let node = Arc::new(Node::new(
+        let node = NodeRef::new(
             Arc::clone(&flight.group),
             flight.rest.clone(),
             value,
             expired_at,
             flight.stamp,
             flight.hash,
-        ));
+        );
         // Its expiry is behind those stored since: store order is no longer expiry order.
         self.store.ttl_lowered(now, self.ttl());
         let mut graveyard = Graveyard::new();
         let stored = self.flights.holding(flight, |ours| {
             let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
             if fresh {
-                self.store.insert(
-                    Arc::clone(&node),
-                    now,
-                    &self.epoch,
-                    &self.hooks,
-                    &mut graveyard,
-                );
+                self.store
+                    .insert(node.clone(), now, &self.epoch, &self.hooks, &mut graveyard);
             }
             fresh
         });
@@ -277,7 +272,7 @@ where
             return None;
         }
         if within(expired_at, self.stale.if_error, now) {
-            let _ = flight.fallback.set(Arc::clone(&node));
+            let _ = flight.fallback.set(node.clone());
         }
         Some(node)
     }

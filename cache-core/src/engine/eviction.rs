@@ -38,27 +38,27 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::engine::clock::Instant;
 use foldhash::fast::FixedState;
 
 use crate::engine::list::{Bin, Link, List};
-use crate::engine::node::Node;
+use crate::engine::node::{Node, NodeRef};
 
 /// A node's slot in the expiry order.
 pub(crate) struct ExpiryLink;
 /// A node's slot in its eviction queue (small or main: see `Node::in_main`).
 pub(crate) struct QueueLink;
 
-impl<G, K, V> Link<Node<G, K, V>> for ExpiryLink {
-    fn slot(node: &Node<G, K, V>) -> &AtomicU32 {
+impl<G, K> Link<Node<G, K>> for ExpiryLink {
+    fn slot(node: &Node<G, K>) -> &AtomicU32 {
         &node.expiry_slot
     }
 }
 
-impl<G, K, V> Link<Node<G, K, V>> for QueueLink {
-    fn slot(node: &Node<G, K, V>) -> &AtomicU32 {
+impl<G, K> Link<Node<G, K>> for QueueLink {
+    fn slot(node: &Node<G, K>) -> &AtomicU32 {
         &node.queue_slot
     }
 }
@@ -96,10 +96,10 @@ impl Ghosts {
 /// The most credit a main-queue node keeps from one pass of the queue to the next.
 const MAX_CREDIT: u8 = 3;
 
-pub(crate) struct Queues<G, K, V> {
-    expiry: List<Node<G, K, V>, ExpiryLink>,
-    small: List<Node<G, K, V>, QueueLink>,
-    main: List<Node<G, K, V>, QueueLink>,
+pub(crate) struct Queues<G, K> {
+    expiry: List<NodeRef<G, K>, ExpiryLink>,
+    small: List<NodeRef<G, K>, QueueLink>,
+    main: List<NodeRef<G, K>, QueueLink>,
     /// The credit of each node in the main queue, by the node's slot in the expiry order (which
     /// does not move while the node is stored): what its hits earned it up to the last pass.
     /// Kept here rather than in the node's hit counter, which restarts from zero at each pass,
@@ -160,11 +160,11 @@ impl IdleShare {
 
 /// The queues behind their lock. Held for link edits only: never across an `.await` or user
 /// code (nodes taken out are dropped by the callers).
-pub(crate) struct Eviction<G, K, V> {
-    queues: Mutex<Queues<G, K, V>>,
+pub(crate) struct Eviction<G, K> {
+    queues: Mutex<Queues<G, K>>,
 }
 
-impl<G, K, V> Eviction<G, K, V> {
+impl<G, K> Eviction<G, K> {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             queues: Mutex::new(Queues {
@@ -184,7 +184,7 @@ impl<G, K, V> Eviction<G, K, V> {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Queues<G, K, V>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Queues<G, K>> {
         // Only link edits happen under the lock; a poisoned lock (allocation failure while
         // growing) leaves the links consistent.
         self.queues.lock().unwrap_or_else(PoisonError::into_inner)
@@ -204,7 +204,7 @@ fn small_target(capacity: usize) -> usize {
     (capacity / 100 * 3 + capacity % 100 * 3 / 100).max(1)
 }
 
-impl<G, K, V> Queues<G, K, V> {
+impl<G, K> Queues<G, K> {
     /// Sizes what depends on the capacity for a new one (`set_capacity`). The queues keep their
     /// nodes: the store evicts down to the new capacity after this.
     pub(crate) fn resize(&mut self, capacity: usize) {
@@ -216,12 +216,12 @@ impl<G, K, V> Queues<G, K, V> {
 
     /// Adds a node just stored: at the end of the expiry order, and in the main queue if its
     /// key was evicted recently without a second chance, else in the small queue.
-    pub(crate) fn admit(&mut self, node: &Arc<Node<G, K, V>>) {
-        self.expiry.push_back(Arc::clone(node));
+    pub(crate) fn admit(&mut self, node: &NodeRef<G, K>) {
+        self.expiry.push_back(node.clone());
         if self.ghosts.recall(node.hash) {
-            self.push_main(Arc::clone(node), 0);
+            self.push_main(node.clone(), 0);
         } else {
-            self.small.push_back(Arc::clone(node));
+            self.small.push_back(node.clone());
         }
     }
 
@@ -234,7 +234,7 @@ impl<G, K, V> Queues<G, K, V> {
     /// Every dead node behind a live one in the expiry order, which [`pop_dead`](Self::pop_dead)
     /// does not reach: some only while the order is unsorted (after the TTL was lowered),
     /// else none. Left in the lists; the caller removes them.
-    pub(crate) fn dead_behind(&mut self, now: Instant, epoch: u64) -> Vec<Arc<Node<G, K, V>>> {
+    pub(crate) fn dead_behind(&mut self, now: Instant, epoch: u64) -> Vec<NodeRef<G, K>> {
         match self.unsorted_until {
             Some(until) if now < until => self
                 .expiry
@@ -250,11 +250,7 @@ impl<G, K, V> Queues<G, K, V> {
     }
 
     /// Takes `node` out of every list it is in; the caller drops what is returned.
-    pub(crate) fn unlink(
-        &mut self,
-        node: &Arc<Node<G, K, V>>,
-        out: &mut impl Bin<Arc<Node<G, K, V>>>,
-    ) {
+    pub(crate) fn unlink(&mut self, node: &NodeRef<G, K>, out: &mut impl Bin<NodeRef<G, K>>) {
         out.put(self.expiry.unlink(node));
         let queue = if node.in_main.load(Relaxed) {
             &mut self.main
@@ -269,8 +265,8 @@ impl<G, K, V> Queues<G, K, V> {
         &mut self,
         now: Instant,
         epoch: u64,
-        out: &mut impl Bin<Arc<Node<G, K, V>>>,
-    ) -> Option<Arc<Node<G, K, V>>> {
+        out: &mut impl Bin<NodeRef<G, K>>,
+    ) -> Option<NodeRef<G, K>> {
         if self.expiry.front()?.is_live_at(now, epoch) {
             return None;
         }
@@ -290,8 +286,8 @@ impl<G, K, V> Queues<G, K, V> {
         &mut self,
         now: Instant,
         epoch: u64,
-        out: &mut impl Bin<Arc<Node<G, K, V>>>,
-    ) -> Option<Arc<Node<G, K, V>>> {
+        out: &mut impl Bin<NodeRef<G, K>>,
+    ) -> Option<NodeRef<G, K>> {
         if let Some(dead) = self.pop_dead(now, epoch, out) {
             return Some(dead);
         }
@@ -335,12 +331,12 @@ impl<G, K, V> Queues<G, K, V> {
     }
 
     /// Where `node`'s credit is kept: its slot in the expiry order.
-    fn credit_slot(node: &Node<G, K, V>) -> usize {
+    fn credit_slot(node: &Node<G, K>) -> usize {
         node.expiry_slot.load(Relaxed) as usize
     }
 
     /// Appends `node` to the main queue with `credit`.
-    fn push_main(&mut self, node: Arc<Node<G, K, V>>, credit: u8) {
+    fn push_main(&mut self, node: NodeRef<G, K>, credit: u8) {
         let slot = Self::credit_slot(&node);
         debug_assert_ne!(
             slot,
@@ -356,7 +352,7 @@ impl<G, K, V> Queues<G, K, V> {
     }
 
     /// Empties every list, for dropping the cache; the caller drops the nodes.
-    pub(crate) fn drain(&mut self) -> Vec<Arc<Node<G, K, V>>> {
+    pub(crate) fn drain(&mut self) -> Vec<NodeRef<G, K>> {
         let mut all = self.expiry.drain();
         all.extend(self.small.drain());
         all.extend(self.main.drain());

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use crate::engine::erased::{downcast, downcast_arc, Map, Record, Then};
 use crate::engine::fence::Since;
 use crate::engine::hook::{HookPoint, Hooks};
-use crate::engine::node::{Node, NodeGroup, Stamp};
+use crate::engine::node::{NodeGroup, NodeRef, Stamp};
 use crate::engine::policy::Policy;
 use crate::engine::probe::{KnownHash, Stored};
 use crate::engine::throttle::ErrorClass;
@@ -45,7 +45,7 @@ pub(crate) enum Ending {
 }
 
 pub(crate) struct Flight<G, K, V> {
-    pub(crate) group: Arc<NodeGroup<G, K, V>>,
+    pub(crate) group: Arc<NodeGroup<G, K>>,
     pub(crate) rest: K,
     /// The key's hash (see `probe.rs`).
     pub(crate) hash: u64,
@@ -59,7 +59,7 @@ pub(crate) struct Flight<G, K, V> {
     /// rather than in the [`Lead`], so that a cached function's future, which holds the lead,
     /// stays as small to drop as it was without stale serving: on a hit, that drop is part of
     /// the cost.
-    pub(crate) fallback: OnceLock<Arc<Node<G, K, V>>>,
+    pub(crate) fallback: OnceLock<NodeRef<G, K>>,
     /// What the shared tier said of this key when the leader last asked it (feature
     /// `redis-tier`; a background refresh may ask again): see `cache/tier.rs`. Taken when the
     /// flight settles.
@@ -90,7 +90,7 @@ pub(crate) enum TierAnswer {
 }
 
 impl<G, K, V> Flight<G, K, V> {
-    pub(crate) fn new(group: Arc<NodeGroup<G, K, V>>, rest: K, hash: u64, stamp: Stamp) -> Self {
+    pub(crate) fn new(group: Arc<NodeGroup<G, K>>, rest: K, hash: u64, stamp: Stamp) -> Self {
         Self {
             group,
             rest,
@@ -472,7 +472,7 @@ pub(crate) trait Settle<G, K, V>: Sync {
     fn stale_on_error(
         &self,
         flight: &Arc<Flight<G, K, V>>,
-        node: &Node<G, K, V>,
+        node: &NodeRef<G, K>,
         panicked: bool,
         retry_after: Option<std::time::Duration>,
     ) -> Option<V>;
@@ -615,7 +615,7 @@ impl<G, K, V> Lead<'_, G, K, V> {
         panicked: bool,
         retry_after: Option<std::time::Duration>,
     ) -> Option<V> {
-        let node = Arc::clone(self.flight.fallback.get()?);
+        let node = self.flight.fallback.get()?.clone();
         let stale = self
             .owner
             .stale_on_error(&self.flight, &node, panicked, retry_after)?;

@@ -2,7 +2,9 @@
 //! invalidating a group cost O(group size).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::engine::list::Shared;
 
 /// Marks a member that is in no group's member list.
 pub(crate) const NO_SLOT: usize = usize::MAX;
@@ -13,7 +15,8 @@ pub(crate) trait Member {
     fn slot(&self) -> &AtomicUsize;
 }
 
-pub(crate) struct Group<G, N> {
+/// A group of members held by `R` references.
+pub(crate) struct Group<G, R> {
     pub(crate) key: G,
     /// The group key's hash (see `probe.rs`): what the group index hashes.
     pub(crate) hash: u64,
@@ -27,10 +30,13 @@ pub(crate) struct Group<G, N> {
     pub(crate) pins: AtomicUsize,
     /// The group's stored members. Removal is O(1): each member records its slot, and removal
     /// swaps the last member into it.
-    members: Mutex<Vec<Arc<N>>>,
+    members: Mutex<Vec<R>>,
 }
 
-impl<G, N: Member> Group<G, N> {
+impl<G, R: Shared> Group<G, R>
+where
+    R::Target: Member,
+{
     pub(crate) fn new(key: G, hash: u64) -> Self {
         Self {
             key,
@@ -41,24 +47,24 @@ impl<G, N: Member> Group<G, N> {
         }
     }
 
-    fn members(&self) -> MutexGuard<'_, Vec<Arc<N>>> {
+    fn members(&self) -> MutexGuard<'_, Vec<R>> {
         // The lock is never held across user code, so a poisoned lock can only come from an
         // allocation failure mid-push; the Vec is still consistent then.
         self.members.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn add_member(&self, member: &Arc<N>) {
+    pub(crate) fn add_member(&self, member: &R) {
         let mut members = self.members();
         member.slot().store(members.len(), Relaxed);
-        members.push(Arc::clone(member));
+        members.push(member.clone());
     }
 
-    /// Takes `member` out of the list if it is there; the caller drops the returned `Arc`
+    /// Takes `member` out of the list if it is there; the caller drops the returned reference
     /// outside the lock.
-    pub(crate) fn remove_member(&self, member: &Arc<N>) -> Option<Arc<N>> {
+    pub(crate) fn remove_member(&self, member: &R) -> Option<R> {
         let mut members = self.members();
         let slot = member.slot().load(Relaxed);
-        if slot == NO_SLOT || !members.get(slot).is_some_and(|m| Arc::ptr_eq(m, member)) {
+        if slot == NO_SLOT || !members.get(slot).is_some_and(|m| R::same(m, member)) {
             return None;
         }
         member.slot().store(NO_SLOT, Relaxed);
@@ -70,7 +76,7 @@ impl<G, N: Member> Group<G, N> {
     }
 
     /// Empties the member list, for invalidating the whole group.
-    pub(crate) fn take_members(&self) -> Vec<Arc<N>> {
+    pub(crate) fn take_members(&self) -> Vec<R> {
         let taken = std::mem::take(&mut *self.members());
         for member in &taken {
             member.slot().store(NO_SLOT, Relaxed);

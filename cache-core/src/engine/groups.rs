@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::engine::erased::{downcast, downcast_arc, Index, Record};
 use crate::engine::group::{Group, Member};
+use crate::engine::list::Shared;
 use crate::engine::probe::KnownHash;
 use crate::keys::lookup::{GroupLookup, GroupProbe};
 
@@ -36,7 +37,8 @@ where
 impl<G, N> Groups<G, N>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
-    N: Member + Send + Sync + 'static,
+    N: Shared + Send + Sync + 'static,
+    N::Target: Member,
 {
     pub(crate) fn new() -> Self {
         Self {

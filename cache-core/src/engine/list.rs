@@ -4,8 +4,23 @@
 //! slot in its own field, chosen by a [`Link`].
 
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
+
+/// A counted shared reference, as lists and groups hold their members: `Arc`, or a node's
+/// [`NodeRef`](crate::engine::node::NodeRef).
+pub(crate) trait Shared: Clone + Deref {
+    /// Whether `a` and `b` point at the same member.
+    fn same(a: &Self, b: &Self) -> bool;
+}
+
+impl<T> Shared for Arc<T> {
+    #[inline]
+    fn same(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(a, b)
+    }
+}
 
 /// Where references taken out of a list go, to be dropped by the caller once it holds no lock.
 pub(crate) trait Bin<T> {
@@ -29,19 +44,20 @@ where
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// Which field of a member holds its slot in one kind of list.
-pub(crate) trait Link<N> {
+pub(crate) trait Link<N: ?Sized> {
     fn slot(member: &N) -> &AtomicU32;
 }
 
-struct Slot<N> {
+struct Slot<R> {
     prev: u32,
     next: u32,
     /// `None` while the slot is on the free list.
-    member: Option<Arc<N>>,
+    member: Option<R>,
 }
 
-pub(crate) struct List<N, L> {
-    slots: Vec<Slot<N>>,
+/// A list of members held by `R` references.
+pub(crate) struct List<R, L> {
+    slots: Vec<Slot<R>>,
     head: u32,
     tail: u32,
     /// First slot of the free list, linked through `next`.
@@ -50,7 +66,7 @@ pub(crate) struct List<N, L> {
     _link: PhantomData<fn() -> L>,
 }
 
-impl<N, L: Link<N>> List<N, L> {
+impl<R: Shared, L: Link<R::Target>> List<R, L> {
     pub(crate) fn new() -> Self {
         Self {
             slots: Vec::new(),
@@ -84,7 +100,7 @@ impl<N, L: Link<N>> List<N, L> {
     }
 
     /// Appends `member` (newest).
-    pub(crate) fn push_back(&mut self, member: Arc<N>) {
+    pub(crate) fn push_back(&mut self, member: R) {
         let index = self.free_slot();
         L::slot(&member).store(index, Relaxed);
         let tail = self.tail;
@@ -100,17 +116,17 @@ impl<N, L: Link<N>> List<N, L> {
         self.len += 1;
     }
 
-    /// Unlinks `member` if it is in this list; the caller drops the returned `Arc`.
-    pub(crate) fn unlink(&mut self, member: &Arc<N>) -> Option<Arc<N>> {
+    /// Unlinks `member` if it is in this list; the caller drops the returned reference.
+    pub(crate) fn unlink(&mut self, member: &R) -> Option<R> {
         let index = L::slot(member).load(Relaxed);
         let slot = self.slots.get(index as usize)?;
-        if !slot.member.as_ref().is_some_and(|m| Arc::ptr_eq(m, member)) {
+        if !slot.member.as_ref().is_some_and(|m| R::same(m, member)) {
             return None;
         }
         self.take(index)
     }
 
-    fn take(&mut self, index: u32) -> Option<Arc<N>> {
+    fn take(&mut self, index: u32) -> Option<R> {
         let slot = &mut self.slots[index as usize];
         let member = slot.member.take()?;
         let (prev, next) = (slot.prev, slot.next);
@@ -130,11 +146,11 @@ impl<N, L: Link<N>> List<N, L> {
     }
 
     /// The oldest member.
-    pub(crate) fn front(&self) -> Option<&Arc<N>> {
+    pub(crate) fn front(&self) -> Option<&R> {
         self.slots.get(self.head as usize)?.member.as_ref()
     }
 
-    pub(crate) fn pop_front(&mut self) -> Option<Arc<N>> {
+    pub(crate) fn pop_front(&mut self) -> Option<R> {
         match self.head {
             NO_SLOT => None,
             head => self.take(head),
@@ -142,7 +158,7 @@ impl<N, L: Link<N>> List<N, L> {
     }
 
     /// The members, oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<N>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &R> {
         let mut at = self.head;
         std::iter::from_fn(move || {
             let slot = self.slots.get(at as usize)?;
@@ -152,7 +168,7 @@ impl<N, L: Link<N>> List<N, L> {
     }
 
     /// Empties the list, for dropping the cache; the caller drops the members.
-    pub(crate) fn drain(&mut self) -> Vec<Arc<N>> {
+    pub(crate) fn drain(&mut self) -> Vec<R> {
         self.head = NO_SLOT;
         self.tail = NO_SLOT;
         self.free = NO_SLOT;

@@ -14,7 +14,8 @@
 //! - A hit adds [`READER`]; if [`TAKEN`] was clear, it clones the value in place; then it takes
 //!   its [`READER`] back.
 //! - A removal sets [`TAKEN`]. If no hit was inside, it also sets [`EMPTY`] in the same
-//!   compare-exchange and moves the value out: the caller drops it. If hits were inside, the
+//!   compare-exchange and owns the value from then on: it drops it in place once it holds no
+//!   lock ([`Slot::claim`], [`Slot::drop_claimed`]). If hits were inside, the
 //!   value stays for them, and the hit that brings the count to zero with [`TAKEN`] set claims
 //!   it (a compare-exchange from exactly [`TAKEN`] to `TAKEN | EMPTY`, so one claimer wins even
 //!   when more hits come and go meanwhile) and drops it.
@@ -90,11 +91,24 @@ impl<V> Slot<V> {
     /// Takes the value out of the cache's reach: the first call returns it (the caller drops
     /// it), unless hits are cloning it, in which case the last of them drops it and this returns
     /// `None`. Later calls return `None`.
+    #[cfg(any(test, ttl_cached_loom))]
     pub(crate) fn take(&self) -> Option<V> {
+        self.claim().then(|| {
+            // SAFETY: a successful claim makes this call the value's only owner; it moves it
+            // out once, here. The claim's acquire orders it after every earlier hit's release.
+            self.value
+                .with_mut(|value| unsafe { ManuallyDrop::take(&mut *value) })
+        })
+    }
+
+    /// Takes the value out of the cache's reach, leaving it in place: `true` if this call now
+    /// owns it and must drop it with [`drop_claimed`](Self::drop_claimed) (no hit was inside);
+    /// `false` if hits are cloning it (the last of them drops it) or a removal came first.
+    pub(crate) fn claim(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         loop {
             if state & TAKEN != 0 {
-                return None;
+                return false;
             }
             let alone = state < READER;
             let next = if alone {
@@ -102,23 +116,29 @@ impl<V> Slot<V> {
             } else {
                 state | TAKEN
             };
+            // `EMPTY` tells later hits (through `TAKEN`) and `Drop` that the slot no longer owns
+            // the value: the claimer does. The acquire orders its drop after every earlier
+            // hit's release.
             match self
                 .state
                 .compare_exchange_weak(state, next, Acquire, Relaxed)
             {
-                Ok(_) if alone => {
-                    // SAFETY: no hit was inside, and none will read the value (`TAKEN` is set);
-                    // `EMPTY` tells the later hits and `Drop` that it is gone: this is its only
-                    // move out. The acquire orders it after every earlier hit's release.
-                    return Some(
-                        self.value
-                            .with_mut(|value| unsafe { ManuallyDrop::take(&mut *value) }),
-                    );
-                }
-                Ok(_) => return None,
+                Ok(_) => return alone,
                 Err(actual) => state = actual,
             }
         }
+    }
+
+    /// Drops the value a successful [`claim`](Self::claim) handed to the caller.
+    ///
+    /// # Safety
+    ///
+    /// The caller's `claim` returned `true`, and this is its only call for that claim.
+    pub(crate) unsafe fn drop_claimed(&self) {
+        // SAFETY: the caller owns the value (its claim succeeded: no hit was inside, none will
+        // read it, `Drop` will not drop it), and drops it once.
+        self.value
+            .with_mut(|value| unsafe { ManuallyDrop::drop(&mut *value) });
     }
 
     /// A hit leaves; the last one out after a removal drops the value.

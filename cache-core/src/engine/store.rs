@@ -10,15 +10,17 @@
 //!   cache is full, so `len() <= capacity` holds at every moment.
 //!
 //! Every method here is synchronous and holds an scc entry only for a few instructions, never
-//! across an `.await` or user code: a removed node's value is moved into a [`Graveyard`] that
+//! across an `.await` or user code: a removed node's value is claimed into a [`Graveyard`] that
 //! the caller drops once it holds no lock.
+//!
+//! The store does not know the value's type (see `node.rs`): its code, scc's index included,
+//! is compiled once per key type, whatever the value types of the caches that use it.
 
 use std::hash::Hash;
 use std::sync::atomic::{
     AtomicUsize,
     Ordering::{AcqRel, Acquire, Relaxed, SeqCst},
 };
-use std::sync::Arc;
 
 use crate::engine::clock::Instant;
 use scc::HashIndex;
@@ -28,7 +30,7 @@ use crate::engine::eviction::Eviction;
 use crate::engine::groups::Groups;
 use crate::engine::hook::{HookPoint, Hooks};
 use crate::engine::lease::Follows;
-use crate::engine::node::{Node, NodeGroup, NodeKey};
+use crate::engine::node::{Claimed, Node, NodeGroup, NodeKey, NodeRef};
 use crate::engine::probe::{ByKey, KeyHasher, KnownHash, PreHashed};
 use crate::engine::stats::{bump, Counters};
 use crate::keys::lookup::KeyLookup;
@@ -46,12 +48,12 @@ pub(crate) enum Reason {
 ///
 /// A miss that evicts fills it with a handful of references, so they are kept inline: the
 /// graveyard allocates only for large removals (a group, a clear).
-pub(crate) struct Graveyard<G, K, V> {
-    nodes: SmallVec<[Arc<Node<G, K, V>>; 8]>,
-    values: SmallVec<[V; 2]>,
+pub(crate) struct Graveyard<G, K> {
+    nodes: SmallVec<[NodeRef<G, K>; 8]>,
+    values: SmallVec<[Claimed<G, K>; 2]>,
 }
 
-impl<G, K, V> Graveyard<G, K, V> {
+impl<G, K> Graveyard<G, K> {
     pub(crate) fn new() -> Self {
         Self {
             nodes: SmallVec::new(),
@@ -60,12 +62,12 @@ impl<G, K, V> Graveyard<G, K, V> {
     }
 }
 
-pub(crate) struct Store<G, K, V> {
-    index: HashIndex<NodeKey<G, K, V>, (), PreHashed>,
+pub(crate) struct Store<G, K> {
+    index: HashIndex<NodeKey<G, K>, (), PreHashed>,
     /// The cache's key hash function (see `probe.rs`).
     pub(crate) hasher: KeyHasher,
-    pub(crate) groups: Groups<G, Node<G, K, V>>,
-    eviction: Eviction<G, K, V>,
+    pub(crate) groups: Groups<G, NodeRef<G, K>>,
+    eviction: Eviction<G, K>,
     live: AtomicUsize,
     /// Read by every store; changed by `set_capacity`.
     capacity: AtomicUsize,
@@ -74,11 +76,10 @@ pub(crate) struct Store<G, K, V> {
     pub(crate) lease: Follows,
 }
 
-impl<G, K, V> Store<G, K, V>
+impl<G, K> Store<G, K>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
 {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
@@ -109,7 +110,7 @@ where
         capacity: usize,
         now: Instant,
         epoch: u64,
-        graveyard: &mut Graveyard<G, K, V>,
+        graveyard: &mut Graveyard<G, K>,
     ) {
         self.capacity.store(capacity, SeqCst);
         self.eviction.lock().resize(capacity);
@@ -134,7 +135,11 @@ where
 
     /// The hit path: a lock-free read by borrowed key.
     #[inline]
-    pub(crate) fn lookup<P: ?Sized + KeyLookup<G, K>>(&self, probe: &P, epoch: u64) -> Option<V> {
+    pub(crate) fn lookup<P: ?Sized + KeyLookup<G, K>, V: Clone + 'static>(
+        &self,
+        probe: &P,
+        epoch: u64,
+    ) -> Option<V> {
         let hash = self.hasher.key(probe);
         let value = self
             .index
@@ -144,7 +149,7 @@ where
                 // memory accesses; a coarse read unless the deadline is near (see `clock.rs`).
                 if node.is_live(epoch, &self.lease) {
                     node.touch();
-                    node.value()
+                    node.value::<V>()
                 } else {
                     None
                 }
@@ -159,7 +164,7 @@ where
         &self,
         probe: &P,
         epoch: u64,
-    ) -> Option<Arc<Node<G, K, V>>> {
+    ) -> Option<NodeRef<G, K>> {
         self.peek_node(probe, |node| node.is_live(epoch, &self.lease))
     }
 
@@ -169,7 +174,7 @@ where
         &self,
         probe: &P,
         epoch: u64,
-    ) -> Option<Arc<Node<G, K, V>>> {
+    ) -> Option<NodeRef<G, K>> {
         self.peek_node(probe, |node| {
             node.is_current(epoch) && self.lease.valid_now()
         })
@@ -179,11 +184,11 @@ where
     fn peek_node<P: ?Sized + KeyLookup<G, K> + KnownHash>(
         &self,
         probe: &P,
-        keep: impl FnOnce(&Node<G, K, V>) -> bool,
-    ) -> Option<Arc<Node<G, K, V>>> {
+        keep: impl FnOnce(&Node<G, K>) -> bool,
+    ) -> Option<NodeRef<G, K>> {
         self.index
             .peek_with(&ByKey::new(probe), |key, ()| {
-                keep(&key.0).then(|| Arc::clone(&key.0))
+                keep(&key.0).then(|| key.0.clone())
             })
             .flatten()
     }
@@ -194,17 +199,17 @@ where
     /// invalidation that ran meanwhile.
     pub(crate) fn insert(
         &self,
-        node: Arc<Node<G, K, V>>,
+        node: NodeRef<G, K>,
         now: Instant,
         epoch: &std::sync::atomic::AtomicU64,
         hooks: &Hooks,
-        graveyard: &mut Graveyard<G, K, V>,
+        graveyard: &mut Graveyard<G, K>,
     ) {
         // Dropped by the caller, after it let go of the flight entry.
-        graveyard.nodes.push(Arc::clone(&node));
+        graveyard.nodes.push(node.clone());
         let at_start = epoch.load(Acquire);
         if let Some(entry) = self.index.get_sync(&ByKey::new(&node.stored())) {
-            let old = Arc::clone(&entry.key().0);
+            let old = entry.key().0.clone();
             entry.remove_entry();
             let reason = reason(&old, now, at_start);
             self.release(&old, Some(reason), graveyard);
@@ -225,10 +230,7 @@ where
             node: &node,
             inserted: false,
         };
-        reserved.inserted = self
-            .index
-            .insert_sync(NodeKey(Arc::clone(&node)), ())
-            .is_ok();
+        reserved.inserted = self.index.insert_sync(NodeKey(node.clone()), ()).is_ok();
         if !reserved.inserted {
             // The flight entry serializes stores of a key, so this cannot happen; `reserved`
             // gives everything back if it does.
@@ -247,7 +249,7 @@ where
 
     /// Takes one slot of capacity, evicting if the cache is full. Returns false if nothing could
     /// be evicted (every slot is held by an insert still in progress).
-    fn reserve(&self, now: Instant, epoch: u64, graveyard: &mut Graveyard<G, K, V>) -> bool {
+    fn reserve(&self, now: Instant, epoch: u64, graveyard: &mut Graveyard<G, K>) -> bool {
         loop {
             let live = self.live.load(Relaxed);
             if live < self.capacity.load(Relaxed) {
@@ -276,14 +278,14 @@ where
     /// Removes `node` from the index if it is still there, and accounts for it.
     pub(crate) fn remove(
         &self,
-        node: &Arc<Node<G, K, V>>,
+        node: &NodeRef<G, K>,
         reason: Reason,
-        graveyard: &mut Graveyard<G, K, V>,
+        graveyard: &mut Graveyard<G, K>,
     ) -> bool {
         let Some(entry) = self.index.get_sync(&ByKey::new(&node.stored())) else {
             return false;
         };
-        if !Arc::ptr_eq(&entry.key().0, node) {
+        if !NodeRef::ptr_eq(&entry.key().0, node) {
             return false;
         }
         entry.remove_entry();
@@ -295,12 +297,12 @@ where
     pub(crate) fn remove_key<P: ?Sized + KeyLookup<G, K> + KnownHash>(
         &self,
         probe: &P,
-        graveyard: &mut Graveyard<G, K, V>,
+        graveyard: &mut Graveyard<G, K>,
     ) -> bool {
         let Some(entry) = self.index.get_sync(&ByKey::new(probe)) else {
             return false;
         };
-        let node = Arc::clone(&entry.key().0);
+        let node = entry.key().0.clone();
         entry.remove_entry();
         self.release(&node, Some(Reason::Invalidated), graveyard);
         graveyard.nodes.push(node);
@@ -310,8 +312,8 @@ where
     /// Removes every stored member of `group`.
     pub(crate) fn remove_members(
         &self,
-        group: &NodeGroup<G, K, V>,
-        graveyard: &mut Graveyard<G, K, V>,
+        group: &NodeGroup<G, K>,
+        graveyard: &mut Graveyard<G, K>,
     ) -> usize {
         let mut removed = 0;
         for node in group.take_members() {
@@ -326,9 +328,9 @@ where
     /// Bookkeeping for a node that left the index (or never made it in): once per node.
     fn release(
         &self,
-        node: &Arc<Node<G, K, V>>,
+        node: &NodeRef<G, K>,
         reason: Option<Reason>,
-        graveyard: &mut Graveyard<G, K, V>,
+        graveyard: &mut Graveyard<G, K>,
     ) {
         if node.removed.swap(true, AcqRel) {
             return;
@@ -356,7 +358,7 @@ where
         now: Instant,
         epoch: u64,
         budget: usize,
-        graveyard: &mut Graveyard<G, K, V>,
+        graveyard: &mut Graveyard<G, K>,
     ) -> usize {
         let mut removed = 0;
         while removed < budget {
@@ -377,12 +379,7 @@ where
 
     /// Removes every expired or invalidated entry: those at the front of the store order, and,
     /// for a while after the TTL was lowered, those behind entries stored with the longer one.
-    pub(crate) fn purge(
-        &self,
-        now: Instant,
-        epoch: u64,
-        graveyard: &mut Graveyard<G, K, V>,
-    ) -> usize {
+    pub(crate) fn purge(&self, now: Instant, epoch: u64, graveyard: &mut Graveyard<G, K>) -> usize {
         let mut removed = self.sweep(now, epoch, usize::MAX, graveyard);
         let behind = self.eviction.lock().dead_behind(now, epoch);
         for node in behind {
@@ -411,7 +408,7 @@ where
     }
 }
 
-fn reason<G, K, V>(node: &Node<G, K, V>, now: Instant, epoch: u64) -> Reason {
+fn reason<G, K>(node: &Node<G, K>, now: Instant, epoch: u64) -> Reason {
     if node.is_stale(epoch) {
         Reason::Invalidated
     } else if now >= node.expires_at {
@@ -424,22 +421,20 @@ fn reason<G, K, V>(node: &Node<G, K, V>, now: Instant, epoch: u64) -> Reason {
 /// A slot of capacity reserved for a node not in the index yet: given back, with the node's
 /// group pin and member entry, unless the insert finished (only a panic in a key's `Hash` or
 /// `Eq` can stop it in between: nothing here awaits).
-struct Reserved<'s, G, K, V>
+struct Reserved<'s, G, K>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
 {
-    store: &'s Store<G, K, V>,
-    node: &'s Arc<Node<G, K, V>>,
+    store: &'s Store<G, K>,
+    node: &'s NodeRef<G, K>,
     inserted: bool,
 }
 
-impl<G, K, V> Drop for Reserved<'_, G, K, V>
+impl<G, K> Drop for Reserved<'_, G, K>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
         if !self.inserted {

@@ -52,7 +52,7 @@ use crate::cache::upstream::{Outcome, Upstream};
 use crate::cache::Inner;
 use crate::engine::expiry::within;
 use crate::engine::flight::{Claim, Flight, Lead, Settle, Start};
-use crate::engine::node::Node;
+use crate::engine::node::NodeRef;
 use crate::engine::policy::Policy;
 use crate::engine::stats::bump;
 use crate::engine::timeout::Fetched;
@@ -182,7 +182,7 @@ where
                 // joined it with the expired value, as any failed fetch does, rather than
                 // sending each to the upstream after it.
                 if within(node.expires_at, self.stale.if_error, now) {
-                    let _ = flight.fallback.set(Arc::clone(&node));
+                    let _ = flight.fallback.set(node.clone());
                 }
                 Some(flight)
             }
@@ -294,7 +294,7 @@ where
         Background {
             owner: owner.clone(),
             flight: Some(flight),
-            node: Arc::clone(&node),
+            node: node.clone(),
             runtime,
             // Its leader asked already.
             ask_tier: false,
@@ -324,7 +324,7 @@ where
 
     /// The expired value of `node` for a caller past the soft timeout: still current, stored,
     /// inside its stale-if-error window, and no invalidation of it in progress.
-    fn soft_stale(&self, node: &Node<G, K, V>) -> Option<V> {
+    fn soft_stale(&self, node: &NodeRef<G, K>) -> Option<V> {
         let now = Instant::now();
         if !node.is_current(self.current_epoch())
             || !within(node.expires_at, self.stale.if_error, now)
@@ -365,7 +365,7 @@ where
     owner: C,
     flight: Option<Arc<Flight<G, K, V>>>,
     /// The expired node refreshed: where a failure backs off (see `engine/throttle.rs`).
-    node: Arc<Node<G, K, V>>,
+    node: NodeRef<G, K>,
     /// The caller's runtime, where the refresh runs.
     runtime: tokio::runtime::Handle,
     /// Whether the refresh asks the shared tier before fetching (feature `redis-tier`, where
@@ -389,7 +389,7 @@ where
     fn started(
         owner: C,
         flight: Arc<Flight<G, K, V>>,
-        node: Arc<Node<G, K, V>>,
+        node: NodeRef<G, K>,
         runtime: tokio::runtime::Handle,
         ask_tier: bool,
     ) -> Self {
