@@ -78,7 +78,7 @@ where
             return None;
         }
         // `None` once the node left the index, whatever the reason.
-        let value = node.value()?;
+        let value = node.value::<V>()?;
         bump(&self.store.counters.stale_on_error, 1);
         trace::stale_on_error(self.name(), panicked);
         self.throttle(node, now, self.fail_safe.throttle, retry_after);
@@ -126,7 +126,7 @@ where
             return None;
         }
         self.hooks.at_sync(HookPoint::Throttled);
-        let value = node.value()?;
+        let value = node.value::<V>()?;
         bump(&self.store.counters.throttled, 1);
         trace::throttled(self.name());
         Some(value)

@@ -167,7 +167,7 @@ where
                 }
                 Claim::Found(node) => {
                     self.store.groups.unpin(&group);
-                    if let Some(value) = node.value() {
+                    if let Some(value) = node.value::<V>() {
                         self.store.counters.hits.incr();
                         return Start::Done(policy.answer(value));
                     }

@@ -267,7 +267,7 @@ where
         });
         drop(graveyard);
         // `None` if an invalidation took it out meanwhile.
-        node.value()?;
+        node.value::<V>()?;
         if !stored {
             return None;
         }

@@ -128,7 +128,7 @@ where
         // progress sends the caller inline (where its fetch runs unshared), and so does an
         // invalidation of the key found when the flight entry is taken below.
         let stale = if node.is_current(stamp.epoch) && !self.fenced(&group, probe.key) {
-            node.value()
+            node.value::<V>()
         } else {
             None
         };
@@ -170,7 +170,7 @@ where
             }
             Claim::Found(live) => {
                 self.store.groups.unpin(&group);
-                let value = live.value()?;
+                let value = live.value::<V>()?;
                 self.store.counters.hits.incr();
                 return Some((policy.answer(value), None));
             }
@@ -235,7 +235,7 @@ where
                     // Read last, as `claim_stale` does: `None` once an invalidation removed it.
                     let stale = node
                         .is_current(self.current_epoch())
-                        .then(|| node.value())
+                        .then(|| node.value::<V>())
                         .flatten();
                     if let (Ok(runtime), Some(stale)) = (runtime, stale) {
                         let ask_tier = !Self::tier_leased(&lead.flight);
@@ -332,7 +332,7 @@ where
         {
             return None;
         }
-        let value = node.value()?;
+        let value = node.value::<V>()?;
         bump(&self.store.counters.soft_timeouts, 1);
         trace::soft_timeout(self.name());
         Some(value)
