@@ -196,7 +196,7 @@ where
             };
             match flight.wait().await {
                 Ending::Ready => {
-                    if let Some(value) = flight.value() {
+                    if let Some(value) = flight.value::<V>() {
                         bump(&self.store.counters.coalesced, 1);
                         return Start::Done(policy.answer(value.clone()));
                     }
@@ -246,7 +246,7 @@ where
 
     /// A new flight for the key that takes the flight map's entry from any flight already
     /// running (which is then neither joined nor stored), after removing the stored value.
-    fn displacing_flight<P>(&self, probe: &P) -> Arc<Flight<G, K, V>>
+    fn displacing_flight<P>(&self, probe: &P) -> Arc<Flight<G, K>>
     where
         P: ?Sized + KeyProbe<G, K>,
     {
@@ -294,7 +294,7 @@ where
     }
 
     /// Makes the caller the leader of `flight`: counted as a miss, and traced.
-    fn lead(&self, flight: Arc<Flight<G, K, V>>) -> Lead<'_, G, K, V> {
+    fn lead(&self, flight: Arc<Flight<G, K>>) -> Lead<'_, G, K, V> {
         bump(&self.store.counters.misses, 1);
         trace::fetch(self.name());
         Lead {
@@ -327,7 +327,7 @@ where
 
     /// When `flight`'s value, stored at `now`, expires: a TTL from now, or what a value read
     /// from the shared tier had left there, if less.
-    fn expiry_of(&self, flight: &Flight<G, K, V>, now: Instant) -> Instant {
+    fn expiry_of(&self, flight: &Flight<G, K>, now: Instant) -> Instant {
         let expiry = self.expiry(now, flight.hash);
         #[cfg(feature = "redis-tier")]
         if let Some(deadline) = self.tier.get().and_then(|_| Self::tier_deadline(flight)) {
@@ -365,7 +365,7 @@ where
         Inner::name(self)
     }
 
-    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool) {
+    fn commit(&self, flight: &Arc<Flight<G, K>>, value: V, store: bool) {
         // One clock read for the whole miss: the expiry, and what counts as expired while making
         // room and sweeping. Read before the locks, it is at most as late as the truth, so
         // nothing is taken for expired early.
@@ -415,7 +415,7 @@ where
         self.maintain_at(now);
     }
 
-    fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>) {
+    fn fail(&self, flight: &Arc<Flight<G, K>>, shared: Option<Box<dyn Any + Send + Sync>>) {
         flight.publish_failure(shared);
         trace::fetched(self.name(), false);
         #[cfg(feature = "redis-tier")]
@@ -428,7 +428,7 @@ where
 
     fn stale_on_error(
         &self,
-        flight: &Arc<Flight<G, K, V>>,
+        flight: &Arc<Flight<G, K>>,
         node: &NodeRef<G, K>,
         panicked: bool,
         retry_after: Option<Duration>,
@@ -439,7 +439,7 @@ where
         Some(stale)
     }
 
-    fn revoke(&self, flight: &Arc<Flight<G, K, V>>) {
+    fn revoke(&self, flight: &Arc<Flight<G, K>>) {
         let group = &flight.group.key;
         let invalidated = match self.joined.get() {
             // In a scope: the group of every member, as the scope's `invalidate` does.
@@ -477,7 +477,7 @@ where
         trace::timed_out(self.name());
     }
 
-    fn abandon(&self, flight: &Arc<Flight<G, K, V>>) {
+    fn abandon(&self, flight: &Arc<Flight<G, K>>) {
         // Cancelled or unwinding: wake the waiters (one takes over) and leave the map, all
         // synchronously, so nothing is left for later clean-up.
         flight.abandon();

@@ -123,7 +123,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub(crate) store: Store<G, K>,
-    pub(crate) flights: Flights<G, K, V>,
+    pub(crate) flights: Flights<G, K>,
     /// Bumped by every `clear`.
     pub(crate) epoch: AtomicU64,
     /// The fences of the invalidations (of a group, a key, or everything) in progress. A fetch

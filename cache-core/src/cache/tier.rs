@@ -96,7 +96,7 @@ where
     /// `serve_stale`, inside the revalidation window, it is answered at once ([`Tiered::Stale`]).
     pub(crate) async fn through_tier(
         &self,
-        flight: &Arc<Flight<G, K, V>>,
+        flight: &Arc<Flight<G, K>>,
         serve_stale: bool,
     ) -> Tiered<G, K, V> {
         let Some(setup) = self.tier.get() else {
@@ -231,7 +231,7 @@ where
     /// `expired_at` is outside both of this cache's windows.
     fn keep_stale(
         &self,
-        flight: &Arc<Flight<G, K, V>>,
+        flight: &Arc<Flight<G, K>>,
         value: V,
         expired_at: Instant,
     ) -> Option<NodeRef<G, K>> {
@@ -287,7 +287,7 @@ where
     /// refresh fetches without writing back.
     pub(crate) async fn before_refresh(
         &self,
-        flight: &Arc<Flight<G, K, V>>,
+        flight: &Arc<Flight<G, K>>,
         replaced: Option<seam::Delivery>,
     ) {
         let (Some(setup), Some(tier), Some(replaced)) = (self.tier.get(), seam::tier(), replaced)
@@ -340,12 +340,12 @@ where
         }
     }
 
-    fn ticket(&self, flight: &Flight<G, K, V>, group: Vec<u8>, key: Vec<u8>, answer: TierAnswer) {
+    fn ticket(&self, flight: &Flight<G, K>, group: Vec<u8>, key: Vec<u8>, answer: TierAnswer) {
         *lock(&flight.tier) = Some(TierTicket { group, key, answer });
     }
 
     /// The deadline a value read from the tier brought, if `flight`'s did.
-    pub(crate) fn tier_deadline(flight: &Flight<G, K, V>) -> Option<Instant> {
+    pub(crate) fn tier_deadline(flight: &Flight<G, K>) -> Option<Instant> {
         match lock(&flight.tier).as_ref()?.answer {
             TierAnswer::Read(deadline) => Some(deadline),
             TierAnswer::Fetch { .. } => None,
@@ -354,7 +354,7 @@ where
 
     /// Whether `flight`'s leader holds the key's fetch lease (a background refresh that does
     /// not asks the tier again before fetching).
-    pub(crate) fn tier_leased(flight: &Flight<G, K, V>) -> bool {
+    pub(crate) fn tier_leased(flight: &Flight<G, K>) -> bool {
         matches!(
             lock(&flight.tier).as_ref(),
             Some(TierTicket {
@@ -369,7 +369,7 @@ where
     /// stale window past it, else gives the lease back.
     pub(crate) fn tier_settled(
         &self,
-        flight: &Flight<G, K, V>,
+        flight: &Flight<G, K>,
         stored: Option<(&V, Instant, Instant)>,
     ) {
         let Some(TierTicket {
@@ -420,7 +420,7 @@ where
     }
 
     /// The flight failed or was abandoned: its lease, if it holds one, goes back.
-    pub(crate) fn tier_abandoned(&self, flight: &Flight<G, K, V>) {
+    pub(crate) fn tier_abandoned(&self, flight: &Flight<G, K>) {
         self.tier_settled(flight, None);
     }
 }

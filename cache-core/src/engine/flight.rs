@@ -44,14 +44,16 @@ pub(crate) enum Ending {
     Abandoned,
 }
 
-pub(crate) struct Flight<G, K, V> {
+/// A fetch in progress. Its value is kept type-erased (see `node.rs` for why): a waiter reads it
+/// back as its cache's value type, checked.
+pub(crate) struct Flight<G, K> {
     pub(crate) group: Arc<NodeGroup<G, K>>,
     pub(crate) rest: K,
     /// The key's hash (see `probe.rs`).
     pub(crate) hash: u64,
     pub(crate) stamp: Stamp,
     state: AtomicU8,
-    value: OnceLock<V>,
+    value: OnceLock<Box<dyn Any + Send + Sync>>,
     failure: OnceLock<Box<dyn Any + Send + Sync>>,
     notify: Notify,
     /// The expired node of the key inside its stale-if-error window when the fetch began, if
@@ -89,7 +91,7 @@ pub(crate) enum TierAnswer {
     Fetch { tag: Vec<u8>, leased: bool },
 }
 
-impl<G, K, V> Flight<G, K, V> {
+impl<G, K> Flight<G, K> {
     pub(crate) fn new(group: Arc<NodeGroup<G, K>>, rest: K, hash: u64, stamp: Stamp) -> Self {
         Self {
             group,
@@ -132,9 +134,9 @@ impl<G, K, V> Flight<G, K, V> {
         ended
     }
 
-    pub(crate) fn publish_value(&self, value: V) {
+    pub(crate) fn publish_value<V: Send + Sync + 'static>(&self, value: V) {
         // The value is set before the state flips, and waiters read it only after seeing READY.
-        let _ = self.value.set(value);
+        let _ = self.value.set(Box::new(value));
         self.end(READY);
     }
 
@@ -150,8 +152,15 @@ impl<G, K, V> Flight<G, K, V> {
         self.end(ABANDONED)
     }
 
-    pub(crate) fn value(&self) -> Option<&V> {
-        self.value.get()
+    /// The published value, as the cache's value type `V` (the type it was published as).
+    pub(crate) fn value<V: 'static>(&self) -> Option<&V> {
+        let value = self.value.get()?;
+        let typed = value.downcast_ref::<V>();
+        debug_assert!(
+            typed.is_some(),
+            "a flight read as another value type than its cache's"
+        );
+        typed
     }
 
     pub(crate) fn failure(&self) -> Option<&(dyn Any + Send + Sync)> {
@@ -180,11 +189,10 @@ impl<G, K, V> Flight<G, K, V> {
 /// created the entry, under its key hash like every other key of the cache. A later flight of
 /// the key (after the first went stale or was abandoned) replaces the entry's value, not its
 /// key.
-impl<G, K, V> Record for Flight<G, K, V>
+impl<G, K> Record for Flight<G, K>
 where
     G: Eq + Send + Sync + 'static,
     K: Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
 {
     fn record_hash(&self) -> u64 {
         self.hash
@@ -197,20 +205,20 @@ where
 }
 
 /// What a caller that missed found in the flight map.
-pub(crate) enum Claim<G, K, V, T> {
+pub(crate) enum Claim<G, K, T> {
     /// A running flight with the caller's stamp: wait for it.
-    Join(Arc<Flight<G, K, V>>),
+    Join(Arc<Flight<G, K>>),
     /// What the caller's `peek` found under the entry: a value stored meanwhile.
     Found(T),
     /// Nothing to join: the caller leads this new flight. `replaced` is the unjoinable flight it
     /// took the place of, whose group pin the caller must drop.
     Lead {
-        flight: Arc<Flight<G, K, V>>,
-        replaced: Option<Arc<Flight<G, K, V>>>,
+        flight: Arc<Flight<G, K>>,
+        replaced: Option<Arc<Flight<G, K>>>,
     },
     /// The key was invalidated since the caller began: the caller leads the flight it brought,
     /// which is not in the map (nobody joins it, it is not stored, it holds no group pin).
-    Fenced(Arc<Flight<G, K, V>>),
+    Fenced(Arc<Flight<G, K>>),
     /// Too many key invalidations since the caller began to tell whether one was of its key:
     /// nothing was joined or registered; the caller begins again.
     Retry,
@@ -218,22 +226,21 @@ pub(crate) enum Claim<G, K, V, T> {
 
 /// What [`Flights::displace_for`] did: the flight it displaced, if any, and whether the new
 /// flight took the entry (else it runs unshared).
-pub(crate) type Displaced<G, K, V> = (Option<Arc<Flight<G, K, V>>>, bool);
+pub(crate) type Displaced<G, K> = (Option<Arc<Flight<G, K>>>, bool);
 
 /// The flight map, on the erased map (`erased.rs`): its hash-table code is compiled once, in
 /// this crate, whatever the cache's key types. Its entries are locked only for short
 /// synchronous sections, never across an `.await` or user code, so its synchronous calls are
 /// safe on any runtime.
-pub(crate) struct Flights<G, K, V> {
+pub(crate) struct Flights<G, K> {
     map: Map,
-    _flights: PhantomData<Arc<Flight<G, K, V>>>,
+    _flights: PhantomData<Arc<Flight<G, K>>>,
 }
 
-impl<G, K, V> Flights<G, K, V>
+impl<G, K> Flights<G, K>
 where
     G: Hash + Eq + Send + Sync + 'static,
     K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
 {
     pub(crate) fn new() -> Self {
         Self {
@@ -245,15 +252,15 @@ where
     }
 
     /// The entry value `record` as a flight.
-    fn flight(record: &Arc<dyn Record>) -> &Flight<G, K, V> {
-        match downcast::<Flight<G, K, V>>(&**record) {
+    fn flight(record: &Arc<dyn Record>) -> &Flight<G, K> {
+        match downcast::<Flight<G, K>>(&**record) {
             Some(flight) => flight,
             None => unreachable!("the flight map holds flights of one type"),
         }
     }
 
     /// Whether the entry value `record` is `flight`.
-    fn is(record: &Arc<dyn Record>, flight: &Arc<Flight<G, K, V>>) -> bool {
+    fn is(record: &Arc<dyn Record>, flight: &Arc<Flight<G, K>>) -> bool {
         std::ptr::addr_eq(Arc::as_ptr(record), Arc::as_ptr(flight))
     }
 
@@ -263,7 +270,7 @@ where
         P: ?Sized + KeyLookup<G, K>,
     {
         move |record| {
-            downcast::<Flight<G, K, V>>(record).is_some_and(|key| {
+            downcast::<Flight<G, K>>(record).is_some_and(|key| {
                 probe.is(std::ptr::from_ref(key).cast())
                     || (probe.rest_matches(&key.rest) && probe.group_matches(&key.group.key))
             })
@@ -280,11 +287,11 @@ where
     /// or registered.
     pub(crate) fn claim<T>(
         &self,
-        flight: Arc<Flight<G, K, V>>,
+        flight: Arc<Flight<G, K>>,
         stamp: Stamp,
         since: impl FnOnce() -> Since,
         peek: impl FnOnce() -> Option<T>,
-    ) -> Claim<G, K, V, T> {
+    ) -> Claim<G, K, T> {
         let (mut since, mut peek) = (Some(since), Some(peek));
         let mut claim = None;
         let replaced = self
@@ -331,11 +338,11 @@ where
     /// (the caller begins again).
     pub(crate) fn displace_for(
         &self,
-        flight: &Arc<Flight<G, K, V>>,
+        flight: &Arc<Flight<G, K>>,
         fenced: bool,
         since: impl FnOnce() -> Since,
         under: impl FnOnce(),
-    ) -> Option<Displaced<G, K, V>> {
+    ) -> Option<Displaced<G, K>> {
         let (mut since, mut under) = (Some(since), Some(under));
         let mut took = None;
         let displaced = self
@@ -363,11 +370,7 @@ where
     /// For a key invalidation: takes the key's flight, if any, out of the map, running `under`
     /// while the entry is held. Returns the flight taken out, whose group pin the caller must
     /// drop; it is no longer `ours` when it settles, so it is not stored, and nobody joins it.
-    pub(crate) fn displace<P>(
-        &self,
-        probe: &P,
-        under: impl FnOnce(),
-    ) -> Option<Arc<Flight<G, K, V>>>
+    pub(crate) fn displace<P>(&self, probe: &P, under: impl FnOnce()) -> Option<Arc<Flight<G, K>>>
     where
         P: ?Sized + KeyLookup<G, K> + KnownHash,
     {
@@ -388,7 +391,7 @@ where
     /// result and whether `flight` was taken out (its group pin is then the caller's to drop).
     pub(crate) fn settle<R>(
         &self,
-        flight: &Arc<Flight<G, K, V>>,
+        flight: &Arc<Flight<G, K>>,
         settle: impl FnOnce(bool) -> R,
     ) -> (R, bool) {
         let stored = flight.stored();
@@ -417,7 +420,7 @@ where
     /// `flight`'s, as [`settle`](Self::settle) does. Used to store what stands in for the
     /// value while the fetch runs (the shared tier's expired value, see `cache/tier.rs`).
     #[cfg(feature = "redis-tier")]
-    pub(crate) fn holding<R>(&self, flight: &Arc<Flight<G, K, V>>, f: impl FnOnce(bool) -> R) -> R {
+    pub(crate) fn holding<R>(&self, flight: &Arc<Flight<G, K>>, f: impl FnOnce(bool) -> R) -> R {
         let stored = flight.stored();
         let mut f = Some(f);
         let mut result = None;
@@ -436,7 +439,7 @@ where
     }
 
     /// Takes `flight` out of the map if it is still there. Returns whether it was.
-    pub(crate) fn retire(&self, flight: &Arc<Flight<G, K, V>>) -> bool {
+    pub(crate) fn retire(&self, flight: &Arc<Flight<G, K>>) -> bool {
         let stored = flight.stored();
         let matches = Self::matching(&stored);
         let taken = self.map.find(flight.hash, &matches, &mut |held| {
@@ -460,25 +463,25 @@ pub(crate) trait Settle<G, K, V>: Sync {
     fn name(&self) -> &str;
     /// The fetch produced a value to hand to waiters, and to store if `store` (the policy keeps
     /// it) and the flight did not go stale.
-    fn commit(&self, flight: &Arc<Flight<G, K, V>>, value: V, store: bool);
+    fn commit(&self, flight: &Arc<Flight<G, K>>, value: V, store: bool);
     /// The fetch produced an outcome that is not stored; `shared` is what waiters receive.
-    fn fail(&self, flight: &Arc<Flight<G, K, V>>, shared: Option<Box<dyn Any + Send + Sync>>);
+    fn fail(&self, flight: &Arc<Flight<G, K>>, shared: Option<Box<dyn Any + Send + Sync>>);
     /// The leader was cancelled or its fetch panicked.
-    fn abandon(&self, flight: &Arc<Flight<G, K, V>>);
+    fn abandon(&self, flight: &Arc<Flight<G, K>>);
     /// Stale-if-error (see `cache/fallback.rs`): if `node`, the expired node `flight`'s fetch
     /// failed to replace, may still be served, hands its value to the waiters (not stored),
     /// settles the flight, leaves the upstream alone for the fail-safe throttle (or `retry_after`,
     /// if longer; see `throttle.rs`) and returns the value; counted and traced. Else does nothing.
     fn stale_on_error(
         &self,
-        flight: &Arc<Flight<G, K, V>>,
+        flight: &Arc<Flight<G, K>>,
         node: &NodeRef<G, K>,
         panicked: bool,
         retry_after: Option<std::time::Duration>,
     ) -> Option<V>;
     /// The fetch failed with an error that revokes ([`ErrorClass::Revoke`]): invalidates
     /// `flight`'s group at once.
-    fn revoke(&self, flight: &Arc<Flight<G, K, V>>);
+    fn revoke(&self, flight: &Arc<Flight<G, K>>);
     /// How long a fetch may run (`timeout.rs`).
     fn fetch_timeout(&self) -> Option<std::time::Duration>;
     /// A fetch ran past it and was dropped: counted and traced.
@@ -501,7 +504,7 @@ pub enum Start<O, L> {
 pub struct Lead<'c, G, K, V> {
     pub(crate) owner: &'c dyn Settle<G, K, V>,
     pub(crate) hooks: &'c Hooks,
-    pub(crate) flight: Arc<Flight<G, K, V>>,
+    pub(crate) flight: Arc<Flight<G, K>>,
     pub(crate) armed: bool,
 }
 
@@ -591,7 +594,7 @@ impl<G, K, V> Lead<'_, G, K, V> {
 
     /// Gives the flight up to whoever settles it from here (a task: see `features/stale.rs`),
     /// disarmed: dropping it no longer abandons the flight.
-    pub(crate) fn hand_over(mut self) -> Arc<Flight<G, K, V>> {
+    pub(crate) fn hand_over(mut self) -> Arc<Flight<G, K>> {
         self.armed = false;
         Arc::clone(&self.flight)
     }

@@ -363,7 +363,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     owner: C,
-    flight: Option<Arc<Flight<G, K, V>>>,
+    flight: Option<Arc<Flight<G, K>>>,
     /// The expired node refreshed: where a failure backs off (see `engine/throttle.rs`).
     node: NodeRef<G, K>,
     /// The caller's runtime, where the refresh runs.
@@ -388,7 +388,7 @@ where
     /// if it is dropped, spawned or not.
     fn started(
         owner: C,
-        flight: Arc<Flight<G, K, V>>,
+        flight: Arc<Flight<G, K>>,
         node: NodeRef<G, K>,
         runtime: tokio::runtime::Handle,
         ask_tier: bool,
