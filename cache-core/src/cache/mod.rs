@@ -47,6 +47,7 @@
 
 use std::borrow::Cow;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::atomic::{
     AtomicU64,
     Ordering::{Relaxed, SeqCst},
@@ -160,6 +161,9 @@ where
     /// built with one (feature `redis-tier`): see `tier.rs`.
     #[cfg(feature = "redis-tier")]
     pub(crate) tier: OnceLock<tier::TierSetup<V>>,
+    /// The value type: only the typed code that reads and publishes values knows it (see
+    /// `engine/node.rs`).
+    values: PhantomData<fn() -> V>,
 }
 
 /// The verbs' work, on the state every clone shares.
@@ -192,6 +196,7 @@ where
             fleet: OnceLock::new(),
             #[cfg(feature = "redis-tier")]
             tier: OnceLock::new(),
+            values: PhantomData,
         }
     }
 
