@@ -388,7 +388,7 @@ where
         #[cfg(feature = "redis-tier")]
         let written = self.tier.get().is_some().then(|| value.clone());
         let mut graveyard = Graveyard::new();
-        let (stored, retired) = self.flights.settle(flight, |ours| {
+        let ((stored, unread), retired) = self.flights.settle(flight, |ours| {
             let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
             let stored = match node {
                 Some(node) if fresh => {
@@ -399,9 +399,9 @@ where
                 }
                 _ => false,
             };
-            flight.publish_value(value);
-            stored
+            (stored, flight.publish_value(value))
         });
+        drop(unread);
         if retired {
             self.store.groups.unpin(&flight.group);
         }

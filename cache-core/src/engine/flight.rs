@@ -15,8 +15,8 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{
-    AtomicU8,
-    Ordering::{AcqRel, Acquire},
+    AtomicBool, AtomicU8,
+    Ordering::{AcqRel, Acquire, Relaxed},
 };
 use std::sync::{Arc, OnceLock};
 
@@ -54,6 +54,10 @@ pub(crate) struct Flight<G, K> {
     pub(crate) stamp: Stamp,
     state: AtomicU8,
     value: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// Whether a caller joined the flight to wait for it: set under the key's map entry, and
+    /// read there when the leader publishes, where no caller can join any more. A flight
+    /// nobody waits for publishes no value (one allocation less per miss).
+    joined: AtomicBool,
     failure: OnceLock<Box<dyn Any + Send + Sync>>,
     notify: Notify,
     /// The expired node of the key inside its stale-if-error window when the fetch began, if
@@ -100,6 +104,7 @@ impl<G, K> Flight<G, K> {
             stamp,
             state: AtomicU8::new(RUNNING),
             value: OnceLock::new(),
+            joined: AtomicBool::new(false),
             failure: OnceLock::new(),
             notify: Notify::new(),
             fallback: OnceLock::new(),
@@ -134,10 +139,20 @@ impl<G, K> Flight<G, K> {
         ended
     }
 
-    pub(crate) fn publish_value<V: Send + Sync + 'static>(&self, value: V) {
-        // The value is set before the state flips, and waiters read it only after seeing READY.
-        let _ = self.value.set(Box::new(value));
+    /// Ends the flight with `value`, which its waiters then read. Called under the key's map
+    /// entry (see `joined`); hands `value` back if nobody waits for it, for the caller to drop
+    /// once it holds no lock (dropping a value may run user code).
+    #[must_use]
+    pub(crate) fn publish_value<V: Send + Sync + 'static>(&self, value: V) -> Option<V> {
+        let unread = if self.joined.load(Relaxed) {
+            // Set before the state flips; waiters read it only after seeing READY.
+            let _ = self.value.set(Box::new(value));
+            None
+        } else {
+            Some(value)
+        };
         self.end(READY);
+        unread
     }
 
     pub(crate) fn publish_failure(&self, shared: Option<Box<dyn Any + Send + Sync>>) {
@@ -309,7 +324,9 @@ where
                     }
                 }
                 if let Some(held) = held {
-                    if Self::flight(held).joinable(stamp) {
+                    let running = Self::flight(held);
+                    if running.joinable(stamp) {
+                        running.joined.store(true, Relaxed);
                         claim = Some(Claim::Join(downcast_arc(Arc::clone(held))));
                         return Then::Keep;
                     }
