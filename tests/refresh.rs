@@ -490,3 +490,56 @@ async fn trait_impl_and_associated_function_companions() {
     assert_eq!(Catalog::price(1).await, 101);
     assert!(Catalog::invalidate_price_key(1).await);
 }
+
+static COUNTED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Every lifetime of its parameters can be written, so `refresh_counted` is an `#[inline]` `fn`
+/// returning a future rather than an `async fn` (see `cache-macros/src/lifetimes.rs`).
+#[ttl_cached(ttl = 60, key = "<user>:<folder>", group = "<user>", ignore = [note])]
+async fn counted(user: &str, folder: u32, note: &'static str) -> String {
+    let run = COUNTED_RUNS.fetch_add(1, SeqCst) + 1;
+    format!("{user}:{folder}:{note}:{run}")
+}
+
+/// As with an `async fn`, nothing happens before the future is polled: a `refresh_<fn>` built
+/// and dropped unpolled neither removes the stored value nor runs the body.
+#[tokio::test(flavor = "current_thread")]
+async fn refresh_fn_does_nothing_until_polled() {
+    let stored = counted("lazy", 1, "first").await;
+    let runs = COUNTED_RUNS.load(SeqCst);
+    let pending = refresh_counted("lazy", 1, "unpolled");
+    assert_eq!(counted("lazy", 1, "hit").await, stored);
+    drop(pending);
+    assert_eq!(counted("lazy", 1, "hit").await, stored);
+    assert_eq!(COUNTED_RUNS.load(SeqCst), runs);
+    // Polled (here on another task: the future is `Send`), it runs the body and stores.
+    let refreshed = tokio::spawn(refresh_counted("lazy", 1, "refreshed"))
+        .await
+        .unwrap();
+    assert_eq!(refreshed, format!("lazy:1:refreshed:{}", runs + 1));
+    assert_eq!(counted("lazy", 1, "hit").await, refreshed);
+}
+
+/// Named, elided and `'_` lifetimes, nested references and owned parameters: each is named in
+/// `refresh_borrows`'s signature, which borrows them all until it is done.
+#[ttl_cached(ttl = 60, key = "<a>:<b>:<c>:<s>", ignore = [d, o])]
+async fn borrows<'a>(
+    a: &'a str,
+    b: &str,
+    c: &'_ u64,
+    s: String,
+    d: &[&str],
+    o: Option<&'a str>,
+) -> usize {
+    a.len() + b.len() + *c as usize + s.len() + d.len() + o.map_or(0, str::len)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn refresh_fn_borrows_every_parameter() {
+    let text = String::from("xy");
+    let list = vec![text.as_str(), "z"];
+    let n = 3;
+    let call = borrows(&text, &text, &n, text.clone(), &list, Some(&text)).await;
+    let refreshed = refresh_borrows(&text, &text, &n, text.clone(), &list, Some(&text)).await;
+    assert_eq!((call, refreshed), (13, 13));
+}

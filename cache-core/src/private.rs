@@ -45,7 +45,7 @@ pub use crate::parts::{
     StrPart, StrRefPart, UnownedPart, ValuePart,
 };
 pub use crate::policy::StoredValue;
-pub use companions::{begin_refresh, invalidate_group, invalidate_key, refreshing};
+pub use companions::{begin_refresh, invalidate_group, invalidate_key, refresh_later, refreshing};
 pub use hints::{HintTag, Hinted, HintedKind, UnhintedKind};
 pub use miss::{complete, join_scope, lookup, start};
 pub use returns::{

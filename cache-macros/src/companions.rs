@@ -6,6 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::{Attribute, Signature};
 
 use crate::context::{cfg_attrs, krate_at, local, Context, Names, Reach};
+use crate::lifetimes::name_lifetimes;
 use crate::parts::{dispatch_imports, part_list, PartCheck};
 use crate::plan::{call_inputs, root_inputs, Plan};
 use crate::signature::{return_type, Params};
@@ -20,6 +21,9 @@ pub(crate) struct Companions<'a> {
     pub(crate) names: &'a Names,
     pub(crate) handle: &'a TokenStream,
     pub(crate) ctx: &'a Context,
+    /// The function is known to be a free function (read from its file): `refresh_<fn>` may
+    /// then be an `#[inline]` `fn` (see `lifetimes.rs`).
+    pub(crate) free_fn: bool,
 }
 
 impl Companions<'_> {
@@ -33,6 +37,7 @@ impl Companions<'_> {
             names,
             handle,
             ctx,
+            free_fn,
         } = self;
         let cfgs = cfg_attrs(attrs);
         let vis = &ctx.vis;
@@ -136,6 +141,53 @@ impl Companions<'_> {
         // `#[inline]`: the companions are small and rarely called, and a non-generic `pub fn` is
         // otherwise compiled in the crate that defines it, whether or not anything calls it;
         // inline, it is compiled where it is used, if anywhere. The statics stay one item each.
+        let policy_and_key = quote! {
+            let #policy_local =
+                (&&&&&#krate::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy();
+            let #key_local = #krate::__private::Key { group: #group, rest: #rest };
+            #join_scope
+        };
+        let named = if *free_fn {
+            name_lifetimes(sig, params, ctx)
+        } else {
+            None
+        };
+        let refresh_fn = match named {
+            // An `#[inline]` `fn`: compiled where it is called, if anywhere (see
+            // `lifetimes.rs`). The closure runs at the first poll, as the `async fn`'s body would.
+            Some(named) => {
+                let generics = named.generics;
+                let inputs = named.inputs;
+                let captures = named.captures;
+                quote! {
+                    #(#cfgs)*
+                    #[doc = #refresh_doc]
+                    #[inline]
+                    #vis fn #refresh #generics (#(#inputs),*) -> impl ::core::future::Future<Output = #ret_ty> + #captures #where_clause {
+                        #imports
+                        #krate::__private::refresh_later(move || {
+                            #policy_and_key
+                            (
+                                #krate::__private::begin_refresh(#through_cache, &#key_local, &#policy_local),
+                                #callee(#(#call_args),*),
+                            )
+                        })
+                    }
+                }
+            }
+            None => quote! {
+                #(#cfgs)*
+                #[doc = #refresh_doc]
+                #vis async fn #refresh #generics (#(#refresh_inputs),*) -> #ret_ty #where_clause {
+                    #imports
+                    let #refresh_local = {
+                        #policy_and_key
+                        #krate::__private::begin_refresh(#through_cache, &#key_local, &#policy_local)
+                    };
+                    #krate::__private::refreshing(#refresh_local, #callee(#(#call_args),*)).await
+                }
+            },
+        };
         quote! {
             #(#cfgs)*
             #[doc = #cache_doc]
@@ -163,19 +215,7 @@ impl Companions<'_> {
                 #krate::__private::invalidate_key(#through_cache, &#key_local)
             }
 
-            #(#cfgs)*
-            #[doc = #refresh_doc]
-            #vis async fn #refresh #generics (#(#refresh_inputs),*) -> #ret_ty #where_clause {
-                #imports
-                let #refresh_local = {
-                    let #policy_local =
-                        (&&&&&#krate::__private::ReturnTag::<#ret_ty>::NEW).__ttl_cached_policy();
-                    let #key_local = #krate::__private::Key { group: #group, rest: #rest };
-                    #join_scope
-                    #krate::__private::begin_refresh(#through_cache, &#key_local, &#policy_local)
-                };
-                #krate::__private::refreshing(#refresh_local, #callee(#(#call_args),*)).await
-            }
+            #refresh_fn
         }
     }
 }

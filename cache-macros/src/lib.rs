@@ -44,6 +44,7 @@ mod function;
 mod impl_args;
 mod impl_block;
 mod item;
+mod lifetimes;
 mod parts;
 mod plan;
 mod rewrite;

@@ -96,6 +96,7 @@ pub(crate) fn rewrite(
         names: &names,
         handle: &handle,
         ctx,
+        free_fn: ctx.trait_impl.is_none() && ctx.reach == Reach::Probe && in_impl == Some(false),
     };
     Ok(companions.expand(&callee, &through_cache))
 }

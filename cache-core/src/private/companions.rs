@@ -1,4 +1,5 @@
-//! A cached function's companions: `refresh_<fn>` ([`begin_refresh`], [`refreshing`]),
+//! A cached function's companions: `refresh_<fn>` ([`begin_refresh`], [`refreshing`], or
+//! [`refresh_later`] for both),
 //! `invalidate_<fn>` ([`invalidate_group`]) and `invalidate_<fn>_key` ([`invalidate_key`]).
 
 use std::future::Future;
@@ -46,6 +47,37 @@ where
 /// `refresh_<fn>`, second half: the call of `<fn>`, which leads the refresh.
 pub fn refreshing<F: Future>(refresh: Refresh, call: F) -> Refreshing<F> {
     Refreshing::new(refresh, call)
+}
+
+/// `refresh_<fn>` as a plain `fn` (where the expansion can name every lifetime of its
+/// parameters): the future it returns. `start`, called at the first poll and not before (as the
+/// body of an `async fn` would run), begins the refresh with [`begin_refresh`] and makes the
+/// call of `<fn>`, which is then polled as [`refreshing`] polls it.
+///
+/// Generic code of cache-core rather than an `async fn` of the user's crate: a non-generic
+/// `async fn` is compiled where it is defined, with the cached function's whole state machine,
+/// whether or not anything calls it; the expansion's `#[inline]` `fn` returning this is compiled
+/// where it is called, if anywhere. A closure rather than an `async` block: it type checks and
+/// builds in a fraction of the time.
+pub fn refresh_later<C, F>(start: C) -> impl Future<Output = F::Output>
+where
+    C: FnOnce() -> (Refresh, F),
+    F: Future,
+{
+    let mut start = Some(start);
+    let mut running: Option<Refreshing<F>> = None;
+    // `poll_fn` never pins its closure, so `start` may be any type, `Unpin` or not; the call
+    // is pinned in its box inside `Refreshing`, which is `Unpin`.
+    std::future::poll_fn(move |cx| {
+        let running = running.get_or_insert_with(|| {
+            let start = start
+                .take()
+                .expect("`refresh_<fn>` polled after it panicked");
+            let (refresh, call) = start();
+            Refreshing::new(refresh, call)
+        });
+        std::pin::Pin::new(running).poll(cx)
+    })
 }
 
 /// `invalidate_<fn>(group parameters...)`: invalidates when called (the companion is a plain
