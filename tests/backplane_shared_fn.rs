@@ -472,7 +472,20 @@ pub(super) fn a_refresh_begun_before_an_invalidation_is_never_written_back(redis
     // generation's key exists.
     let _ = a.get("tiered", "w");
     poll(|| field(&a.ask("tier"), "writes") == 1);
+    // The cache's tier life is what makes the log's script keep generations: wait until Redis
+    // shows it, as `a_fetch_begun_before_an_invalidation_is_never_written_back` does (under
+    // load, the write's count could be seen first).
+    poll(|| {
+        !redis
+            .command_lines(&["KEYS", "backplane-test:tier:*:life"])
+            .is_empty()
+    });
     assert!(b.ask("inv tiered-group u").starts_with("ok"));
+    poll(|| {
+        !redis
+            .command_lines(&["KEYS", "backplane-test:gen:*:g:*"])
+            .is_empty()
+    });
     let generation = super::only_key(redis, "backplane-test:gen:*:g:*");
     assert_eq!(a.ask("slowinv tiered-refresh u"), "started");
     redis.command(&["SET", &generation, "9999999999999-0", "PX", "3600000"]);
