@@ -24,6 +24,8 @@
 //! How the cache puts them together: `cache/mod.rs`.
 
 pub(crate) mod clock;
+#[cfg(all(test, not(ttl_cached_loom)))]
+mod counted;
 pub(crate) mod erased;
 pub(crate) mod eviction;
 pub(crate) mod expiry;

@@ -398,36 +398,10 @@ impl<G, K> StoredKey<G, K> for NodeKey<G, K> {
 mod tests {
     use super::{NodeGroup, NodeRef, Stamp};
     use crate::engine::clock::Instant;
+    use crate::engine::counted::{Counted, LIVE, ONE_AT_A_TIME};
     use crate::engine::group::Group;
-    use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Mutex};
-
-    /// Live copies of [`Counted`] values; the tests that use it run one at a time.
-    static LIVE: AtomicIsize = AtomicIsize::new(0);
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-    /// A value that counts its live copies.
-    #[derive(Debug)]
-    struct Counted(u64);
-
-    impl Counted {
-        fn new(n: u64) -> Self {
-            LIVE.fetch_add(1, SeqCst);
-            Self(n)
-        }
-    }
-
-    impl Clone for Counted {
-        fn clone(&self) -> Self {
-            Self::new(self.0)
-        }
-    }
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            LIVE.fetch_sub(1, SeqCst);
-        }
-    }
 
     fn node<V: Send + Sync + 'static>(value: V) -> NodeRef<String, u64> {
         let group: Arc<NodeGroup<String, u64>> = Arc::new(Group::new("user".to_owned(), 1));
@@ -507,11 +481,15 @@ mod tests {
         const ROUNDS: usize = 3_000;
         let current = Arc::new(Mutex::new(node(Counted::new(0))));
         let round = Arc::new(AtomicUsize::new(0));
+        // Every hitter is reading before the first removal.
+        let start = Arc::new(std::sync::Barrier::new(4));
         let hitters: Vec<_> = (0..3)
             .map(|_| {
                 let (current, round) = (Arc::clone(&current), Arc::clone(&round));
+                let start = Arc::clone(&start);
                 std::thread::spawn(move || {
                     let mut hits = 0_u64;
+                    start.wait();
                     while round.load(SeqCst) < ROUNDS {
                         let node = current.lock().expect("not poisoned").clone();
                         for _ in 0..4 {
@@ -522,6 +500,7 @@ mod tests {
                 })
             })
             .collect();
+        start.wait();
         for n in 1..=ROUNDS {
             let old = std::mem::replace(
                 &mut *current.lock().expect("not poisoned"),
@@ -530,6 +509,7 @@ mod tests {
             drop(old.take_value());
             drop(old);
             round.store(n, SeqCst);
+            std::thread::yield_now();
             assert!(LIVE.load(SeqCst) <= 1 + 3 + 3, "live {}", LIVE.load(SeqCst));
         }
         let hits: u64 = hitters

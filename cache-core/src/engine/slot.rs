@@ -289,35 +289,9 @@ mod loom_tests {
 #[cfg(all(test, not(ttl_cached_loom)))]
 mod tests {
     use super::Slot;
-    use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::SeqCst};
+    use crate::engine::counted::{Counted, LIVE, ONE_AT_A_TIME};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::Arc;
-
-    static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-    /// A value that counts its live copies (one process-wide count: the tests that use it
-    /// run one at a time, under `ONE_AT_A_TIME`).
-    struct Counted(u64);
-
-    impl Counted {
-        fn new(n: u64) -> Self {
-            LIVE.fetch_add(1, SeqCst);
-            Self(n)
-        }
-    }
-
-    impl Clone for Counted {
-        fn clone(&self) -> Self {
-            Self::new(self.0)
-        }
-    }
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            LIVE.fetch_sub(1, SeqCst);
-        }
-    }
-
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     #[test]
     fn get_clones_take_moves_out_once_and_drop_drops_what_is_left() {
