@@ -15,15 +15,15 @@ use crate::engine::list::Shared;
 use crate::engine::probe::KnownHash;
 use crate::keys::lookup::{GroupLookup, GroupProbe};
 
-pub(crate) struct Groups<G, N> {
+pub(crate) struct Groups<G, R> {
     index: Index,
-    _groups: PhantomData<Arc<Group<G, N>>>,
+    _groups: PhantomData<Arc<Group<G, R>>>,
 }
 
-impl<G, N> Record for Group<G, N>
+impl<G, R> Record for Group<G, R>
 where
     G: Eq + Send + Sync + 'static,
-    N: Send + Sync + 'static,
+    R: Send + Sync + 'static,
 {
     fn record_hash(&self) -> u64 {
         self.hash
@@ -34,11 +34,11 @@ where
     }
 }
 
-impl<G, N> Groups<G, N>
+impl<G, R> Groups<G, R>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
-    N: Shared + Send + Sync + 'static,
-    N::Target: Member,
+    R: Shared + Send + Sync + 'static,
+    R::Target: Member,
 {
     pub(crate) fn new() -> Self {
         Self {
@@ -51,9 +51,9 @@ where
     pub(crate) fn pin_existing<P: ?Sized + GroupLookup<G> + KnownHash>(
         &self,
         probe: &P,
-    ) -> Option<Arc<Group<G, N>>> {
+    ) -> Option<Arc<Group<G, R>>> {
         let matches = |record: &dyn Record| {
-            downcast::<Group<G, N>>(record).is_some_and(|group| {
+            downcast::<Group<G, R>>(record).is_some_and(|group| {
                 probe.is(std::ptr::from_ref(group).cast()) || probe.group_matches(&group.key)
             })
         };
@@ -64,25 +64,25 @@ where
     }
 
     /// Finds or creates the group of `probe` and pins it (see [`Group::pins`]).
-    pub(crate) fn pin<P: ?Sized + GroupProbe<G> + KnownHash>(&self, probe: &P) -> Arc<Group<G, N>> {
+    pub(crate) fn pin<P: ?Sized + GroupProbe<G> + KnownHash>(&self, probe: &P) -> Arc<Group<G, R>> {
         if let Some(group) = self.pin_existing(probe) {
             return group;
         }
         // Created pinned; if another caller created the group meanwhile, that one is pinned
         // (under its bucket lock) and returned instead.
-        let fresh: Arc<Group<G, N>> = Arc::new(Group::new(probe.owned_group(), probe.group_hash()));
+        let fresh: Arc<Group<G, R>> = Arc::new(Group::new(probe.owned_group(), probe.group_hash()));
         downcast_arc(self.index.find_or_insert(fresh, &Self::pin_record))
     }
 
     /// Pins a group found in the index, under its bucket lock.
     fn pin_record(record: &dyn Record) {
-        if let Some(group) = downcast::<Group<G, N>>(record) {
+        if let Some(group) = downcast::<Group<G, R>>(record) {
             group.pins.fetch_add(1, Relaxed);
         }
     }
 
     /// Drops one pin; the last one takes the group out of the index.
-    pub(crate) fn unpin(&self, group: &Arc<Group<G, N>>) {
+    pub(crate) fn unpin(&self, group: &Arc<Group<G, R>>) {
         if group.pins.fetch_sub(1, AcqRel) != 1 {
             return;
         }
@@ -94,7 +94,7 @@ where
     }
 
     /// Every group, for clearing the cache.
-    pub(crate) fn all(&self) -> Vec<Arc<Group<G, N>>> {
+    pub(crate) fn all(&self) -> Vec<Arc<Group<G, R>>> {
         self.index.all().into_iter().map(downcast_arc).collect()
     }
 

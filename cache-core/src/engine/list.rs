@@ -6,20 +6,12 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::sync::Arc;
 
-/// A counted shared reference, as lists and groups hold their members: `Arc`, or a node's
-/// [`NodeRef`](crate::engine::node::NodeRef).
+/// A counted shared reference, as lists and groups hold their members (a node's
+/// [`NodeRef`](crate::engine::node::NodeRef)).
 pub(crate) trait Shared: Clone + Deref {
     /// Whether `a` and `b` point at the same member.
     fn same(a: &Self, b: &Self) -> bool;
-}
-
-impl<T> Shared for Arc<T> {
-    #[inline]
-    fn same(a: &Self, b: &Self) -> bool {
-        Arc::ptr_eq(a, b)
-    }
 }
 
 /// Where references taken out of a list go, to be dropped by the caller once it holds no lock.
