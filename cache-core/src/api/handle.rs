@@ -17,7 +17,7 @@ use crate::api::builder::BuildError;
 use crate::api::erased::{BoxFuture, Erased, ErasedCache};
 use crate::api::ttl_cache::TtlCache;
 use crate::cache::invalidated::Invalidated;
-use crate::cache::Inner;
+use crate::cache::{Core, Inner};
 use crate::engine::snapshot::CacheStats;
 use crate::features::scope::ScopeMember;
 use crate::keys::lookup::{GroupOnly, Pair};
@@ -29,7 +29,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn len(&self) -> usize {
-        Inner::len(self)
+        Core::len(self)
     }
     fn stats(&self) -> CacheStats {
         CacheStats::of(&self.store.counters)
@@ -38,7 +38,7 @@ where
         self.clear_all()
     }
     fn purge_expired(&self) -> BoxFuture<'_, usize> {
-        Box::pin(Inner::purge_expired(self))
+        Box::pin(Core::purge_expired(self))
     }
     fn invalidate_group(&self, group: &(dyn Any + Send + Sync)) -> Invalidated<usize> {
         let Some(group) = group.downcast_ref::<G>() else {
@@ -66,10 +66,10 @@ where
         Some(&self.tier.get()?.counters)
     }
     fn set_ttl(&self, ttl: Duration) {
-        Inner::set_ttl(self, ttl);
+        Core::set_ttl(self, ttl);
     }
     fn set_capacity(&self, capacity: usize) {
-        Inner::set_capacity(self, capacity);
+        Core::set_capacity(self, capacity);
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use super::Inner;
+use super::{Core, Inner};
 use crate::engine::snapshot::CacheStats;
 
 /// What a report reads from one cache.
@@ -186,7 +186,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn name(&self) -> &str {
-        Inner::name(self)
+        Core::name(self)
     }
     fn stats(&self) -> CacheStats {
         CacheStats::of(&self.store.counters)

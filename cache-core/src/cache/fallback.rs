@@ -1,7 +1,7 @@
 //! Stale-if-error on the miss path: the expired value a failed fetch falls back on.
 //!
 //! A leader whose key had an expired node inside the stale-if-error window when its fetch
-//! began keeps that node in its flight ([`with_fallback`](Inner::with_fallback)); if the fetch
+//! began keeps that node in its flight ([`set_fallback`](Core::set_fallback)); if the fetch
 //! returns an outcome that is not stored (an `Err`) or panics, the flight's [`Lead`] asks the
 //! cache ([`Settle::stale_on_error`](crate::engine::flight::Settle::stale_on_error)), which
 //! answers the leader and its waiters with the node's value, not stored, if it is still inside
@@ -23,8 +23,10 @@ use std::time::Duration;
 use crate::engine::clock::Instant;
 
 use super::trace;
-use super::Inner;
+use super::{Core, Inner};
 use crate::engine::expiry::within;
+use crate::engine::flight::Flight;
+#[cfg(doc)]
 use crate::engine::flight::Lead;
 use crate::engine::hook::HookPoint;
 use crate::engine::node::NodeRef;
@@ -32,57 +34,47 @@ use crate::engine::probe::KnownHash;
 use crate::engine::stats::bump;
 use crate::keys::lookup::KeyLookup;
 
-impl<G, K, V> Inner<G, K, V>
+impl<G, K> Core<G, K>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
 {
-    /// Gives `lead` the key's expired node to fall back on if it is inside the stale-if-error
-    /// window (see [`Lead::panicked`] and `Lead::finish`).
-    pub(crate) fn with_fallback<'c, P>(
-        &self,
-        lead: Lead<'c, G, K, V>,
-        probe: &P,
-    ) -> Lead<'c, G, K, V>
+    /// Gives `flight`, just led, the key's expired node to fall back on if it is inside the
+    /// stale-if-error window (see [`Lead::panicked`] and `Lead::finish`).
+    pub(crate) fn set_fallback<P>(&self, flight: &Flight<G, K>, probe: &P)
     where
         P: ?Sized + KeyLookup<G, K> + KnownHash,
     {
         if self.stale.if_error.is_zero() {
-            return lead;
+            return;
         }
         let fallback = self
             .store
-            .peek_current(probe, lead.flight.stamp.epoch)
+            .peek_current(probe, flight.stamp.epoch)
             .filter(|node| within(node.expires_at, self.stale.if_error, Instant::now()));
         if let Some(node) = fallback {
             // Set once, by the leader, before its fetch runs.
-            let _ = lead.flight.fallback.set(node);
+            let _ = flight.fallback.set(node);
         }
-        lead
     }
 
-    /// Stale-if-error, once the fetch failed: `node`'s value if it is still inside its window,
-    /// still current and still stored (an invalidation removes it before it returns). The
-    /// upstream is then left alone for the fail-safe throttle, or `retry_after` if longer.
-    pub(crate) fn serve_on_error(
+    /// Whether `node` may be served on error at `now`: still inside its stale-if-error window
+    /// and still current (the caller then reads its value, `None` once it left the index).
+    fn may_serve_on_error(&self, node: &NodeRef<G, K>, now: Instant) -> bool {
+        node.is_current(self.current_epoch()) && within(node.expires_at, self.stale.if_error, now)
+    }
+
+    /// `node`'s value was served on error: counted, traced, and its upstream left alone.
+    fn served_on_error(
         &self,
         node: &NodeRef<G, K>,
+        now: Instant,
         panicked: bool,
         retry_after: Option<Duration>,
-    ) -> Option<V> {
-        let now = Instant::now();
-        if !node.is_current(self.current_epoch())
-            || !within(node.expires_at, self.stale.if_error, now)
-        {
-            return None;
-        }
-        // `None` once the node left the index, whatever the reason.
-        let value = node.value::<V>()?;
+    ) {
         bump(&self.store.counters.stale_on_error, 1);
         trace::stale_on_error(self.name(), panicked);
         self.throttle(node, now, self.fail_safe.throttle, retry_after);
-        Some(value)
     }
 
     /// Leaves `node`'s upstream alone for `period`, or `retry_after` if longer (counted as a
@@ -105,12 +97,11 @@ where
         }
     }
 
-    /// Fail-safe throttling, on the miss path before a fetch begins: the expired value of
-    /// `probe`'s key if a failure left its upstream alone until after now, the value still
-    /// inside its stale-if-error window, current and stored, and no invalidation of it in
-    /// progress. The value is read last: an invalidation that returned before this call began
-    /// took it out of the node, so it is never served after one (see `engine/throttle.rs`).
-    pub(crate) fn throttled<P>(&self, probe: &P) -> Option<V>
+    /// The node whose expired value a miss of `probe`'s key is answered with under fail-safe
+    /// throttling, if any: a failure left its upstream alone until after now, it is inside its
+    /// stale-if-error window and current, and no invalidation of it is in progress. The caller
+    /// reads the value last ([`throttled`](Inner::throttled)).
+    fn throttling<P>(&self, probe: &P) -> Option<NodeRef<G, K>>
     where
         P: ?Sized + KeyLookup<G, K> + KnownHash,
     {
@@ -126,6 +117,45 @@ where
             return None;
         }
         self.hooks.at_sync(HookPoint::Throttled);
+        Some(node)
+    }
+}
+
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Stale-if-error, once the fetch failed: `node`'s value if it is still inside its window,
+    /// still current and still stored (an invalidation removes it before it returns). The
+    /// upstream is then left alone for the fail-safe throttle, or `retry_after` if longer.
+    pub(crate) fn serve_on_error(
+        &self,
+        node: &NodeRef<G, K>,
+        panicked: bool,
+        retry_after: Option<Duration>,
+    ) -> Option<V> {
+        let now = Instant::now();
+        if !self.may_serve_on_error(node, now) {
+            return None;
+        }
+        // `None` once the node left the index, whatever the reason.
+        let value = node.value::<V>()?;
+        self.served_on_error(node, now, panicked, retry_after);
+        Some(value)
+    }
+
+    /// Fail-safe throttling, on the miss path before a fetch begins: the expired value of
+    /// `probe`'s key if a failure left its upstream alone until after now, the value still
+    /// inside its stale-if-error window, current and stored, and no invalidation of it in
+    /// progress. The value is read last: an invalidation that returned before this call began
+    /// took it out of the node, so it is never served after one (see `engine/throttle.rs`).
+    pub(crate) fn throttled<P>(&self, probe: &P) -> Option<V>
+    where
+        P: ?Sized + KeyLookup<G, K> + KnownHash,
+    {
+        let node = self.throttling(probe)?;
         let value = node.value::<V>()?;
         bump(&self.store.counters.throttled, 1);
         trace::throttled(self.name());

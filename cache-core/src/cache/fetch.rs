@@ -12,12 +12,13 @@ use crate::engine::clock::Instant;
 
 use super::trace;
 use super::upstream::{Outcome, Upstream};
-use super::Inner;
+use super::{Core, Inner};
 use crate::engine::fence::shared_hash;
 use crate::engine::flight::{Claim, Ending, Flight, Lead, Settle, Start};
 use crate::engine::hook::HookPoint;
 use crate::engine::node::{NodeGroup, NodeRef, Stamp};
 use crate::engine::policy::Policy;
+use crate::engine::probe::Hashed;
 use crate::engine::stats::bump;
 use crate::engine::store::Graveyard;
 use crate::engine::timeout::Fetched;
@@ -42,6 +43,18 @@ pub(crate) async fn settle<G, K, V, P: Policy<Value = V>>(
     };
     upstream.end(Outcome::of(policy.failed(&outcome)));
     lead.finish(outcome, policy).await
+}
+
+/// What one claim under a key's flight entry found ([`Core::begin`]).
+pub(crate) enum Begun<G, K> {
+    /// A value stored meanwhile.
+    Found(NodeRef<G, K>),
+    /// A running flight to wait on.
+    Join(Arc<Flight<G, K>>),
+    /// A new flight this caller leads.
+    Lead(Arc<Flight<G, K>>),
+    /// Nothing decided: claim again.
+    Retry,
 }
 
 impl<G, K, V> Inner<G, K, V>
@@ -107,13 +120,6 @@ where
         started
     }
 
-    pub(crate) fn stamp(&self, group: &NodeGroup<G, K>) -> Stamp {
-        Stamp {
-            gen: group.gen.load(SeqCst),
-            epoch: self.current_epoch(),
-        }
-    }
-
     /// Answers from a running fetch, or makes this caller the leader of a new flight. Callers
     /// look the key up first; this looks again under the flight entry, and after a flight it
     /// waited on was abandoned or failed without a shared error.
@@ -134,39 +140,9 @@ where
         }
         loop {
             self.hooks.at(HookPoint::BeforeFlightEntry).await;
-            // The fetch "begins" here, for the invalidation guarantee: the stamp is read after
-            // the group is pinned, so an invalidation either finds the group or came before.
-            let group = self.store.groups.pin(probe);
-            let stamp = self.stamp(&group);
-            let keys = self.fences.key_seq();
-            // Built here, not under the flight entry: a key part's `Clone` is user code.
-            let ours = Arc::new(Flight::new(
-                Arc::clone(&group),
-                probe.owned_rest(),
-                probe.key,
-                stamp,
-            ));
-            let epoch = stamp.epoch;
-            // The fences are asked after the stamp (see `invalidation.rs`); under the flight
-            // entry, whether this key was invalidated since the fetch began.
-            let claim = if self.fenced(&group, probe.key) {
-                Claim::Fenced(ours)
-            } else {
-                self.hooks.at_sync(HookPoint::StampTaken);
-                self.flights.claim(
-                    ours,
-                    stamp,
-                    || self.fences.key_invalidated_since(keys, probe.key),
-                    || self.store.peek_live(probe, epoch),
-                )
-            };
-            let flight = match claim {
-                Claim::Join(flight) => {
-                    self.store.groups.unpin(&group);
-                    flight
-                }
-                Claim::Found(node) => {
-                    self.store.groups.unpin(&group);
+            let flight = match self.begin(probe) {
+                Begun::Join(flight) => flight,
+                Begun::Found(node) => {
                     if let Some(value) = node.value::<V>() {
                         self.store.counters.hits.incr();
                         return Start::Done(policy.answer(value));
@@ -174,25 +150,8 @@ where
                     // Removed in the meantime: start over.
                     continue;
                 }
-                Claim::Lead { flight, replaced } => {
-                    // The group pin taken above now belongs to the flight; a replaced flight
-                    // (stale or abandoned) gives its own back.
-                    if let Some(old) = replaced {
-                        self.store.groups.unpin(&old.group);
-                    }
-                    let lead = self.lead(flight);
-                    return Start::Lead(self.with_fallback(lead, probe));
-                }
-                Claim::Fenced(flight) => {
-                    // Not in the map: the flight holds no pin on its group.
-                    self.store.groups.unpin(&group);
-                    let lead = self.lead(flight);
-                    return Start::Lead(self.with_fallback(lead, probe));
-                }
-                Claim::Retry => {
-                    self.store.groups.unpin(&group);
-                    continue;
-                }
+                Begun::Lead(flight) => return Start::Lead(self.lead(flight)),
+                Begun::Retry => continue,
             };
             match flight.wait().await {
                 Ending::Ready => {
@@ -241,6 +200,112 @@ where
             hooks: &self.hooks,
             flight: self.displacing_flight(probe),
             armed: true,
+        }
+    }
+
+    /// Makes the caller the leader of `flight`: counted as a miss, and traced.
+    fn lead(&self, flight: Arc<Flight<G, K>>) -> Lead<'_, G, K, V> {
+        bump(&self.store.counters.misses, 1);
+        trace::fetch(self.name());
+        Lead {
+            owner: self,
+            hooks: &self.hooks,
+            flight,
+            armed: true,
+        }
+    }
+
+    /// When `flight`'s value, stored at `now`, expires: a TTL from now, or what a value read
+    /// from the shared tier had left there, if less.
+    fn expiry_of(&self, flight: &Flight<G, K>, now: Instant) -> Instant {
+        let expiry = self.expiry(now, flight.hash);
+        #[cfg(feature = "redis-tier")]
+        if let Some(deadline) = self.tier.get().and_then(|_| Self::tier_deadline(flight)) {
+            if deadline < expiry {
+                // Store order is no longer expiry order, as with jitter.
+                self.store.ttl_lowered(now, self.ttl());
+                return deadline;
+            }
+        }
+        expiry
+    }
+}
+
+/// The miss path's work that needs no value type: compiled once per key shape.
+impl<G, K> Core<G, K>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    pub(crate) fn stamp(&self, group: &NodeGroup<G, K>) -> Stamp {
+        Stamp {
+            gen: group.gen.load(SeqCst),
+            epoch: self.current_epoch(),
+        }
+    }
+
+    /// One claim of `probe`'s key under its flight entry, for [`start`](Inner::start): a value
+    /// stored meanwhile, a running flight to join, a new flight this caller leads (given its
+    /// stale-if-error fallback), or begin again. The group pin taken here is given back, or
+    /// belongs to the flight from here on.
+    pub(crate) fn begin<P>(&self, probe: &Hashed<'_, P>) -> Begun<G, K>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        // The fetch "begins" here, for the invalidation guarantee: the stamp is read after
+        // the group is pinned, so an invalidation either finds the group or came before.
+        let group = self.store.groups.pin(probe);
+        let stamp = self.stamp(&group);
+        let keys = self.fences.key_seq();
+        // Built here, not under the flight entry: a key part's `Clone` is user code.
+        let ours = Arc::new(Flight::new(
+            Arc::clone(&group),
+            probe.owned_rest(),
+            probe.key,
+            stamp,
+        ));
+        let epoch = stamp.epoch;
+        // The fences are asked after the stamp (see `invalidation.rs`); under the flight
+        // entry, whether this key was invalidated since the fetch began.
+        let claim = if self.fenced(&group, probe.key) {
+            Claim::Fenced(ours)
+        } else {
+            self.hooks.at_sync(HookPoint::StampTaken);
+            self.flights.claim(
+                ours,
+                stamp,
+                || self.fences.key_invalidated_since(keys, probe.key),
+                || self.store.peek_live(probe, epoch),
+            )
+        };
+        match claim {
+            Claim::Join(flight) => {
+                self.store.groups.unpin(&group);
+                Begun::Join(flight)
+            }
+            Claim::Found(node) => {
+                self.store.groups.unpin(&group);
+                Begun::Found(node)
+            }
+            Claim::Lead { flight, replaced } => {
+                // The group pin taken above now belongs to the flight; a replaced flight
+                // (stale or abandoned) gives its own back.
+                if let Some(old) = replaced {
+                    self.store.groups.unpin(&old.group);
+                }
+                self.set_fallback(&flight, probe);
+                Begun::Lead(flight)
+            }
+            Claim::Fenced(flight) => {
+                // Not in the map: the flight holds no pin on its group.
+                self.store.groups.unpin(&group);
+                self.set_fallback(&flight, probe);
+                Begun::Lead(flight)
+            }
+            Claim::Retry => {
+                self.store.groups.unpin(&group);
+                Begun::Retry
+            }
         }
     }
 
@@ -293,18 +358,6 @@ where
         }
     }
 
-    /// Makes the caller the leader of `flight`: counted as a miss, and traced.
-    fn lead(&self, flight: Arc<Flight<G, K>>) -> Lead<'_, G, K, V> {
-        bump(&self.store.counters.misses, 1);
-        trace::fetch(self.name());
-        Lead {
-            owner: self,
-            hooks: &self.hooks,
-            flight,
-            armed: true,
-        }
-    }
-
     /// Whether an invalidation in progress covers the key with hash `key` in `group`: of the
     /// key, of its group, of the group in the scope this cache joined, or of the whole cache. A
     /// fetch that asks this after its stamp and is answered yes runs unshared (see
@@ -323,21 +376,6 @@ where
     #[inline(always)]
     fn storing_allowed(&self) -> bool {
         true
-    }
-
-    /// When `flight`'s value, stored at `now`, expires: a TTL from now, or what a value read
-    /// from the shared tier had left there, if less.
-    fn expiry_of(&self, flight: &Flight<G, K>, now: Instant) -> Instant {
-        let expiry = self.expiry(now, flight.hash);
-        #[cfg(feature = "redis-tier")]
-        if let Some(deadline) = self.tier.get().and_then(|_| Self::tier_deadline(flight)) {
-            if deadline < expiry {
-                // Store order is no longer expiry order, as with jitter.
-                self.store.ttl_lowered(now, self.ttl());
-                return deadline;
-            }
-        }
-        expiry
     }
 
     fn expiry(&self, now: Instant, key_hash: u64) -> Instant {
@@ -362,7 +400,7 @@ where
     /// invalidation is ordered wholly before the store (and refuses it) or wholly after (and
     /// removes it). A value not stored still goes to the waiters: they asked while it was fetched.
     fn name(&self) -> &str {
-        Inner::name(self)
+        Core::name(self)
     }
 
     fn commit(&self, flight: &Arc<Flight<G, K>>, value: V, store: bool) {

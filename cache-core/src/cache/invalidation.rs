@@ -45,7 +45,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use crate::cache::invalidated::Invalidated;
 use crate::cache::trace;
-use crate::cache::Inner;
+use crate::cache::Core;
 use crate::engine::fence::Target;
 use crate::engine::hook::HookPoint;
 use crate::engine::probe::KnownHash;
@@ -53,11 +53,10 @@ use crate::engine::stats::bump;
 use crate::engine::store::Graveyard;
 use crate::keys::lookup::{GroupLookup, KeyLookup};
 
-impl<G, K, V> Inner<G, K, V>
+impl<G, K> Core<G, K>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
 {
     pub(crate) fn invalidate_group_by<P: ?Sized + GroupLookup<G>>(
         &self,

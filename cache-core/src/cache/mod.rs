@@ -115,13 +115,73 @@ pub(crate) struct Config {
     pub(crate) hooks: Hooks,
 }
 
-/// What every clone of one [`TtlCache`](crate::TtlCache) shares: the entries, the flights and
-/// the settings.
+/// What every clone of one [`TtlCache`](crate::TtlCache) shares: the [`Core`], which knows the
+/// key types only, and what needs the value type too (the shared tier's decoder). Everything
+/// that does not read or write values is the core's, reached through `Deref`, so that a crate
+/// with many caches of one key shape and many value types compiles it once per key shape.
 pub(crate) struct Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
+{
+    core: Core<G, K>,
+    /// The shared tier this cache reads before fetching and writes what it fetched to, if
+    /// built with one (feature `redis-tier`): see `tier.rs`.
+    #[cfg(feature = "redis-tier")]
+    pub(crate) tier: OnceLock<tier::TierSetup<V>>,
+    /// The value type: only the typed code that reads and publishes values knows it (see
+    /// `engine/node.rs`).
+    values: PhantomData<fn() -> V>,
+}
+
+impl<G, K, V> std::ops::Deref for Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    type Target = Core<G, K>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Core<G, K> {
+        &self.core
+    }
+}
+
+impl<G, K, V> Inner<G, K, V>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A cache with nothing stored, as `config` describes it.
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            core: Core::new(config),
+            #[cfg(feature = "redis-tier")]
+            tier: OnceLock::new(),
+            values: PhantomData,
+        }
+    }
+
+    /// A hit, or `None`: no fetch, no flight.
+    #[inline]
+    pub(crate) fn lookup<P>(&self, probe: &P) -> Option<V>
+    where
+        P: ?Sized + KeyLookup<G, K>,
+    {
+        self.store.lookup(probe, self.current_epoch())
+    }
+}
+
+/// One cache's state that does not depend on its value type: the entries (whose values it
+/// reaches only through their nodes' type-erased tables, see `engine/node.rs`), the flights, the
+/// fences and the settings.
+pub(crate) struct Core<G, K>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     pub(crate) store: Store<G, K>,
     pub(crate) flights: Flights<G, K>,
@@ -157,21 +217,13 @@ where
     /// `seam/` and `api/remote.rs`.
     #[cfg(feature = "redis")]
     pub(crate) fleet: OnceLock<Membership>,
-    /// The shared tier this cache reads before fetching and writes what it fetched to, if
-    /// built with one (feature `redis-tier`): see `tier.rs`.
-    #[cfg(feature = "redis-tier")]
-    pub(crate) tier: OnceLock<tier::TierSetup<V>>,
-    /// The value type: only the typed code that reads and publishes values knows it (see
-    /// `engine/node.rs`).
-    values: PhantomData<fn() -> V>,
 }
 
-/// The verbs' work, on the state every clone shares.
-impl<G, K, V> Inner<G, K, V>
+/// The verbs' work that needs no value type.
+impl<G, K> Core<G, K>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
 {
     /// A cache with nothing stored, as `config` describes it.
     pub(crate) fn new(config: Config) -> Self {
@@ -194,19 +246,7 @@ where
             hooks: config.hooks,
             #[cfg(feature = "redis")]
             fleet: OnceLock::new(),
-            #[cfg(feature = "redis-tier")]
-            tier: OnceLock::new(),
-            values: PhantomData,
         }
-    }
-
-    /// A hit, or `None`: no fetch, no flight.
-    #[inline]
-    pub(crate) fn lookup<P>(&self, probe: &P) -> Option<V>
-    where
-        P: ?Sized + KeyLookup<G, K>,
-    {
-        self.store.lookup(probe, self.current_epoch())
     }
 
     pub(crate) async fn purge_expired(&self) -> usize {
@@ -287,11 +327,10 @@ where
 
 /// How the cache meets the layers beyond this process (feature `redis`): see `seam/`.
 #[cfg(feature = "redis")]
-impl<G, K, V> Inner<G, K, V>
+impl<G, K> Core<G, K>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
 {
     /// This cache, as the layers beyond this process know it.
     pub(crate) fn cache_id(&self) -> CacheId<'_> {
@@ -328,6 +367,19 @@ fn ttl_nanos(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)
 }
 
+impl<G, K> Drop for Core<G, K>
+where
+    G: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        self.store.drain();
+    }
+}
+
+/// A dropped cache leaves the metrics' registry with its counters (the tier's among them) before
+/// its core drains the store.
+#[cfg(feature = "metrics")]
 impl<G, K, V> Drop for Inner<G, K, V>
 where
     G: Hash + Eq + Clone + Send + Sync + 'static,
@@ -335,8 +387,6 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
-        #[cfg(feature = "metrics")]
         census::dropped(self);
-        self.store.drain();
     }
 }
