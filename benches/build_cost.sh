@@ -11,6 +11,7 @@
 #                       type of its own (`Arc<Vec<ItemN>>`, `ItemN` a struct of the crate), as
 #                       in a real service, where the runtime is instantiated once per value type
 #                       instead of once for all 50 functions
+#        FUNCTIONS      how many async fns each crate has (default: 50)
 #        CARGO_TARGET_DIR is ignored: both crates share a target dir inside the temp dir, so
 #        dependencies compile once and are not counted.
 set -euo pipefail
@@ -20,7 +21,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_CORE="${CACHE_CORE:-$(cd "$HERE/../cache-core" && pwd)}"
 PROFILE="${PROFILE:-dev}"
 VALUES="${VALUES:-same}"
-FUNCTIONS=50
+FUNCTIONS="${FUNCTIONS:-50}"
 case "$VALUES" in
     same | distinct) ;;
     *) echo "VALUES must be same or distinct, not $VALUES" >&2; exit 2 ;;

@@ -45,6 +45,16 @@ pub(crate) async fn settle<G, K, V, P: Policy<Value = V>>(
     lead.finish(outcome, policy).await
 }
 
+/// What one [`Core::step`] of the miss path came to.
+pub(crate) enum Step<G, K> {
+    /// A value stored meanwhile (gone again if it was removed since: claim again).
+    Found(NodeRef<G, K>),
+    /// A new flight this caller leads.
+    Lead(Arc<Flight<G, K>>),
+    /// The running flight this caller joined ended, as it says.
+    Ended(Arc<Flight<G, K>>, Ending),
+}
+
 /// What one claim under a key's flight entry found ([`Core::begin`]).
 pub(crate) enum Begun<G, K> {
     /// A value stored meanwhile.
@@ -139,10 +149,8 @@ where
             return Start::Done(policy.answer(stale));
         }
         loop {
-            self.hooks.at(HookPoint::BeforeFlightEntry).await;
-            let flight = match self.begin(probe) {
-                Begun::Join(flight) => flight,
-                Begun::Found(node) => {
+            match self.step(probe).await {
+                Step::Found(node) => {
                     if let Some(value) = node.value::<V>() {
                         self.store.counters.hits.incr();
                         return Start::Done(policy.answer(value));
@@ -150,23 +158,20 @@ where
                     // Removed in the meantime: start over.
                     continue;
                 }
-                Begun::Lead(flight) => return Start::Lead(self.lead(flight)),
-                Begun::Retry => continue,
-            };
-            match flight.wait().await {
-                Ending::Ready => {
+                Step::Lead(flight) => return Start::Lead(self.lead(flight)),
+                Step::Ended(flight, Ending::Ready) => {
                     if let Some(value) = flight.value::<V>() {
                         bump(&self.store.counters.coalesced, 1);
                         return Start::Done(policy.answer(value.clone()));
                     }
                 }
-                Ending::Failed => {
+                Step::Ended(flight, Ending::Failed) => {
                     if let Some(outcome) = flight.failure().and_then(|s| policy.answer_shared(s)) {
                         bump(&self.store.counters.coalesced, 1);
                         return Start::Done(outcome);
                     }
                 }
-                Ending::Abandoned => {}
+                Step::Ended(_, Ending::Abandoned) => {}
             }
             // Retrying: someone may have stored the value meanwhile.
             if let Some(value) = self.store.lookup(probe, self.current_epoch()) {
@@ -237,6 +242,72 @@ where
     G: Hash + Eq + Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
+    /// The untyped part of a leader's commit: under `flight`'s map entry, stores `node` (if
+    /// given, the flight is still the entry's and current, and this cache may store) and runs
+    /// `publish`; then retires the flight. Returns whether `node` was stored. A node not stored
+    /// is dropped after the entry is released: dropping its value may run user code.
+    fn settle_flight(
+        &self,
+        flight: &Arc<Flight<G, K>>,
+        node: Option<NodeRef<G, K>>,
+        now: Instant,
+        publish: &mut dyn FnMut(),
+    ) -> bool {
+        let mut graveyard = Graveyard::new();
+        let ((stored, unstored), retired) = self.flights.settle(flight, |ours| {
+            let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
+            let (stored, unstored) = match node {
+                Some(node) if fresh => {
+                    self.hooks.at_sync(HookPoint::StoreLocked);
+                    self.store
+                        .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
+                    (true, None)
+                }
+                node => (false, node),
+            };
+            publish();
+            (stored, unstored)
+        });
+        drop(unstored);
+        if retired {
+            self.store.groups.unpin(&flight.group);
+        }
+        trace::fetched(self.name(), stored);
+        drop(graveyard);
+        stored
+    }
+
+    /// An error that revokes ended `flight`'s fetch: its group is invalidated at once, in the
+    /// scope this cache joined if any, and on the other replicas.
+    fn revoke_flight(&self, flight: &Arc<Flight<G, K>>) {
+        let group = &flight.group.key;
+        let invalidated = match self.joined.get() {
+            // In a scope: the group of every member, as the scope's `invalidate` does.
+            Some(scope) => {
+                let invalidated = scope.invalidate_erased(group, shared_hash(group));
+                #[cfg(feature = "redis")]
+                let invalidated = invalidated.delivering(self.teller().and_then(|(_, codec)| {
+                    crate::seam::scope_invalidated(scope.path(), |out| (codec.group)(group, out))
+                }));
+                invalidated
+            }
+            None => {
+                let invalidated = self.invalidate_group_by(&flight.stored());
+                // The other replicas', as `invalidate_group` does (see `backplane`).
+                #[cfg(feature = "redis")]
+                let invalidated =
+                    invalidated.delivering(self.teller().and_then(|(cache, codec)| {
+                        crate::seam::group_invalidated(cache, |out| (codec.group)(group, out))
+                    }));
+                invalidated
+            }
+        };
+        // Done when made: taking the count ends it, and awaiting it would add nothing here.
+        let removed = invalidated.count();
+        bump(&self.store.counters.revoked, 1);
+        trace::revoked(self.name(), removed);
+    }
+
     pub(crate) fn stamp(&self, group: &NodeGroup<G, K>) -> Stamp {
         Stamp {
             gen: group.gen.load(SeqCst),
@@ -244,7 +315,28 @@ where
         }
     }
 
-    /// One claim of `probe`'s key under its flight entry, for [`start`](Inner::start): a value
+    /// The untyped part of [`start`](Inner::start), compiled once per key shape rather than once
+    /// per value type: claims `probe`'s key (again, while a claim decides nothing) and, when it
+    /// joined a running flight, waits for that flight to end. The caller reads the value.
+    pub(crate) async fn step<P>(&self, probe: &Hashed<'_, P>) -> Step<G, K>
+    where
+        P: ?Sized + KeyProbe<G, K>,
+    {
+        loop {
+            self.hooks.at(HookPoint::BeforeFlightEntry).await;
+            match self.begin(probe) {
+                Begun::Found(node) => return Step::Found(node),
+                Begun::Lead(flight) => return Step::Lead(flight),
+                Begun::Retry => continue,
+                Begun::Join(flight) => {
+                    let ending = flight.wait().await;
+                    return Step::Ended(flight, ending);
+                }
+            }
+        }
+    }
+
+    /// One claim of `probe`'s key under its flight entry, for [`step`](Self::step): a value
     /// stored meanwhile, a running flight to join, a new flight this caller leads (given its
     /// stale-if-error fallback), or begin again. The group pin taken here is given back, or
     /// belongs to the flight from here on.
@@ -425,26 +517,13 @@ where
         });
         #[cfg(feature = "redis-tier")]
         let written = self.tier.get().is_some().then(|| value.clone());
-        let mut graveyard = Graveyard::new();
-        let ((stored, unread), retired) = self.flights.settle(flight, |ours| {
-            let fresh = ours && flight.stamp == self.stamp(&flight.group) && self.storing_allowed();
-            let stored = match node {
-                Some(node) if fresh => {
-                    self.hooks.at_sync(HookPoint::StoreLocked);
-                    self.store
-                        .insert(node, now, &self.epoch, &self.hooks, &mut graveyard);
-                    true
-                }
-                _ => false,
-            };
-            (stored, flight.publish_value(value))
+        // Published under the flight's entry; a value nobody waited for is dropped after it.
+        let mut value = Some(value);
+        let mut unread = None;
+        let stored = self.settle_flight(flight, node, now, &mut || {
+            unread = value.take().and_then(|value| flight.publish_value(value));
         });
         drop(unread);
-        if retired {
-            self.store.groups.unpin(&flight.group);
-        }
-        trace::fetched(self.name(), stored);
-        drop(graveyard);
         #[cfg(feature = "redis-tier")]
         if let Some(value) = written {
             let kept = expiry.filter(|_| stored);
@@ -478,32 +557,7 @@ where
     }
 
     fn revoke(&self, flight: &Arc<Flight<G, K>>) {
-        let group = &flight.group.key;
-        let invalidated = match self.joined.get() {
-            // In a scope: the group of every member, as the scope's `invalidate` does.
-            Some(scope) => {
-                let invalidated = scope.invalidate_erased(group, shared_hash(group));
-                #[cfg(feature = "redis")]
-                let invalidated = invalidated.delivering(self.teller().and_then(|(_, codec)| {
-                    crate::seam::scope_invalidated(scope.path(), |out| (codec.group)(group, out))
-                }));
-                invalidated
-            }
-            None => {
-                let invalidated = self.invalidate_group_by(&flight.stored());
-                // The other replicas', as `invalidate_group` does (see `backplane`).
-                #[cfg(feature = "redis")]
-                let invalidated =
-                    invalidated.delivering(self.teller().and_then(|(cache, codec)| {
-                        crate::seam::group_invalidated(cache, |out| (codec.group)(group, out))
-                    }));
-                invalidated
-            }
-        };
-        // Done when made: taking the count ends it, and awaiting it would add nothing here.
-        let removed = invalidated.count();
-        bump(&self.store.counters.revoked, 1);
-        trace::revoked(self.name(), removed);
+        self.revoke_flight(flight);
     }
 
     fn fetch_timeout(&self) -> Option<Duration> {
