@@ -37,36 +37,28 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct CacheBuilder<G, K, V> {
-    ttl: Option<Duration>,
-    stale: Windows,
-    fail_safe: FailSafe,
-    classify: Option<Classifier>,
-    timeout_error: Option<TimeoutError>,
-    jitter: Option<f64>,
-    capacity: usize,
-    name: Cow<'static, str>,
-    hooks: Hooks,
+    settings: Settings,
     /// Set by `shared_tier` (feature `redis-tier`, `api/tier.rs`).
     #[cfg(feature = "redis-tier")]
     pub(crate) tier: Option<crate::cache::tier::TierSetup<V>>,
     _types: Types<G, K, V>,
 }
 
-impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CacheBuilder")
-            .field("ttl", &self.ttl)
-            .field("stale", &self.stale)
-            .field("fail_safe", &self.fail_safe)
-            .field("classify", &self.classify.is_some())
-            .field("jitter", &self.jitter)
-            .field("capacity", &self.capacity)
-            .field("name", &self.name)
-            .finish()
-    }
+/// What a builder was told, apart from the shared tier: it does not depend on the cache's
+/// types, so checking it is compiled once, not once per cache type.
+pub(crate) struct Settings {
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) stale: Windows,
+    pub(crate) fail_safe: FailSafe,
+    pub(crate) classify: Option<Classifier>,
+    pub(crate) timeout_error: Option<TimeoutError>,
+    pub(crate) jitter: Option<f64>,
+    pub(crate) capacity: usize,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) hooks: Hooks,
 }
 
-impl<G, K, V> Default for CacheBuilder<G, K, V> {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             ttl: None,
@@ -78,6 +70,57 @@ impl<G, K, V> Default for CacheBuilder<G, K, V> {
             capacity: DEFAULT_CAPACITY,
             name: Cow::Borrowed("ttl_cache"),
             hooks: Hooks::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// The configuration, if it passes the checks.
+    pub(crate) fn checked(self) -> Result<Config, BuildError> {
+        let ttl = self.ttl.ok_or(BuildError::MissingTtl)?;
+        if ttl.is_zero() {
+            return Err(BuildError::ZeroTtl);
+        }
+        if self.capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        let jitter = match self.jitter {
+            None => Jitter::NONE,
+            Some(fraction) => Jitter::new(fraction).ok_or(BuildError::InvalidJitter)?,
+        };
+        Ok(Config {
+            ttl,
+            jitter,
+            stale: self.stale,
+            fail_safe: self.fail_safe,
+            classify: self.classify,
+            timeout_error: self.timeout_error,
+            capacity: self.capacity,
+            name: self.name,
+            hooks: self.hooks,
+        })
+    }
+}
+
+impl<G, K, V> fmt::Debug for CacheBuilder<G, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
+        f.debug_struct("CacheBuilder")
+            .field("ttl", &s.ttl)
+            .field("stale", &s.stale)
+            .field("fail_safe", &s.fail_safe)
+            .field("classify", &s.classify.is_some())
+            .field("jitter", &s.jitter)
+            .field("capacity", &s.capacity)
+            .field("name", &s.name)
+            .finish()
+    }
+}
+
+impl<G, K, V> Default for CacheBuilder<G, K, V> {
+    fn default() -> Self {
+        Self {
+            settings: Settings::default(),
             #[cfg(feature = "redis-tier")]
             tier: None,
             _types: PhantomData,
@@ -101,7 +144,7 @@ where
     /// assert_eq!(cache.ttl(), Duration::from_millis(250));
     /// ```
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
+        self.settings.ttl = Some(ttl);
         self
     }
 
@@ -115,7 +158,7 @@ where
     /// assert_eq!(cache.capacity(), 8);
     /// ```
     pub fn capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity;
+        self.settings.capacity = capacity;
         self
     }
 
@@ -129,7 +172,7 @@ where
     /// assert_eq!(cache.name(), "users");
     /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
+        self.settings.name = name.into();
         self
     }
 
@@ -153,7 +196,7 @@ where
     /// assert_eq!(cache.stale_while_revalidate(), Duration::from_secs(30));
     /// ```
     pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
-        self.stale.revalidate = window;
+        self.settings.stale.revalidate = window;
         self
     }
 
@@ -175,7 +218,7 @@ where
     /// assert_eq!(cache.stale_if_error(), Duration::from_secs(300));
     /// ```
     pub fn stale_if_error(mut self, window: Duration) -> Self {
-        self.stale.if_error = window;
+        self.settings.stale.if_error = window;
         self
     }
 
@@ -213,7 +256,7 @@ where
     /// # }
     /// ```
     pub fn fail_safe_throttle(mut self, period: Duration) -> Self {
-        self.fail_safe.throttle = period;
+        self.settings.fail_safe.throttle = period;
         self
     }
 
@@ -233,7 +276,7 @@ where
     /// # drop(cache);
     /// ```
     pub fn refresh_backoff(mut self, cap: Duration) -> Self {
-        self.fail_safe.backoff_cap = cap;
+        self.settings.fail_safe.backoff_cap = cap;
         self
     }
 
@@ -274,7 +317,7 @@ where
         mut self,
         classify: impl Fn(&E) -> ErrorClass + Send + Sync + 'static,
     ) -> Self {
-        self.classify = Some(std::sync::Arc::new(move |error: &dyn std::any::Any| {
+        self.settings.classify = Some(std::sync::Arc::new(move |error: &dyn std::any::Any| {
             error.downcast_ref::<E>().map(&classify)
         }));
         self
@@ -321,8 +364,8 @@ where
     where
         E: From<FetchTimedOut> + Send + 'static,
     {
-        self.fail_safe.timeout = Some(limit);
-        self.timeout_error = Some((
+        self.settings.fail_safe.timeout = Some(limit);
+        self.settings.timeout_error = Some((
             std::any::TypeId::of::<E>(),
             std::sync::Arc::new(|timed_out| Box::new(E::from(timed_out))),
         ));
@@ -364,14 +407,7 @@ where
     /// # }
     /// ```
     pub fn soft_timeout(mut self, limit: Duration) -> Self {
-        self.fail_safe.soft_timeout = Some(limit);
-        self
-    }
-
-    /// The fetch timeout alone, for `#[ttl_cached(timeout = "..")]`, whose policy says how its
-    /// error type is made.
-    pub(crate) fn fetch_timeout_of_functions(mut self, limit: Duration) -> Self {
-        self.fail_safe.timeout = Some(limit);
+        self.settings.fail_safe.soft_timeout = Some(limit);
         self
     }
 
@@ -390,21 +426,21 @@ where
     /// assert_eq!(bad.build().unwrap_err(), BuildError::InvalidJitter);
     /// ```
     pub fn jitter(mut self, fraction: f64) -> Self {
-        self.jitter = Some(fraction);
+        self.settings.jitter = Some(fraction);
         self
     }
 
     /// Installs a test hook for the async points; see `HookPoint`. Not part of the API.
     #[doc(hidden)]
     pub fn __hook(mut self, hook: Hook) -> Self {
-        self.hooks.on_await = Some(hook);
+        self.settings.hooks.on_await = Some(hook);
         self
     }
 
     /// Installs a test hook for the synchronous points; see `HookPoint`. Not part of the API.
     #[doc(hidden)]
     pub fn __sync_hook(mut self, hook: SyncHook) -> Self {
-        self.hooks.on_sync = Some(hook);
+        self.settings.hooks.on_sync = Some(hook);
         self
     }
 
@@ -414,7 +450,7 @@ where
         mut self,
     ) -> Result<(Config, Option<crate::cache::tier::TierSetup<V>>), BuildError> {
         let tier = self.tier.take();
-        Ok((self.checked()?, tier))
+        Ok((self.settings.checked()?, tier))
     }
 
     /// The checked configuration (no shared tier without the feature).
@@ -422,33 +458,7 @@ where
     pub(crate) fn config_and_tier(
         self,
     ) -> Result<(Config, Option<std::convert::Infallible>), BuildError> {
-        Ok((self.checked()?, None))
-    }
-
-    /// The configuration, if it passes the checks.
-    fn checked(self) -> Result<Config, BuildError> {
-        let ttl = self.ttl.ok_or(BuildError::MissingTtl)?;
-        if ttl.is_zero() {
-            return Err(BuildError::ZeroTtl);
-        }
-        if self.capacity == 0 {
-            return Err(BuildError::ZeroCapacity);
-        }
-        let jitter = match self.jitter {
-            None => Jitter::NONE,
-            Some(fraction) => Jitter::new(fraction).ok_or(BuildError::InvalidJitter)?,
-        };
-        Ok(Config {
-            ttl,
-            jitter,
-            stale: self.stale,
-            fail_safe: self.fail_safe,
-            classify: self.classify,
-            timeout_error: self.timeout_error,
-            capacity: self.capacity,
-            name: self.name,
-            hooks: self.hooks,
-        })
+        Ok((self.settings.checked()?, None))
     }
 }
 

@@ -13,10 +13,10 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use std::{borrow::Cow, fmt};
 
-use crate::api::builder::BuildError;
+use crate::api::builder::{BuildError, Settings};
 use crate::api::erased::{BoxFuture, Erased, ErasedCache};
-use crate::api::ttl_cache::TtlCache;
 use crate::cache::invalidated::Invalidated;
+use crate::cache::Config;
 use crate::cache::{Core, Inner};
 use crate::engine::snapshot::CacheStats;
 use crate::features::scope::ScopeMember;
@@ -213,6 +213,36 @@ impl CacheHandle {
         }
     }
 
+    /// The configuration of this function's cache, checked. Not generic: compiled once, whatever
+    /// the types of the caches it configures.
+    fn config(&'static self) -> Config {
+        let mut settings = Settings {
+            ttl: Some(self.ttl()),
+            capacity: self.capacity(),
+            name: Cow::Borrowed(self.name),
+            jitter: Some(self.options.jitter),
+            ..Settings::default()
+        };
+        settings.stale.revalidate = self.options.stale;
+        settings.stale.if_error = self.options.stale_if_error;
+        if let Some(period) = self.options.throttle {
+            settings.fail_safe.throttle = period;
+        }
+        // The fetch timeout alone, for `timeout = ".."`: the function's policy says how its
+        // error type is made.
+        if let Some(limit) = self.options.timeout {
+            settings.fail_safe.timeout = Some(limit);
+        }
+        if let Some(limit) = self.options.soft_timeout {
+            settings.fail_safe.soft_timeout = Some(limit);
+        }
+        settings
+            .checked()
+            // The macro rejects a zero ttl or capacity written in the attribute, a zero named by
+            // the attribute is refused when the handle is made, and the setters refuse zero.
+            .unwrap_or_else(|e| panic!("cache `{}`: {e}", self.name))
+    }
+
     #[cold]
     #[inline(never)]
     fn create<G, K, V>(&'static self) -> &'static Erased
@@ -224,32 +254,7 @@ impl CacheHandle {
         let mut made = false;
         let erased = self.cell.get_or_init(|| {
             made = true;
-            let builder = TtlCache::<G, K, V>::builder()
-                .ttl(self.ttl())
-                .capacity(self.capacity())
-                .name(Cow::Borrowed(self.name))
-                .stale_while_revalidate(self.options.stale)
-                .stale_if_error(self.options.stale_if_error)
-                .jitter(self.options.jitter);
-            let builder = match self.options.throttle {
-                Some(period) => builder.fail_safe_throttle(period),
-                None => builder,
-            };
-            let builder = match self.options.timeout {
-                Some(limit) => builder.fetch_timeout_of_functions(limit),
-                None => builder,
-            };
-            let builder = match self.options.soft_timeout {
-                Some(limit) => builder.soft_timeout(limit),
-                None => builder,
-            };
-            let cache = builder
-                .build_inner()
-                // The macro rejects a zero ttl or capacity written in the attribute, a zero
-                // named by the attribute is refused when the handle is made, and the setters
-                // refuse zero.
-                .unwrap_or_else(|e| panic!("cache `{}`: {e}", self.name));
-            Erased::new(cache)
+            Erased::new(Inner::<G, K, V>::new(self.config()))
         });
         // A setting changed after the cache read it, but before the cache was in the cell,
         // reached only the handle: pass the settings of the moment on.

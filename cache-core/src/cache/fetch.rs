@@ -520,6 +520,7 @@ where
         // Published under the flight's entry; a value nobody waited for is dropped after it.
         let mut value = Some(value);
         let mut unread = None;
+        #[cfg_attr(not(feature = "redis-tier"), allow(unused_variables))]
         let stored = self.settle_flight(flight, node, now, &mut || {
             unread = value.take().and_then(|value| flight.publish_value(value));
         });
