@@ -12,10 +12,10 @@
 #                       in a real service, where the runtime is instantiated once per value type
 #                       instead of once for all 50 functions
 #        FUNCTIONS      how many async fns each crate has (default: 50)
-#        CALLED         1 | 0 (default: 1). 1 adds a function that polls each async fn once, as
-#                       the service that calls them does: an async fn's body (for a cached
+#        CALLED         1 | 0 (default: 1). 1 adds, for each async fn, a function that polls it
+#                       once, as a service's handler would: an async fn's body (for a cached
 #                       function, its miss path) is compiled only where it is polled, so
-#                       without a caller neither crate compiles it
+#                       without callers neither crate compiles it
 #        CARGO_TARGET_DIR is ignored: both crates share a target dir inside the temp dir, so
 #        dependencies compile once and are not counted.
 set -euo pipefail
@@ -87,13 +87,13 @@ EOF
             fi
         done
         if [[ "$CALLED" == 1 ]]; then
-            echo
-            echo "/// Polls each function once, so that their bodies are compiled here."
-            echo "pub fn poll_each(cx: &mut std::task::Context<'_>) {"
             for i in $(seq 1 "$FUNCTIONS"); do
-                echo "    let _ = std::future::Future::poll(std::pin::pin!(list_$i(\"u\", \"p\", \"f\")), cx);"
+                echo
+                echo "/// Polls \`list_$i\` once, as a handler of the service would, so that its body is compiled."
+                echo "pub fn poll_list_$i(cx: &mut std::task::Context<'_>) -> bool {"
+                echo "    std::future::Future::poll(std::pin::pin!(list_$i(\"u\", \"p\", \"f\")), cx).is_ready()"
+                echo "}"
             done
-            echo "}"
         fi
     } >"$dir/src/lib.rs"
 }
