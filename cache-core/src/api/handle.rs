@@ -3,8 +3,8 @@
 //! The macro cannot name the cache's key and value types: a key part such as `<self.account_id>`
 //! has whatever type that field has, and a return type such as `anyhow::Result<T>` hides its
 //! `Ok` type behind an alias. So the handle is declared without them, as a `static` in the
-//! generated `<fn>_cache()` function, and the typed [`TtlCache`] inside is created on first
-//! use, with the types the compiler inferred at the call site.
+//! generated `<fn>_cache()` function, and the typed [`TtlCache`](crate::TtlCache) inside is
+//! created on first use, with the types the compiler inferred at the call site.
 
 use std::any::Any;
 use std::hash::Hash;

@@ -1,5 +1,6 @@
-//! The cache: one cache's state ([`Inner`]), composed from the engine, with its miss path and
-//! its invalidation protocol. Every [`TtlCache`](crate::TtlCache) clone, and every
+//! The cache: one cache's state ([`Inner`], a thin value-typed shell around a [`Core`] that
+//! knows the key types only), composed from the engine, with its miss path and its
+//! invalidation protocol. Every [`TtlCache`](crate::TtlCache) clone, and every
 //! `#[ttl_cached]` function's [`CacheHandle`](crate::CacheHandle), stands on one of these.
 //! Uses `engine/`, `keys/` and `seam/`; the features, the public API, the expansions and the
 //! backplane stand on it.
